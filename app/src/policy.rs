@@ -1,0 +1,535 @@
+//! Policy as data: which methods are offered to whom and at which level, the
+//! OTP and session parameters, and the identifier tables.
+//!
+//! Law and provincial practice move faster than firmware, so none of this is
+//! a constant in code. The kiosk starts from [`Policy::built_in`] (the
+//! portal's manual, `policy/default.toml`) and replaces it with a document
+//! the portal publishes. [`ActivePolicy`] guards the switch: a malformed or
+//! older document is refused and the previous policy stays in force.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Level, Method, SubjectKind};
+
+const BUILT_IN: &str = include_str!("../policy/default.toml");
+
+/// The whole policy document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Monotonic: a kiosk never applies a lower version over a higher one.
+    pub version: u64,
+    pub name: String,
+    /// Keyed by method name (`mobile_subscriber`, …). Names this kiosk does
+    /// not know are kept and ignored, so a newer portal can add methods.
+    pub methods: BTreeMap<String, MethodPolicy>,
+    pub otp: OtpRules,
+    pub session: SessionRules,
+    pub password: PasswordRules,
+    pub person: PersonRules,
+    pub identifiers: IdentifierRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodPolicy {
+    pub enabled: bool,
+    pub subjects: Vec<SubjectKind>,
+    pub level: Level,
+    pub needs_network: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtpRules {
+    pub digits: u8,
+    pub ttl_seconds: u32,
+    pub max_attempts: u8,
+    pub max_resends: u8,
+    pub resend_interval_seconds: u32,
+    /// `{code}` and `{minutes}` are replaced.
+    pub sms_template: String,
+}
+
+impl OtpRules {
+    pub fn sms_text(&self, code: &str) -> String {
+        self.sms_template
+            .replace("{code}", code)
+            .replace("{minutes}", &(self.ttl_seconds / 60).to_string())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRules {
+    pub idle_timeout_seconds: u32,
+    /// How long before the timeout the countdown is shown.
+    pub idle_warning_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordRules {
+    pub min_length: usize,
+    pub max_length: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRules {
+    pub min_age_years: u8,
+    pub max_age_years: u8,
+    pub name_max_chars: usize,
+    pub business_name_max_chars: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentifierRules {
+    #[serde(default)]
+    pub cccd_foreign_birth_codes: Vec<String>,
+    /// Code → province name.
+    pub birth_registration_codes: BTreeMap<String, String>,
+    /// Network → national prefixes (`"091"`).
+    pub phone_prefixes: BTreeMap<String, Vec<String>>,
+}
+
+impl IdentifierRules {
+    pub fn is_birth_code(&self, code: &str) -> bool {
+        self.birth_registration_codes.contains_key(code)
+            || self.cccd_foreign_birth_codes.iter().any(|c| c == code)
+    }
+
+    pub fn province_name(&self, code: &str) -> Option<&str> {
+        self.birth_registration_codes.get(code).map(String::as_str)
+    }
+
+    pub fn carrier_of(&self, national_prefix: &str) -> Option<&str> {
+        self.phone_prefixes
+            .iter()
+            .find(|(_, prefixes)| prefixes.iter().any(|p| p == national_prefix))
+            .map(|(carrier, _)| carrier.as_str())
+    }
+}
+
+/// Why a method cannot be used right now. Shown next to the disabled button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("this method is switched off by policy")]
+    DisabledByPolicy,
+    #[error("this method is not offered to this kind of applicant")]
+    NotForSubject,
+    #[error("this method needs the portal, which is not reachable")]
+    NeedsNetwork,
+}
+
+impl Unavailable {
+    pub fn message_vi(&self) -> &'static str {
+        match self {
+            Unavailable::DisabledByPolicy => {
+                "Phương thức này hiện không được cung cấp tại điểm đăng ký."
+            }
+            Unavailable::NotForSubject => "Phương thức này không dành cho đối tượng đã chọn.",
+            Unavailable::NeedsNetwork => {
+                "Cần kết nối mạng; hiện không kết nối được Cổng dịch vụ công."
+            }
+        }
+    }
+}
+
+/// Why a policy document was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy file: {0}")]
+    Io(String),
+    #[error("policy is not valid TOML of the expected shape: {0}")]
+    Syntax(String),
+    #[error("policy is inconsistent: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("policy version {candidate} is older than the version in force ({current})")]
+    Older { current: u64, candidate: u64 },
+}
+
+impl Policy {
+    /// The policy compiled into the kiosk: the manual's rules.
+    pub fn built_in() -> &'static Policy {
+        static POLICY: OnceLock<Policy> = OnceLock::new();
+        POLICY.get_or_init(|| Policy::from_toml(BUILT_IN).expect("the built-in policy is valid"))
+    }
+
+    pub fn built_in_text() -> &'static str {
+        BUILT_IN
+    }
+
+    /// Parses and validates; every problem is listed, not just the first.
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let policy: Policy =
+            toml::from_str(text).map_err(|e| PolicyError::Syntax(e.message().to_string()))?;
+        let problems = policy.problems();
+        if problems.is_empty() {
+            Ok(policy)
+        } else {
+            Err(PolicyError::Invalid(problems))
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a policy always serialises")
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.version == 0 {
+            p.push("version must be 1 or more".into());
+        }
+        for method in Method::ALL {
+            let Some(m) = self.methods.get(method.as_str()) else {
+                p.push(format!("methods.{} is missing", method.as_str()));
+                continue;
+            };
+            if m.enabled && m.subjects.is_empty() {
+                p.push(format!(
+                    "methods.{}: enabled for no subject",
+                    method.as_str()
+                ));
+            }
+            // Both prove a natural person; the manual offers them to citizens only.
+            if matches!(method, Method::MobileSubscriber | Method::Bhxh)
+                && m.subjects.contains(&SubjectKind::Business)
+            {
+                p.push(format!(
+                    "methods.{}: cannot be offered to businesses",
+                    method.as_str()
+                ));
+            }
+            if method == Method::SimSignature && !m.needs_network {
+                p.push("methods.sim_signature: the mobile-signature service is reached through the portal, so needs_network must be true".into());
+            }
+        }
+        let o = &self.otp;
+        if !(4..=8).contains(&o.digits) {
+            p.push("otp.digits must be 4 to 8".into());
+        }
+        if o.ttl_seconds < 60 || o.ttl_seconds > 3600 {
+            p.push("otp.ttl_seconds must be 60 to 3600".into());
+        }
+        if o.max_attempts == 0 {
+            p.push("otp.max_attempts must be 1 or more".into());
+        }
+        if !o.sms_template.contains("{code}") {
+            p.push("otp.sms_template must contain {code}".into());
+        }
+        if o.sms_template.chars().count() > 300 {
+            p.push("otp.sms_template must fit in two SMS segments (300 characters)".into());
+        }
+        let s = &self.session;
+        if s.idle_timeout_seconds < 30 {
+            p.push("session.idle_timeout_seconds must be 30 or more".into());
+        }
+        if s.idle_warning_seconds >= s.idle_timeout_seconds {
+            p.push("session.idle_warning_seconds must be less than the timeout".into());
+        }
+        if self.password.min_length < 8 {
+            p.push("password.min_length must be 8 or more (the portal's rule)".into());
+        }
+        if self.password.max_length < self.password.min_length {
+            p.push("password.max_length must be at least min_length".into());
+        }
+        let per = &self.person;
+        if per.min_age_years >= per.max_age_years {
+            p.push("person.min_age_years must be less than max_age_years".into());
+        }
+        if per.name_max_chars < 2 || per.business_name_max_chars < 2 {
+            p.push("person name limits must be 2 or more".into());
+        }
+        let ids = &self.identifiers;
+        let three_digits = |c: &String| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit());
+        for code in ids
+            .birth_registration_codes
+            .keys()
+            .chain(&ids.cccd_foreign_birth_codes)
+        {
+            if !three_digits(code) {
+                p.push(format!(
+                    "identifiers: birth code {code:?} is not three digits"
+                ));
+            }
+        }
+        if ids.birth_registration_codes.is_empty() {
+            p.push("identifiers.birth_registration_codes is empty".into());
+        }
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (carrier, prefixes) in &ids.phone_prefixes {
+            for prefix in prefixes {
+                if !(three_digits(prefix) && prefix.starts_with('0')) {
+                    p.push(format!(
+                        "identifiers.phone_prefixes.{carrier}: {prefix:?} is not 0 and two digits"
+                    ));
+                }
+                if let Some(other) = seen.insert(prefix, carrier) {
+                    p.push(format!(
+                        "identifiers.phone_prefixes: {prefix} belongs to both {other} and {carrier}"
+                    ));
+                }
+            }
+        }
+        p
+    }
+
+    pub fn method(&self, method: Method) -> &MethodPolicy {
+        self.methods
+            .get(method.as_str())
+            .expect("validated policies have every known method")
+    }
+
+    /// Whether `method` may be started for `subject` now.
+    pub fn check_offered(
+        &self,
+        method: Method,
+        subject: SubjectKind,
+        online: bool,
+    ) -> Result<&MethodPolicy, Unavailable> {
+        let m = self.method(method);
+        if !m.enabled {
+            return Err(Unavailable::DisabledByPolicy);
+        }
+        if !m.subjects.contains(&subject) {
+            return Err(Unavailable::NotForSubject);
+        }
+        if m.needs_network && !online {
+            return Err(Unavailable::NeedsNetwork);
+        }
+        Ok(m)
+    }
+
+    /// The method list for a subject, in the manual's order, with why each
+    /// unavailable one is unavailable. Methods not offered to the subject at
+    /// all are left out.
+    pub fn methods_for(
+        &self,
+        subject: SubjectKind,
+        online: bool,
+    ) -> Vec<(Method, Result<Level, Unavailable>)> {
+        Method::ALL
+            .into_iter()
+            .filter(|m| self.method(*m).subjects.contains(&subject))
+            .map(|m| (m, self.check_offered(m, subject, online).map(|p| p.level)))
+            .collect()
+    }
+}
+
+/// Where the policy in force came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyOrigin {
+    BuiltIn,
+    File(String),
+}
+
+/// The policy in force, replaced only by a valid document of the same or a
+/// newer version.
+#[derive(Debug, Clone)]
+pub struct ActivePolicy {
+    current: Arc<Policy>,
+    origin: PolicyOrigin,
+}
+
+impl Default for ActivePolicy {
+    fn default() -> Self {
+        ActivePolicy {
+            current: Arc::new(Policy::built_in().clone()),
+            origin: PolicyOrigin::BuiltIn,
+        }
+    }
+}
+
+impl ActivePolicy {
+    pub fn current(&self) -> Arc<Policy> {
+        Arc::clone(&self.current)
+    }
+
+    pub fn origin(&self) -> &PolicyOrigin {
+        &self.origin
+    }
+
+    /// Applies `candidate` unless it is older than the policy in force.
+    pub fn apply(&mut self, candidate: Policy, origin: PolicyOrigin) -> Result<(), PolicyError> {
+        if candidate.version < self.current.version {
+            return Err(PolicyError::Older {
+                current: self.current.version,
+                candidate: candidate.version,
+            });
+        }
+        self.current = Arc::new(candidate);
+        self.origin = origin;
+        Ok(())
+    }
+
+    /// Reads, validates and applies a policy file. On any error the previous
+    /// policy stays in force and the error says why.
+    pub fn load_file(&mut self, path: &Path) -> Result<(), PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Io(e.to_string()))?;
+        let candidate = Policy::from_toml(&text)?;
+        self.apply(candidate, PolicyOrigin::File(path.display().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_policy_matches_the_manual() {
+        let p = Policy::built_in();
+        assert_eq!(
+            p.method(Method::MobileSubscriber).subjects,
+            vec![SubjectKind::Citizen]
+        );
+        assert_eq!(p.method(Method::MobileSubscriber).level, Level::ONE);
+        assert_eq!(p.method(Method::Bhxh).level, Level::TWO);
+        assert_eq!(p.method(Method::SimSignature).level, Level::THREE);
+        assert_eq!(
+            p.method(Method::UsbToken).subjects,
+            vec![SubjectKind::Citizen, SubjectKind::Business]
+        );
+        assert_eq!(
+            (p.otp.digits, p.otp.ttl_seconds, p.otp.max_attempts),
+            (6, 300, 5)
+        );
+        assert_eq!((p.otp.max_resends, p.otp.resend_interval_seconds), (3, 60));
+        assert_eq!(p.session.idle_timeout_seconds, 90);
+        assert_eq!(p.password.min_length, 8);
+        assert_eq!(p.identifiers.birth_registration_codes.len(), 63);
+        assert_eq!(p.identifiers.province_name("051"), Some("Quảng Ngãi"));
+        assert_eq!(p.identifiers.carrier_of("086"), Some("Viettel"));
+    }
+
+    #[test]
+    fn offered_methods_follow_subject_and_network() {
+        let p = Policy::built_in();
+        let business: Vec<Method> = p
+            .methods_for(SubjectKind::Business, true)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        assert_eq!(business, vec![Method::SimSignature, Method::UsbToken]);
+        assert_eq!(
+            p.check_offered(Method::MobileSubscriber, SubjectKind::Business, true),
+            Err(Unavailable::NotForSubject)
+        );
+        let offline = p.methods_for(SubjectKind::Citizen, false);
+        assert_eq!(
+            offline[2],
+            (Method::SimSignature, Err(Unavailable::NeedsNetwork))
+        );
+        assert_eq!(offline[0], (Method::MobileSubscriber, Ok(Level::ONE)));
+    }
+
+    #[test]
+    fn policy_can_switch_a_method_off() {
+        let text = Policy::built_in_text().replacen(
+            "[methods.bhxh]                # Mã số BHXH — mức 2 khi khớp CSDL BHXH\nenabled = true",
+            "[methods.bhxh]\nenabled = false",
+            1,
+        );
+        let p = Policy::from_toml(&text).unwrap();
+        assert_eq!(
+            p.check_offered(Method::Bhxh, SubjectKind::Citizen, true),
+            Err(Unavailable::DisabledByPolicy)
+        );
+    }
+
+    #[test]
+    fn unknown_methods_from_a_newer_portal_are_ignored() {
+        let text = format!(
+            "{}\n[methods.counter]\nenabled = true\nsubjects = [\"citizen\"]\nlevel = 3\nneeds_network = false\n",
+            Policy::built_in_text()
+        );
+        let p = Policy::from_toml(&text).unwrap();
+        assert_eq!(p.methods_for(SubjectKind::Citizen, true).len(), 4);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let text = Policy::built_in_text()
+            .replace("digits = 6", "digits = 2")
+            .replace("min_length = 8", "min_length = 4")
+            .replace("\"091\", ", "\"091\", \"032\", ");
+        match Policy::from_toml(&text) {
+            Err(PolicyError::Invalid(problems)) => {
+                assert_eq!(problems.len(), 3, "{problems:?}");
+                assert!(problems.iter().any(|p| p.contains("032 belongs to both")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn business_cannot_get_mobile_subscriber_even_by_policy() {
+        let text = Policy::built_in_text().replacen(
+            "subjects = [\"citizen\"]\nlevel = 1",
+            "subjects = [\"citizen\", \"business\"]\nlevel = 1",
+            1,
+        );
+        assert!(matches!(
+            Policy::from_toml(&text),
+            Err(PolicyError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_bad_file_keeps_the_previous_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut active = ActivePolicy::default();
+        let newer = dir.path().join("newer.toml");
+        std::fs::write(
+            &newer,
+            Policy::built_in_text()
+                .replace("version = 1", "version = 7")
+                .replace("idle_timeout_seconds = 90", "idle_timeout_seconds = 120"),
+        )
+        .unwrap();
+        active.load_file(&newer).unwrap();
+        assert_eq!(active.current().session.idle_timeout_seconds, 120);
+
+        let broken = dir.path().join("broken.toml");
+        std::fs::write(&broken, "version = 8\nname = ").unwrap();
+        assert!(matches!(
+            active.load_file(&broken),
+            Err(PolicyError::Syntax(_))
+        ));
+        let older = dir.path().join("older.toml");
+        std::fs::write(
+            &older,
+            Policy::built_in_text().replace("version = 1", "version = 3"),
+        )
+        .unwrap();
+        assert_eq!(
+            active.load_file(&older),
+            Err(PolicyError::Older {
+                current: 7,
+                candidate: 3
+            })
+        );
+        assert!(matches!(
+            active.load_file(&dir.path().join("missing.toml")),
+            Err(PolicyError::Io(_))
+        ));
+
+        assert_eq!(active.current().version, 7);
+        assert_eq!(active.current().session.idle_timeout_seconds, 120);
+        assert_eq!(
+            active.origin(),
+            &PolicyOrigin::File(newer.display().to_string())
+        );
+    }
+
+    #[test]
+    fn policy_round_trips_through_toml() {
+        let p = Policy::built_in();
+        assert_eq!(&Policy::from_toml(&p.to_toml()).unwrap(), p);
+    }
+
+    #[test]
+    fn sms_text_fills_the_template() {
+        let text = Policy::built_in().otp.sms_text("482913");
+        assert!(text.contains("482913") && text.contains("5 phut"));
+        assert!(text.is_ascii());
+    }
+}

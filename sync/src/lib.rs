@@ -1,0 +1,33 @@
+//! # kiosk-sync: what leaves the kiosk, and how
+//!
+//! This crate owns the wire format between a registration kiosk and the
+//! central portal. Today that is the [`Envelope`]: a registration payload
+//! sealed to the portal's public key with HPKE (RFC 9180, DHKEM(X25519,
+//! HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305) and signed with the kiosk's
+//! Ed25519 [`DeviceKey`]. The kiosk can make an envelope but never read one
+//! back: only the holder of the [`PortalSecretKey`] can open it.
+//!
+//! The outbox relay, the portal client, the OpenAPI description of the kiosk
+//! API and the reference `portal` server grow here too; none of them depends
+//! on the kiosk's domain (`app` depends on this crate, never the reverse).
+//!
+//! Start from [`seal`]:
+//!
+//! ```
+//! use kiosk_sync::{seal, DeviceKey, EnvelopeHeader, PortalSecretKey};
+//!
+//! let portal = PortalSecretKey::generate();
+//! let device = DeviceKey::generate();
+//! let header = EnvelopeHeader::new("0b6f6c1e-2a39-4d53-9c55-0c3c56b1a0a1", 1_764_300_000);
+//! let envelope = seal(b"{\"name\":\"...\"}", header, &portal.public_key(), &device).unwrap();
+//! // On the portal:
+//! let plaintext = envelope.open(&portal).unwrap();
+//! assert_eq!(&plaintext[..], b"{\"name\":\"...\"}");
+//! ```
+
+mod envelope;
+
+pub use envelope::{
+    DeviceKey, DevicePublicKey, Envelope, EnvelopeError, EnvelopeHeader, PortalPublicKey,
+    PortalSecretKey, seal,
+};

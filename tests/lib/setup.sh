@@ -1,0 +1,32 @@
+# Shared set-up for the README's two commands and CI. Sourced, not run.
+# Installs what a fresh Debian 12 machine lacks, and nothing it already has.
+
+# Debian packages the build and the tests need. Each issue that brings a peer
+# (pcscd, SoftHSM2, a modem on a pty) adds its package here.
+KIOSK_APT_PACKAGES=(gcc libc6-dev pkg-config)
+
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    command -v cargo >/dev/null 2>&1 || die "cargo not found. Install Rust 1.90 or newer with rustup (https://rustup.rs), then run this again. Debian's own rustc is too old for this project."
+}
+
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "${KIOSK_APT_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    printf 'Installing Debian packages: %s\n' "${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        || die "could not install: ${missing[*]}"
+}
+
+# Two cores on the build machines: keep parallelism bounded everywhere.
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
