@@ -8,4 +8,5 @@
 //! - [`policy`]: the rules as data, with the manual's defaults.
 
 pub mod domain;
+pub mod flow;
 pub mod policy;

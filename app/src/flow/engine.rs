@@ -1,0 +1,429 @@
+//! The shared tail of every registration, and the method-agnostic wrapper.
+
+use std::sync::Arc;
+
+use rand::CryptoRng;
+use time::OffsetDateTime;
+
+use super::methods::{Ctx, MethodFlow, Step};
+use super::otp::OtpChallenge;
+use super::types::*;
+use super::{Bhxh, MobileSubscriber, SimSignature, UsbToken};
+use crate::domain::{Level, Method, Password, PasswordError, PasswordRule, SubjectKind};
+use crate::policy::Policy;
+
+/// The applicant, once the method has established who they are.
+#[derive(Debug)]
+pub struct Identified {
+    pub applicant: Applicant,
+    pub key: IdentityKey,
+}
+
+#[derive(Debug)]
+enum Stage<S> {
+    Method(S),
+    AwaitDuplicate(Identified),
+    AccountExists,
+    AwaitSubscriber(Identified),
+    AwaitOtpDelivery(Identified, OtpChallenge),
+    OtpNotSent(Identified, OtpChallenge),
+    EnterOtp(Identified, OtpChallenge),
+    Password(Identified),
+    Storing,
+    Done,
+    Failed,
+    Ended,
+}
+
+/// One registration in progress, for method `M`.
+#[derive(Debug)]
+pub struct Registration<M: MethodFlow> {
+    policy: Arc<Policy>,
+    subject: SubjectKind,
+    level: Level,
+    pending: Vec<PendingCheck>,
+    stage: Stage<M::State>,
+}
+
+impl<M: MethodFlow> Registration<M> {
+    /// Starts `M` for `subject` if the policy offers it now.
+    pub fn start(
+        policy: Arc<Policy>,
+        subject: SubjectKind,
+        online: bool,
+    ) -> Result<(Self, Vec<Effect>), FlowError> {
+        let level = policy.check_offered(M::METHOD, subject, online)?.level;
+        let (state, effects) = M::start(subject);
+        let registration = Registration {
+            policy,
+            subject,
+            level,
+            pending: Vec::new(),
+            stage: Stage::Method(state),
+        };
+        Ok((registration, effects))
+    }
+
+    /// The name of the current step, for logs and errors.
+    pub fn step(&self) -> &'static str {
+        match &self.stage {
+            Stage::Method(s) => M::step_name(s),
+            Stage::AwaitDuplicate(_) => "await_duplicate",
+            Stage::AccountExists => "account_exists",
+            Stage::AwaitSubscriber(_) => "await_subscriber",
+            Stage::AwaitOtpDelivery(..) => "await_otp_delivery",
+            Stage::OtpNotSent(..) => "otp_not_sent",
+            Stage::EnterOtp(..) => "enter_otp",
+            Stage::Password(_) => "password",
+            Stage::Storing => "storing",
+            Stage::Done => "done",
+            Stage::Failed => "failed",
+            Stage::Ended => "ended",
+        }
+    }
+
+    pub fn is_ended(&self) -> bool {
+        matches!(self.stage, Stage::Ended)
+    }
+
+    /// Feeds one event; answers the effects, or why the event does not fit.
+    /// On error the registration is unchanged.
+    pub fn handle<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: OffsetDateTime,
+        event: Event,
+        rng: &mut R,
+    ) -> Result<Vec<Effect>, FlowError> {
+        let step = self.step();
+        let event_name = event.name();
+        let stage = std::mem::replace(&mut self.stage, Stage::Ended);
+        match self.transition(stage, now, event, rng) {
+            Ok((stage, effects)) => {
+                self.stage = stage;
+                Ok(effects)
+            }
+            Err(stage) => {
+                self.stage = stage;
+                Err(FlowError::InvalidTransition {
+                    step,
+                    event: event_name,
+                })
+            }
+        }
+    }
+
+    /// `Err` hands the untouched stage back for an invalid event.
+    #[allow(clippy::type_complexity)]
+    fn transition<R: CryptoRng + ?Sized>(
+        &mut self,
+        stage: Stage<M::State>,
+        now: OffsetDateTime,
+        event: Event,
+        rng: &mut R,
+    ) -> Result<(Stage<M::State>, Vec<Effect>), Stage<M::State>> {
+        use Stage as S;
+        // Leaving: cancel works everywhere but while the store transaction
+        // runs; the last screens end with Finish or Cancel alike.
+        match (stage, event) {
+            (S::Ended, _) => Err(S::Ended),
+            (S::Storing, Event::Cancel) => Err(S::Storing),
+            (S::Done | S::Failed | S::AccountExists, Event::Finish | Event::Cancel) => {
+                Ok((S::Ended, vec![Effect::EndSession]))
+            }
+            (S::Method(state), Event::Cancel) => {
+                let mut effects = M::on_cancel(&state);
+                effects.push(Effect::EndSession);
+                Ok((S::Ended, effects))
+            }
+            (
+                S::AwaitDuplicate(_)
+                | S::AwaitSubscriber(_)
+                | S::AwaitOtpDelivery(..)
+                | S::OtpNotSent(..)
+                | S::EnterOtp(..)
+                | S::Password(_),
+                Event::Cancel,
+            ) => Ok((S::Ended, vec![Effect::EndSession])),
+
+            (S::Method(state), event) => {
+                let mut ctx = Ctx {
+                    policy: &self.policy,
+                    subject: self.subject,
+                    now,
+                    pending: &mut self.pending,
+                };
+                match M::handle(state, &mut ctx, event, rng) {
+                    Step::Stay(state, effects) => Ok((S::Method(state), effects)),
+                    Step::Identified(who, mut effects) => {
+                        effects.push(Effect::Show(Screen::Checking));
+                        effects.push(Effect::CheckDuplicate(who.key.clone()));
+                        Ok((S::AwaitDuplicate(who), effects))
+                    }
+                    Step::Fail(failure) => Ok(self.fail(failure)),
+                    Step::Invalid(state) => Err(S::Method(state)),
+                }
+            }
+
+            (S::AwaitDuplicate(who), Event::DuplicateChecked(outcome)) => match outcome {
+                DuplicateOutcome::AccountExists => Ok((
+                    S::AccountExists,
+                    vec![Effect::Show(Screen::AccountExists {
+                        ways_out: WayOut::ALL.to_vec(),
+                    })],
+                )),
+                DuplicateOutcome::NoAccount => Ok(self.after_duplicate(who, now, rng)),
+                DuplicateOutcome::CheckedLocallyOnly => {
+                    self.pend(PendingCheck::GlobalDuplicate);
+                    Ok(self.after_duplicate(who, now, rng))
+                }
+            },
+
+            (S::AwaitSubscriber(who), Event::SubscriberChecked(outcome)) => match outcome {
+                SubscriberOutcome::Confirmed => Ok(self.send_otp(who, now, rng)),
+                SubscriberOutcome::Unavailable => {
+                    self.pend(PendingCheck::SubscriberOwnership);
+                    Ok(self.send_otp(who, now, rng))
+                }
+                SubscriberOutcome::NotOwner => Ok(self.fail(Failure::NotSubscriberOwner)),
+            },
+
+            (S::AwaitOtpDelivery(who, challenge), Event::OtpDelivered) => {
+                let screen = enter_otp_screen(&who, &challenge, None);
+                Ok((S::EnterOtp(who, challenge), vec![Effect::Show(screen)]))
+            }
+            (S::AwaitOtpDelivery(who, challenge), Event::OtpNotDelivered(failure)) => Ok((
+                S::OtpNotSent(who, challenge),
+                vec![Effect::Show(Screen::OtpNotSent { failure })],
+            )),
+            (S::OtpNotSent(who, mut challenge), Event::RetryDelivery) => {
+                let code = challenge.redraw_after_failed_delivery(now, rng);
+                Ok(self.deliver(who, challenge, &code))
+            }
+
+            (S::EnterOtp(who, mut challenge), Event::OtpEntered(typed)) => {
+                match challenge.verify(&typed, now) {
+                    Ok(()) => Ok(password_step(who)),
+                    Err(_) if challenge.is_spent() => Ok(self.fail(Failure::OtpExhausted)),
+                    Err(error) => {
+                        let screen = enter_otp_screen(&who, &challenge, Some(error));
+                        Ok((S::EnterOtp(who, challenge), vec![Effect::Show(screen)]))
+                    }
+                }
+            }
+            (S::EnterOtp(who, mut challenge), Event::ResendOtp) => match challenge.resend(now, rng)
+            {
+                Ok(code) => Ok(self.deliver(who, challenge, &code)),
+                Err(error) => {
+                    let screen = enter_otp_screen(&who, &challenge, Some(error));
+                    Ok((S::EnterOtp(who, challenge), vec![Effect::Show(screen)]))
+                }
+            },
+
+            (S::Password(who), Event::PasswordSubmitted { first, confirm }) => {
+                match Password::new(&first, &confirm, &self.policy.password) {
+                    Ok(password) => {
+                        self.pending.sort();
+                        self.pending.dedup();
+                        let draft = Draft {
+                            method: M::METHOD,
+                            subject: self.subject,
+                            level: self.level,
+                            pending: self.pending.clone(),
+                            identity: who.key,
+                            applicant: who.applicant,
+                            password,
+                        };
+                        Ok((
+                            S::Storing,
+                            vec![
+                                Effect::Show(Screen::Storing),
+                                Effect::Store(Box::new(draft)),
+                            ],
+                        ))
+                    }
+                    Err(error) => {
+                        let failing = match &error {
+                            PasswordError::Rules(check) => check.failing.clone(),
+                            _ => Vec::new(),
+                        };
+                        let field_error =
+                            FieldError::new(Field::Password, error.message_vi(), &error);
+                        Ok((
+                            S::Password(who),
+                            vec![
+                                Effect::FieldErrors(vec![field_error]),
+                                Effect::Show(Screen::Password { failing }),
+                            ],
+                        ))
+                    }
+                }
+            }
+
+            (S::Storing, Event::Stored { reference }) => Ok((
+                S::Done,
+                vec![Effect::Show(Screen::Done {
+                    reference,
+                    level: self.level,
+                    pending: self.pending.clone(),
+                })],
+            )),
+            (S::Storing, Event::StoreFailed) => Ok(self.fail(Failure::StorageFailed)),
+
+            (stage, _) => Err(stage),
+        }
+    }
+
+    fn pend(&mut self, check: PendingCheck) {
+        if !self.pending.contains(&check) {
+            self.pending.push(check);
+        }
+    }
+
+    fn fail(&self, failure: Failure) -> (Stage<M::State>, Vec<Effect>) {
+        (Stage::Failed, vec![Effect::Show(Screen::Failed(failure))])
+    }
+
+    fn after_duplicate<R: CryptoRng + ?Sized>(
+        &mut self,
+        who: Identified,
+        now: OffsetDateTime,
+        rng: &mut R,
+    ) -> (Stage<M::State>, Vec<Effect>) {
+        if M::CHECKS_SUBSCRIBER {
+            if let (Some(phone), Some(id)) = (&who.applicant.phone, &who.applicant.personal_id) {
+                let effects = vec![
+                    Effect::Show(Screen::Checking),
+                    Effect::CheckSubscriber {
+                        phone: phone.clone(),
+                        id: id.clone(),
+                    },
+                ];
+                return (Stage::AwaitSubscriber(who), effects);
+            }
+            self.pend(PendingCheck::SubscriberOwnership);
+        }
+        if M::USES_OTP {
+            self.send_otp(who, now, rng)
+        } else {
+            password_step(who)
+        }
+    }
+
+    fn send_otp<R: CryptoRng + ?Sized>(
+        &mut self,
+        who: Identified,
+        now: OffsetDateTime,
+        rng: &mut R,
+    ) -> (Stage<M::State>, Vec<Effect>) {
+        let (challenge, code) = OtpChallenge::issue(&self.policy.otp, now, rng);
+        self.deliver(who, challenge, &code)
+    }
+
+    fn deliver(
+        &self,
+        who: Identified,
+        challenge: OtpChallenge,
+        code: &crate::domain::OtpCode,
+    ) -> (Stage<M::State>, Vec<Effect>) {
+        let Some(phone) = who.applicant.phone.clone() else {
+            // The phone methods validate the number before the tail starts.
+            return password_step(who);
+        };
+        let effects = vec![
+            Effect::Show(Screen::SendingOtp {
+                masked_phone: phone.masked(),
+            }),
+            Effect::SendOtp {
+                to: phone,
+                text: zeroize::Zeroizing::new(self.policy.otp.sms_text(code.expose())),
+            },
+        ];
+        (Stage::AwaitOtpDelivery(who, challenge), effects)
+    }
+}
+
+fn enter_otp_screen(who: &Identified, c: &OtpChallenge, error: Option<super::OtpError>) -> Screen {
+    Screen::EnterOtp {
+        masked_phone: who
+            .applicant
+            .phone
+            .as_ref()
+            .map(|p| p.masked())
+            .unwrap_or_default(),
+        expires_at: c.expires_at(),
+        attempts_left: c.attempts_left(),
+        resends_left: c.resends_left(),
+        resend_available_at: c.resend_available_at(),
+        error,
+    }
+}
+
+fn password_step<S>(who: Identified) -> (Stage<S>, Vec<Effect>) {
+    (
+        Stage::Password(who),
+        vec![Effect::Show(Screen::Password {
+            failing: PasswordRule::ALL.to_vec(),
+        })],
+    )
+}
+
+/// A registration of any method, for a runtime that handles them alike.
+#[derive(Debug)]
+pub enum AnyRegistration {
+    MobileSubscriber(Registration<MobileSubscriber>),
+    Bhxh(Registration<Bhxh>),
+    SimSignature(Registration<SimSignature>),
+    UsbToken(Registration<UsbToken>),
+}
+
+/// Starts a registration by `method` for `subject`, if policy offers it.
+pub fn start(
+    method: Method,
+    subject: SubjectKind,
+    policy: Arc<Policy>,
+    online: bool,
+) -> Result<(AnyRegistration, Vec<Effect>), FlowError> {
+    Ok(match method {
+        Method::MobileSubscriber => {
+            let (r, e) = Registration::start(policy, subject, online)?;
+            (AnyRegistration::MobileSubscriber(r), e)
+        }
+        Method::Bhxh => {
+            let (r, e) = Registration::start(policy, subject, online)?;
+            (AnyRegistration::Bhxh(r), e)
+        }
+        Method::SimSignature => {
+            let (r, e) = Registration::start(policy, subject, online)?;
+            (AnyRegistration::SimSignature(r), e)
+        }
+        Method::UsbToken => {
+            let (r, e) = Registration::start(policy, subject, online)?;
+            (AnyRegistration::UsbToken(r), e)
+        }
+    })
+}
+
+impl AnyRegistration {
+    pub fn handle<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: OffsetDateTime,
+        event: Event,
+        rng: &mut R,
+    ) -> Result<Vec<Effect>, FlowError> {
+        match self {
+            AnyRegistration::MobileSubscriber(r) => r.handle(now, event, rng),
+            AnyRegistration::Bhxh(r) => r.handle(now, event, rng),
+            AnyRegistration::SimSignature(r) => r.handle(now, event, rng),
+            AnyRegistration::UsbToken(r) => r.handle(now, event, rng),
+        }
+    }
+
+    pub fn step(&self) -> &'static str {
+        match self {
+            AnyRegistration::MobileSubscriber(r) => r.step(),
+            AnyRegistration::Bhxh(r) => r.step(),
+            AnyRegistration::SimSignature(r) => r.step(),
+            AnyRegistration::UsbToken(r) => r.step(),
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! The four methods: each one's own steps up to an established identity.
+
+use rand::{CryptoRng, RngExt as _};
+use time::{Date, OffsetDateTime, UtcOffset};
+
+use super::engine::Identified;
+use super::types::*;
+use crate::domain::{
+    BhxhCode, DateOfBirth, Email, Method, PersonName, PersonalId, PhoneNumber, SubjectKind,
+};
+use crate::policy::Policy;
+
+/// Vietnam keeps one time zone and no daylight saving.
+const VIETNAM: UtcOffset = match UtcOffset::from_hms(7, 0, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
+
+/// The date on the kiosk's wall, for age and birth-year rules.
+pub fn local_date(now: OffsetDateTime) -> Date {
+    now.to_offset(VIETNAM).date()
+}
+
+/// What a method's step sees besides its own state.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub policy: &'a Policy,
+    pub subject: SubjectKind,
+    pub now: OffsetDateTime,
+    pub pending: &'a mut Vec<PendingCheck>,
+}
+
+/// A method's answer to one event.
+#[derive(Debug)]
+pub enum Step<S> {
+    Stay(S, Vec<Effect>),
+    /// Identity established: the shared tail takes over.
+    Identified(Identified, Vec<Effect>),
+    Fail(Failure),
+    /// The event does not fit; the state is handed back unchanged.
+    Invalid(S),
+}
+
+/// One registration method's own state machine.
+pub trait MethodFlow {
+    const METHOD: Method;
+    /// Whether the tail checks with the carrier that the number is the person's.
+    const CHECKS_SUBSCRIBER: bool;
+    /// Whether the tail proves the phone with an SMS OTP.
+    const USES_OTP: bool;
+    type State: std::fmt::Debug;
+
+    fn start(subject: SubjectKind) -> (Self::State, Vec<Effect>);
+    fn handle<R: CryptoRng + ?Sized>(
+        state: Self::State,
+        ctx: &mut Ctx<'_>,
+        event: Event,
+        rng: &mut R,
+    ) -> Step<Self::State>;
+    fn step_name(state: &Self::State) -> &'static str;
+    /// Effects to undo work in flight when the citizen cancels.
+    fn on_cancel(_state: &Self::State) -> Vec<Effect> {
+        Vec::new()
+    }
+}
+
+/// The fields of a method's form, each with whether it is required (red `*`).
+pub fn required_fields(method: Method, subject: SubjectKind) -> Vec<(Field, bool)> {
+    let business = subject == SubjectKind::Business;
+    match method {
+        Method::MobileSubscriber => vec![
+            (Field::FullName, true),
+            (Field::PersonalId, true),
+            (Field::DateOfBirth, true),
+            (Field::Phone, true),
+            (Field::Email, false),
+        ],
+        Method::Bhxh => vec![
+            (Field::BhxhCode, true),
+            (Field::FullName, true),
+            (Field::DateOfBirth, true),
+            (Field::Phone, true),
+            (Field::Email, false),
+        ],
+        // The phone first; the e-mail on the confirmation screen.
+        Method::SimSignature => vec![(Field::Phone, true), (Field::Email, business)],
+        Method::UsbToken => vec![(Field::Email, business)],
+    }
+}
+
+/// Collects every field error at once, so the citizen fixes them in one go.
+struct Validator<'a> {
+    policy: &'a Policy,
+    today: Date,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Validator<'a> {
+    fn new(ctx: &Ctx<'a>) -> Self {
+        Validator {
+            policy: ctx.policy,
+            today: local_date(ctx.now),
+            errors: Vec::new(),
+        }
+    }
+
+    fn take<T, E: std::fmt::Display>(
+        &mut self,
+        field: Field,
+        result: Result<T, E>,
+        vi: impl Fn(&E) -> String,
+    ) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(FieldError::new(field, vi(&e), &e));
+                None
+            }
+        }
+    }
+
+    fn name(&mut self, text: &str) -> Option<PersonName> {
+        let r = PersonName::parse(text, &self.policy.person);
+        self.take(Field::FullName, r, |e| e.message_vi())
+    }
+
+    fn personal_id(&mut self, text: &str) -> Option<PersonalId> {
+        let r = PersonalId::parse(text, &self.policy.identifiers, self.today.year());
+        self.take(Field::PersonalId, r, |e| e.message_vi())
+    }
+
+    fn dob(&mut self, text: &str) -> Option<DateOfBirth> {
+        let r = DateOfBirth::parse(text, self.today, &self.policy.person);
+        self.take(Field::DateOfBirth, r, |e| e.message_vi())
+    }
+
+    fn phone(&mut self, text: &str) -> Option<PhoneNumber> {
+        let r = PhoneNumber::parse(text, &self.policy.identifiers);
+        self.take(Field::Phone, r, |e| e.message_vi())
+    }
+
+    fn bhxh(&mut self, text: &str) -> Option<BhxhCode> {
+        let r = BhxhCode::parse(text);
+        self.take(Field::BhxhCode, r, |e| e.message_vi())
+    }
+
+    /// Blank is fine when optional; anything typed must be valid.
+    fn email(&mut self, text: &str, required: bool) -> Option<Option<Email>> {
+        if text.trim().is_empty() && !required {
+            return Some(None);
+        }
+        let r = Email::parse(text);
+        self.take(Field::Email, r, |e| e.message_vi()).map(Some)
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
+        match value {
+            Some(v) if self.errors.is_empty() => Ok(v),
+            _ => Err(self.errors),
+        }
+    }
+}
+
+/// Thuê bao di động: citizen only; the number must be the person's own.
+#[derive(Debug)]
+pub struct MobileSubscriber;
+
+#[derive(Debug)]
+pub enum MobileState {
+    Form,
+}
+
+impl MethodFlow for MobileSubscriber {
+    const METHOD: Method = Method::MobileSubscriber;
+    const CHECKS_SUBSCRIBER: bool = true;
+    const USES_OTP: bool = true;
+    type State = MobileState;
+
+    fn start(_: SubjectKind) -> (MobileState, Vec<Effect>) {
+        (MobileState::Form, vec![Effect::Show(Screen::Form)])
+    }
+
+    fn handle<R: CryptoRng + ?Sized>(
+        state: MobileState,
+        ctx: &mut Ctx<'_>,
+        event: Event,
+        _: &mut R,
+    ) -> Step<MobileState> {
+        let Event::Submit(form) = event else {
+            return Step::Invalid(state);
+        };
+        let mut v = Validator::new(ctx);
+        let name = v.name(&form.full_name);
+        let id = v.personal_id(&form.personal_id);
+        let dob = v.dob(&form.date_of_birth);
+        let phone = v.phone(&form.phone);
+        let email = v.email(&form.email, false);
+        if let (Some(id), Some(dob)) = (&id, &dob) {
+            if let Err(e) = id.check_birth_date(dob.date()) {
+                v.errors
+                    .push(FieldError::new(Field::PersonalId, e.message_vi(), &e));
+            }
+        }
+        let all = (|| Some((name?, id?, dob?, phone?, email?)))();
+        match v.finish(all) {
+            Ok((name, id, dob, phone, email)) => Step::Identified(
+                Identified {
+                    key: IdentityKey::Person(id.clone()),
+                    applicant: Applicant {
+                        full_name: Some(name),
+                        personal_id: Some(id),
+                        date_of_birth: Some(dob),
+                        phone: Some(phone),
+                        email,
+                        ..Applicant::default()
+                    },
+                },
+                Vec::new(),
+            ),
+            Err(errors) => Step::Stay(MobileState::Form, vec![Effect::FieldErrors(errors)]),
+        }
+    }
+
+    fn step_name(_: &MobileState) -> &'static str {
+        "form"
+    }
+}
+
+/// Mã số BHXH: the typed data is matched against the social-insurance
+/// database, which names the person's CCCD; level 2 only once matched.
+#[derive(Debug)]
+pub struct Bhxh;
+
+#[derive(Debug)]
+pub enum BhxhState {
+    Form,
+    AwaitMatch(Box<Applicant>),
+}
+
+impl MethodFlow for Bhxh {
+    const METHOD: Method = Method::Bhxh;
+    const CHECKS_SUBSCRIBER: bool = false;
+    const USES_OTP: bool = true;
+    type State = BhxhState;
+
+    fn start(_: SubjectKind) -> (BhxhState, Vec<Effect>) {
+        (BhxhState::Form, vec![Effect::Show(Screen::Form)])
+    }
+
+    fn handle<R: CryptoRng + ?Sized>(
+        state: BhxhState,
+        ctx: &mut Ctx<'_>,
+        event: Event,
+        _: &mut R,
+    ) -> Step<BhxhState> {
+        match (state, event) {
+            (BhxhState::Form, Event::Submit(form)) => {
+                let mut v = Validator::new(ctx);
+                let code = v.bhxh(&form.bhxh_code);
+                let name = v.name(&form.full_name);
+                let dob = v.dob(&form.date_of_birth);
+                let phone = v.phone(&form.phone);
+                let email = v.email(&form.email, false);
+                let all = (|| Some((code?, name?, dob?, phone?, email?)))();
+                match v.finish(all) {
+                    Ok((code, name, dob, phone, email)) => {
+                        let effects = vec![
+                            Effect::Show(Screen::Checking),
+                            Effect::CheckBhxh {
+                                code: code.clone(),
+                                full_name: name.clone(),
+                                date_of_birth: dob,
+                            },
+                        ];
+                        let applicant = Applicant {
+                            bhxh_code: Some(code),
+                            full_name: Some(name),
+                            date_of_birth: Some(dob),
+                            phone: Some(phone),
+                            email,
+                            ..Applicant::default()
+                        };
+                        Step::Stay(BhxhState::AwaitMatch(Box::new(applicant)), effects)
+                    }
+                    Err(errors) => Step::Stay(BhxhState::Form, vec![Effect::FieldErrors(errors)]),
+                }
+            }
+            (BhxhState::AwaitMatch(applicant), Event::BhxhChecked(outcome)) => match outcome {
+                BhxhOutcome::Matched(id) => {
+                    let mut applicant = *applicant;
+                    applicant.personal_id = Some(id.clone());
+                    Step::Identified(
+                        Identified {
+                            key: IdentityKey::Person(id),
+                            applicant,
+                        },
+                        Vec::new(),
+                    )
+                }
+                BhxhOutcome::NotMatched => Step::Fail(Failure::BhxhNotMatched),
+                BhxhOutcome::Unavailable => {
+                    ctx.pending.push(PendingCheck::BhxhMatch);
+                    let code = applicant.bhxh_code.clone().expect("set with the form");
+                    Step::Identified(
+                        Identified {
+                            key: IdentityKey::BhxhCode(code),
+                            applicant: *applicant,
+                        },
+                        Vec::new(),
+                    )
+                }
+            },
+            (state, _) => Step::Invalid(state),
+        }
+    }
+
+    fn step_name(state: &BhxhState) -> &'static str {
+        match state {
+            BhxhState::Form => "form",
+            BhxhState::AwaitMatch(_) => "await_bhxh",
+        }
+    }
+}
+
+/// The certificate must name the kind of applicant chosen, and carry the
+/// identifier the duplicate check needs. Then the e-mail (required for a
+/// business) completes the applicant.
+fn confirm_certificate(
+    identity: &CertifiedIdentity,
+    ctx: &Ctx<'_>,
+    email: &str,
+    phone: Option<PhoneNumber>,
+) -> Result<Identified, Result<Vec<FieldError>, Failure>> {
+    let key = match ctx.subject {
+        SubjectKind::Citizen => identity.personal_id.clone().map(IdentityKey::Person),
+        SubjectKind::Business => identity.mst.clone().map(IdentityKey::Business),
+    }
+    .ok_or(Err(Failure::CertificateSubjectMismatch))?;
+    let mut v = Validator::new(ctx);
+    let email = v.email(email, ctx.subject == SubjectKind::Business);
+    let email = v.finish(email).map_err(Ok)?;
+    Ok(Identified {
+        key,
+        applicant: Applicant {
+            full_name: identity.person_name.clone(),
+            business_name: identity.business_name.clone(),
+            personal_id: identity.personal_id.clone(),
+            mst: identity.mst.clone(),
+            phone,
+            email,
+            certificate: Some(identity.certificate.clone()),
+            ..Applicant::default()
+        },
+    })
+}
+
+fn details_screen(ctx: &Ctx<'_>) -> Effect {
+    Effect::Show(Screen::ConfirmDetails {
+        email_required: ctx.subject == SubjectKind::Business,
+    })
+}
+
+/// Sim ký số: the carrier's signing SIM confirms on the citizen's phone; the
+/// portal reaches the carrier, so this method needs the network.
+#[derive(Debug)]
+pub struct SimSignature;
+
+#[derive(Debug)]
+pub enum SimState {
+    Form,
+    AwaitSignature {
+        phone: PhoneNumber,
+    },
+    Confirm {
+        identity: Box<CertifiedIdentity>,
+        phone: PhoneNumber,
+    },
+}
+
+impl MethodFlow for SimSignature {
+    const METHOD: Method = Method::SimSignature;
+    const CHECKS_SUBSCRIBER: bool = false;
+    const USES_OTP: bool = false;
+    type State = SimState;
+
+    fn start(_: SubjectKind) -> (SimState, Vec<Effect>) {
+        (SimState::Form, vec![Effect::Show(Screen::Form)])
+    }
+
+    fn handle<R: CryptoRng + ?Sized>(
+        state: SimState,
+        ctx: &mut Ctx<'_>,
+        event: Event,
+        rng: &mut R,
+    ) -> Step<SimState> {
+        match (state, event) {
+            (SimState::Form, Event::Submit(form)) => {
+                let mut v = Validator::new(ctx);
+                let phone = v.phone(&form.phone);
+                match v.finish(phone) {
+                    Ok(phone) => {
+                        // Shown on both screens so the citizen confirms their own request.
+                        let verification_code = format!("{:04}", rng.random_range(0..10_000u32));
+                        let display_text = format!(
+                            "Dang ky tai khoan Cong dich vu cong. Ma xac nhan: {verification_code}"
+                        );
+                        let effects = vec![
+                            Effect::Show(Screen::WaitingForPhone {
+                                verification_code: verification_code.clone(),
+                            }),
+                            Effect::StartMobileSignature {
+                                phone: phone.clone(),
+                                display_text,
+                                verification_code,
+                            },
+                        ];
+                        Step::Stay(SimState::AwaitSignature { phone }, effects)
+                    }
+                    Err(errors) => Step::Stay(SimState::Form, vec![Effect::FieldErrors(errors)]),
+                }
+            }
+            (SimState::AwaitSignature { phone }, Event::SignatureAnswered(outcome)) => {
+                match outcome {
+                    SignatureOutcome::Signed(identity) if identity.subject == ctx.subject => {
+                        let effects = vec![details_screen(ctx)];
+                        Step::Stay(SimState::Confirm { identity, phone }, effects)
+                    }
+                    SignatureOutcome::Signed(_) => Step::Fail(Failure::CertificateSubjectMismatch),
+                    SignatureOutcome::Failed(problem) => {
+                        Step::Fail(Failure::MobileSignature(problem))
+                    }
+                }
+            }
+            (SimState::Confirm { identity, phone }, Event::DetailsConfirmed { email }) => {
+                match confirm_certificate(&identity, ctx, &email, Some(phone.clone())) {
+                    Ok(who) => Step::Identified(who, Vec::new()),
+                    Err(Ok(errors)) => Step::Stay(
+                        SimState::Confirm { identity, phone },
+                        vec![Effect::FieldErrors(errors)],
+                    ),
+                    Err(Err(failure)) => Step::Fail(failure),
+                }
+            }
+            (state, _) => Step::Invalid(state),
+        }
+    }
+
+    fn step_name(state: &SimState) -> &'static str {
+        match state {
+            SimState::Form => "form",
+            SimState::AwaitSignature { .. } => "await_signature",
+            SimState::Confirm { .. } => "confirm_details",
+        }
+    }
+
+    fn on_cancel(state: &SimState) -> Vec<Effect> {
+        match state {
+            SimState::AwaitSignature { .. } => vec![Effect::CancelMobileSignature],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// USB ký số: the token signs a fresh challenge after the PIN; the chain and
+/// dates are checked on the kiosk, revocation by the portal later.
+#[derive(Debug)]
+pub struct UsbToken;
+
+#[derive(Debug)]
+pub enum TokenState {
+    WaitingForToken,
+    EnterPin,
+    Proving,
+    Confirm(Box<CertifiedIdentity>),
+}
+
+impl MethodFlow for UsbToken {
+    const METHOD: Method = Method::UsbToken;
+    const CHECKS_SUBSCRIBER: bool = false;
+    const USES_OTP: bool = false;
+    type State = TokenState;
+
+    fn start(_: SubjectKind) -> (TokenState, Vec<Effect>) {
+        (
+            TokenState::WaitingForToken,
+            vec![Effect::Show(Screen::WaitingForToken)],
+        )
+    }
+
+    fn handle<R: CryptoRng + ?Sized>(
+        state: TokenState,
+        ctx: &mut Ctx<'_>,
+        event: Event,
+        _: &mut R,
+    ) -> Step<TokenState> {
+        use TokenState as T;
+        let pin_screen = |count_low, final_try, wrong| {
+            Effect::Show(Screen::EnterPin {
+                count_low,
+                final_try,
+                wrong,
+            })
+        };
+        match (state, event) {
+            (T::WaitingForToken, Event::TokenInserted) => {
+                Step::Stay(T::EnterPin, vec![pin_screen(false, false, false)])
+            }
+            (T::EnterPin, Event::PinEntered(pin)) => Step::Stay(
+                T::Proving,
+                vec![Effect::Show(Screen::ProvingToken), Effect::ProveToken(pin)],
+            ),
+            (T::Proving, Event::TokenAnswered(outcome)) => match outcome {
+                TokenOutcome::Proven(identity) if identity.subject == ctx.subject => {
+                    if !ctx.pending.contains(&PendingCheck::CertificateRevocation) {
+                        ctx.pending.push(PendingCheck::CertificateRevocation);
+                    }
+                    Step::Stay(T::Confirm(identity), vec![details_screen(ctx)])
+                }
+                TokenOutcome::Proven(_) => Step::Fail(Failure::CertificateSubjectMismatch),
+                TokenOutcome::WrongPin {
+                    count_low,
+                    final_try,
+                } => Step::Stay(T::EnterPin, vec![pin_screen(count_low, final_try, true)]),
+                TokenOutcome::Removed => Step::Stay(
+                    T::WaitingForToken,
+                    vec![Effect::Show(Screen::WaitingForToken)],
+                ),
+                TokenOutcome::Problem(problem) => Step::Fail(Failure::Token(problem)),
+            },
+            (T::EnterPin | T::Proving, Event::TokenRemoved) => Step::Stay(
+                T::WaitingForToken,
+                vec![Effect::Show(Screen::WaitingForToken)],
+            ),
+            // The proof is done; the token may leave the reader now.
+            (T::Confirm(identity), Event::TokenRemoved) => {
+                Step::Stay(T::Confirm(identity), Vec::new())
+            }
+            (T::Confirm(identity), Event::DetailsConfirmed { email }) => {
+                match confirm_certificate(&identity, ctx, &email, None) {
+                    Ok(who) => Step::Identified(who, Vec::new()),
+                    Err(Ok(errors)) => {
+                        Step::Stay(T::Confirm(identity), vec![Effect::FieldErrors(errors)])
+                    }
+                    Err(Err(failure)) => Step::Fail(failure),
+                }
+            }
+            (state, _) => Step::Invalid(state),
+        }
+    }
+
+    fn step_name(state: &TokenState) -> &'static str {
+        match state {
+            TokenState::WaitingForToken => "waiting_for_token",
+            TokenState::EnterPin => "enter_pin",
+            TokenState::Proving => "proving_token",
+            TokenState::Confirm(_) => "confirm_details",
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Registration state machines, one per method, in the style of
+//! `quinn-proto`: events in (with `now` and a CSPRNG), effects out, no I/O
+//! and no clock inside.
+//!
+//! Each method ([`MobileSubscriber`], [`Bhxh`], [`SimSignature`],
+//! [`UsbToken`]) is a [`MethodFlow`]: its own states up to the point where
+//! the applicant's identity is established. From there every method shares
+//! the manual's tail, run by [`Registration`]: duplicate check (with the three
+//! ways out when an account exists), the subscriber-ownership check and SMS
+//! OTP for the phone methods, the password, and the one transaction that
+//! stores the sealed registration. Nothing before [`Event::Stored`] counts as
+//! done.
+//!
+//! A runtime executes the [`Effect`]s — ask the portal or the local store,
+//! send an SMS, ask the token to sign — and feeds the answers back as
+//! [`Event`]s. Every event that does not fit the current step is an
+//! [`FlowError::InvalidTransition`], never a panic.
+
+mod engine;
+mod methods;
+mod otp;
+mod types;
+
+pub use engine::{AnyRegistration, Registration, start};
+pub use methods::{Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken, required_fields};
+pub use otp::{OtpChallenge, OtpError};
+pub use types::*;
+
+#[cfg(test)]
+mod tests;

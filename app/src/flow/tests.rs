@@ -1,0 +1,941 @@
+//! Every path of every method, driven event by event with a fixed clock and
+//! a seeded CSPRNG: nothing sleeps, nothing touches a device.
+
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::domain::{BusinessName, Level, Method, Mst, PersonName, PersonalId, Pin, SubjectKind};
+use crate::policy::{Policy, Unavailable};
+
+const T0: OffsetDateTime = datetime!(2026-11-28 09:00 +7);
+
+struct Run {
+    reg: AnyRegistration,
+    rng: StdRng,
+    now: OffsetDateTime,
+    last: Vec<Effect>,
+}
+
+impl Run {
+    fn start(method: Method, subject: SubjectKind, online: bool) -> Run {
+        Self::with_policy(Policy::built_in().clone(), method, subject, online)
+    }
+
+    fn with_policy(policy: Policy, method: Method, subject: SubjectKind, online: bool) -> Run {
+        let (reg, last) = start(method, subject, Arc::new(policy), online).unwrap();
+        Run {
+            reg,
+            rng: StdRng::seed_from_u64(42),
+            now: T0,
+            last,
+        }
+    }
+
+    fn send(&mut self, event: Event) -> &Vec<Effect> {
+        self.last = self
+            .reg
+            .handle(self.now, event, &mut self.rng)
+            .unwrap_or_else(|e| panic!("{e}"));
+        &self.last
+    }
+
+    fn refuse(&mut self, event: Event) -> FlowError {
+        let before = self.reg.step();
+        let err = self.reg.handle(self.now, event, &mut self.rng).unwrap_err();
+        assert_eq!(self.reg.step(), before, "a refused event changed the step");
+        err
+    }
+
+    fn screen(&self) -> &Screen {
+        self.last
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Effect::Show(s) => Some(s),
+                _ => None,
+            })
+            .expect("a screen was shown")
+    }
+
+    fn field_errors(&self) -> Vec<Field> {
+        self.last
+            .iter()
+            .filter_map(|e| match e {
+                Effect::FieldErrors(errs) => Some(errs.iter().map(|e| e.field)),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// The code inside the SMS the last effects asked the modem to send.
+    fn sms_code(&self) -> String {
+        let text = self
+            .last
+            .iter()
+            .find_map(|e| match e {
+                Effect::SendOtp { text, .. } => Some(text.to_string()),
+                _ => None,
+            })
+            .expect("an SMS was sent");
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("a 6-digit code")
+            .to_string()
+    }
+
+    fn draft(&mut self) -> Draft {
+        let i = self
+            .last
+            .iter()
+            .position(|e| matches!(e, Effect::Store(_)))
+            .expect("a Store effect");
+        match self.last.remove(i) {
+            Effect::Store(d) => *d,
+            _ => unreachable!(),
+        }
+    }
+
+    fn otp(&mut self, code: &str) -> &Vec<Effect> {
+        self.send(Event::OtpEntered(Zeroizing::new(code.to_string())))
+    }
+
+    fn password(&mut self, first: &str, confirm: &str) -> &Vec<Effect> {
+        self.send(Event::PasswordSubmitted {
+            first: Zeroizing::new(first.into()),
+            confirm: Zeroizing::new(confirm.into()),
+        })
+    }
+}
+
+/// A form with some fields set (Form wipes itself on drop, so no `..` update syntax).
+fn form(fields: &[(&str, &str)]) -> Form {
+    let mut f = Form::default();
+    for (name, value) in fields {
+        let slot = match *name {
+            "full_name" => &mut f.full_name,
+            "personal_id" => &mut f.personal_id,
+            "date_of_birth" => &mut f.date_of_birth,
+            "phone" => &mut f.phone,
+            "email" => &mut f.email,
+            "bhxh_code" => &mut f.bhxh_code,
+            other => panic!("no field {other}"),
+        };
+        *slot = value.to_string();
+    }
+    f
+}
+
+fn citizen_form() -> Form {
+    form(&[
+        ("full_name", "Nguyễn Văn An"),
+        ("personal_id", "051099012345"),
+        ("date_of_birth", "05/09/1999"),
+        ("phone", "0912 345 678"),
+    ])
+}
+
+fn policy_id(text: &str) -> PersonalId {
+    PersonalId::parse(text, &Policy::built_in().identifiers, 2026).unwrap()
+}
+
+fn citizen_certificate() -> Box<CertifiedIdentity> {
+    Box::new(CertifiedIdentity {
+        subject: SubjectKind::Citizen,
+        person_name: Some(PersonName::parse("Trần Thị Thuỷ", &Policy::built_in().person).unwrap()),
+        business_name: None,
+        personal_id: Some(policy_id("051303000111")),
+        mst: None,
+        issuer: "Test CA".into(),
+        valid_until: T0 + Duration::days(365),
+        certificate: vec![0x30, 0x82],
+    })
+}
+
+fn business_certificate() -> Box<CertifiedIdentity> {
+    Box::new(CertifiedIdentity {
+        subject: SubjectKind::Business,
+        person_name: None,
+        business_name: Some(
+            BusinessName::parse("CÔNG TY TNHH AN PHÚ", &Policy::built_in().person).unwrap(),
+        ),
+        personal_id: None,
+        mst: Some(Mst::parse("0100047516").unwrap()),
+        issuer: "Test CA".into(),
+        valid_until: T0 + Duration::days(365),
+        certificate: vec![0x30, 0x82],
+    })
+}
+
+#[test]
+fn the_otp_screen_shows_tries_resends_and_the_deadline() {
+    let (run, _) = at_otp();
+    let Screen::EnterOtp {
+        masked_phone,
+        attempts_left,
+        resends_left,
+        expires_at,
+        resend_available_at,
+        error,
+    } = run.screen().clone()
+    else {
+        panic!("{:?}", run.screen())
+    };
+    assert_eq!(masked_phone, "091****678");
+    assert_eq!(
+        (attempts_left, resends_left, expires_at),
+        (5, 3, T0 + Duration::minutes(5))
+    );
+    assert_eq!(
+        (resend_available_at, error),
+        (Some(T0 + Duration::seconds(60)), None)
+    );
+}
+
+#[test]
+fn mobile_subscriber_happy_path_stores_a_sealed_draft() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    run.now += Duration::seconds(40);
+    run.otp(&code);
+    assert_eq!(
+        run.screen(),
+        &Screen::Password {
+            failing: crate::domain::PasswordRule::ALL.to_vec()
+        }
+    );
+    run.password("Matkhau@2026", "Matkhau@2026");
+    assert_eq!(run.screen(), &Screen::Storing);
+    let draft = run.draft();
+    assert_eq!(
+        (draft.method, draft.subject, draft.level),
+        (Method::MobileSubscriber, SubjectKind::Citizen, Level::ONE)
+    );
+    assert!(draft.pending.is_empty());
+    assert_eq!(
+        draft.applicant.phone.as_ref().unwrap().e164(),
+        "+84912345678"
+    );
+    assert_eq!(draft.password.expose(), "Matkhau@2026");
+    run.refuse(Event::Cancel);
+    run.send(Event::Stored {
+        reference: "QN-7K2M-9XQ4".into(),
+    });
+    assert_eq!(
+        run.screen(),
+        &Screen::Done {
+            reference: "QN-7K2M-9XQ4".into(),
+            level: Level::ONE,
+            pending: vec![]
+        }
+    );
+    assert!(matches!(run.send(Event::Finish)[..], [Effect::EndSession]));
+    assert!(matches!(
+        run.refuse(Event::Finish),
+        FlowError::InvalidTransition { step: "ended", .. }
+    ));
+}
+
+#[test]
+fn offline_mobile_registration_completes_pending_what_the_portal_must_check() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, false);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(
+        DuplicateOutcome::CheckedLocallyOnly,
+    ));
+    run.send(Event::SubscriberChecked(SubscriberOutcome::Unavailable));
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    run.otp(&code);
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let draft = run.draft();
+    assert_eq!(
+        draft.pending,
+        vec![
+            PendingCheck::GlobalDuplicate,
+            PendingCheck::SubscriberOwnership
+        ]
+    );
+    run.send(Event::Stored {
+        reference: "R".into(),
+    });
+    let Screen::Done { pending, level, .. } = run.screen() else {
+        panic!()
+    };
+    assert_eq!((pending.len(), *level), (2, Level::ONE));
+}
+
+#[test]
+fn every_invalid_field_is_reported_at_once_and_the_form_stays() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(form(&[
+        ("full_name", "A"),
+        ("personal_id", "12345"),
+        ("date_of_birth", "31/02/1999"),
+        ("phone", "0101234567"),
+        ("email", "an@gmail"),
+    ])));
+    assert_eq!(
+        run.field_errors(),
+        vec![
+            Field::FullName,
+            Field::PersonalId,
+            Field::DateOfBirth,
+            Field::Phone,
+            Field::Email
+        ]
+    );
+    assert_eq!(run.reg.step(), "form");
+    // Corrected, it goes on.
+    run.send(Event::Submit(citizen_form()));
+    assert_eq!(run.reg.step(), "await_duplicate");
+}
+
+#[test]
+fn a_cccd_that_disagrees_with_the_birth_date_is_flagged_on_the_id_field() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    let mut wrong_year = citizen_form();
+    wrong_year.date_of_birth = "05/09/1998".into();
+    run.send(Event::Submit(wrong_year));
+    assert_eq!(run.field_errors(), vec![Field::PersonalId]);
+    let Effect::FieldErrors(errors) = &run.last[0] else {
+        panic!()
+    };
+    assert!(errors[0].message_vi.contains("không khớp"));
+}
+
+#[test]
+fn an_existing_account_offers_the_three_ways_out() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(DuplicateOutcome::AccountExists));
+    assert_eq!(
+        run.screen(),
+        &Screen::AccountExists {
+            ways_out: WayOut::ALL.to_vec()
+        }
+    );
+    // No OTP is sent for an account that exists.
+    assert!(!run.last.iter().any(|e| matches!(e, Effect::SendOtp { .. })));
+    run.refuse(Event::OtpEntered(Zeroizing::new("123456".into())));
+    assert!(matches!(run.send(Event::Finish)[..], [Effect::EndSession]));
+}
+
+#[test]
+fn a_number_not_owned_by_the_person_ends_the_registration() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.send(Event::SubscriberChecked(SubscriberOutcome::NotOwner));
+    assert_eq!(run.screen(), &Screen::Failed(Failure::NotSubscriberOwner));
+}
+
+fn at_otp() -> (Run, String) {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    (run, code)
+}
+
+fn other(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+fn otp_error(run: &Run) -> Option<OtpError> {
+    match run.screen() {
+        Screen::EnterOtp { error, .. } => *error,
+        s => panic!("{s:?}"),
+    }
+}
+
+#[test]
+fn an_expired_code_asks_for_a_resend() {
+    let (mut run, code) = at_otp();
+    run.now += Duration::minutes(5);
+    run.otp(&code);
+    assert_eq!(otp_error(&run), Some(OtpError::Expired));
+    run.send(Event::ResendOtp);
+    let fresh = run.sms_code();
+    run.send(Event::OtpDelivered);
+    run.otp(&fresh);
+    assert_eq!(run.reg.step(), "password");
+}
+
+#[test]
+fn resend_is_refused_before_sixty_seconds_and_after_three() {
+    let (mut run, _) = at_otp();
+    run.now += Duration::seconds(30);
+    run.send(Event::ResendOtp);
+    assert_eq!(
+        otp_error(&run),
+        Some(OtpError::ResendTooSoon {
+            available_at: T0 + Duration::seconds(60)
+        })
+    );
+    for _ in 0..3 {
+        run.now += Duration::seconds(60);
+        run.send(Event::ResendOtp);
+        assert_eq!(run.reg.step(), "await_otp_delivery");
+        run.send(Event::OtpDelivered);
+    }
+    let Screen::EnterOtp {
+        resends_left,
+        resend_available_at,
+        ..
+    } = run.screen()
+    else {
+        panic!()
+    };
+    assert_eq!((*resends_left, *resend_available_at), (0, None));
+    run.now += Duration::seconds(60);
+    run.send(Event::ResendOtp);
+    assert_eq!(otp_error(&run), Some(OtpError::NoResendsLeft));
+}
+
+#[test]
+fn the_old_code_dies_when_a_new_one_is_sent() {
+    let (mut run, old) = at_otp();
+    run.now += Duration::seconds(60);
+    run.send(Event::ResendOtp);
+    let new = run.sms_code();
+    run.send(Event::OtpDelivered);
+    if old != new {
+        run.otp(&old);
+        assert!(matches!(
+            otp_error(&run),
+            Some(OtpError::Wrong { attempts_left: 4 })
+        ));
+    }
+    run.otp(&new);
+    assert_eq!(run.reg.step(), "password");
+}
+
+#[test]
+fn five_wrong_codes_then_every_resend_spent_fails_the_registration() {
+    let (mut run, mut code) = at_otp();
+    for round in 0..4 {
+        for _ in 0..5 {
+            run.otp(&other(&code));
+        }
+        if round < 3 {
+            assert_eq!(otp_error(&run), Some(OtpError::TooManyAttempts));
+            run.now += Duration::seconds(60);
+            run.send(Event::ResendOtp);
+            code = run.sms_code();
+            run.send(Event::OtpDelivered);
+        }
+    }
+    assert_eq!(run.screen(), &Screen::Failed(Failure::OtpExhausted));
+    assert!(matches!(run.send(Event::Cancel)[..], [Effect::EndSession]));
+}
+
+#[test]
+fn a_modem_failure_is_shown_and_retried_without_spending_a_resend() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+    run.send(Event::OtpNotDelivered(DeliveryFailure::NoSignal));
+    assert_eq!(
+        run.screen(),
+        &Screen::OtpNotSent {
+            failure: DeliveryFailure::NoSignal
+        }
+    );
+    run.refuse(Event::OtpEntered(Zeroizing::new("000000".into())));
+    run.send(Event::RetryDelivery);
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    let Screen::EnterOtp { resends_left, .. } = run.screen() else {
+        panic!()
+    };
+    assert_eq!(*resends_left, 3);
+    run.otp(&code);
+    assert_eq!(run.reg.step(), "password");
+}
+
+#[test]
+fn the_password_step_reports_failing_rules_and_keeps_waiting() {
+    let (mut run, code) = at_otp();
+    run.otp(&code);
+    run.password("matkhau2026", "matkhau2026");
+    assert_eq!(run.field_errors(), vec![Field::Password]);
+    let Screen::Password { failing } = run.screen() else {
+        panic!()
+    };
+    assert_eq!(
+        failing,
+        &vec![
+            crate::domain::PasswordRule::Uppercase,
+            crate::domain::PasswordRule::Special
+        ]
+    );
+    run.password("Matkhau@2026", "Matkhau@2025");
+    let Screen::Password { failing } = run.screen() else {
+        panic!()
+    };
+    assert_eq!(failing, &vec![crate::domain::PasswordRule::Matches]);
+    run.password("Matkhau@2026", "Matkhau@2026");
+    assert_eq!(run.reg.step(), "storing");
+}
+
+#[test]
+fn a_failed_store_acknowledges_nothing() {
+    let (mut run, code) = at_otp();
+    run.otp(&code);
+    run.password("Matkhau@2026", "Matkhau@2026");
+    run.send(Event::StoreFailed);
+    assert_eq!(run.screen(), &Screen::Failed(Failure::StorageFailed));
+    assert!(
+        !run.last
+            .iter()
+            .any(|e| matches!(e, Effect::Show(Screen::Done { .. })))
+    );
+}
+
+#[test]
+fn cancel_ends_the_session_from_every_step_but_storing() {
+    let steps: Vec<Box<dyn Fn(&mut Run)>> = vec![
+        Box::new(|_| {}),
+        Box::new(|r| {
+            r.send(Event::Submit(citizen_form()));
+        }),
+        Box::new(|r| {
+            r.send(Event::Submit(citizen_form()));
+            r.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+        }),
+        Box::new(|r| {
+            r.send(Event::Submit(citizen_form()));
+            r.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+            r.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+        }),
+        Box::new(|r| {
+            r.send(Event::Submit(citizen_form()));
+            r.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+            r.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+            r.send(Event::OtpDelivered);
+        }),
+    ];
+    for (i, walk) in steps.iter().enumerate() {
+        let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+        walk(&mut run);
+        assert!(
+            matches!(run.send(Event::Cancel)[..], [Effect::EndSession]),
+            "step {i}"
+        );
+        assert!(
+            run.reg
+                .handle(run.now, Event::Submit(citizen_form()), &mut run.rng)
+                .is_err()
+        );
+    }
+}
+
+#[test]
+fn events_out_of_order_are_errors_not_panics() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    let err = run.refuse(Event::OtpDelivered);
+    assert_eq!(
+        err,
+        FlowError::InvalidTransition {
+            step: "form",
+            event: "otp_delivered"
+        }
+    );
+    run.refuse(Event::Stored {
+        reference: "X".into(),
+    });
+    run.refuse(Event::TokenInserted);
+    run.refuse(Event::ResendOtp);
+    run.send(Event::Submit(citizen_form()));
+    run.refuse(Event::Submit(citizen_form()));
+    run.refuse(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+}
+
+#[test]
+fn policy_decides_which_methods_start() {
+    assert_eq!(
+        start(
+            Method::MobileSubscriber,
+            SubjectKind::Business,
+            Arc::new(Policy::built_in().clone()),
+            true
+        )
+        .unwrap_err(),
+        FlowError::Unavailable(Unavailable::NotForSubject)
+    );
+    assert_eq!(
+        start(
+            Method::SimSignature,
+            SubjectKind::Citizen,
+            Arc::new(Policy::built_in().clone()),
+            false
+        )
+        .unwrap_err(),
+        FlowError::Unavailable(Unavailable::NeedsNetwork)
+    );
+    let mut policy = Policy::built_in().clone();
+    policy.methods.get_mut("usb_token").unwrap().enabled = false;
+    assert_eq!(
+        start(
+            Method::UsbToken,
+            SubjectKind::Citizen,
+            Arc::new(policy.clone()),
+            true
+        )
+        .unwrap_err(),
+        FlowError::Unavailable(Unavailable::DisabledByPolicy)
+    );
+    // A province that grants level 2 to phone registrations: the draft follows.
+    policy.methods.get_mut("mobile_subscriber").unwrap().level = Level::TWO;
+    let mut run = Run::with_policy(policy, Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    run.otp(&code);
+    run.password("Matkhau@2026", "Matkhau@2026");
+    assert_eq!(run.draft().level, Level::TWO);
+}
+
+#[test]
+fn otp_parameters_come_from_policy() {
+    let mut policy = Policy::built_in().clone();
+    policy.otp.max_attempts = 2;
+    policy.otp.ttl_seconds = 120;
+    let mut run = Run::with_policy(policy, Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+    run.send(Event::OtpDelivered);
+    let Screen::EnterOtp {
+        attempts_left,
+        expires_at,
+        ..
+    } = run.screen()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (*attempts_left, *expires_at),
+        (2, T0 + Duration::minutes(2))
+    );
+}
+
+fn bhxh_form() -> Form {
+    form(&[
+        ("bhxh_code", "GD4795101234567"),
+        ("full_name", "Lê Thị Hoa"),
+        ("date_of_birth", "01/02/1985"),
+        ("phone", "0368123456"),
+    ])
+}
+
+#[test]
+fn bhxh_matched_online_takes_the_cccd_from_the_database() {
+    let mut run = Run::start(Method::Bhxh, SubjectKind::Citizen, true);
+    run.send(Event::Submit(bhxh_form()));
+    assert!(
+        matches!(&run.last[1], Effect::CheckBhxh { code, .. } if code.as_str() == "5101234567")
+    );
+    run.send(Event::BhxhChecked(BhxhOutcome::Matched(policy_id(
+        "051185001234",
+    ))));
+    let Effect::CheckDuplicate(key) = &run.last[1] else {
+        panic!("{:?}", run.last)
+    };
+    assert_eq!(&key.canonical()[..], "cccd:051185001234");
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    // BHXH proves the phone by OTP, with no carrier check.
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    run.otp(&code);
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let draft = run.draft();
+    assert_eq!((draft.level, draft.pending.clone()), (Level::TWO, vec![]));
+}
+
+#[test]
+fn bhxh_not_matched_cannot_register() {
+    let mut run = Run::start(Method::Bhxh, SubjectKind::Citizen, true);
+    run.send(Event::Submit(bhxh_form()));
+    run.send(Event::BhxhChecked(BhxhOutcome::NotMatched));
+    assert_eq!(run.screen(), &Screen::Failed(Failure::BhxhNotMatched));
+}
+
+#[test]
+fn bhxh_offline_is_keyed_by_the_bhxh_code_and_pends_the_match() {
+    let mut run = Run::start(Method::Bhxh, SubjectKind::Citizen, false);
+    run.send(Event::Submit(bhxh_form()));
+    run.send(Event::BhxhChecked(BhxhOutcome::Unavailable));
+    let Effect::CheckDuplicate(key) = &run.last[1] else {
+        panic!()
+    };
+    assert_eq!(&key.canonical()[..], "bhxh:5101234567");
+    run.send(Event::DuplicateChecked(
+        DuplicateOutcome::CheckedLocallyOnly,
+    ));
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    run.otp(&code);
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let draft = run.draft();
+    assert_eq!(
+        draft.pending,
+        vec![PendingCheck::GlobalDuplicate, PendingCheck::BhxhMatch]
+    );
+    assert_eq!(draft.level, Level::TWO);
+}
+
+#[test]
+fn bhxh_form_requires_its_own_fields() {
+    let mut run = Run::start(Method::Bhxh, SubjectKind::Citizen, true);
+    run.send(Event::Submit(Form::default()));
+    assert_eq!(
+        run.field_errors(),
+        vec![
+            Field::BhxhCode,
+            Field::FullName,
+            Field::DateOfBirth,
+            Field::Phone
+        ]
+    );
+    assert_eq!(
+        required_fields(Method::Bhxh, SubjectKind::Citizen)
+            .iter()
+            .filter(|(_, r)| *r)
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn usb_token_wrong_pin_then_right_pin_completes_at_level_3_pending_revocation() {
+    let mut run = Run::start(Method::UsbToken, SubjectKind::Citizen, false);
+    assert_eq!(run.screen(), &Screen::WaitingForToken);
+    run.send(Event::TokenInserted);
+    run.send(Event::PinEntered(Pin::new("1111").unwrap()));
+    assert!(matches!(run.last[1], Effect::ProveToken(_)));
+    run.send(Event::TokenAnswered(TokenOutcome::WrongPin {
+        count_low: true,
+        final_try: false,
+    }));
+    assert_eq!(
+        run.screen(),
+        &Screen::EnterPin {
+            count_low: true,
+            final_try: false,
+            wrong: true
+        }
+    );
+    run.send(Event::PinEntered(Pin::new("1234").unwrap()));
+    run.send(Event::TokenAnswered(TokenOutcome::Proven(
+        citizen_certificate(),
+    )));
+    assert_eq!(
+        run.screen(),
+        &Screen::ConfirmDetails {
+            email_required: false
+        }
+    );
+    // Taking the token out after the proof changes nothing.
+    assert!(run.send(Event::TokenRemoved).is_empty());
+    run.send(Event::DetailsConfirmed {
+        email: String::new(),
+    });
+    run.send(Event::DuplicateChecked(
+        DuplicateOutcome::CheckedLocallyOnly,
+    ));
+    // No OTP for signature methods: straight to the password.
+    assert_eq!(run.reg.step(), "password");
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let draft = run.draft();
+    assert_eq!(draft.level, Level::THREE);
+    assert_eq!(
+        draft.pending,
+        vec![
+            PendingCheck::GlobalDuplicate,
+            PendingCheck::CertificateRevocation
+        ]
+    );
+    assert_eq!(
+        draft.applicant.certificate.as_deref(),
+        Some(&[0x30, 0x82][..])
+    );
+}
+
+#[test]
+fn a_locked_pin_is_its_own_ending_not_a_retry() {
+    let mut run = Run::start(Method::UsbToken, SubjectKind::Citizen, true);
+    run.send(Event::TokenInserted);
+    run.send(Event::PinEntered(Pin::new("0000").unwrap()));
+    run.send(Event::TokenAnswered(TokenOutcome::Problem(
+        TokenProblem::PinLocked,
+    )));
+    assert_eq!(
+        run.screen(),
+        &Screen::Failed(Failure::Token(TokenProblem::PinLocked))
+    );
+    run.refuse(Event::PinEntered(Pin::new("1234").unwrap()));
+}
+
+#[test]
+fn a_removed_token_goes_back_to_waiting() {
+    let mut run = Run::start(Method::UsbToken, SubjectKind::Citizen, true);
+    run.send(Event::TokenInserted);
+    run.send(Event::PinEntered(Pin::new("1234").unwrap()));
+    run.send(Event::TokenAnswered(TokenOutcome::Removed));
+    assert_eq!(run.screen(), &Screen::WaitingForToken);
+    run.send(Event::TokenInserted);
+    run.send(Event::TokenRemoved);
+    assert_eq!(run.screen(), &Screen::WaitingForToken);
+}
+
+#[test]
+fn certificate_problems_end_with_their_own_message() {
+    for problem in [
+        TokenProblem::CertificateExpired,
+        TokenProblem::CertificateNotYetValid,
+        TokenProblem::CertificateUntrusted,
+        TokenProblem::CertificateWrongUsage,
+        TokenProblem::NoMatchingKey,
+    ] {
+        let mut run = Run::start(Method::UsbToken, SubjectKind::Business, true);
+        run.send(Event::TokenInserted);
+        run.send(Event::PinEntered(Pin::new("1234").unwrap()));
+        run.send(Event::TokenAnswered(TokenOutcome::Problem(problem)));
+        let Screen::Failed(failure) = run.screen() else {
+            panic!()
+        };
+        assert_eq!(failure.message_vi(), problem.message_vi());
+    }
+}
+
+#[test]
+fn a_business_must_give_an_email_and_is_keyed_by_its_tax_code() {
+    let mut run = Run::start(Method::UsbToken, SubjectKind::Business, true);
+    run.send(Event::TokenInserted);
+    run.send(Event::PinEntered(Pin::new("1234").unwrap()));
+    run.send(Event::TokenAnswered(TokenOutcome::Proven(
+        business_certificate(),
+    )));
+    assert_eq!(
+        run.screen(),
+        &Screen::ConfirmDetails {
+            email_required: true
+        }
+    );
+    run.send(Event::DetailsConfirmed { email: "  ".into() });
+    assert_eq!(run.field_errors(), vec![Field::Email]);
+    run.send(Event::DetailsConfirmed {
+        email: "ketoan@anphu.com.vn".into(),
+    });
+    let Effect::CheckDuplicate(key) = &run.last[1] else {
+        panic!()
+    };
+    assert_eq!(&key.canonical()[..], "mst:0100047516");
+}
+
+#[test]
+fn a_citizen_cannot_register_with_a_business_certificate() {
+    let mut run = Run::start(Method::UsbToken, SubjectKind::Citizen, true);
+    run.send(Event::TokenInserted);
+    run.send(Event::PinEntered(Pin::new("1234").unwrap()));
+    run.send(Event::TokenAnswered(TokenOutcome::Proven(
+        business_certificate(),
+    )));
+    assert_eq!(
+        run.screen(),
+        &Screen::Failed(Failure::CertificateSubjectMismatch)
+    );
+}
+
+#[test]
+fn sim_signature_shows_the_verification_code_and_completes_at_level_3() {
+    let mut run = Run::start(Method::SimSignature, SubjectKind::Citizen, true);
+    run.send(Event::Submit(form(&[("phone", "0983 111 222")])));
+    let Screen::WaitingForPhone { verification_code } = run.screen().clone() else {
+        panic!()
+    };
+    let Effect::StartMobileSignature {
+        display_text,
+        verification_code: sent,
+        ..
+    } = &run.last[1]
+    else {
+        panic!()
+    };
+    assert_eq!(sent, &verification_code);
+    assert!(display_text.contains(&verification_code) && display_text.len() <= 239);
+    run.send(Event::SignatureAnswered(SignatureOutcome::Signed(
+        citizen_certificate(),
+    )));
+    run.send(Event::DetailsConfirmed {
+        email: "thuy@gmail.com".into(),
+    });
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let draft = run.draft();
+    assert_eq!((draft.level, draft.pending.len()), (Level::THREE, 0));
+    assert_eq!(draft.applicant.phone.unwrap().e164(), "+84983111222");
+}
+
+#[test]
+fn sim_signature_refusals_end_with_the_phones_reason() {
+    for problem in [
+        SignatureProblem::UserCancelled,
+        SignatureProblem::PinBlocked,
+        SignatureProblem::Expired,
+    ] {
+        let mut run = Run::start(Method::SimSignature, SubjectKind::Business, true);
+        run.send(Event::Submit(form(&[("phone", "0983111222")])));
+        run.send(Event::SignatureAnswered(SignatureOutcome::Failed(problem)));
+        assert_eq!(
+            run.screen(),
+            &Screen::Failed(Failure::MobileSignature(problem))
+        );
+    }
+}
+
+#[test]
+fn cancelling_while_the_phone_is_asked_cancels_the_request() {
+    let mut run = Run::start(Method::SimSignature, SubjectKind::Citizen, true);
+    run.send(Event::Submit(form(&[("phone", "0983111222")])));
+    let effects = run.send(Event::Cancel);
+    assert!(matches!(
+        effects[..],
+        [Effect::CancelMobileSignature, Effect::EndSession]
+    ));
+}
+
+#[test]
+fn nothing_personal_shows_in_debug_output_of_a_draft() {
+    let (mut run, code) = at_otp();
+    run.otp(&code);
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let shown = format!("{:?}", run.draft());
+    for secret in [
+        "Nguyễn",
+        "051099012345",
+        "0912345678",
+        "+84912345678",
+        "Matkhau@2026",
+        "1999",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}

@@ -1,0 +1,542 @@
+//! The vocabulary of the state machines: events, effects, screens, and the
+//! registration draft they produce.
+
+use time::OffsetDateTime;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::domain::{
+    BhxhCode, BusinessName, DateOfBirth, Email, Level, Method, Mst, Password, PasswordRule,
+    PersonName, PersonalId, PhoneNumber, Pin, SubjectKind,
+};
+use crate::flow::OtpError;
+use crate::policy::Unavailable;
+
+/// What the citizen typed into a method's form, as typed. Wiped on drop.
+#[derive(Default, Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Form {
+    pub full_name: String,
+    pub personal_id: String,
+    pub date_of_birth: String,
+    pub phone: String,
+    pub email: String,
+    pub bhxh_code: String,
+}
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Form { .. }")
+    }
+}
+
+/// A field of a form; one name for the same thing in Rust, `.slint` and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    FullName,
+    PersonalId,
+    DateOfBirth,
+    Phone,
+    Email,
+    BhxhCode,
+    Otp,
+    Pin,
+    Password,
+}
+
+/// A message to show next to a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: Field,
+    pub message_vi: String,
+    pub message_en: String,
+}
+
+impl FieldError {
+    pub fn new(field: Field, vi: impl Into<String>, en: impl std::fmt::Display) -> Self {
+        FieldError {
+            field,
+            message_vi: vi.into(),
+            message_en: en.to_string(),
+        }
+    }
+}
+
+/// What an account is identified by for the duplicate check: CCCD/CMND for a
+/// citizen, MST for a business, and the BHXH code while the BHXH database
+/// has not yet said which CCCD it belongs to.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum IdentityKey {
+    Person(PersonalId),
+    Business(Mst),
+    BhxhCode(BhxhCode),
+}
+
+impl IdentityKey {
+    /// `cccd:079303012345`, `mst:0100047516`, … The input of the keyed hash
+    /// the store keeps, and of the portal's duplicate check.
+    pub fn canonical(&self) -> Zeroizing<String> {
+        Zeroizing::new(match self {
+            IdentityKey::Person(id) => format!("{}:{}", id.kind(), id.as_str()),
+            IdentityKey::Business(mst) => format!("mst:{}", mst.as_str()),
+            IdentityKey::BhxhCode(code) => format!("bhxh:{}", code.as_str()),
+        })
+    }
+}
+
+impl std::fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentityKey::Person(id) => write!(f, "Person({})", id.masked()),
+            IdentityKey::Business(m) => write!(f, "Business({})", m.masked()),
+            IdentityKey::BhxhCode(c) => write!(f, "BhxhCode({})", c.masked()),
+        }
+    }
+}
+
+/// What is known about the applicant. Which parts are present depends on
+/// the method and the subject.
+#[derive(Debug, Clone, Default)]
+pub struct Applicant {
+    pub full_name: Option<PersonName>,
+    pub business_name: Option<BusinessName>,
+    pub personal_id: Option<PersonalId>,
+    pub mst: Option<Mst>,
+    pub bhxh_code: Option<BhxhCode>,
+    pub date_of_birth: Option<DateOfBirth>,
+    pub phone: Option<PhoneNumber>,
+    pub email: Option<Email>,
+    /// DER of the signing certificate (signature methods).
+    pub certificate: Option<Vec<u8>>,
+}
+
+/// A check that could not run on the kiosk and waits for the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PendingCheck {
+    /// No other kiosk or channel has an account for this identity.
+    GlobalDuplicate,
+    /// The phone number is registered to this person (thuê bao chính chủ).
+    SubscriberOwnership,
+    /// The typed data matches the social-insurance database.
+    BhxhMatch,
+    /// The certificate is not revoked (OCSP/CRL at the CA).
+    CertificateRevocation,
+}
+
+impl PendingCheck {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PendingCheck::GlobalDuplicate => "global_duplicate",
+            PendingCheck::SubscriberOwnership => "subscriber_ownership",
+            PendingCheck::BhxhMatch => "bhxh_match",
+            PendingCheck::CertificateRevocation => "certificate_revocation",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            PendingCheck::GlobalDuplicate,
+            PendingCheck::SubscriberOwnership,
+            PendingCheck::BhxhMatch,
+            PendingCheck::CertificateRevocation,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == text)
+    }
+
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            PendingCheck::GlobalDuplicate => "kiểm tra trùng tài khoản trên toàn hệ thống",
+            PendingCheck::SubscriberOwnership => "xác minh thuê bao chính chủ với nhà mạng",
+            PendingCheck::BhxhMatch => "đối chiếu thông tin với CSDL Bảo hiểm xã hội",
+            PendingCheck::CertificateRevocation => {
+                "kiểm tra hiệu lực chứng thư số với nhà cung cấp"
+            }
+        }
+    }
+}
+
+/// Everything needed to seal and store a completed registration. Produced
+/// once, by [`Effect::Store`], after every kiosk-side check has passed.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub method: Method,
+    pub subject: SubjectKind,
+    /// The level the account gets once nothing is pending.
+    pub level: Level,
+    pub pending: Vec<PendingCheck>,
+    pub identity: IdentityKey,
+    pub applicant: Applicant,
+    pub password: Password,
+}
+
+/// The ways out the manual gives when an account already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WayOut {
+    /// "Quên mật khẩu" on the portal's login screen.
+    ForgotPassword,
+    /// Recover the password at a service counter.
+    RecoverAtCounter,
+    /// Complain when the account is not theirs.
+    Complaint,
+}
+
+impl WayOut {
+    pub const ALL: [WayOut; 3] = [
+        WayOut::ForgotPassword,
+        WayOut::RecoverAtCounter,
+        WayOut::Complaint,
+    ];
+
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            WayOut::ForgotPassword => {
+                "Lấy lại mật khẩu bằng chức năng “Quên mật khẩu” tại màn hình đăng nhập"
+            }
+            WayOut::RecoverAtCounter => "Đến quầy giao dịch để được hỗ trợ lấy lại mật khẩu",
+            WayOut::Complaint => "Gửi khiếu nại nếu bạn không sở hữu tài khoản này",
+        }
+    }
+}
+
+/// Why a registration cannot go on. Each ends the session with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The BHXH database has no record matching what was typed.
+    BhxhNotMatched,
+    /// The carrier says the number is not registered to this person.
+    NotSubscriberOwner,
+    /// Every OTP attempt and resend is spent.
+    OtpExhausted,
+    /// The signing certificate belongs to the other kind of applicant.
+    CertificateSubjectMismatch,
+    /// The token refused: certificate or key problem, described in Vietnamese.
+    Token(TokenProblem),
+    /// The mobile-signature request ended without a signature.
+    MobileSignature(SignatureProblem),
+    /// The registration could not be written; nothing was stored.
+    StorageFailed,
+}
+
+impl Failure {
+    pub fn message_vi(&self) -> String {
+        match self {
+            Failure::BhxhNotMatched => "Thông tin nhập không khớp với cơ sở dữ liệu Bảo hiểm xã hội, không đăng ký được tài khoản.".into(),
+            Failure::NotSubscriberOwner => "Số điện thoại không phải thuê bao đăng ký chính chủ của người đăng ký.".into(),
+            Failure::OtpExhausted => "Đã hết số lần nhập và gửi lại mã OTP. Vui lòng thực hiện lại sau hoặc liên hệ cán bộ hỗ trợ.".into(),
+            Failure::CertificateSubjectMismatch => "Chứng thư số không thuộc đối tượng đã chọn (công dân/doanh nghiệp).".into(),
+            Failure::Token(p) => p.message_vi().into(),
+            Failure::MobileSignature(p) => p.message_vi().into(),
+            Failure::StorageFailed => "Không lưu được hồ sơ đăng ký; chưa có thông tin nào được ghi nhận. Vui lòng thử lại hoặc liên hệ cán bộ hỗ trợ.".into(),
+        }
+    }
+}
+
+/// What went wrong with a token or its certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    CertificateExpired,
+    CertificateNotYetValid,
+    CertificateUntrusted,
+    CertificateWrongUsage,
+    NoMatchingKey,
+    PinLocked,
+}
+
+impl TokenProblem {
+    pub fn message_vi(&self) -> &'static str {
+        match self {
+            TokenProblem::CertificateExpired => "Chứng thư số trong USB đã hết hạn.",
+            TokenProblem::CertificateNotYetValid => {
+                "Chứng thư số trong USB chưa đến ngày có hiệu lực."
+            }
+            TokenProblem::CertificateUntrusted => {
+                "Chứng thư số không do tổ chức cung cấp dịch vụ chứng thực được công nhận cấp."
+            }
+            TokenProblem::CertificateWrongUsage => "Chứng thư số không dùng được để ký số.",
+            TokenProblem::NoMatchingKey => "USB không có khoá ký tương ứng với chứng thư số.",
+            TokenProblem::PinLocked => {
+                "Mã PIN của USB ký số đã bị khoá. Vui lòng liên hệ nhà cung cấp để mở khoá."
+            }
+        }
+    }
+}
+
+/// How a mobile-signature request ended without a signature (ETSI TS 102 204
+/// status codes in brackets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureProblem {
+    /// 401.
+    UserCancelled,
+    /// 402.
+    PinBlocked,
+    /// 208.
+    Expired,
+    /// The number has no active signing SIM.
+    NoSignatureSim,
+    /// The portal or the carrier's service could not be reached.
+    ServiceUnavailable,
+}
+
+impl SignatureProblem {
+    pub fn message_vi(&self) -> &'static str {
+        match self {
+            SignatureProblem::UserCancelled => "Yêu cầu đã bị từ chối trên điện thoại.",
+            SignatureProblem::PinBlocked => {
+                "Mã PIN của Sim ký số đã bị khoá. Vui lòng liên hệ nhà mạng."
+            }
+            SignatureProblem::Expired => "Hết thời gian chờ xác nhận trên điện thoại.",
+            SignatureProblem::NoSignatureSim => {
+                "Số điện thoại chưa đăng ký dịch vụ Sim ký số hoặc Sim ký số chưa kích hoạt."
+            }
+            SignatureProblem::ServiceUnavailable => {
+                "Không kết nối được dịch vụ ký số của nhà mạng. Vui lòng thử lại sau."
+            }
+        }
+    }
+}
+
+/// Why the modem could not send an SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    NoModem,
+    NoSim,
+    NoSignal,
+    Rejected,
+    Timeout,
+}
+
+impl DeliveryFailure {
+    pub fn message_vi(&self) -> &'static str {
+        match self {
+            DeliveryFailure::NoModem => "Không gửi được tin nhắn: thiết bị gửi SMS chưa sẵn sàng.",
+            DeliveryFailure::NoSim => "Không gửi được tin nhắn: thiết bị gửi SMS không có SIM.",
+            DeliveryFailure::NoSignal => "Không gửi được tin nhắn: không có sóng di động.",
+            DeliveryFailure::Rejected => "Không gửi được tin nhắn: nhà mạng từ chối.",
+            DeliveryFailure::Timeout => "Không gửi được tin nhắn: quá thời gian chờ.",
+        }
+    }
+}
+
+/// The portal's and the local store's answer to a duplicate check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuplicateOutcome {
+    /// Checked everywhere: no account.
+    NoAccount,
+    /// An account exists (or a registration is already queued here).
+    AccountExists,
+    /// Only the local store could be asked; the portal will check.
+    CheckedLocallyOnly,
+}
+
+/// The BHXH database's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BhxhOutcome {
+    /// Matched; the database says which personal ID the record belongs to.
+    Matched(PersonalId),
+    NotMatched,
+    /// Offline: the portal will match later.
+    Unavailable,
+}
+
+/// The carrier's answer to "is this number registered to this person?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriberOutcome {
+    Confirmed,
+    NotOwner,
+    Unavailable,
+}
+
+/// Who a certificate names, as read by `hal::token` or the portal's MSSP.
+#[derive(Debug, Clone)]
+pub struct CertifiedIdentity {
+    pub subject: SubjectKind,
+    pub person_name: Option<PersonName>,
+    pub business_name: Option<BusinessName>,
+    pub personal_id: Option<PersonalId>,
+    pub mst: Option<Mst>,
+    pub issuer: String,
+    pub valid_until: OffsetDateTime,
+    pub certificate: Vec<u8>,
+}
+
+/// How the token answered a PIN and proof-of-possession request.
+#[derive(Debug, Clone)]
+pub enum TokenOutcome {
+    /// The token signed the kiosk's challenge and the certificate checks out.
+    Proven(Box<CertifiedIdentity>),
+    /// Wrong PIN; the token's warning flags.
+    WrongPin {
+        count_low: bool,
+        final_try: bool,
+    },
+    Removed,
+    Problem(TokenProblem),
+}
+
+/// How a mobile-signature session ended.
+#[derive(Debug, Clone)]
+pub enum SignatureOutcome {
+    Signed(Box<CertifiedIdentity>),
+    Failed(SignatureProblem),
+}
+
+/// Something that happened: the citizen acted, or a runtime answered.
+#[derive(Debug)]
+pub enum Event {
+    Submit(Form),
+    DuplicateChecked(DuplicateOutcome),
+    BhxhChecked(BhxhOutcome),
+    SubscriberChecked(SubscriberOutcome),
+    OtpDelivered,
+    OtpNotDelivered(DeliveryFailure),
+    /// Try again after the modem failed.
+    RetryDelivery,
+    OtpEntered(Zeroizing<String>),
+    /// "Gửi lại OTP".
+    ResendOtp,
+    PasswordSubmitted {
+        first: Zeroizing<String>,
+        confirm: Zeroizing<String>,
+    },
+    TokenInserted,
+    TokenRemoved,
+    PinEntered(Pin),
+    TokenAnswered(TokenOutcome),
+    SignatureAnswered(SignatureOutcome),
+    /// The citizen confirmed the certificate details, with the e-mail typed.
+    DetailsConfirmed {
+        email: String,
+    },
+    /// The registration is durably stored under this reference.
+    Stored {
+        reference: String,
+    },
+    StoreFailed,
+    /// "Hủy": wipe everything and go home.
+    Cancel,
+    /// The citizen read the last screen and is done.
+    Finish,
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Submit(_) => "submit",
+            Event::DuplicateChecked(_) => "duplicate_checked",
+            Event::BhxhChecked(_) => "bhxh_checked",
+            Event::SubscriberChecked(_) => "subscriber_checked",
+            Event::OtpDelivered => "otp_delivered",
+            Event::OtpNotDelivered(_) => "otp_not_delivered",
+            Event::RetryDelivery => "retry_delivery",
+            Event::OtpEntered(_) => "otp_entered",
+            Event::ResendOtp => "resend_otp",
+            Event::PasswordSubmitted { .. } => "password_submitted",
+            Event::TokenInserted => "token_inserted",
+            Event::TokenRemoved => "token_removed",
+            Event::PinEntered(_) => "pin_entered",
+            Event::TokenAnswered(_) => "token_answered",
+            Event::SignatureAnswered(_) => "signature_answered",
+            Event::DetailsConfirmed { .. } => "details_confirmed",
+            Event::Stored { .. } => "stored",
+            Event::StoreFailed => "store_failed",
+            Event::Cancel => "cancel",
+            Event::Finish => "finish",
+        }
+    }
+}
+
+/// A screen to show, with what it needs. The UI renders; it decides nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    /// The method's form; fields from [`required_fields`](crate::flow::required_fields).
+    Form,
+    /// Waiting for the portal, the database or the store.
+    Checking,
+    /// Asking the modem to send the code.
+    SendingOtp {
+        masked_phone: String,
+    },
+    OtpNotSent {
+        failure: DeliveryFailure,
+    },
+    EnterOtp {
+        masked_phone: String,
+        expires_at: OffsetDateTime,
+        attempts_left: u8,
+        resends_left: u8,
+        resend_available_at: Option<OffsetDateTime>,
+        error: Option<OtpError>,
+    },
+    Password {
+        failing: Vec<PasswordRule>,
+    },
+    AccountExists {
+        ways_out: Vec<WayOut>,
+    },
+    WaitingForToken,
+    EnterPin {
+        count_low: bool,
+        final_try: bool,
+        wrong: bool,
+    },
+    ProvingToken,
+    WaitingForPhone {
+        verification_code: String,
+    },
+    ConfirmDetails {
+        email_required: bool,
+    },
+    Storing,
+    Done {
+        reference: String,
+        level: Level,
+        pending: Vec<PendingCheck>,
+    },
+    Failed(Failure),
+}
+
+/// What the runtime must do.
+#[derive(Debug)]
+pub enum Effect {
+    Show(Screen),
+    FieldErrors(Vec<FieldError>),
+    /// Ask the local store, and the portal when online.
+    CheckDuplicate(IdentityKey),
+    CheckBhxh {
+        code: BhxhCode,
+        full_name: PersonName,
+        date_of_birth: DateOfBirth,
+    },
+    CheckSubscriber {
+        phone: PhoneNumber,
+        id: PersonalId,
+    },
+    SendOtp {
+        to: PhoneNumber,
+        /// The SMS, from the policy's template, with the code in it.
+        text: Zeroizing<String>,
+    },
+    /// Log in with the PIN, sign a fresh challenge, verify the certificate.
+    ProveToken(Pin),
+    StartMobileSignature {
+        phone: PhoneNumber,
+        display_text: String,
+        verification_code: String,
+    },
+    CancelMobileSignature,
+    /// Seal and store in one transaction, then answer [`Event::Stored`].
+    Store(Box<Draft>),
+    /// Wipe the session from memory and screen; back to the home screen.
+    EndSession,
+}
+
+/// An event that does not fit, or a method that may not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlowError {
+    #[error("event {event} is not valid in step {step}")]
+    InvalidTransition {
+        step: &'static str,
+        event: &'static str,
+    },
+    #[error("method unavailable: {0}")]
+    Unavailable(#[from] Unavailable),
+}
