@@ -6,7 +6,28 @@
 //!
 //! - [`domain`]: validated identifiers, names, contacts and secrets.
 //! - [`policy`]: the rules as data, with the manual's defaults.
+//! - [`flow`]: one state machine per registration method; start here.
+//! - [`register`]: the one place a finished registration is sealed and stored.
+//! - [`store`]: SQLite with the outbox and the hash-chained audit log.
+//! - [`keys`], [`config`]: the kiosk's keys and configuration file.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kiosk::domain::{Method, SubjectKind};
+//! use kiosk::flow::{self, Effect, Screen};
+//! use kiosk::policy::Policy;
+//!
+//! let policy = Arc::new(Policy::built_in().clone());
+//! let (registration, effects) =
+//!     flow::start(Method::MobileSubscriber, SubjectKind::Citizen, policy, false).unwrap();
+//! assert!(matches!(effects[..], [Effect::Show(Screen::Form)]));
+//! assert_eq!(registration.step(), "form");
+//! ```
 
+pub mod config;
 pub mod domain;
 pub mod flow;
+pub mod keys;
 pub mod policy;
+pub mod register;
+pub mod store;

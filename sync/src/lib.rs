@@ -7,6 +7,9 @@
 //! Ed25519 [`DeviceKey`]. The kiosk can make an envelope but never read one
 //! back: only the holder of the [`PortalSecretKey`] can open it.
 //!
+//! The plaintext inside is a [`RegistrationPayload`], whose JSON shape is
+//! the contract with the portal.
+//!
 //! The outbox relay, the portal client, the OpenAPI description of the kiosk
 //! API and the reference `portal` server grow here too; none of them depends
 //! on the kiosk's domain (`app` depends on this crate, never the reverse).
@@ -26,8 +29,10 @@
 //! ```
 
 mod envelope;
+mod payload;
 
 pub use envelope::{
     DeviceKey, DevicePublicKey, Envelope, EnvelopeError, EnvelopeHeader, PortalPublicKey,
     PortalSecretKey, seal,
 };
+pub use payload::{PAYLOAD_SCHEMA, RegistrationPayload};

@@ -1,0 +1,160 @@
+//! The kiosk's configuration file, `/etc/kiosk/kiosk.toml` by default
+//! (`KIOSK_CONFIG` or `--config` elsewhere). Every key is optional.
+//!
+//! ```toml
+//! data_dir = "/var/lib/kiosk"
+//! # Until enrolment (sync issue), registrations are sealed to this key.
+//! portal_public_key = "base64 of the portal's X25519 public key"
+//! policy_file = "/etc/kiosk/policy.toml"
+//!
+//! [password_hash]   # Argon2id cost; defaults follow OWASP's minimum
+//! memory_kib = 19456
+//! iterations = 2
+//! parallelism = 1
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG: &str = "/etc/kiosk/kiosk.toml";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/kiosk";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Argon2id cost parameters for the account password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordHashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordHashCost {
+    fn default() -> Self {
+        PasswordHashCost {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    pub portal_public_key: Option<String>,
+    pub policy_file: Option<PathBuf>,
+    #[serde(default)]
+    pub password_hash: PasswordHashCost,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_DATA_DIR)
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            portal_public_key: None,
+            policy_file: None,
+            password_hash: PasswordHashCost::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; a missing file gives the defaults (a kiosk that was
+    /// never configured still starts and says what it lacks).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        if let Some(key) = &config.portal_public_key {
+            kiosk_sync::PortalPublicKey::from_base64(key).map_err(|_| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "portal_public_key is not a base64 X25519 public key (32 bytes)".into(),
+            })?;
+        }
+        let cost = config.password_hash;
+        if argon2::Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).is_err() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "password_hash: Argon2 parameters out of range".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.data_dir.join("keys")
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("kiosk.sqlite3")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_gives_defaults() {
+        let c = Config::load(Path::new("/nonexistent/kiosk.toml")).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(c.password_hash, PasswordHashCost::default());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.toml");
+        std::fs::write(&path, "portal_public_key = \"nope\"\n").unwrap();
+        assert!(
+            Config::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("portal_public_key")
+        );
+        std::fs::write(&path, "data_dirr = \"/x\"\n").unwrap();
+        assert!(
+            Config::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("data_dirr")
+        );
+        std::fs::write(
+            &path,
+            "[password_hash]\nmemory_kib = 1\niterations = 1\nparallelism = 1\n",
+        )
+        .unwrap();
+        assert!(
+            Config::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("Argon2")
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Completing a registration: hash the password, seal the payload to the
+//! portal, sign it, and commit it with its outbox row and audit entry in one
+//! transaction. This is the only place a [`Draft`] becomes durable; the
+//! citizen sees a reference number only after it returns `Ok`.
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
+use base64::Engine as _;
+use kiosk_sync::{EnvelopeHeader, PAYLOAD_SCHEMA, PortalPublicKey, RegistrationPayload, seal};
+use rand::{Rng as _, RngExt as _};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::config::PasswordHashCost;
+use crate::flow::{Draft, PendingCheck};
+use crate::keys::Keyring;
+use crate::store::{NewRegistration, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("sealing failed: {0}")]
+    Seal(#[from] kiosk_sync::EnvelopeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the citizen is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub registration_id: String,
+    pub reference: String,
+}
+
+/// Everything completion needs besides the draft.
+#[derive(Debug)]
+pub struct Completer<'a> {
+    pub keys: &'a Keyring,
+    pub portal: &'a PortalPublicKey,
+    pub cost: PasswordHashCost,
+}
+
+/// Crockford's base32: no I, L, O, U, so a reference read aloud or typed at
+/// a counter is unambiguous.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// `DK-7K2M-9XQ4`: 40 random bits.
+pub fn new_reference() -> String {
+    let mut rng = rand::rng();
+    let chars: String = (0..8)
+        .map(|_| char::from(CROCKFORD[rng.random_range(0..32usize)]))
+        .collect();
+    format!("DK-{}-{}", &chars[..4], &chars[4..])
+}
+
+/// Argon2id of the password, in PHC string format.
+pub fn hash_password(
+    password: &str,
+    cost: PasswordHashCost,
+) -> Result<Zeroizing<String>, CompleteError> {
+    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+        .map_err(|e| CompleteError::Hash(e.to_string()))?;
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map_err(|e| CompleteError::Hash(e.to_string()))?;
+    Ok(Zeroizing::new(hash.to_string()))
+}
+
+fn payload(
+    draft: &Draft,
+    id: &str,
+    reference: &str,
+    created_at: i64,
+    password_hash: &str,
+) -> RegistrationPayload {
+    let a = &draft.applicant;
+    RegistrationPayload {
+        schema: PAYLOAD_SCHEMA.into(),
+        registration_id: id.into(),
+        reference: reference.into(),
+        created_at,
+        method: draft.method.as_str().into(),
+        subject: draft.subject.as_str().into(),
+        level: draft.level.get(),
+        pending: draft
+            .pending
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
+        full_name: a.full_name.as_ref().map(|n| n.as_str().into()),
+        business_name: a.business_name.as_ref().map(|n| n.as_str().into()),
+        personal_id_kind: a.personal_id.as_ref().map(|p| p.kind().into()),
+        personal_id: a.personal_id.as_ref().map(|p| p.as_str().into()),
+        tax_code: a.mst.as_ref().map(|m| m.as_str().into()),
+        bhxh_code: a.bhxh_code.as_ref().map(|c| c.as_str().into()),
+        date_of_birth: a.date_of_birth.as_ref().map(|d| d.date().to_string()),
+        phone: a.phone.as_ref().map(|p| p.e164().into()),
+        email: a.email.as_ref().map(|e| e.as_str().into()),
+        certificate: a
+            .certificate
+            .as_ref()
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
+        password_hash: password_hash.into(),
+    }
+}
+
+impl Completer<'_> {
+    /// Seals `draft` and commits it. On `Ok` the registration is on disk
+    /// exactly once; on `Err` nothing of it is.
+    pub fn complete(
+        &self,
+        store: &mut Store,
+        draft: &Draft,
+        now: OffsetDateTime,
+    ) -> Result<Receipt, CompleteError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut reference = new_reference();
+        while store.reference_exists(&reference)? {
+            reference = new_reference();
+        }
+        let created_at = now.unix_timestamp();
+        let password_hash = hash_password(draft.password.expose(), self.cost)?;
+        let plaintext = {
+            let payload = payload(draft, &id, &reference, created_at, &password_hash);
+            // One allocation large enough for any payload, so growth leaves
+            // no stray copies of the plaintext in freed memory.
+            let mut buf = Zeroizing::new(Vec::with_capacity(64 * 1024));
+            serde_json::to_writer(&mut *buf, &payload).expect("a payload always serialises");
+            buf
+        };
+        let envelope = seal(
+            &plaintext,
+            EnvelopeHeader::new(id.clone(), created_at),
+            self.portal,
+            self.keys.device(),
+        )?;
+        let envelope_bytes = envelope.to_bytes();
+        let pending: Vec<PendingCheck> = draft.pending.clone();
+        store.complete(
+            &NewRegistration {
+                id: &id,
+                reference: &reference,
+                method: draft.method,
+                subject: draft.subject,
+                level: draft.level,
+                pending: &pending,
+                identity_tag: self.keys.identity_tag(&draft.identity),
+                created_at,
+                envelope: &envelope_bytes,
+            },
+            &self.keys.audit_key(),
+        )?;
+        Ok(Receipt {
+            registration_id: id,
+            reference,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::{PasswordHash, PasswordVerifier as _};
+
+    #[test]
+    fn references_are_unambiguous_and_distinct() {
+        let refs: std::collections::HashSet<String> = (0..1000).map(|_| new_reference()).collect();
+        assert_eq!(refs.len(), 1000);
+        for r in &refs {
+            assert_eq!(r.len(), 12);
+            assert!(r.starts_with("DK-"));
+            assert!(!r[3..].contains(['I', 'L', 'O', 'U']));
+        }
+    }
+
+    #[test]
+    fn the_password_hash_is_argon2id_and_verifies() {
+        let cost = PasswordHashCost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let hash = hash_password("Matkhau@2026", cost).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"Matkhau@2026", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"Matkhau@2027", &parsed)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! What is inside an envelope: the registration as the portal receives it.
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// The `schema` value of this version of the payload.
+pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/1";
+
+/// A registration in clear: made on the kiosk only to be sealed at once,
+/// read on the portal after opening. Wiped from memory on drop; `Debug`
+/// shows no personal field.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationPayload {
+    pub schema: String,
+    /// Idempotency key; equals the envelope's `registration_id`.
+    pub registration_id: String,
+    /// The number the citizen was given.
+    pub reference: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// `mobile_subscriber`, `bhxh`, `sim_signature`, `usb_token`.
+    pub method: String,
+    /// `citizen` or `business`.
+    pub subject: String,
+    /// The level once nothing is pending.
+    pub level: u8,
+    /// Checks the portal must run before activating the account.
+    pub pending: Vec<String>,
+    pub full_name: Option<String>,
+    pub business_name: Option<String>,
+    /// `cccd` or `cmnd`.
+    pub personal_id_kind: Option<String>,
+    pub personal_id: Option<String>,
+    /// MST, `NNNNNNNNNN` or `NNNNNNNNNN-NNN`.
+    pub tax_code: Option<String>,
+    pub bhxh_code: Option<String>,
+    /// ISO 8601 date.
+    pub date_of_birth: Option<String>,
+    /// E.164, `+84…`.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// The signing certificate, DER in standard base64.
+    pub certificate: Option<String>,
+    /// Argon2id in PHC string format.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for RegistrationPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationPayload")
+            .field("registration_id", &self.registration_id)
+            .field("method", &self.method)
+            .field("subject", &self.subject)
+            .field("level", &self.level)
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
