@@ -322,6 +322,15 @@ pub enum PolicyOrigin {
     File(String),
 }
 
+impl std::fmt::Display for PolicyOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyOrigin::BuiltIn => f.write_str("built in"),
+            PolicyOrigin::File(path) => f.write_str(path),
+        }
+    }
+}
+
 /// The policy in force, replaced only by a valid document of the same or a
 /// newer version.
 #[derive(Debug, Clone)]

@@ -18,6 +18,8 @@ pub enum PersonError {
     BadCharacters,
     #[error("the date must be written dd/mm/yyyy")]
     BadDate,
+    #[error("no such day in the calendar")]
+    NoSuchDate,
     #[error("the date of birth is in the future")]
     InFuture,
     #[error("the person must be at least {0} years old")]
@@ -36,6 +38,7 @@ impl PersonError {
             PersonError::BadDate => {
                 "Ngày không hợp lệ (định dạng ngày/tháng/năm, ví dụ 05/09/1990).".into()
             }
+            PersonError::NoSuchDate => "Ngày không tồn tại (ví dụ 30/02).".into(),
             PersonError::InFuture => "Ngày sinh không được ở tương lai.".into(),
             PersonError::TooYoung(n) => format!("Người đăng ký phải từ đủ {n} tuổi trở lên."),
             PersonError::TooOld(n) => format!("Ngày sinh không hợp lệ (quá {n} năm trước)."),
@@ -153,9 +156,10 @@ impl DateOfBirth {
         let month = u8::try_from(month)
             .ok()
             .and_then(|m| Month::try_from(m).ok())
-            .ok_or(PersonError::BadDate)?;
-        let day = u8::try_from(day).map_err(|_| PersonError::BadDate)?;
-        let date = Date::from_calendar_date(year, month, day).map_err(|_| PersonError::BadDate)?;
+            .ok_or(PersonError::NoSuchDate)?;
+        let day = u8::try_from(day).map_err(|_| PersonError::NoSuchDate)?;
+        let date =
+            Date::from_calendar_date(year, month, day).map_err(|_| PersonError::NoSuchDate)?;
         Self::from_date(date, today, rules)
     }
 
@@ -289,14 +293,15 @@ mod tests {
             DateOfBirth::parse("5.9.1990", today, &r).unwrap().date(),
             date!(1990 - 09 - 05)
         );
-        for bad in [
-            "31/02/1990",
-            "1990",
-            "05/13/1990",
-            "05/09/90",
-            "aa/bb/cccc",
-            "05/09/1990/1",
-        ] {
+        for impossible in ["31/02/1990", "29/02/2013", "05/13/1990", "00/01/1990"] {
+            assert_eq!(
+                DateOfBirth::parse(impossible, today, &r),
+                Err(PersonError::NoSuchDate),
+                "{impossible}"
+            );
+        }
+        assert!(DateOfBirth::parse("29/02/2012", today, &r).is_ok());
+        for bad in ["1990", "05/09/90", "aa/bb/cccc", "05/09/1990/1"] {
             assert_eq!(
                 DateOfBirth::parse(bad, today, &r),
                 Err(PersonError::BadDate),

@@ -1,0 +1,636 @@
+//! kioskctl: diagnostics and administration of a registration kiosk, for
+//! technicians and scripts. English output; exit status 0 when all is well,
+//! 1 when the thing checked is invalid, 2 on a usage error, 3 when the kiosk's
+//! own files cannot be read.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kiosk::config::{Config, DEFAULT_CONFIG};
+use kiosk::domain::{
+    BhxhCode, BusinessName, Cccd, Cmnd, DateOfBirth, Email, Method, Mst, PasswordCheck,
+    PasswordRule, PersonName, PersonalId, PhoneNumber, Sex, SubjectKind,
+};
+use kiosk::keys::Keyring;
+use kiosk::policy::{ActivePolicy, Policy};
+use kiosk::register::Completer;
+use kiosk::store::Store;
+use time::OffsetDateTime;
+
+#[derive(Parser)]
+#[command(
+    name = "kioskctl",
+    version,
+    about = "Diagnostics and administration of the registration kiosk"
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, env = "KIOSK_CONFIG", default_value = DEFAULT_CONFIG, global = true)]
+    config: PathBuf,
+    /// Data directory (overrides the configuration file).
+    #[arg(long, env = "KIOSK_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate an identifier, phone number, name or date as the kiosk would.
+    Check {
+        kind: CheckKind,
+        /// The value; for `password`, two lines are read from standard input instead.
+        value: Option<String>,
+        /// Date of birth (dd/mm/yyyy) to cross-check a CCCD against.
+        #[arg(long)]
+        dob: Option<String>,
+    },
+    /// Show or verify the policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// The registration queue.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print the device's Ed25519 public key (created on first use).
+    DeviceKey,
+    /// One-screen summary: configuration, policy, keys, queue, audit.
+    Status,
+    /// Complete one synthetic registration in a scratch directory and open it
+    /// again with a throw-away portal key; prints timings.
+    Selftest,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckKind {
+    Cccd,
+    Cmnd,
+    /// CCCD (12 digits) or CMND (9 digits).
+    Id,
+    Mst,
+    Bhxh,
+    Phone,
+    Email,
+    Name,
+    BusinessName,
+    Dob,
+    Password,
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print the effective policy as TOML.
+    Show {
+        /// Print the built-in policy instead.
+        #[arg(long)]
+        built_in: bool,
+    },
+    /// Check a policy file; lists every problem.
+    Verify { file: PathBuf },
+    /// Which methods are offered to whom, online and offline.
+    Methods,
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// List queued registrations (metadata only, never personal data).
+    List,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the chain and cross-check it against registrations and outbox.
+    Verify,
+}
+
+/// An error worth a message and an exit status.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn invalid(message: impl Into<String>) -> Failure {
+    Failure {
+        code: 1,
+        message: message.into(),
+    }
+}
+
+fn environment(message: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 3,
+        message: message.to_string(),
+    }
+}
+
+struct Kiosk {
+    config: Config,
+    policy: ActivePolicy,
+    policy_warning: Option<String>,
+}
+
+impl Kiosk {
+    fn load(cli: &Cli) -> Result<Kiosk, Failure> {
+        let mut config = Config::load(&cli.config).map_err(environment)?;
+        if let Some(dir) = &cli.data_dir {
+            config.data_dir = dir.clone();
+        }
+        let mut policy = ActivePolicy::default();
+        let policy_warning = match &config.policy_file {
+            Some(path) => policy
+                .load_file(path)
+                .err()
+                .map(|e| format!("{}: {e}; using the built-in policy", path.display())),
+            None => None,
+        };
+        Ok(Kiosk {
+            config,
+            policy,
+            policy_warning,
+        })
+    }
+
+    fn keys(&self) -> Result<Keyring, Failure> {
+        Keyring::open_or_create(&self.config.keys_dir()).map_err(environment)
+    }
+
+    fn store(&self) -> Result<Store, Failure> {
+        std::fs::create_dir_all(&self.config.data_dir)
+            .map_err(|e| environment(format!("{}: {e}", self.config.data_dir.display())))?;
+        Store::open(&self.config.database_path())
+            .map_err(|e| environment(format!("{}: {e}", self.config.database_path().display())))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Check { kind, value, dob } => {
+            let kiosk = Kiosk::load(cli)?;
+            check(
+                &kiosk.policy.current(),
+                *kind,
+                value.as_deref(),
+                dob.as_deref(),
+            )
+        }
+        Command::Policy { command } => policy(cli, command),
+        Command::Queue {
+            command: QueueCommand::List,
+        } => queue_list(&Kiosk::load(cli)?),
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let kiosk = Kiosk::load(cli)?;
+            let keys = kiosk.keys()?;
+            let report = kiosk
+                .store()?
+                .verify_audit(&keys.audit_key())
+                .map_err(|e| invalid(format!("audit log: {e}")))?;
+            println!(
+                "audit log OK: {} entries, {} registrations, chain and outbox consistent",
+                report.entries, report.registrations
+            );
+            Ok(())
+        }
+        Command::DeviceKey => {
+            let keys = Kiosk::load(cli)?.keys()?;
+            if keys.was_created() {
+                eprintln!("created a new device key");
+            }
+            println!("{}", keys.device().public_key().to_base64());
+            Ok(())
+        }
+        Command::Status => status(&Kiosk::load(cli)?),
+        Command::Selftest => selftest(&Kiosk::load(cli)?),
+    }
+}
+
+fn today() -> time::Date {
+    OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+7))
+        .date()
+}
+
+fn check(
+    policy: &Policy,
+    kind: CheckKind,
+    value: Option<&str>,
+    dob: Option<&str>,
+) -> Result<(), Failure> {
+    let today = today();
+    let year = today.year();
+    if let CheckKind::Password = kind {
+        return check_password(policy);
+    }
+    let value = value.ok_or_else(|| Failure {
+        code: 2,
+        message: "a value to check is required".into(),
+    })?;
+    let ids = &policy.identifiers;
+    let say = |label: &str, e: &dyn std::fmt::Display| invalid(format!("{label}: {e}"));
+    let describe_cccd = |id: &Cccd| {
+        let sex = match id.sex() {
+            Sex::Male => "male",
+            Sex::Female => "female",
+        };
+        let province = ids.province_name(id.birth_code()).unwrap_or("country code");
+        format!(
+            "born {}, {sex}, birth registered in {province} ({})",
+            id.birth_year(),
+            id.birth_code()
+        )
+    };
+    let line = match kind {
+        CheckKind::Cccd | CheckKind::Id => {
+            let id = if let CheckKind::Cccd = kind {
+                PersonalId::Cccd(Cccd::parse(value, ids, year).map_err(|e| say("cccd", &e))?)
+            } else {
+                PersonalId::parse(value, ids, year).map_err(|e| say("id", &e))?
+            };
+            if let Some(dob) = dob {
+                let dob =
+                    DateOfBirth::parse(dob, today, &policy.person).map_err(|e| say("dob", &e))?;
+                id.check_birth_date(dob.date())
+                    .map_err(|e| say("cccd", &e))?;
+            }
+            match &id {
+                PersonalId::Cccd(c) => format!("cccd {}: valid; {}", c.as_str(), describe_cccd(c)),
+                PersonalId::Cmnd(c) => format!("cmnd {}: valid (old identity card)", c.as_str()),
+            }
+        }
+        CheckKind::Cmnd => {
+            let c = Cmnd::parse(value).map_err(|e| say("cmnd", &e))?;
+            format!("cmnd {}: valid", c.as_str())
+        }
+        CheckKind::Mst => {
+            let m = Mst::parse(value).map_err(|e| say("mst", &e))?;
+            let kind = if m.is_branch() {
+                "branch"
+            } else {
+                "enterprise"
+            };
+            format!("mst {}: valid ({kind}, check digit correct)", m.as_str())
+        }
+        CheckKind::Bhxh => format!(
+            "bhxh {}: valid",
+            BhxhCode::parse(value)
+                .map_err(|e| say("bhxh", &e))?
+                .as_str()
+        ),
+        CheckKind::Phone => {
+            let p = PhoneNumber::parse(value, ids).map_err(|e| say("phone", &e))?;
+            format!(
+                "phone {}: valid ({}, national form {})",
+                p.e164(),
+                p.carrier(),
+                p.national()
+            )
+        }
+        CheckKind::Email => format!(
+            "email {}: valid",
+            Email::parse(value).map_err(|e| say("email", &e))?.as_str()
+        ),
+        CheckKind::Name => {
+            let n = PersonName::parse(value, &policy.person).map_err(|e| say("name", &e))?;
+            format!(
+                "name \"{}\": valid ({} characters, NFC)",
+                n.as_str(),
+                n.as_str().chars().count()
+            )
+        }
+        CheckKind::BusinessName => {
+            let n =
+                BusinessName::parse(value, &policy.person).map_err(|e| say("business name", &e))?;
+            format!("business name \"{}\": valid", n.as_str())
+        }
+        CheckKind::Dob => {
+            let d = DateOfBirth::parse(value, today, &policy.person).map_err(|e| say("dob", &e))?;
+            format!(
+                "dob {}: valid, age {}",
+                d.to_vietnamese(),
+                kiosk::domain::age_on(d.date(), today)
+            )
+        }
+        CheckKind::Password => unreachable!("handled above"),
+    };
+    println!("{line}");
+    Ok(())
+}
+
+/// Reads the password and its confirmation from standard input, so neither
+/// lands in shell history or the process list.
+fn check_password(policy: &Policy) -> Result<(), Failure> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut next =
+        || zeroize::Zeroizing::new(lines.next().and_then(Result::ok).unwrap_or_default());
+    let first = next();
+    let confirm = next();
+    let check = PasswordCheck::evaluate(&first, &confirm, &policy.password);
+    for rule in PasswordRule::ALL {
+        let mark = if check.holds(rule) { "ok  " } else { "FAIL" };
+        println!("{mark} {}", rule.label_en(&policy.password));
+    }
+    if check.is_ok() {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "password: {} rule(s) not met",
+            check.failing.len()
+        )))
+    }
+}
+
+fn policy(cli: &Cli, command: &PolicyCommand) -> Result<(), Failure> {
+    match command {
+        PolicyCommand::Show { built_in: true } => {
+            print!("{}", Policy::built_in_text());
+            Ok(())
+        }
+        PolicyCommand::Show { built_in: false } => {
+            let kiosk = Kiosk::load(cli)?;
+            if let Some(w) = &kiosk.policy_warning {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", kiosk.policy.current().to_toml());
+            Ok(())
+        }
+        PolicyCommand::Verify { file } => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| environment(format!("{}: {e}", file.display())))?;
+            let p = Policy::from_toml(&text)
+                .map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+            println!(
+                "{}: valid policy, version {} ({})",
+                file.display(),
+                p.version,
+                p.name
+            );
+            Ok(())
+        }
+        PolicyCommand::Methods => {
+            let kiosk = Kiosk::load(cli)?;
+            let p = kiosk.policy.current();
+            for subject in SubjectKind::ALL {
+                println!("{}:", subject.as_str());
+                for (method, online) in p.methods_for(subject, true) {
+                    let offline = p.check_offered(method, subject, false);
+                    let show = |r: &Result<_, kiosk::policy::Unavailable>| match r {
+                        Ok(level) => format!("level {}", kiosk::domain::Level::get(*level)),
+                        Err(why) => format!("unavailable: {why}"),
+                    };
+                    println!(
+                        "  {:<18} online: {:<22} offline: {}",
+                        method.as_str(),
+                        show(&online),
+                        show(&offline.map(|m| m.level))
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn queue_list(kiosk: &Kiosk) -> Result<(), Failure> {
+    let rows = kiosk.store()?.queue().map_err(environment)?;
+    if rows.is_empty() {
+        println!("queue is empty");
+        return Ok(());
+    }
+    println!(
+        "{:<12}  {:<20}  {:<17}  {:<8}  {:<5}  {:<7}  {:<8}  pending",
+        "reference", "created (UTC)", "method", "subject", "level", "status", "attempts"
+    );
+    for r in &rows {
+        let created = OffsetDateTime::from_unix_timestamp(r.created_at)
+            .map(|t| {
+                format!(
+                    "{} {:02}:{:02}:{:02}",
+                    t.date(),
+                    t.hour(),
+                    t.minute(),
+                    t.second()
+                )
+            })
+            .unwrap_or_else(|_| r.created_at.to_string());
+        println!(
+            "{:<12}  {:<20}  {:<17}  {:<8}  {:<5}  {:<7}  {:<8}  {}",
+            r.reference,
+            created,
+            r.method,
+            r.subject,
+            r.level,
+            r.status,
+            r.attempts,
+            if r.pending.is_empty() {
+                "-".to_string()
+            } else {
+                r.pending.join(",")
+            }
+        );
+    }
+    println!("{} registration(s)", rows.len());
+    Ok(())
+}
+
+fn status(kiosk: &Kiosk) -> Result<(), Failure> {
+    let c = &kiosk.config;
+    println!("data directory   {}", c.data_dir.display());
+    match &c.portal_public_key {
+        Some(_) => println!("portal key       configured"),
+        None => println!(
+            "portal key       NOT configured: registrations cannot be sealed until the kiosk is enrolled or portal_public_key is set"
+        ),
+    }
+    let p = kiosk.policy.current();
+    println!(
+        "policy           version {} ({}): {}",
+        p.version,
+        kiosk.policy.origin(),
+        p.name
+    );
+    if let Some(w) = &kiosk.policy_warning {
+        println!("policy warning   {w}");
+    }
+    let keys = kiosk.keys()?;
+    println!(
+        "device key       {}{}",
+        keys.device().public_key().to_base64(),
+        if keys.was_created() {
+            " (created now)"
+        } else {
+            ""
+        }
+    );
+    let store = kiosk.store()?;
+    let queue = store.queue().map_err(environment)?;
+    let queued = queue.iter().filter(|r| r.status == "queued").count();
+    println!(
+        "queue            {queued} waiting for the portal, {} in all",
+        queue.len()
+    );
+    match store.verify_audit(&keys.audit_key()) {
+        Ok(r) => println!("audit log        OK ({} entries)", r.entries),
+        Err(e) => return Err(invalid(format!("audit log: {e}"))),
+    }
+    Ok(())
+}
+
+fn selftest(kiosk: &Kiosk) -> Result<(), Failure> {
+    let scratch = tempdir_in(&std::env::temp_dir())?;
+    let result = selftest_in(kiosk, &scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn tempdir_in(base: &Path) -> Result<PathBuf, Failure> {
+    let dir = base.join(format!("kioskctl-selftest-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).map_err(|e| environment(format!("{}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+fn selftest_in(kiosk: &Kiosk, dir: &Path) -> Result<(), Failure> {
+    use kiosk::flow::{self, DuplicateOutcome, Effect, Event, Form, SubscriberOutcome};
+    use zeroize::Zeroizing;
+
+    let policy = kiosk.policy.current();
+    let step = |name: &str, ok: bool| -> Result<(), Failure> {
+        println!("{} {name}", if ok { "ok  " } else { "FAIL" });
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid(format!("selftest: {name}")))
+        }
+    };
+    let keys = Keyring::open_or_create(&dir.join("keys")).map_err(environment)?;
+    step(
+        "keys created with owner-only permissions",
+        keys.was_created(),
+    )?;
+    let mut store = Store::open(&dir.join("kiosk.sqlite3")).map_err(environment)?;
+    step("store opened in WAL mode with full sync", true)?;
+
+    let now = OffsetDateTime::now_utc();
+    let (mut reg, _) = flow::start(
+        Method::MobileSubscriber,
+        SubjectKind::Citizen,
+        Arc::clone(&policy),
+        false,
+    )
+    .map_err(|e| invalid(format!("selftest: {e}")))?;
+    let mut rng = rand::rng();
+    let mut form = Form::default();
+    form.full_name = "Kiểm Tra Thiết Bị".into();
+    form.personal_id = "051090000001".into();
+    form.date_of_birth = "01/01/1990".into();
+    form.phone = "0912000001".into();
+    let mut send = |e: Event| {
+        reg.handle(now, e, &mut rng)
+            .map_err(|e| invalid(format!("selftest: {e}")))
+    };
+    send(Event::Submit(form))?;
+    send(Event::DuplicateChecked(
+        DuplicateOutcome::CheckedLocallyOnly,
+    ))?;
+    let effects = send(Event::SubscriberChecked(SubscriberOutcome::Unavailable))?;
+    let code = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::SendOtp { text, .. } => text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == usize::from(policy.otp.digits))
+                .map(String::from),
+            _ => None,
+        })
+        .unwrap_or_default();
+    send(Event::OtpDelivered)?;
+    send(Event::OtpEntered(Zeroizing::new(code)))?;
+    let effects = send(Event::PasswordSubmitted {
+        first: Zeroizing::new("Kiemtra@2026".into()),
+        confirm: Zeroizing::new("Kiemtra@2026".into()),
+    })?;
+    let draft = effects
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Store(d) => Some(d),
+            _ => None,
+        })
+        .ok_or_else(|| invalid("selftest: the flow did not reach the store step"))?;
+    step(
+        "mobile-subscriber flow reached completion through OTP and password",
+        true,
+    )?;
+
+    let portal = kiosk_sync::PortalSecretKey::generate();
+    let portal_public = portal.public_key();
+    let completer = Completer {
+        keys: &keys,
+        portal: &portal_public,
+        cost: kiosk.config.password_hash,
+    };
+    let started = Instant::now();
+    let hashed = kiosk::register::hash_password("Kiemtra@2026", kiosk.config.password_hash)
+        .map_err(environment)?;
+    let hash_ms = started.elapsed().as_secs_f64() * 1000.0;
+    drop(hashed);
+    let started = Instant::now();
+    let receipt = completer
+        .complete(&mut store, &draft, now)
+        .map_err(environment)?;
+    let complete_ms = started.elapsed().as_secs_f64() * 1000.0;
+    step("sealed and committed in one transaction", true)?;
+    drop(store);
+
+    let store = Store::open(&dir.join("kiosk.sqlite3")).map_err(environment)?;
+    let report = store
+        .verify_audit(&keys.audit_key())
+        .map_err(|e| invalid(format!("selftest: {e}")))?;
+    step(
+        "reopened: registration, outbox and audit chain consistent",
+        report.registrations == 1,
+    )?;
+    let bytes = store
+        .envelope(&receipt.registration_id)
+        .map_err(environment)?
+        .unwrap_or_default();
+    let opened = kiosk_sync::Envelope::from_bytes(&bytes)
+        .and_then(|e| e.open(&portal))
+        .map(|plain| String::from_utf8_lossy(&plain).contains(&receipt.reference))
+        .unwrap_or(false);
+    step(
+        "envelope opens with the portal key and carries the reference",
+        opened,
+    )?;
+    println!(
+        "password hash (Argon2id m={} KiB t={} p={}): {hash_ms:.1} ms; validate+hash+seal+commit: {complete_ms:.1} ms",
+        kiosk.config.password_hash.memory_kib,
+        kiosk.config.password_hash.iterations,
+        kiosk.config.password_hash.parallelism
+    );
+    println!("selftest passed");
+    Ok(())
+}

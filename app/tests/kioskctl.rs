@@ -1,0 +1,189 @@
+//! kioskctl as a technician uses it: real binary, real data directory.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use kiosk::keys::Keyring;
+use kiosk::register::Completer;
+use kiosk::store::Store;
+use kiosk_sync::PortalSecretKey;
+use support::{FAST_HASH, Person, mobile_draft};
+use time::macros::datetime;
+
+fn kioskctl(data_dir: &Path, args: &[&str]) -> Output {
+    run_with_stdin(data_dir, args, "")
+}
+
+fn run_with_stdin(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+        .args(args)
+        .env("KIOSK_DATA_DIR", data_dir)
+        .env("KIOSK_CONFIG", data_dir.join("absent.toml"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn check_accepts_valid_values_and_explains_invalid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = kioskctl(dir.path(), &["check", "cccd", "001099012345"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("born 1999, male, birth registered in Hà Nội"));
+
+    let cases: [(&[&str], &str); 5] = [
+        (&["check", "cccd", "003099012345"], "not a known province"),
+        (&["check", "mst", "0100047517"], "check digit"),
+        (&["check", "phone", "0101234567"], "no known mobile network"),
+        (
+            &["check", "id", "079303012345", "--dob", "05/09/2004"],
+            "do not match the date of birth",
+        ),
+        (&["check", "dob", "29/02/2013"], "no such day"),
+    ];
+    for (args, why) in cases {
+        let out = kioskctl(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(why), "{args:?}: {}", text(&out));
+    }
+    assert_eq!(
+        kioskctl(dir.path(), &["check", "nonsense", "1"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn password_is_read_from_stdin_with_a_checklist() {
+    let dir = tempfile::tempdir().unwrap();
+    let weak = run_with_stdin(dir.path(), &["check", "password"], "matkhau\nmatkhau\n");
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(text(&weak).contains("FAIL At least 8 characters"));
+    let strong = run_with_stdin(
+        dir.path(),
+        &["check", "password"],
+        "Matkhau@2026\nMatkhau@2026\n",
+    );
+    assert_eq!(strong.status.code(), Some(0), "{}", text(&strong));
+}
+
+#[test]
+fn policy_verify_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    let shown = kioskctl(dir.path(), &["policy", "show"]);
+    std::fs::write(&good, &shown.stdout).unwrap();
+    let out = kioskctl(dir.path(), &["policy", "verify", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let bad = dir.path().join("bad.toml");
+    let broken = String::from_utf8(shown.stdout)
+        .unwrap()
+        .replace("digits = 6", "digits = 12")
+        .replace("idle_timeout_seconds = 90", "idle_timeout_seconds = 5");
+    std::fs::write(&bad, broken).unwrap();
+    let out = kioskctl(dir.path(), &["policy", "verify", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("otp.digits") && text(&out).contains("idle_timeout_seconds"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn queue_and_audit_show_metadata_only_and_catch_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let person = Person {
+        full_name: "Lý Thị Kiều Oanh",
+        personal_id: "051199001234",
+        date_of_birth: "20/10/1999",
+        phone: "0905 778 899",
+        email: "oanh@gmail.com",
+        password: "Oanh@2026ok",
+    };
+    let reference = {
+        let keys = Keyring::open_or_create(&dir.path().join("keys")).unwrap();
+        let portal = PortalSecretKey::generate().public_key();
+        let mut store = Store::open(&dir.path().join("kiosk.sqlite3")).unwrap();
+        let now = datetime!(2026-11-28 10:00 +7);
+        let completer = Completer {
+            keys: &keys,
+            portal: &portal,
+            cost: FAST_HASH,
+        };
+        completer
+            .complete(&mut store, &mobile_draft(&person, now, 1), now)
+            .unwrap()
+            .reference
+    };
+    let list = kioskctl(dir.path(), &["queue", "list"]);
+    let shown = text(&list);
+    assert_eq!(list.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains(&reference)
+            && shown.contains("mobile_subscriber")
+            && shown.contains("1 registration(s)")
+    );
+    for secret in [
+        "Oanh",
+        "051199001234",
+        "0905778899",
+        "oanh@gmail.com",
+        "1999",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    let audit = kioskctl(dir.path(), &["audit", "verify"]);
+    assert_eq!(audit.status.code(), Some(0), "{}", text(&audit));
+
+    let conn = rusqlite::Connection::open(dir.path().join("kiosk.sqlite3")).unwrap();
+    conn.execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET at = at + 1;")
+        .unwrap();
+    drop(conn);
+    let audit = kioskctl(dir.path(), &["audit", "verify"]);
+    assert_eq!(audit.status.code(), Some(1));
+    assert!(text(&audit).contains("altered"), "{}", text(&audit));
+}
+
+#[test]
+fn the_device_key_is_created_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = kioskctl(dir.path(), &["device-key"]);
+    assert!(text(&first).contains("created a new device key"));
+    let again = kioskctl(dir.path(), &["device-key"]);
+    assert!(!text(&again).contains("created"));
+    assert_eq!(first.stdout, again.stdout);
+    assert_eq!(first.stdout.len(), 45, "base64 of 32 bytes and a newline");
+}
+
+#[test]
+fn selftest_passes_on_a_healthy_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kioskctl(dir.path(), &["selftest"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("envelope opens with the portal key"));
+    // The self-test never touches the kiosk's own queue.
+    assert!(!dir.path().join("kiosk.sqlite3").exists());
+}
