@@ -132,7 +132,7 @@ impl Cccd {
 
     /// 0/1 → 1900s, 2/3 → 2000s, … 8/9 → 2300s; even is male, odd female.
     pub fn sex(&self) -> Sex {
-        if self.century_digit() % 2 == 0 {
+        if self.century_digit().is_multiple_of(2) {
             Sex::Male
         } else {
             Sex::Female

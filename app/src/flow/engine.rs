@@ -22,13 +22,13 @@ pub struct Identified {
 #[derive(Debug)]
 enum Stage<S> {
     Method(S),
-    AwaitDuplicate(Identified),
+    AwaitDuplicate(Box<Identified>),
     AccountExists,
-    AwaitSubscriber(Identified),
-    AwaitOtpDelivery(Identified, OtpChallenge),
-    OtpNotSent(Identified, OtpChallenge),
-    EnterOtp(Identified, OtpChallenge),
-    Password(Identified),
+    AwaitSubscriber(Box<Identified>),
+    AwaitOtpDelivery(Box<Identified>, OtpChallenge),
+    OtpNotSent(Box<Identified>, OtpChallenge),
+    EnterOtp(Box<Identified>, OtpChallenge),
+    Password(Box<Identified>),
     Storing,
     Done,
     Failed,
@@ -112,8 +112,9 @@ impl<M: MethodFlow> Registration<M> {
         }
     }
 
-    /// `Err` hands the untouched stage back for an invalid event.
-    #[allow(clippy::type_complexity)]
+    /// `Err` hands the untouched stage back for an invalid event; it is a
+    /// move of the state, not an error value, so its size does not matter.
+    #[allow(clippy::type_complexity, clippy::result_large_err)]
     fn transition<R: CryptoRng + ?Sized>(
         &mut self,
         stage: Stage<M::State>,
@@ -222,6 +223,7 @@ impl<M: MethodFlow> Registration<M> {
             (S::Password(who), Event::PasswordSubmitted { first, confirm }) => {
                 match Password::new(&first, &confirm, &self.policy.password) {
                     Ok(password) => {
+                        let who = *who;
                         self.pending.sort();
                         self.pending.dedup();
                         let draft = Draft {
@@ -285,7 +287,7 @@ impl<M: MethodFlow> Registration<M> {
 
     fn after_duplicate<R: CryptoRng + ?Sized>(
         &mut self,
-        who: Identified,
+        who: Box<Identified>,
         now: OffsetDateTime,
         rng: &mut R,
     ) -> (Stage<M::State>, Vec<Effect>) {
@@ -311,7 +313,7 @@ impl<M: MethodFlow> Registration<M> {
 
     fn send_otp<R: CryptoRng + ?Sized>(
         &mut self,
-        who: Identified,
+        who: Box<Identified>,
         now: OffsetDateTime,
         rng: &mut R,
     ) -> (Stage<M::State>, Vec<Effect>) {
@@ -321,7 +323,7 @@ impl<M: MethodFlow> Registration<M> {
 
     fn deliver(
         &self,
-        who: Identified,
+        who: Box<Identified>,
         challenge: OtpChallenge,
         code: &crate::domain::OtpCode,
     ) -> (Stage<M::State>, Vec<Effect>) {
@@ -358,7 +360,7 @@ fn enter_otp_screen(who: &Identified, c: &OtpChallenge, error: Option<super::Otp
     }
 }
 
-fn password_step<S>(who: Identified) -> (Stage<S>, Vec<Effect>) {
+fn password_step<S>(who: Box<Identified>) -> (Stage<S>, Vec<Effect>) {
     (
         Stage::Password(who),
         vec![Effect::Show(Screen::Password {

@@ -35,7 +35,7 @@ pub struct Ctx<'a> {
 pub enum Step<S> {
     Stay(S, Vec<Effect>),
     /// Identity established: the shared tail takes over.
-    Identified(Identified, Vec<Effect>),
+    Identified(Box<Identified>, Vec<Effect>),
     Fail(Failure),
     /// The event does not fit; the state is handed back unchanged.
     Invalid(S),
@@ -195,16 +195,16 @@ impl MethodFlow for MobileSubscriber {
         let dob = v.dob(&form.date_of_birth);
         let phone = v.phone(&form.phone);
         let email = v.email(&form.email, false);
-        if let (Some(id), Some(dob)) = (&id, &dob) {
-            if let Err(e) = id.check_birth_date(dob.date()) {
-                v.errors
-                    .push(FieldError::new(Field::PersonalId, e.message_vi(), &e));
-            }
+        if let (Some(id), Some(dob)) = (&id, &dob)
+            && let Err(e) = id.check_birth_date(dob.date())
+        {
+            v.errors
+                .push(FieldError::new(Field::PersonalId, e.message_vi(), &e));
         }
         let all = (|| Some((name?, id?, dob?, phone?, email?)))();
         match v.finish(all) {
             Ok((name, id, dob, phone, email)) => Step::Identified(
-                Identified {
+                Box::new(Identified {
                     key: IdentityKey::Person(id.clone()),
                     applicant: Applicant {
                         full_name: Some(name),
@@ -214,7 +214,7 @@ impl MethodFlow for MobileSubscriber {
                         email,
                         ..Applicant::default()
                     },
-                },
+                }),
                 Vec::new(),
             ),
             Err(errors) => Step::Stay(MobileState::Form, vec![Effect::FieldErrors(errors)]),
@@ -290,10 +290,10 @@ impl MethodFlow for Bhxh {
                     let mut applicant = *applicant;
                     applicant.personal_id = Some(id.clone());
                     Step::Identified(
-                        Identified {
+                        Box::new(Identified {
                             key: IdentityKey::Person(id),
                             applicant,
-                        },
+                        }),
                         Vec::new(),
                     )
                 }
@@ -302,10 +302,10 @@ impl MethodFlow for Bhxh {
                     ctx.pending.push(PendingCheck::BhxhMatch);
                     let code = applicant.bhxh_code.clone().expect("set with the form");
                     Step::Identified(
-                        Identified {
+                        Box::new(Identified {
                             key: IdentityKey::BhxhCode(code),
                             applicant: *applicant,
-                        },
+                        }),
                         Vec::new(),
                     )
                 }
@@ -330,7 +330,7 @@ fn confirm_certificate(
     ctx: &Ctx<'_>,
     email: &str,
     phone: Option<PhoneNumber>,
-) -> Result<Identified, Result<Vec<FieldError>, Failure>> {
+) -> Result<Box<Identified>, Result<Vec<FieldError>, Failure>> {
     let key = match ctx.subject {
         SubjectKind::Citizen => identity.personal_id.clone().map(IdentityKey::Person),
         SubjectKind::Business => identity.mst.clone().map(IdentityKey::Business),
@@ -339,7 +339,7 @@ fn confirm_certificate(
     let mut v = Validator::new(ctx);
     let email = v.email(email, ctx.subject == SubjectKind::Business);
     let email = v.finish(email).map_err(Ok)?;
-    Ok(Identified {
+    Ok(Box::new(Identified {
         key,
         applicant: Applicant {
             full_name: identity.person_name.clone(),
@@ -351,7 +351,7 @@ fn confirm_certificate(
             certificate: Some(identity.certificate.clone()),
             ..Applicant::default()
         },
-    })
+    }))
 }
 
 fn details_screen(ctx: &Ctx<'_>) -> Effect {

@@ -508,7 +508,8 @@ fn a_failed_store_acknowledges_nothing() {
 
 #[test]
 fn cancel_ends_the_session_from_every_step_but_storing() {
-    let steps: Vec<Box<dyn Fn(&mut Run)>> = vec![
+    type Walk = Box<dyn Fn(&mut Run)>;
+    let steps: Vec<Walk> = vec![
         Box::new(|_| {}),
         Box::new(|r| {
             r.send(Event::Submit(citizen_form()));
