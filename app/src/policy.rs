@@ -48,6 +48,8 @@ pub struct OtpRules {
     pub max_attempts: u8,
     pub max_resends: u8,
     pub resend_interval_seconds: u32,
+    /// Codes sent to one number in 24 hours, whatever the session.
+    pub max_sms_per_number_per_day: u16,
     /// `{code}` and `{minutes}` are replaced.
     pub sms_template: String,
 }
@@ -212,6 +214,9 @@ impl Policy {
         }
         if o.max_attempts == 0 {
             p.push("otp.max_attempts must be 1 or more".into());
+        }
+        if o.max_sms_per_number_per_day <= u16::from(o.max_resends) {
+            p.push("otp.max_sms_per_number_per_day must exceed max_resends, or one session could not finish".into());
         }
         if !o.sms_template.contains("{code}") {
             p.push("otp.sms_template must contain {code}".into());
@@ -402,6 +407,7 @@ mod tests {
             (6, 300, 5)
         );
         assert_eq!((p.otp.max_resends, p.otp.resend_interval_seconds), (3, 60));
+        assert_eq!(p.otp.max_sms_per_number_per_day, 8);
         assert_eq!(p.session.idle_timeout_seconds, 90);
         assert_eq!(p.password.min_length, 8);
         assert_eq!(p.identifiers.birth_registration_codes.len(), 63);

@@ -377,8 +377,9 @@ impl Store {
         Ok(())
     }
 
-    /// How many OTPs went to a number since `since`, across sessions: the
-    /// limit that stops cancel-and-restart from flooding a phone.
+    /// How many OTPs went to a number since `since`, across sessions; the
+    /// runtime compares it with the policy's `max_sms_per_number_per_day`
+    /// before it lets the modem send.
     pub fn otp_sent_since(&self, phone_tag: &[u8; 32], since: i64) -> Result<u32, StoreError> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM otp_challenges WHERE phone_tag = ?1 AND sent_at >= ?2",

@@ -287,6 +287,26 @@ mod tests {
         }
 
         #[test]
+        fn ordinary_addresses_parse_and_keep_their_local_part(
+            local in "[a-zA-Z0-9][a-zA-Z0-9._-]{0,20}[a-zA-Z0-9]",
+            host in "[a-z0-9]{1,12}",
+            tld in "(vn|com|com\\.vn|gov\\.vn|org)",
+        ) {
+            prop_assume!(!local.contains(".."));
+            let address = format!("{local}@{}.{tld}", host.to_uppercase());
+            let email = Email::parse(&address).unwrap();
+            prop_assert_eq!(email.as_str(), format!("{local}@{host}.{tld}"));
+            let shown = format!("{email:?}");
+            prop_assert_eq!(shown, format!("Email({}***@{host}.{tld})", &local[..1]));
+        }
+
+        #[test]
+        fn email_parser_never_panics(s in "\\PC{0,80}") {
+            let _ = Email::parse(&s);
+            let _ = PhoneNumber::parse(&s, &rules());
+        }
+
+        #[test]
         fn masked_numbers_hide_the_middle(rest in 0u32..10_000_000) {
             let p = PhoneNumber::parse(&format!("098{rest:07}"), &rules()).unwrap();
             prop_assert_eq!(p.masked().chars().filter(char::is_ascii_digit).count(), 6);

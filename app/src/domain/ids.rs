@@ -526,6 +526,22 @@ mod tests {
         }
 
         #[test]
+        fn bhxh_codes_round_trip_alone_or_inside_a_card_code(code in "[0-9]{10}", object in "[A-Z]{2}", rest in "[0-9]{3}") {
+            let plain = BhxhCode::parse(&code).unwrap();
+            prop_assert_eq!(plain.as_str(), code.as_str());
+            let card = format!("{object}{rest}{code}");
+            let from_card = BhxhCode::parse(&card).unwrap();
+            prop_assert_eq!(from_card.as_str(), code.as_str());
+            prop_assert!(BhxhCode::parse(&code[1..]).is_err());
+        }
+
+        #[test]
+        fn cmnd_takes_nine_or_twelve_digits_only(digits in "[0-9]{1,15}") {
+            let ok = Cmnd::parse(&digits).is_ok();
+            prop_assert_eq!(ok, digits.len() == 9 || digits.len() == 12);
+        }
+
+        #[test]
         fn parsers_never_panic(s in "\\PC{0,40}") {
             let r = rules();
             let _ = Cccd::parse(&s, &r, 2026);
