@@ -8,63 +8,28 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kiosk::config::PasswordHashCost;
-use kiosk::domain::{Method, SubjectKind};
-use kiosk::flow::{self, Draft, DuplicateOutcome, Effect, Event, Form, SubscriberOutcome};
+use kiosk::flow::Draft;
 use kiosk::keys::Keyring;
 use kiosk::policy::Policy;
 use kiosk::register::{Completer, hash_password};
+use kiosk::selftest::{SyntheticPerson, walk_offline_mobile};
 use kiosk::store::Store;
 use kiosk_sync::PortalSecretKey;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
 /// Form → validated draft through the real state machine.
 fn validate(now: OffsetDateTime, rng: &mut StdRng) -> Draft {
-    let policy = Arc::new(Policy::built_in().clone());
-    let (mut reg, _) = flow::start(
-        Method::MobileSubscriber,
-        SubjectKind::Citizen,
-        policy,
-        false,
-    )
-    .unwrap();
-    let mut form = Form::default();
-    form.full_name = "Nguyễn Thị Minh Khai".into();
-    form.personal_id = "051190012345".into();
-    form.date_of_birth = "01/06/1990".into();
-    form.phone = "0912 345 678".into();
-    form.email = "khai@example.vn".into();
-    let mut send = |e: Event| reg.handle(now, e, rng).unwrap();
-    send(Event::Submit(form));
-    send(Event::DuplicateChecked(
-        DuplicateOutcome::CheckedLocallyOnly,
-    ));
-    let effects = send(Event::SubscriberChecked(SubscriberOutcome::Unavailable));
-    let code = effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::SendOtp { text, .. } => text
-                .split(|c: char| !c.is_ascii_digit())
-                .find(|w| w.len() == 6)
-                .map(String::from),
-            _ => None,
-        })
-        .unwrap();
-    send(Event::OtpDelivered);
-    send(Event::OtpEntered(Zeroizing::new(code)));
-    let effects = send(Event::PasswordSubmitted {
-        first: Zeroizing::new("Matkhau@2026".into()),
-        confirm: Zeroizing::new("Matkhau@2026".into()),
-    });
-    effects
-        .into_iter()
-        .find_map(|e| match e {
-            Effect::Store(d) => Some(*d),
-            _ => None,
-        })
-        .unwrap()
+    let person = SyntheticPerson {
+        full_name: "Nguyễn Thị Minh Khai",
+        personal_id: "051190012345",
+        date_of_birth: "01/06/1990",
+        phone: "0912 345 678",
+        email: "khai@example.vn",
+        password: "Matkhau@2026",
+    };
+    walk_offline_mobile(Arc::new(Policy::built_in().clone()), &person, now, rng).unwrap()
 }
 
 fn bench(c: &mut Criterion) {

@@ -30,4 +30,5 @@ pub mod flow;
 pub mod keys;
 pub mod policy;
 pub mod register;
+pub mod selftest;
 pub mod store;

@@ -12,12 +12,13 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use kiosk::config::{Config, DEFAULT_CONFIG};
 use kiosk::domain::{
-    BhxhCode, BusinessName, Cccd, Cmnd, DateOfBirth, Email, Method, Mst, PasswordCheck,
-    PasswordRule, PersonName, PersonalId, PhoneNumber, Sex, SubjectKind,
+    BhxhCode, BusinessName, Cccd, Cmnd, DateOfBirth, Email, Mst, PasswordCheck, PasswordRule,
+    PersonName, PersonalId, PhoneNumber, Sex, SubjectKind,
 };
 use kiosk::keys::Keyring;
 use kiosk::policy::{ActivePolicy, Policy};
 use kiosk::register::Completer;
+use kiosk::selftest::{SyntheticPerson, walk_offline_mobile};
 use kiosk::store::Store;
 use time::OffsetDateTime;
 
@@ -514,9 +515,6 @@ fn tempdir_in(base: &Path) -> Result<PathBuf, Failure> {
 }
 
 fn selftest_in(kiosk: &Kiosk, dir: &Path) -> Result<(), Failure> {
-    use kiosk::flow::{self, DuplicateOutcome, Effect, Event, Form, SubscriberOutcome};
-    use zeroize::Zeroizing;
-
     let policy = kiosk.policy.current();
     let step = |name: &str, ok: bool| -> Result<(), Failure> {
         println!("{} {name}", if ok { "ok  " } else { "FAIL" });
@@ -535,51 +533,16 @@ fn selftest_in(kiosk: &Kiosk, dir: &Path) -> Result<(), Failure> {
     step("store opened in WAL mode with full sync", true)?;
 
     let now = OffsetDateTime::now_utc();
-    let (mut reg, _) = flow::start(
-        Method::MobileSubscriber,
-        SubjectKind::Citizen,
-        Arc::clone(&policy),
-        false,
-    )
-    .map_err(|e| invalid(format!("selftest: {e}")))?;
-    let mut rng = rand::rng();
-    let mut form = Form::default();
-    form.full_name = "Kiểm Tra Thiết Bị".into();
-    form.personal_id = "051090000001".into();
-    form.date_of_birth = "01/01/1990".into();
-    form.phone = "0912000001".into();
-    let mut send = |e: Event| {
-        reg.handle(now, e, &mut rng)
-            .map_err(|e| invalid(format!("selftest: {e}")))
+    let person = SyntheticPerson {
+        full_name: "Kiểm Tra Thiết Bị",
+        personal_id: "051090000001",
+        date_of_birth: "01/01/1990",
+        phone: "0912000001",
+        email: "",
+        password: "Kiemtra@2026",
     };
-    send(Event::Submit(form))?;
-    send(Event::DuplicateChecked(
-        DuplicateOutcome::CheckedLocallyOnly,
-    ))?;
-    let effects = send(Event::SubscriberChecked(SubscriberOutcome::Unavailable))?;
-    let code = effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::SendOtp { text, .. } => text
-                .split(|c: char| !c.is_ascii_digit())
-                .find(|w| w.len() == usize::from(policy.otp.digits))
-                .map(String::from),
-            _ => None,
-        })
-        .unwrap_or_default();
-    send(Event::OtpDelivered)?;
-    send(Event::OtpEntered(Zeroizing::new(code)))?;
-    let effects = send(Event::PasswordSubmitted {
-        first: Zeroizing::new("Kiemtra@2026".into()),
-        confirm: Zeroizing::new("Kiemtra@2026".into()),
-    })?;
-    let draft = effects
-        .into_iter()
-        .find_map(|e| match e {
-            Effect::Store(d) => Some(d),
-            _ => None,
-        })
-        .ok_or_else(|| invalid("selftest: the flow did not reach the store step"))?;
+    let draft = walk_offline_mobile(Arc::clone(&policy), &person, now, &mut rand::rng())
+        .map_err(|e| invalid(format!("selftest: {e}")))?;
     step(
         "mobile-subscriber flow reached completion through OTP and password",
         true,
@@ -593,7 +556,7 @@ fn selftest_in(kiosk: &Kiosk, dir: &Path) -> Result<(), Failure> {
         cost: kiosk.config.password_hash,
     };
     let started = Instant::now();
-    let hashed = kiosk::register::hash_password("Kiemtra@2026", kiosk.config.password_hash)
+    let hashed = kiosk::register::hash_password(person.password, kiosk.config.password_hash)
         .map_err(environment)?;
     let hash_ms = started.elapsed().as_secs_f64() * 1000.0;
     drop(hashed);
