@@ -5,11 +5,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use kiosk::keys::Keyring;
-use kiosk::register::Completer;
-use kiosk::store::Store;
-use kiosk_sync::PortalSecretKey;
-use support::{FAST_HASH, Person, mobile_draft};
+use support::{Fixture, Person};
 use time::macros::datetime;
 
 fn kioskctl(data_dir: &Path, args: &[&str]) -> Output {
@@ -114,7 +110,6 @@ fn policy_verify_lists_every_problem() {
 
 #[test]
 fn queue_and_audit_show_metadata_only_and_catch_tampering() {
-    let dir = tempfile::tempdir().unwrap();
     let person = Person {
         full_name: "Lý Thị Kiều Oanh",
         personal_id: "051199001234",
@@ -123,21 +118,11 @@ fn queue_and_audit_show_metadata_only_and_catch_tampering() {
         email: "oanh@gmail.com",
         password: "Oanh@2026ok",
     };
-    let reference = {
-        let keys = Keyring::open_or_create(&dir.path().join("keys")).unwrap();
-        let portal = PortalSecretKey::generate().public_key();
-        let mut store = Store::open(&dir.path().join("kiosk.sqlite3")).unwrap();
-        let now = datetime!(2026-11-28 10:00 +7);
-        let completer = Completer {
-            keys: &keys,
-            portal: &portal,
-            cost: FAST_HASH,
-        };
-        completer
-            .complete(&mut store, &mobile_draft(&person, now, 1), now)
-            .unwrap()
-            .reference
-    };
+    let mut kiosk = Fixture::new();
+    let reference = kiosk
+        .register(&person, datetime!(2026-11-28 10:00 +7), 1)
+        .reference;
+    let dir = &kiosk.dir;
     let list = kioskctl(dir.path(), &["queue", "list"]);
     let shown = text(&list);
     assert_eq!(list.status.code(), Some(0), "{shown}");

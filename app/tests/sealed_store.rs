@@ -4,11 +4,8 @@
 mod support;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use kiosk::keys::Keyring;
-use kiosk::register::Completer;
-use kiosk::store::Store;
-use kiosk_sync::{Envelope, PortalSecretKey, RegistrationPayload};
-use support::{FAST_HASH, Person, all_bytes, contains, mobile_draft};
+use kiosk_sync::{Envelope, RegistrationPayload};
+use support::{Fixture, Person, all_bytes, contains, mobile_draft};
 use time::macros::datetime;
 
 const PEOPLE: [Person<'static>; 3] = [
@@ -70,24 +67,14 @@ fn needles(p: &Person<'_>) -> Vec<String> {
 
 #[test]
 fn no_personal_data_reaches_the_database_wal_or_journal() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keyring::open_or_create(&dir.path().join("keys")).unwrap();
-    let portal = PortalSecretKey::generate();
-    let portal_public = portal.public_key();
-    let completer = Completer {
-        keys: &keys,
-        portal: &portal_public,
-        cost: FAST_HASH,
-    };
+    let mut kiosk = Fixture::new();
     let now = datetime!(2026-11-28 10:00 +7);
-    let mut store = Store::open(&dir.path().join("kiosk.sqlite3")).unwrap();
     for (i, person) in PEOPLE.iter().enumerate() {
-        let draft = mobile_draft(person, now, i as u64);
-        completer.complete(&mut store, &draft, now).unwrap();
+        kiosk.register(person, now, i as u64);
     }
-
+    let dir = kiosk.dir.path().to_path_buf();
     let scan = |when: &str| {
-        let files = all_bytes(dir.path());
+        let files = all_bytes(&dir);
         assert!(files.iter().any(|(name, _)| name.ends_with("-wal")) || when == "closed");
         for person in &PEOPLE {
             for needle in needles(person) {
@@ -100,10 +87,13 @@ fn no_personal_data_reaches_the_database_wal_or_journal() {
             }
         }
     };
-    // The test must be able to fail: the values are there, sealed.
-    let sealed_total: usize = all_bytes(dir.path()).iter().map(|(_, b)| b.len()).sum();
+    // The values are there, sealed: the files are far from empty.
+    let sealed_total: usize = all_bytes(&dir).iter().map(|(_, b)| b.len()).sum();
     assert!(sealed_total > 10_000);
     scan("open");
+    let Fixture {
+        dir: _keep, store, ..
+    } = kiosk;
     drop(store);
     scan("closed");
 }
@@ -125,25 +115,19 @@ fn the_scan_would_find_a_value_stored_in_the_clear() {
 
 #[test]
 fn the_portal_opens_the_envelope_and_finds_the_registration_signed_by_this_kiosk() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keyring::open_or_create(&dir.path().join("keys")).unwrap();
-    let portal = PortalSecretKey::generate();
-    let portal_public = portal.public_key();
-    let completer = Completer {
-        keys: &keys,
-        portal: &portal_public,
-        cost: FAST_HASH,
-    };
+    let mut kiosk = Fixture::new();
     let now = datetime!(2026-11-28 10:00 +7);
-    let mut store = Store::open(&dir.path().join("kiosk.sqlite3")).unwrap();
-    let draft = mobile_draft(&PEOPLE[0], now, 7);
-    let receipt = completer.complete(&mut store, &draft, now).unwrap();
+    let receipt = kiosk.register(&PEOPLE[0], now, 7);
 
-    let bytes = store.envelope(&receipt.registration_id).unwrap().unwrap();
+    let bytes = kiosk
+        .store
+        .envelope(&receipt.registration_id)
+        .unwrap()
+        .unwrap();
     let envelope = Envelope::from_bytes(&bytes).unwrap();
-    assert_eq!(envelope.verify().unwrap(), keys.device().public_key());
+    assert_eq!(envelope.verify().unwrap(), kiosk.keys.device().public_key());
     assert_eq!(envelope.registration_id, receipt.registration_id);
-    let plaintext = envelope.open(&portal).unwrap();
+    let plaintext = envelope.open(&kiosk.portal).unwrap();
     let payload: RegistrationPayload = serde_json::from_slice(&plaintext).unwrap();
     assert_eq!(payload.reference, receipt.reference);
     assert_eq!(payload.method, "mobile_subscriber");
@@ -169,38 +153,33 @@ fn the_portal_opens_the_envelope_and_finds_the_registration_signed_by_this_kiosk
     // A tampered byte anywhere is refused.
     let mut tampered = envelope.clone();
     tampered.ciphertext[10] ^= 0x40;
-    assert!(tampered.open(&portal).is_err());
+    assert!(tampered.open(&kiosk.portal).is_err());
 }
 
 #[test]
 fn a_second_registration_for_the_same_person_is_a_local_duplicate() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keyring::open_or_create(&dir.path().join("keys")).unwrap();
-    let portal_public = PortalSecretKey::generate().public_key();
-    let completer = Completer {
-        keys: &keys,
-        portal: &portal_public,
-        cost: FAST_HASH,
-    };
+    let mut kiosk = Fixture::new();
     let now = datetime!(2026-11-28 10:00 +7);
-    let mut store = Store::open(&dir.path().join("kiosk.sqlite3")).unwrap();
     let first = mobile_draft(&PEOPLE[0], now, 1);
     assert!(
-        !store
-            .has_identity(&keys.identity_tag(&first.identity))
+        !kiosk
+            .store
+            .has_identity(&kiosk.keys.identity_tag(&first.identity))
             .unwrap()
     );
-    completer.complete(&mut store, &first, now).unwrap();
+    kiosk.register(&PEOPLE[0], now, 1);
     let again = mobile_draft(&PEOPLE[0], now, 2);
     assert!(
-        store
-            .has_identity(&keys.identity_tag(&again.identity))
+        kiosk
+            .store
+            .has_identity(&kiosk.keys.identity_tag(&again.identity))
             .unwrap()
     );
     let other = mobile_draft(&PEOPLE[1], now, 3);
     assert!(
-        !store
-            .has_identity(&keys.identity_tag(&other.identity))
+        !kiosk
+            .store
+            .has_identity(&kiosk.keys.identity_tag(&other.identity))
             .unwrap()
     );
 }

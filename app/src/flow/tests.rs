@@ -37,6 +37,15 @@ impl Run {
         }
     }
 
+    /// A USB-token registration whose token answered `outcome` to the PIN.
+    fn token(subject: SubjectKind, outcome: TokenOutcome) -> Run {
+        let mut run = Run::start(Method::UsbToken, subject, true);
+        run.send(Event::TokenInserted);
+        run.send(Event::PinEntered(Pin::new("1234").unwrap()));
+        run.send(Event::TokenAnswered(outcome));
+        run
+    }
+
     fn send(&mut self, event: Event) -> &Vec<Effect> {
         self.last = self
             .reg
@@ -796,10 +805,7 @@ fn a_locked_pin_is_its_own_ending_not_a_retry() {
 
 #[test]
 fn a_removed_token_goes_back_to_waiting() {
-    let mut run = Run::start(Method::UsbToken, SubjectKind::Citizen, true);
-    run.send(Event::TokenInserted);
-    run.send(Event::PinEntered(Pin::new("1234").unwrap()));
-    run.send(Event::TokenAnswered(TokenOutcome::Removed));
+    let mut run = Run::token(SubjectKind::Citizen, TokenOutcome::Removed);
     assert_eq!(run.screen(), &Screen::WaitingForToken);
     run.send(Event::TokenInserted);
     run.send(Event::TokenRemoved);
@@ -815,10 +821,7 @@ fn certificate_problems_end_with_their_own_message() {
         TokenProblem::CertificateWrongUsage,
         TokenProblem::NoMatchingKey,
     ] {
-        let mut run = Run::start(Method::UsbToken, SubjectKind::Business, true);
-        run.send(Event::TokenInserted);
-        run.send(Event::PinEntered(Pin::new("1234").unwrap()));
-        run.send(Event::TokenAnswered(TokenOutcome::Problem(problem)));
+        let mut run = Run::token(SubjectKind::Business, TokenOutcome::Problem(problem));
         let Screen::Failed(failure) = run.screen() else {
             panic!()
         };
@@ -828,12 +831,10 @@ fn certificate_problems_end_with_their_own_message() {
 
 #[test]
 fn a_business_must_give_an_email_and_is_keyed_by_its_tax_code() {
-    let mut run = Run::start(Method::UsbToken, SubjectKind::Business, true);
-    run.send(Event::TokenInserted);
-    run.send(Event::PinEntered(Pin::new("1234").unwrap()));
-    run.send(Event::TokenAnswered(TokenOutcome::Proven(
-        business_certificate(),
-    )));
+    let mut run = Run::token(
+        SubjectKind::Business,
+        TokenOutcome::Proven(business_certificate()),
+    );
     assert_eq!(
         run.screen(),
         &Screen::ConfirmDetails {
@@ -853,12 +854,10 @@ fn a_business_must_give_an_email_and_is_keyed_by_its_tax_code() {
 
 #[test]
 fn a_citizen_cannot_register_with_a_business_certificate() {
-    let mut run = Run::start(Method::UsbToken, SubjectKind::Citizen, true);
-    run.send(Event::TokenInserted);
-    run.send(Event::PinEntered(Pin::new("1234").unwrap()));
-    run.send(Event::TokenAnswered(TokenOutcome::Proven(
-        business_certificate(),
-    )));
+    let mut run = Run::token(
+        SubjectKind::Citizen,
+        TokenOutcome::Proven(business_certificate()),
+    );
     assert_eq!(
         run.screen(),
         &Screen::Failed(Failure::CertificateSubjectMismatch)

@@ -47,3 +47,43 @@ pub fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// A kiosk's data directory with real keys, a real store and a portal key
+/// pair, as a test needs it.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub keys: kiosk::keys::Keyring,
+    pub portal: kiosk_sync::PortalSecretKey,
+    pub store: kiosk::store::Store,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = kiosk::keys::Keyring::open_or_create(&dir.path().join("keys")).unwrap();
+        let store = kiosk::store::Store::open(&dir.path().join("kiosk.sqlite3")).unwrap();
+        Fixture {
+            dir,
+            keys,
+            portal: kiosk_sync::PortalSecretKey::generate(),
+            store,
+        }
+    }
+
+    /// Walks `person` through the flow and completes the registration.
+    pub fn register(
+        &mut self,
+        person: &Person<'_>,
+        now: OffsetDateTime,
+        seed: u64,
+    ) -> kiosk::register::Receipt {
+        let draft = mobile_draft(person, now, seed);
+        let portal = self.portal.public_key();
+        let completer = kiosk::register::Completer {
+            keys: &self.keys,
+            portal: &portal,
+            cost: FAST_HASH,
+        };
+        completer.complete(&mut self.store, &draft, now).unwrap()
+    }
+}
