@@ -821,7 +821,7 @@ fn certificate_problems_end_with_their_own_message() {
         TokenProblem::CertificateWrongUsage,
         TokenProblem::NoMatchingKey,
     ] {
-        let mut run = Run::token(SubjectKind::Business, TokenOutcome::Problem(problem));
+        let run = Run::token(SubjectKind::Business, TokenOutcome::Problem(problem));
         let Screen::Failed(failure) = run.screen() else {
             panic!()
         };
@@ -854,7 +854,7 @@ fn a_business_must_give_an_email_and_is_keyed_by_its_tax_code() {
 
 #[test]
 fn a_citizen_cannot_register_with_a_business_certificate() {
-    let mut run = Run::token(
+    let run = Run::token(
         SubjectKind::Citizen,
         TokenOutcome::Proven(business_certificate()),
     );
