@@ -6,7 +6,7 @@
 //! in and gives bytes and decisions out (so it can be tested on recorded
 //! streams without the device).
 //!
-//! Planned modules, each filled by its own issue:
+//! Modules, each filled by its own issue:
 //! - `modem`: the GSM modem on a serial port — AT-command engine, SMS in PDU
 //!   mode, health (SIM, registration, signal). Sends the OTP codes.
 //! - `token`: USB signing tokens through PKCS#11 — PIN, proof of possession,
@@ -15,3 +15,5 @@
 //!
 //! This crate knows nothing of registrations: it reports what a device said,
 //! and `app` decides what that means for the citizen.
+
+pub mod modem;

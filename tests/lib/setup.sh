@@ -3,7 +3,7 @@
 
 # Debian packages the build and the tests need. Each issue that brings a peer
 # (pcscd, SoftHSM2, a modem on a pty) adds its package here.
-KIOSK_APT_PACKAGES=(gcc libc6-dev pkg-config)
+KIOSK_APT_PACKAGES=(gcc libc6-dev pkg-config python3-gammu)
 
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

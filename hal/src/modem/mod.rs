@@ -1,0 +1,6 @@
+//! The kiosk's GSM modem: it sends the OTP codes itself, so registration
+//! works while the portal is unreachable.
+//!
+//! - [`pdu`]: SMS-SUBMIT encoding (GSM 7-bit with extension table, UCS-2,
+//!   concatenation, validity period).
+pub mod pdu;
