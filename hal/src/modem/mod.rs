@@ -3,4 +3,5 @@
 //!
 //! - [`pdu`]: SMS-SUBMIT encoding (GSM 7-bit with extension table, UCS-2,
 //!   concatenation, validity period).
+pub mod at;
 pub mod pdu;
