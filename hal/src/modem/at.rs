@@ -419,15 +419,13 @@ impl Engine {
             "OK" => Some(Ok(())),
             "ERROR" => Some(Err(AtError::Error)),
             "BUSY" | "NO ANSWER" | "NO DIALTONE" => Some(Err(AtError::Other(line.clone()))),
-            _ => {
-                if let Some(rest) = line.strip_prefix("+CME ERROR:") {
-                    Some(Err(AtError::Cme(ErrorReport::parse(rest, Cause::from_cme))))
-                } else if let Some(rest) = line.strip_prefix("+CMS ERROR:") {
-                    Some(Err(AtError::Cms(ErrorReport::parse(rest, Cause::from_cms))))
-                } else {
-                    None
-                }
-            }
+            _ => line
+                .strip_prefix("+CME ERROR:")
+                .map(|rest| Err(AtError::Cme(ErrorReport::parse(rest, Cause::from_cme))))
+                .or_else(|| {
+                    line.strip_prefix("+CMS ERROR:")
+                        .map(|rest| Err(AtError::Cms(ErrorReport::parse(rest, Cause::from_cms))))
+                }),
         };
         if let Some(result) = result {
             let p = self.pending.take().expect("checked");
