@@ -7,6 +7,11 @@
 //! portal_public_key = "base64 of the portal's X25519 public key"
 //! policy_file = "/etc/kiosk/policy.toml"
 //!
+//! [modem]           # one of: a device path (a by-id link survives replugging)
+//! device = "/dev/serial/by-id/usb-HUAWEI_Mobile-if02-port0"
+//! # usb = "12d1:1506"   # vendor:product, with the AT interface number
+//! # interface = 2
+//!
 //! [password_hash]   # Argon2id cost; defaults follow OWASP's minimum
 //! memory_kib = 19456
 //! iterations = 2
@@ -56,6 +61,41 @@ pub struct Config {
     pub policy_file: Option<PathBuf>,
     #[serde(default)]
     pub password_hash: PasswordHashCost,
+    pub modem: Option<ModemSection>,
+}
+
+/// Where the GSM modem is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemSection {
+    pub device: Option<PathBuf>,
+    /// `vendor:product` in hex, e.g. `12d1:1506`.
+    pub usb: Option<String>,
+    /// The USB interface that speaks AT commands.
+    pub interface: Option<u8>,
+}
+
+impl ModemSection {
+    pub fn locator(&self) -> Result<kiosk_hal::modem::Locator, String> {
+        match (&self.device, &self.usb) {
+            (Some(path), None) => Ok(kiosk_hal::modem::Locator::Path(path.clone())),
+            (None, Some(usb)) => {
+                let (v, p) = usb
+                    .split_once(':')
+                    .ok_or("modem.usb must be vendor:product in hex, e.g. 12d1:1506")?;
+                let hex = |t: &str| {
+                    u16::from_str_radix(t, 16)
+                        .map_err(|_| format!("modem.usb: {t:?} is not a hex number"))
+                };
+                Ok(kiosk_hal::modem::Locator::Usb {
+                    vendor: hex(v)?,
+                    product: hex(p)?,
+                    interface: self.interface,
+                })
+            }
+            _ => Err("modem: set exactly one of device or usb".into()),
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -69,6 +109,7 @@ impl Default for Config {
             portal_public_key: None,
             policy_file: None,
             password_hash: PasswordHashCost::default(),
+            modem: None,
         }
     }
 }
@@ -95,6 +136,12 @@ impl Config {
             kiosk_sync::PortalPublicKey::from_base64(key).map_err(|_| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message: "portal_public_key is not a base64 X25519 public key (32 bytes)".into(),
+            })?;
+        }
+        if let Some(modem) = &config.modem {
+            modem.locator().map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
             })?;
         }
         let cost = config.password_hash;
@@ -125,6 +172,45 @@ mod tests {
         let c = Config::load(Path::new("/nonexistent/kiosk.toml")).unwrap();
         assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(c.password_hash, PasswordHashCost::default());
+    }
+
+    #[test]
+    fn the_modem_is_a_path_or_a_usb_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.toml");
+        std::fs::write(&path, "[modem]\nusb = \"12d1:1506\"\ninterface = 2\n").unwrap();
+        let locator = Config::load(&path)
+            .unwrap()
+            .modem
+            .unwrap()
+            .locator()
+            .unwrap();
+        assert_eq!(
+            locator,
+            kiosk_hal::modem::Locator::Usb {
+                vendor: 0x12d1,
+                product: 0x1506,
+                interface: Some(2)
+            }
+        );
+        std::fs::write(&path, "[modem]\nusb = \"12d1\"\n").unwrap();
+        assert!(
+            Config::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("vendor:product")
+        );
+        std::fs::write(
+            &path,
+            "[modem]\ndevice = \"/dev/ttyUSB2\"\nusb = \"12d1:1506\"\n",
+        )
+        .unwrap();
+        assert!(
+            Config::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("exactly one")
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod config;
+pub mod courier;
 pub mod domain;
 pub mod flow;
 pub mod keys;

@@ -172,3 +172,54 @@ fn selftest_passes_on_a_healthy_machine() {
     // The self-test never touches the kiosk's own queue.
     assert!(!dir.path().join("kiosk.sqlite3").exists());
 }
+
+#[test]
+fn modem_probe_and_send_against_the_simulated_modem() {
+    use kiosk_hal::modem::sim::Simulator;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyModem");
+    let sim = Simulator::start(&link).unwrap();
+    let device = link.to_str().unwrap();
+
+    let probe = kioskctl(dir.path(), &["modem", "probe", "--device", device]);
+    assert_eq!(probe.status.code(), Some(0), "{}", text(&probe));
+    assert!(
+        text(&probe).contains("-71 dBm (4/4 bars)") && text(&probe).contains("ready to send SMS")
+    );
+
+    let sent = kioskctl(
+        dir.path(),
+        &[
+            "modem",
+            "send",
+            "--device",
+            device,
+            "--to",
+            "0912 345 678",
+            "--text",
+            "Thử nghiệm",
+        ],
+    );
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent));
+    assert!(text(&sent).contains("091****678"), "{}", text(&sent));
+    assert_eq!(sim.sent()[0].decoded.text, "Thử nghiệm");
+
+    let bad = kioskctl(
+        dir.path(),
+        &["modem", "send", "--device", device, "--to", "0101234567"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).contains("no known mobile network"));
+
+    sim.set_faults(|f| f.registered = false);
+    let probe = kioskctl(dir.path(), &["modem", "probe", "--device", device]);
+    assert_eq!(probe.status.code(), Some(1), "{}", text(&probe));
+    assert!(text(&probe).contains("not registered to a mobile network"));
+
+    drop(sim);
+    let gone = kioskctl(dir.path(), &["modem", "probe", "--device", device]);
+    assert_eq!(gone.status.code(), Some(3), "{}", text(&gone));
+    assert!(text(&gone).contains("no modem found"), "{}", text(&gone));
+    let unconfigured = kioskctl(dir.path(), &["modem", "probe"]);
+    assert!(text(&unconfigured).contains("no modem configured"));
+}

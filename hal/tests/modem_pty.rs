@@ -7,7 +7,8 @@ use std::time::Duration;
 use kiosk_hal::modem::at::Cause;
 use kiosk_hal::modem::sim::{SimCard, Simulator};
 use kiosk_hal::modem::{
-    Locator, ModemConfig, ModemError, ModemService, Registration, SimStatus, Timeouts, connect,
+    Locator, ModemConfig, ModemError, ModemService, Registration, SimStatus, SmsSender, Timeouts,
+    connect,
 };
 
 const OTP: &str = "Ma OTP dang ky tai khoan Cong DVC cua ban la 482913. Ma co hieu luc 5 phut.";

@@ -65,6 +65,14 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The GSM modem that sends OTP codes.
+    Modem {
+        #[command(subcommand)]
+        command: ModemCommand,
+        /// Device path (overrides the configuration's [modem] section).
+        #[arg(long, global = true)]
+        device: Option<PathBuf>,
+    },
     /// Print the device's Ed25519 public key (created on first use).
     DeviceKey,
     /// One-screen summary: configuration, policy, keys, queue, audit.
@@ -102,6 +110,23 @@ enum PolicyCommand {
     Verify { file: PathBuf },
     /// Which methods are offered to whom, online and offline.
     Methods,
+}
+
+#[derive(Subcommand)]
+enum ModemCommand {
+    /// Bring the modem up and report SIM, network, signal and operator.
+    Probe,
+    /// Send a test SMS.
+    Send {
+        /// Destination, any written form of a Vietnamese mobile number.
+        #[arg(long)]
+        to: String,
+        #[arg(
+            long,
+            default_value = "Tin nhan thu tu kiosk dang ky tai khoan Cong DVC."
+        )]
+        text: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -224,6 +249,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             println!("{}", keys.device().public_key().to_base64());
             Ok(())
         }
+        Command::Modem { command, device } => modem(&Kiosk::load(cli)?, command, device.as_deref()),
         Command::Status => status(&Kiosk::load(cli)?),
         Command::Selftest => selftest(&Kiosk::load(cli)?),
     }
@@ -411,6 +437,78 @@ fn policy(cli: &Cli, command: &PolicyCommand) -> Result<(), Failure> {
                     );
                 }
             }
+            Ok(())
+        }
+    }
+}
+
+fn modem(kiosk: &Kiosk, command: &ModemCommand, device: Option<&Path>) -> Result<(), Failure> {
+    use kiosk_hal::modem::{Locator, Registration, SimStatus, Timeouts};
+    let locator = match (device, &kiosk.config.modem) {
+        (Some(path), _) => Locator::Path(path.to_path_buf()),
+        (None, Some(section)) => section.locator().map_err(environment)?,
+        (None, None) => {
+            return Err(environment(
+                "no modem configured: add a [modem] section or pass --device",
+            ));
+        }
+    };
+    let mut modem = kiosk_hal::modem::connect(&locator, Path::new("/sys"), Timeouts::default())
+        .map_err(|e| environment(format!("modem at {locator}: {e}")))?;
+    match command {
+        ModemCommand::Probe => {
+            let h = modem
+                .health()
+                .map_err(|e| environment(format!("modem at {locator}: {e}")))?;
+            let sim = match h.sim {
+                Some(SimStatus::Ready) => "ready",
+                Some(SimStatus::Missing) => "MISSING",
+                Some(SimStatus::PinRequired) => "asks for a PIN",
+                Some(SimStatus::PukRequired) => "blocked (PUK)",
+                Some(SimStatus::Failure) | None => "failed",
+            };
+            let network = match h.registration {
+                Some(Registration::Home) => "registered (home)",
+                Some(Registration::Roaming) => "registered (roaming)",
+                Some(Registration::Searching) => "searching",
+                Some(Registration::Denied) => "registration denied",
+                Some(Registration::NotRegistered) | None => "not registered",
+            };
+            println!("modem    {locator}");
+            println!("SIM      {sim}");
+            println!(
+                "network  {network}{}",
+                h.operator
+                    .as_deref()
+                    .map(|o| format!(", {o}"))
+                    .unwrap_or_default()
+            );
+            match h.signal {
+                Some(s) => println!("signal   {} dBm ({}/4 bars)", s.dbm, s.bars),
+                None => println!("signal   none"),
+            }
+            println!("AT round trips: {}", modem.round_trips());
+            match h.problem {
+                None => {
+                    println!("ready to send SMS");
+                    Ok(())
+                }
+                Some(problem) => Err(invalid(format!("modem not ready: {problem}"))),
+            }
+        }
+        ModemCommand::Send { to, text } => {
+            let policy = kiosk.policy.current();
+            let to = PhoneNumber::parse(to, &policy.identifiers)
+                .map_err(|e| invalid(format!("--to: {e}")))?;
+            let validity = std::time::Duration::from_secs(u64::from(policy.otp.ttl_seconds));
+            let refs = modem
+                .send_sms(to.e164(), text, validity)
+                .map_err(|e| invalid(format!("not sent: {e}")))?;
+            println!(
+                "sent to {} in {} segment(s), message reference(s) {refs:?}",
+                to.masked(),
+                refs.len()
+            );
             Ok(())
         }
     }

@@ -297,6 +297,8 @@ impl SignatureProblem {
 /// Why the modem could not send an SMS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryFailure {
+    /// This number already received the policy's daily number of codes.
+    DailyLimit,
     NoModem,
     NoSim,
     NoSignal,
@@ -307,6 +309,9 @@ pub enum DeliveryFailure {
 impl DeliveryFailure {
     pub fn message_vi(&self) -> &'static str {
         match self {
+            DeliveryFailure::DailyLimit => {
+                "Số điện thoại này đã nhận đủ số mã OTP cho phép trong ngày. Vui lòng thử lại vào ngày mai hoặc liên hệ cán bộ hỗ trợ."
+            }
             DeliveryFailure::NoModem => "Không gửi được tin nhắn: thiết bị gửi SMS chưa sẵn sàng.",
             DeliveryFailure::NoSim => "Không gửi được tin nhắn: thiết bị gửi SMS không có SIM.",
             DeliveryFailure::NoSignal => "Không gửi được tin nhắn: không có sóng di động.",

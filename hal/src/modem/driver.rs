@@ -568,6 +568,14 @@ enum Request {
     Refresh,
 }
 
+/// What the kiosk needs of a modem to deliver an OTP: the small trait the
+/// rest of the kiosk programs against.
+pub trait SmsSender {
+    /// Sends `text` to `to` (`+84…`); `Ok` only when the modem confirmed
+    /// every segment with a message reference.
+    fn send_sms(&self, to: &str, text: &str, validity: Duration) -> Result<Vec<u8>, ModemError>;
+}
+
 type Published = Arc<(Mutex<Health>, Condvar)>;
 
 /// The modem on its own thread: polls and publishes health, sends SMS on
@@ -625,14 +633,11 @@ impl ModemService {
             let _ = tx.send(Request::Refresh);
         }
     }
+}
 
-    /// Sends an SMS; blocks until the modem confirmed or refused it.
-    pub fn send_sms(
-        &self,
-        to: &str,
-        text: &str,
-        validity: Duration,
-    ) -> Result<Vec<u8>, ModemError> {
+impl SmsSender for ModemService {
+    /// Blocks until the modem confirmed or refused the message.
+    fn send_sms(&self, to: &str, text: &str, validity: Duration) -> Result<Vec<u8>, ModemError> {
         let (reply, answer) = mpsc::channel();
         self.requests
             .as_ref()
