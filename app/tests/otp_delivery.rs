@@ -149,7 +149,8 @@ fn modem_faults_reach_the_citizen_as_causes_and_a_retry_works() {
     };
     let now = datetime!(2026-11-28 10:00 +7);
     let to = kiosk::domain::PhoneNumber::parse("0368123456", &policy.identifiers).unwrap();
-    let cases: [(&dyn Fn(&mut kiosk_hal::modem::sim::Faults), DeliveryFailure); 4] = [
+    type Fault<'a> = &'a dyn Fn(&mut kiosk_hal::modem::sim::Faults);
+    let cases: [(Fault, DeliveryFailure); 4] = [
         (&|f| f.registered = false, DeliveryFailure::NoSignal),
         (&|f| f.sim = SimCard::Missing, DeliveryFailure::NoSim),
         (&|f| f.cms_error = Some(28), DeliveryFailure::Rejected),
