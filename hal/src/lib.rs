@@ -17,3 +17,4 @@
 //! and `app` decides what that means for the citizen.
 
 pub mod modem;
+pub mod token;

@@ -3,7 +3,7 @@
 
 # Debian packages the build and the tests need. Each issue that brings a peer
 # (pcscd, SoftHSM2, a modem on a pty) adds its package here.
-KIOSK_APT_PACKAGES=(gcc libc6-dev pkg-config python3-gammu)
+KIOSK_APT_PACKAGES=(gcc libc6-dev pkg-config python3-gammu softhsm2 opensc openssl)
 
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -27,6 +27,10 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
         || die "could not install: ${missing[*]}"
 }
+
+# SoftHSM2 reads its configuration when a process first loads it: tokens
+# made by the tests live under target/, never in /var/lib/softhsm.
+export SOFTHSM2_CONF="${SOFTHSM2_CONF:-$PWD/target/softhsm/softhsm2.conf}"
 
 # Two cores on the build machines: keep parallelism bounded everywhere.
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
