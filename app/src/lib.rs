@@ -33,3 +33,4 @@ pub mod policy;
 pub mod register;
 pub mod selftest;
 pub mod store;
+pub mod token;

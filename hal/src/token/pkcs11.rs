@@ -39,6 +39,19 @@ fn module(path: &Path) -> Result<Arc<Pkcs11>, TokenError> {
     Ok(pkcs11)
 }
 
+fn token_lock(token: &TokenRef) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<(PathBuf, u64), Arc<Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    Arc::clone(
+        locks
+            .entry((token.module.clone(), token.slot.id()))
+            .or_default(),
+    )
+}
+
 /// What a token's PIN flags say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PinState {
@@ -184,6 +197,42 @@ pub fn diff(before: &[TokenRef], after: &[TokenRef]) -> Vec<TokenEvent> {
     events
 }
 
+/// The certificates a token shows without a PIN (certificates are public
+/// objects), with their CKA_ID in hex.
+pub fn list_certificates(token: &TokenRef) -> Result<Vec<(String, CertInfo)>, TokenError> {
+    let pkcs11 = module(&token.module)?;
+    let fail = |e: Error| classify(&e, PinState::default());
+    let session = pkcs11.open_ro_session(token.slot).map_err(fail)?;
+    let certs = read_certificates(&session).map_err(fail)?;
+    Ok(certs
+        .into_iter()
+        .map(|(id, cert)| (id.iter().map(|b| format!("{b:02x}")).collect(), cert))
+        .collect())
+}
+
+/// Every X.509 certificate on the token that parses, with its CKA_ID.
+fn read_certificates(session: &Session) -> Result<Vec<(Vec<u8>, CertInfo)>, Error> {
+    let handles = session.find_objects(&[
+        Attribute::Class(ObjectClass::CERTIFICATE),
+        Attribute::CertificateType(CertificateType::X_509),
+    ])?;
+    let mut out = Vec::new();
+    for handle in handles {
+        let (mut id, mut value) = (Vec::new(), Vec::new());
+        for a in session.get_attributes(handle, &[AttributeType::Id, AttributeType::Value])? {
+            match a {
+                Attribute::Id(v) => id = v,
+                Attribute::Value(v) => value = v,
+                _ => {}
+            }
+        }
+        if let Ok(cert) = CertInfo::parse(&value) {
+            out.push((id, cert));
+        }
+    }
+    Ok(out)
+}
+
 /// A verified proof of possession.
 #[derive(Debug, Clone)]
 pub struct Proof {
@@ -203,9 +252,22 @@ pub fn prove_possession(
     rsa: Scheme,
 ) -> Result<Proof, TokenError> {
     let pkcs11 = module(&token.module)?;
+    // Login state belongs to the whole process, not to a session: one
+    // operation per token at a time, or a second login would meet the
+    // first one's state.
+    let lock = token_lock(token);
+    let _serialised = lock.lock().unwrap_or_else(|e| e.into_inner());
     let fail = |e: Error| classify(&e, pin_state(&pkcs11, token.slot));
     let session = pkcs11.open_ro_session(token.slot).map_err(fail)?;
-    session.login(UserType::User, Some(pin)).map_err(fail)?;
+    match session.login(UserType::User, Some(pin)) {
+        // Left logged in by someone else in this process: log out, so that
+        // this PIN is the one checked.
+        Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
+            let _ = session.logout();
+            session.login(UserType::User, Some(pin)).map_err(fail)?;
+        }
+        other => other.map_err(fail)?,
+    }
     let result = sign_with_certificate(&session, challenge, rsa).map_err(|e| match e {
         Signed::Pkcs11(e) => fail(e),
         Signed::Kiosk(e) => e,
@@ -231,25 +293,7 @@ fn sign_with_certificate(
     challenge: &[u8],
     rsa: Scheme,
 ) -> Result<Proof, Signed> {
-    let certs = session.find_objects(&[
-        Attribute::Class(ObjectClass::CERTIFICATE),
-        Attribute::CertificateType(CertificateType::X_509),
-    ])?;
-    let mut parsed = Vec::new();
-    for handle in certs {
-        let attrs = session.get_attributes(handle, &[AttributeType::Id, AttributeType::Value])?;
-        let (mut id, mut value) = (Vec::new(), Vec::new());
-        for a in attrs {
-            match a {
-                Attribute::Id(v) => id = v,
-                Attribute::Value(v) => value = v,
-                _ => {}
-            }
-        }
-        if let Ok(cert) = CertInfo::parse(&value) {
-            parsed.push((id, cert));
-        }
-    }
+    let mut parsed = read_certificates(session)?;
     if parsed.is_empty() {
         return Err(Signed::Kiosk(TokenError::NoCertificate));
     }

@@ -1,0 +1,103 @@
+//! The runtime's answer to [`Effect::ProveToken`]: a fresh challenge
+//! signed on the token, the certificate checked against the trust anchors at
+//! the kiosk's time, and its subject read into the domain's types.
+//!
+//! [`Effect::ProveToken`]: crate::flow::Effect::ProveToken
+
+use kiosk_hal::token::cert::{CertInfo, CertProblem, Holder, Scheme, SubjectId, TrustAnchors};
+use kiosk_hal::token::pkcs11::{TokenError, TokenRef, prove_possession};
+use rand::Rng as _;
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::domain::{BusinessName, Mst, PersonName, PersonalId, Pin, SubjectKind};
+use crate::flow::{CertifiedIdentity, TokenOutcome, TokenProblem};
+use crate::policy::Policy;
+
+fn problem(p: CertProblem) -> TokenProblem {
+    match p {
+        CertProblem::Expired => TokenProblem::CertificateExpired,
+        CertProblem::NotYetValid => TokenProblem::CertificateNotYetValid,
+        CertProblem::WrongUsage => TokenProblem::CertificateWrongUsage,
+        CertProblem::Untrusted | CertProblem::Malformed | CertProblem::UnsupportedKey => {
+            TokenProblem::CertificateUntrusted
+        }
+    }
+}
+
+/// Reads who a certificate names, in the domain's validated types.
+/// Identifiers that do not validate are left out, so the flow refuses a
+/// certificate that names no usable CCCD/CMND or tax code.
+pub fn identity(cert: &CertInfo, policy: &Policy, now: OffsetDateTime) -> CertifiedIdentity {
+    let year = now.year();
+    let subject = match cert.holder {
+        Holder::Organization => SubjectKind::Business,
+        Holder::Person => SubjectKind::Citizen,
+    };
+    let personal_id = cert.identifiers.iter().find_map(|i| match i {
+        SubjectId::Cccd(v) | SubjectId::Cmnd(v) | SubjectId::Bare(v) => {
+            PersonalId::parse(v, &policy.identifiers, year).ok()
+        }
+        _ => None,
+    });
+    let mst = cert.identifiers.iter().find_map(|i| match i {
+        SubjectId::Mst(v) => Mst::parse(v).ok(),
+        _ => None,
+    });
+    let business_name = match subject {
+        SubjectKind::Business => cert
+            .organization
+            .as_deref()
+            .or(cert.common_name.as_deref())
+            .and_then(|n| BusinessName::parse(n, &policy.person).ok()),
+        SubjectKind::Citizen => None,
+    };
+    CertifiedIdentity {
+        subject,
+        person_name: cert
+            .common_name
+            .as_deref()
+            .and_then(|n| PersonName::parse(n, &policy.person).ok()),
+        business_name,
+        personal_id,
+        mst,
+        issuer: cert.issuer_common_name.clone().unwrap_or_default(),
+        valid_until: OffsetDateTime::from_unix_timestamp(cert.not_after).unwrap_or(now),
+        certificate: cert.der.clone(),
+    }
+}
+
+/// Logs in with `pin`, proves possession of the key behind the
+/// certificate, and checks the certificate; the PIN reaches only the token.
+pub fn prove(
+    token: &TokenRef,
+    pin: &Pin,
+    anchors: &TrustAnchors,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> TokenOutcome {
+    let mut challenge = [0u8; 32];
+    rand::rng().fill_bytes(&mut challenge);
+    let secret = SecretString::from(pin.expose().to_string());
+    let proof = match prove_possession(token, &secret, &challenge, Scheme::RsaPkcs1Sha256) {
+        Ok(p) => p,
+        Err(TokenError::WrongPin(state)) => {
+            return TokenOutcome::WrongPin {
+                count_low: state.count_low,
+                final_try: state.final_try,
+            };
+        }
+        Err(TokenError::PinLocked) => return TokenOutcome::Problem(TokenProblem::PinLocked),
+        Err(TokenError::NoCertificate | TokenError::NoMatchingKey) => {
+            return TokenOutcome::Problem(TokenProblem::NoMatchingKey);
+        }
+        // Removed, an unresponsive token or module: the citizen reinserts it.
+        Err(TokenError::Removed | TokenError::Pkcs11(_) | TokenError::Module(_)) => {
+            return TokenOutcome::Removed;
+        }
+    };
+    if let Err(p) = anchors.verify(&proof.certificate, &proof.others, now.unix_timestamp()) {
+        return TokenOutcome::Problem(problem(p));
+    }
+    TokenOutcome::Proven(Box::new(identity(&proof.certificate, policy, now)))
+}
