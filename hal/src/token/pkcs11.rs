@@ -39,8 +39,11 @@ fn module(path: &Path) -> Result<Arc<Pkcs11>, TokenError> {
     Ok(pkcs11)
 }
 
+/// One lock per token: module and slot.
+type TokenLocks = Mutex<HashMap<(PathBuf, u64), Arc<Mutex<()>>>>;
+
 fn token_lock(token: &TokenRef) -> Arc<Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<(PathBuf, u64), Arc<Mutex<()>>>>> = OnceLock::new();
+    static LOCKS: OnceLock<TokenLocks> = OnceLock::new();
     let mut locks = LOCKS
         .get_or_init(Default::default)
         .lock()
