@@ -12,6 +12,10 @@
 //! # usb = "12d1:1506"   # vendor:product, with the AT interface number
 //! # interface = 2
 //!
+//! [token]           # USB signing tokens
+//! modules = ["/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"]   # the CAs' PKCS#11 drivers
+//! trust_anchors = "/etc/kiosk/trust"   # National Root CA and licensed CAs, PEM or DER
+//!
 //! [password_hash]   # Argon2id cost; defaults follow OWASP's minimum
 //! memory_kib = 19456
 //! iterations = 2
@@ -62,6 +66,31 @@ pub struct Config {
     #[serde(default)]
     pub password_hash: PasswordHashCost,
     pub modem: Option<ModemSection>,
+    #[serde(default)]
+    pub token: TokenSection,
+}
+
+/// The PKCS#11 modules to load and the CAs to trust.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSection {
+    #[serde(default)]
+    pub modules: Vec<PathBuf>,
+    #[serde(default = "default_trust_anchors")]
+    pub trust_anchors: PathBuf,
+}
+
+fn default_trust_anchors() -> PathBuf {
+    PathBuf::from("/etc/kiosk/trust")
+}
+
+impl Default for TokenSection {
+    fn default() -> Self {
+        TokenSection {
+            modules: Vec::new(),
+            trust_anchors: default_trust_anchors(),
+        }
+    }
 }
 
 /// Where the GSM modem is.
@@ -110,6 +139,7 @@ impl Default for Config {
             policy_file: None,
             password_hash: PasswordHashCost::default(),
             modem: None,
+            token: TokenSection::default(),
         }
     }
 }

@@ -223,3 +223,100 @@ fn modem_probe_and_send_against_the_simulated_modem() {
     let unconfigured = kioskctl(dir.path(), &["modem", "probe"]);
     assert!(text(&unconfigured).contains("no modem configured"));
 }
+
+#[test]
+fn token_list_and_verify_against_softhsm() {
+    use kiosk_hal::token::testpki::{KeyType, TestCa, TokenSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::create(&dir.path().join("ca"), "CA Thử Nghiệm").unwrap();
+    let anchors = dir.path().join("anchors");
+    ca.install_anchor(&anchors, "ca.pem").unwrap();
+    let label = format!("ctl-{}", std::process::id());
+    let token = ca
+        .issue_token(&TokenSpec::new(
+            &label,
+            "/C=VN/CN=Trần Thị Thuỷ/UID=CCCD:051303000111",
+            KeyType::P256,
+        ))
+        .unwrap();
+    let module = token.module.to_str().unwrap();
+    let anchors = anchors.to_str().unwrap();
+
+    let list = kioskctl(
+        dir.path(),
+        &["token", "list", "--module", module, "--anchors", anchors],
+    );
+    let shown = text(&list);
+    assert_eq!(list.status.code(), Some(0), "{shown}");
+    assert!(shown.contains(&format!("token \"{label}\"")), "{shown}");
+    assert!(
+        shown.contains("person; CCCD 051*******11; issuer CA Thử Nghiệm"),
+        "{shown}"
+    );
+    assert!(shown.contains("chain: trusted, length 2"), "{shown}");
+    assert!(
+        !shown.contains("051303000111") && !shown.contains("Trần"),
+        "personal data shown: {shown}"
+    );
+
+    let ok = run_with_stdin(
+        dir.path(),
+        &[
+            "token",
+            "verify",
+            "--token",
+            &label,
+            "--module",
+            module,
+            "--anchors",
+            anchors,
+        ],
+        "123456\n",
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("proof of possession: OK (Ecdsa"),
+        "{}",
+        text(&ok)
+    );
+    let wrong = run_with_stdin(
+        dir.path(),
+        &[
+            "token",
+            "verify",
+            "--token",
+            &label,
+            "--module",
+            module,
+            "--anchors",
+            anchors,
+        ],
+        "000000\n",
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong).contains("wrong PIN"), "{}", text(&wrong));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let untrusted = run_with_stdin(
+        dir.path(),
+        &[
+            "token",
+            "verify",
+            "--token",
+            &label,
+            "--module",
+            module,
+            "--anchors",
+            elsewhere.path().to_str().unwrap(),
+        ],
+        "123456\n",
+    );
+    assert_eq!(untrusted.status.code(), Some(1));
+    assert!(
+        text(&untrusted).contains("does not chain to a trusted CA"),
+        "{}",
+        text(&untrusted)
+    );
+    let none = kioskctl(dir.path(), &["token", "list"]);
+    assert_eq!(none.status.code(), Some(3));
+    assert!(text(&none).contains("no PKCS#11 module configured"));
+}

@@ -73,6 +73,17 @@ enum Command {
         #[arg(long, global = true)]
         device: Option<PathBuf>,
     },
+    /// USB signing tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+        /// PKCS#11 module to load (repeatable; overrides [token] modules).
+        #[arg(long = "module", global = true)]
+        modules: Vec<PathBuf>,
+        /// Trust-anchor directory (overrides [token] trust_anchors).
+        #[arg(long, global = true)]
+        anchors: Option<PathBuf>,
+    },
     /// Print the device's Ed25519 public key (created on first use).
     DeviceKey,
     /// One-screen summary: configuration, policy, keys, queue, audit.
@@ -126,6 +137,18 @@ enum ModemCommand {
             default_value = "Tin nhan thu tu kiosk dang ky tai khoan Cong DVC."
         )]
         text: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Tokens present, and the certificates on them with their chain verdict.
+    List,
+    /// Log in (PIN from standard input), prove possession, check the certificate.
+    Verify {
+        /// The token's label.
+        #[arg(long)]
+        token: String,
     },
 }
 
@@ -250,6 +273,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Modem { command, device } => modem(&Kiosk::load(cli)?, command, device.as_deref()),
+        Command::Token {
+            command,
+            modules,
+            anchors,
+        } => token(&Kiosk::load(cli)?, command, modules, anchors.as_deref()),
         Command::Status => status(&Kiosk::load(cli)?),
         Command::Selftest => selftest(&Kiosk::load(cli)?),
     }
@@ -510,6 +538,153 @@ fn modem(kiosk: &Kiosk, command: &ModemCommand, device: Option<&Path>) -> Result
                 refs.len()
             );
             Ok(())
+        }
+    }
+}
+
+fn describe_certificate(cert: &kiosk_hal::token::cert::CertInfo) -> String {
+    use kiosk_hal::token::cert::{Holder, SubjectId};
+    let mask = |v: &str| -> String {
+        let n = v.chars().count();
+        v.chars()
+            .enumerate()
+            .map(|(i, c)| if i < 3 || i + 2 >= n { c } else { '*' })
+            .collect()
+    };
+    let ids: Vec<String> = cert
+        .identifiers
+        .iter()
+        .map(|i| match i {
+            SubjectId::Cccd(v) => format!("CCCD {}", mask(v)),
+            SubjectId::Cmnd(v) => format!("CMND {}", mask(v)),
+            SubjectId::Passport(v) => format!("HC {}", mask(v)),
+            SubjectId::Mst(v) => format!("MST {v}"),
+            SubjectId::Mns(v) => format!("MNS {v}"),
+            SubjectId::Bare(v) => format!("UID {}", mask(v)),
+        })
+        .collect();
+    let date = |t: i64| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .map(|d| d.date().to_string())
+            .unwrap_or_default()
+    };
+    let holder = match cert.holder {
+        Holder::Person => "person",
+        Holder::Organization => "organisation",
+    };
+    format!(
+        "{holder}; {}; issuer {}; valid {} to {}{}",
+        if ids.is_empty() {
+            "no identifier".to_string()
+        } else {
+            ids.join(", ")
+        },
+        cert.issuer_common_name.as_deref().unwrap_or("?"),
+        date(cert.not_before),
+        date(cert.not_after),
+        if cert.signing_usage {
+            ""
+        } else {
+            "; key not for signatures"
+        }
+    )
+}
+
+fn token(
+    kiosk: &Kiosk,
+    command: &TokenCommand,
+    modules: &[PathBuf],
+    anchors: Option<&Path>,
+) -> Result<(), Failure> {
+    use kiosk_hal::token::pkcs11;
+    let modules = if modules.is_empty() {
+        kiosk.config.token.modules.clone()
+    } else {
+        modules.to_vec()
+    };
+    if modules.is_empty() {
+        return Err(environment(
+            "no PKCS#11 module configured: add [token] modules or pass --module",
+        ));
+    }
+    let anchors_dir = anchors
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| kiosk.config.token.trust_anchors.clone());
+    let anchors = kiosk_hal::token::cert::TrustAnchors::load(&anchors_dir);
+    let tokens = pkcs11::list_tokens(&modules).map_err(environment)?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let verdict = |cert: &kiosk_hal::token::cert::CertInfo,
+                   others: &[kiosk_hal::token::cert::CertInfo]| match &anchors {
+        Ok(a) => match a.verify(cert, others, now) {
+            Ok(chain) => format!("trusted: {}", chain.len()),
+            Err(problem) => format!("NOT usable: {problem}"),
+        },
+        Err(e) => format!("not checked ({e})"),
+    };
+    match command {
+        TokenCommand::List => {
+            if tokens.is_empty() {
+                println!("no token present");
+            }
+            for t in &tokens {
+                let pin = match (t.pin.locked, t.pin.final_try, t.pin.count_low) {
+                    (true, _, _) => " PIN LOCKED",
+                    (_, true, _) => " PIN: final try",
+                    (_, _, true) => " PIN: a wrong PIN was entered",
+                    _ => "",
+                };
+                println!(
+                    "token \"{}\" serial {} ({} {}){pin}",
+                    t.label, t.serial, t.manufacturer, t.model
+                );
+                let certs = pkcs11::list_certificates(t).map_err(environment)?;
+                let all: Vec<_> = certs.iter().map(|(_, c)| c.clone()).collect();
+                for (id, cert) in &certs {
+                    println!("  certificate id {id}: {}", describe_certificate(cert));
+                    println!(
+                        "    chain: {}",
+                        verdict(cert, &all).replace("trusted: ", "trusted, length ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        TokenCommand::Verify { token: label } => {
+            let t = tokens
+                .iter()
+                .find(|t| &t.label == label)
+                .ok_or_else(|| invalid(format!("no token labelled {label:?} is present")))?;
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin().read_line(&mut line).map_err(environment)?;
+            let pin = secrecy::SecretString::from(line.trim().to_string());
+            let mut challenge = [0u8; 32];
+            rand::Rng::fill_bytes(&mut rand::rng(), &mut challenge);
+            let started = Instant::now();
+            let proof = pkcs11::prove_possession(
+                t,
+                &pin,
+                &challenge,
+                kiosk_hal::token::cert::Scheme::RsaPkcs1Sha256,
+            )
+            .map_err(|e| invalid(format!("proof of possession failed: {e}")))?;
+            println!(
+                "proof of possession: OK ({:?}, {:.0} ms)",
+                proof.scheme,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            println!("certificate: {}", describe_certificate(&proof.certificate));
+            let v = verdict(&proof.certificate, &proof.others);
+            println!("chain: {v}");
+            if v.starts_with("trusted") {
+                println!(
+                    "revocation: not checked here (the portal checks it when the registration arrives)"
+                );
+                Ok(())
+            } else {
+                Err(invalid(format!(
+                    "certificate not usable for registration: {v}"
+                )))
+            }
         }
     }
 }
