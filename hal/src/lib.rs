@@ -6,12 +6,13 @@
 //! in and gives bytes and decisions out (so it can be tested on recorded
 //! streams without the device).
 //!
-//! Modules, each filled by its own issue:
-//! - `modem`: the GSM modem on a serial port — AT-command engine, SMS in PDU
-//!   mode, health (SIM, registration, signal). Sends the OTP codes.
-//! - `token`: USB signing tokens through PKCS#11 — PIN, proof of possession,
-//!   certificates with Vietnamese subject conventions.
-//! - `card`: the PC/SC reader and the chip in the CCCD card (ICAO 9303).
+//! - [`modem`]: the GSM modem on a serial port — AT-command engine, SMS in
+//!   PDU mode, health (SIM, registration, signal), a simulator. Sends the OTP
+//!   codes. Start from [`modem::ModemService`].
+//! - [`token`]: USB signing tokens through PKCS#11 — PIN, proof of
+//!   possession, certificates with Vietnamese subject conventions, the chain
+//!   to trusted CAs. Start from [`token::pkcs11::prove_possession`].
+//! - `card` (to come): the PC/SC reader and the chip in the CCCD card (ICAO 9303).
 //!
 //! This crate knows nothing of registrations: it reports what a device said,
 //! and `app` decides what that means for the citizen.
