@@ -24,6 +24,7 @@ struct Pki {
     untrusted: TestToken,
     no_key: TestToken,
     removable: TestToken,
+    organisation_p384: TestToken,
 }
 
 /// Every token this process uses, made before SoftHSM is first loaded:
@@ -60,6 +61,13 @@ fn pki() -> &'static Pki {
             }),
             untrusted: issue(&stranger, "stranger", "/C=VN/CN=Hồ Thị Lan/UID=CCCD:051199000777", KeyType::P256, &none),
             no_key: issue(&ca, "no-key", "/C=VN/CN=Phan Văn Khải/UID=CCCD:051085000555", KeyType::Rsa2048, &|s| s.without_key = true),
+            organisation_p384: issue(
+                &ca,
+                "org-p384",
+                "/C=VN/O=CÔNG TY CỔ PHẦN BÌNH MINH/CN=CÔNG TY CỔ PHẦN BÌNH MINH/organizationIdentifier=VATVN-0100233488",
+                KeyType::P384,
+                &none,
+            ),
             removable: issue(&ca, "removable", "/C=VN/CN=Mai Anh/UID=CCCD:051200000444", KeyType::P256, &none),
             _dir: dir,
             ca,
@@ -168,6 +176,26 @@ fn a_business_certificate_is_read_as_an_organisation() {
 }
 
 #[test]
+fn an_organisation_identifier_on_a_p384_key_is_a_business_with_its_tax_code() {
+    let proof = prove_possession(
+        &find(&pki().organisation_p384),
+        &pin("123456"),
+        CHALLENGE,
+        Scheme::RsaPkcs1Sha256,
+    )
+    .unwrap();
+    assert_eq!(proof.scheme, Scheme::Ecdsa);
+    let cert = &proof.certificate;
+    assert_eq!(cert.holder, Holder::Organization);
+    assert_eq!(cert.identifiers, vec![SubjectId::Mst("0100233488".into())]);
+    assert_eq!(
+        cert.organization.as_deref(),
+        Some("CÔNG TY CỔ PHẦN BÌNH MINH")
+    );
+    assert!(anchors().verify(cert, &[], now()).is_ok());
+}
+
+#[test]
 fn a_wrong_pin_is_reported_and_the_right_one_still_works() {
     let found = find(&pki().wrong_pin);
     let err = prove_possession(&found, &pin("000000"), CHALLENGE, Scheme::Ecdsa).unwrap_err();
@@ -260,6 +288,46 @@ fn polls_show_insertions_and_removals() {
         vec![TokenEvent::Removed(a.clone()), TokenEvent::Inserted(b)]
     );
     assert!(diff(std::slice::from_ref(&a), std::slice::from_ref(&a)).is_empty());
+}
+
+#[test]
+fn the_watcher_publishes_present_tokens_and_changes() {
+    use kiosk_hal::token::watch::TokenWatcher;
+    use std::time::Duration;
+    let module = pki().citizen_rsa.module.clone();
+    // The real module: tokens present at start are announced as inserted.
+    let watcher = TokenWatcher::spawn(vec![module.clone()], Duration::from_millis(20));
+    let first = watcher
+        .next_event(Duration::from_secs(5))
+        .expect("an event");
+    assert!(matches!(first, TokenEvent::Inserted(_)), "{first:?}");
+    assert!(
+        watcher
+            .tokens()
+            .iter()
+            .any(|t| t.label == pki().citizen_rsa.label)
+    );
+    drop(watcher);
+
+    // SoftHSM cannot show a hot-plug inside one process, so the slot
+    // listings of a token going in and out are replayed.
+    let real = find(&pki().citizen_ec);
+    let script = std::sync::Mutex::new(
+        vec![vec![], vec![real.clone()], vec![real.clone()], vec![]].into_iter(),
+    );
+    let watcher = TokenWatcher::spawn_with(
+        move || Ok(script.lock().unwrap().next().unwrap_or_default()),
+        Duration::from_millis(5),
+    );
+    assert_eq!(
+        watcher.next_event(Duration::from_secs(5)),
+        Some(TokenEvent::Inserted(real.clone()))
+    );
+    assert_eq!(
+        watcher.next_event(Duration::from_secs(5)),
+        Some(TokenEvent::Removed(real))
+    );
+    assert!(watcher.next_event(Duration::from_millis(100)).is_none());
 }
 
 fn remove_token(label: &str) {

@@ -10,6 +10,8 @@
 //! - [`cert`]: parse, Vietnamese subject conventions, dates, key usage, chain.
 //! - [`pkcs11`]: modules, tokens, PIN outcomes, proof of possession.
 //! - [`testpki`]: SoftHSM2 tokens and a test CA for tests and the demo.
+//! - [`watch`]: polls the slots and publishes insertions and removals.
 pub mod cert;
 pub mod pkcs11;
 pub mod testpki;
+pub mod watch;

@@ -72,6 +72,7 @@ fn path_str(p: &Path) -> &str {
 pub enum KeyType {
     Rsa2048,
     P256,
+    P384,
 }
 
 /// What to put on a test token.
@@ -205,6 +206,7 @@ impl TestCa {
         let key_type = match spec.key {
             KeyType::Rsa2048 => "rsa:2048",
             KeyType::P256 => "EC:prime256v1",
+            KeyType::P384 => "EC:secp384r1",
         };
         tool(&[
             "--login",
@@ -218,15 +220,33 @@ impl TestCa {
             "--label",
             "key",
         ])?;
-        tool(&[
-            "--read-object",
-            "--type",
-            "pubkey",
-            "--id",
-            "01",
-            "-o",
-            path_str(&file("pub.der")),
-        ])?;
+        match spec.key {
+            KeyType::Rsa2048 => {
+                tool(&[
+                    "--read-object",
+                    "--type",
+                    "pubkey",
+                    "--id",
+                    "01",
+                    "-o",
+                    path_str(&file("pub.der")),
+                ])?;
+            }
+            // OpenSC 0.23 cannot export a P-384 key ("cannot create
+            // EVP_PKEY"): assemble the SubjectPublicKeyInfo from the
+            // token's EC_POINT and EC_PARAMS instead, for every curve.
+            KeyType::P256 | KeyType::P384 => {
+                let listing = String::from_utf8_lossy(&tool(&[
+                    "--list-objects",
+                    "--type",
+                    "pubkey",
+                    "--id",
+                    "01",
+                ])?)
+                .to_string();
+                std::fs::write(file("pub.der"), ec_spki(&listing)?).map_err(|e| e.to_string())?;
+            }
+        }
         run(
             "openssl",
             &[
@@ -342,6 +362,43 @@ impl TestCa {
             certificate,
         })
     }
+}
+
+fn hex_field(listing: &str, name: &str) -> Result<Vec<u8>, String> {
+    let hex = listing
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(name))
+        .map(str::trim)
+        .ok_or_else(|| format!("pkcs11-tool shows no {name}"))?;
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// SEQUENCE { SEQUENCE { id-ecPublicKey, <curve OID> }, BIT STRING <point> }.
+fn ec_spki(listing: &str) -> Result<Vec<u8>, String> {
+    let tlv = |tag: u8, body: &[u8]| -> Vec<u8> {
+        let mut out = vec![tag];
+        match body.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n => out.extend([0x81, n as u8]),
+        }
+        out.extend_from_slice(body);
+        out
+    };
+    let params = hex_field(listing, "EC_PARAMS:")?;
+    // CKA_EC_POINT is the point wrapped in a DER OCTET STRING.
+    let wrapped = hex_field(listing, "EC_POINT:")?;
+    let point = match wrapped.get(1) {
+        Some(&len) if len < 0x80 => &wrapped[2..],
+        Some(_) => &wrapped[3..],
+        None => return Err("empty EC_POINT".into()),
+    };
+    let ec_public_key = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    let algorithm = tlv(0x30, &[&ec_public_key[..], &params].concat());
+    let bits = tlv(0x03, &[&[0u8][..], point].concat());
+    Ok(tlv(0x30, &[algorithm, bits].concat()))
 }
 
 /// Serial numbers must differ between certificates of one CA.
