@@ -70,6 +70,39 @@ fn code_in(text: &str) -> String {
         .to_string()
 }
 
+/// A mobile-subscriber registration walked to its first SendOtp effect.
+fn to_first_sms(
+    policy: &Arc<Policy>,
+    online: bool,
+    rng: &mut rand::rngs::StdRng,
+) -> (flow::AnyRegistration, Vec<Effect>) {
+    let now = datetime!(2026-11-28 10:00 +7);
+    let (mut reg, _) = flow::start(
+        Method::MobileSubscriber,
+        SubjectKind::Citizen,
+        Arc::clone(policy),
+        online,
+    )
+    .unwrap();
+    let mut form = Form::default();
+    form.full_name = "Võ Thị Sáu".into();
+    form.personal_id = "051199001199".into();
+    form.date_of_birth = "01/01/1999".into();
+    form.phone = "0912 345 678".into();
+    reg.handle(now, Event::Submit(form), rng).unwrap();
+    let (dup, sub) = if online {
+        (DuplicateOutcome::NoAccount, SubscriberOutcome::Confirmed)
+    } else {
+        (
+            DuplicateOutcome::CheckedLocallyOnly,
+            SubscriberOutcome::Unavailable,
+        )
+    };
+    reg.handle(now, Event::DuplicateChecked(dup), rng).unwrap();
+    let effects = reg.handle(now, Event::SubscriberChecked(sub), rng).unwrap();
+    (reg, effects)
+}
+
 #[test]
 fn the_code_reaches_the_phone_through_the_modem_and_completes_the_flow() {
     let rig = rig();
@@ -82,32 +115,7 @@ fn the_code_reaches_the_phone_through_the_modem_and_completes_the_flow() {
     };
     let now = datetime!(2026-11-28 10:00 +7);
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-    let (mut reg, _) = flow::start(
-        Method::MobileSubscriber,
-        SubjectKind::Citizen,
-        Arc::clone(&policy),
-        true,
-    )
-    .unwrap();
-    let mut form = Form::default();
-    form.full_name = "Võ Thị Sáu".into();
-    form.personal_id = "051199001199".into();
-    form.date_of_birth = "01/01/1999".into();
-    form.phone = "0912 345 678".into();
-    reg.handle(now, Event::Submit(form), &mut rng).unwrap();
-    reg.handle(
-        now,
-        Event::DuplicateChecked(DuplicateOutcome::NoAccount),
-        &mut rng,
-    )
-    .unwrap();
-    let effects = reg
-        .handle(
-            now,
-            Event::SubscriberChecked(SubscriberOutcome::Confirmed),
-            &mut rng,
-        )
-        .unwrap();
+    let (mut reg, effects) = to_first_sms(&policy, true, &mut rng);
     let (to, text) = sms_effect(&effects);
 
     let event = courier.deliver(&mut kiosk.store, &to, &text, now).unwrap();
@@ -277,32 +285,7 @@ fn the_flow_shows_the_cause_and_retries_after_a_failed_delivery() {
     };
     let now = datetime!(2026-11-28 10:00 +7);
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-    let (mut reg, _) = flow::start(
-        Method::MobileSubscriber,
-        SubjectKind::Citizen,
-        Arc::clone(&policy),
-        false,
-    )
-    .unwrap();
-    let mut form = Form::default();
-    form.full_name = "Võ Thị Sáu".into();
-    form.personal_id = "051199001199".into();
-    form.date_of_birth = "01/01/1999".into();
-    form.phone = "0912 345 678".into();
-    reg.handle(now, Event::Submit(form), &mut rng).unwrap();
-    reg.handle(
-        now,
-        Event::DuplicateChecked(DuplicateOutcome::CheckedLocallyOnly),
-        &mut rng,
-    )
-    .unwrap();
-    let effects = reg
-        .handle(
-            now,
-            Event::SubscriberChecked(SubscriberOutcome::Unavailable),
-            &mut rng,
-        )
-        .unwrap();
+    let (mut reg, effects) = to_first_sms(&policy, false, &mut rng);
     rig.sim.set_faults(|f| f.registered = false);
     let (to, text) = sms_effect(&effects);
     let event = courier.deliver(&mut kiosk.store, &to, &text, now).unwrap();

@@ -15,7 +15,7 @@ use kiosk::flow::{
 use kiosk::policy::Policy;
 use kiosk_hal::token::cert::TrustAnchors;
 use kiosk_hal::token::pkcs11::{TokenRef, list_tokens};
-use kiosk_hal::token::testpki::{KeyType, TestCa, TestToken, TokenSpec};
+use kiosk_hal::token::testpki::{KeyType, TestCa, TestPki, TestToken, TokenSpec};
 use kiosk_sync::{Envelope, RegistrationPayload};
 use rand::SeedableRng;
 use support::Fixture;
@@ -40,10 +40,11 @@ fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let ca = TestCa::create(&dir.path().join("ca"), "CA Thử Nghiệm Kiosk").unwrap();
-        let stranger = TestCa::create(&dir.path().join("stranger"), "Unknown CA").unwrap();
-        let anchors = dir.path().join("anchors");
-        ca.install_anchor(&anchors, "ca.pem").unwrap();
+        let TestPki {
+            ca,
+            stranger,
+            anchors,
+        } = TestPki::create(dir.path()).unwrap();
         let issue = |ca: &TestCa,
                      name: &str,
                      subject: &str,

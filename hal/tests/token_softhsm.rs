@@ -8,7 +8,7 @@ use kiosk_hal::token::cert::{CertInfo, CertProblem, Holder, Scheme, SubjectId, T
 use kiosk_hal::token::pkcs11::{
     TokenError, TokenEvent, TokenRef, diff, list_tokens, prove_possession,
 };
-use kiosk_hal::token::testpki::{KeyType, TestCa, TestToken, TokenSpec};
+use kiosk_hal::token::testpki::{KeyType, TestCa, TestPki, TestToken, TokenSpec};
 use secrecy::SecretString;
 
 struct Pki {
@@ -34,10 +34,7 @@ fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let ca = TestCa::create(&dir.path().join("ca"), "CA Thử Nghiệm Kiosk").unwrap();
-        let stranger = TestCa::create(&dir.path().join("stranger"), "Unknown CA").unwrap();
-        let anchors = dir.path().join("anchors");
-        ca.install_anchor(&anchors, "test-ca.pem").unwrap();
+        let TestPki { ca, stranger, anchors } = TestPki::create(dir.path()).unwrap();
         let issue = |ca: &TestCa, name: &str, subject: &str, key: KeyType, tweak: &dyn Fn(&mut TokenSpec)| {
             let label = label(name);
             let mut spec = TokenSpec::new(&label, subject, key);

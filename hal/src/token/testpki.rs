@@ -116,6 +116,29 @@ pub struct TestToken {
     pub certificate: Vec<u8>,
 }
 
+/// A trusted test CA, a CA nobody trusts, and the anchor directory that
+/// trusts the first.
+#[derive(Debug)]
+pub struct TestPki {
+    pub ca: TestCa,
+    pub stranger: TestCa,
+    pub anchors: PathBuf,
+}
+
+impl TestPki {
+    pub fn create(dir: &Path) -> Result<TestPki, String> {
+        let ca = TestCa::create(&dir.join("ca"), "CA Thử Nghiệm Kiosk")?;
+        let stranger = TestCa::create(&dir.join("stranger"), "Unknown CA")?;
+        let anchors = dir.join("anchors");
+        ca.install_anchor(&anchors, "test-ca.pem")?;
+        Ok(TestPki {
+            ca,
+            stranger,
+            anchors,
+        })
+    }
+}
+
 /// A certificate authority for tests, with its files in `dir`.
 #[derive(Debug)]
 pub struct TestCa {
