@@ -10,9 +10,12 @@
 //! The plaintext inside is a [`RegistrationPayload`], whose JSON shape is
 //! the contract with the portal.
 //!
-//! The outbox relay, the portal client, the OpenAPI description of the kiosk
-//! API and the reference `portal` server grow here too; none of them depends
-//! on the kiosk's domain (`app` depends on this crate, never the reverse).
+//! [`relay`] holds the outbox relay's deterministic core: batching,
+//! backoff with jitter, `Retry-After`, and what happens to each row after
+//! an upload. The HTTP driver around it, the portal client, the OpenAPI
+//! description of the kiosk API and the reference `portal` server grow here
+//! too; none of them depends on the kiosk's domain (`app` depends on this
+//! crate, never the reverse).
 //!
 //! Start from [`seal`]:
 //!
@@ -30,6 +33,7 @@
 
 mod envelope;
 mod payload;
+pub mod relay;
 
 pub use envelope::{
     DeviceKey, DevicePublicKey, Envelope, EnvelopeError, EnvelopeHeader, PortalPublicKey,
