@@ -350,6 +350,107 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The outbox as the relay sees it: ids, sizes and schedule only.
+    pub fn outbox(&self) -> Result<Vec<kiosk_sync::relay::Queued>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT o.registration_id, COALESCE(length(r.envelope), 0), o.attempts, o.next_attempt_at, r.created_at
+             FROM outbox o JOIN registrations r ON r.id = o.registration_id
+             ORDER BY r.created_at, r.rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(kiosk_sync::relay::Queued {
+                registration_id: r.get(0)?,
+                envelope_bytes: r.get::<_, i64>(1)? as usize,
+                attempts: r.get(2)?,
+                next_attempt_at: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The error of the most-tried waiting registration, for
+    /// `kioskctl sync status`.
+    pub fn last_relay_error(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT last_error FROM outbox WHERE last_error IS NOT NULL ORDER BY attempts DESC, next_attempt_at DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records what the relay decided after an upload, in one transaction:
+    /// a settled registration takes the portal's outcome as its status,
+    /// leaves the outbox and gets an audit entry; a retried one gets its
+    /// new schedule.
+    pub fn apply_dispositions(
+        &mut self,
+        dispositions: &[kiosk_sync::relay::Disposition],
+        audit_key: &[u8; 32],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        use kiosk_sync::relay::{Disposition, ItemOutcome};
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for d in dispositions {
+            match d {
+                Disposition::Settled {
+                    registration_id,
+                    outcome,
+                } => {
+                    let (status, detail) = match outcome {
+                        ItemOutcome::Accepted => {
+                            ("delivered", "accepted by the portal".to_string())
+                        }
+                        ItemOutcome::Duplicate => {
+                            ("duplicate", "an account already exists".to_string())
+                        }
+                        ItemOutcome::Rejected(reason) => {
+                            ("rejected", format!("rejected: {reason}"))
+                        }
+                        ItemOutcome::RetryLater => continue,
+                    };
+                    let changed = tx.execute(
+                        "UPDATE registrations SET status = ?2 WHERE id = ?1 AND status = 'queued'",
+                        params![registration_id, status],
+                    )?;
+                    if changed == 0 {
+                        continue; // already settled by an earlier answer
+                    }
+                    tx.execute(
+                        "DELETE FROM outbox WHERE registration_id = ?1",
+                        [registration_id],
+                    )?;
+                    append_audit_in(
+                        &tx,
+                        audit_key,
+                        now,
+                        &format!("registration.{status}"),
+                        Some(registration_id),
+                        &detail,
+                    )?;
+                }
+                Disposition::Retry {
+                    registration_id,
+                    next_attempt_at,
+                    attempts,
+                    error,
+                } => {
+                    tx.execute(
+                        "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE registration_id = ?1",
+                        params![registration_id, attempts, next_attempt_at, error],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The sealed envelope of a registration, for the relay.
     pub fn envelope(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
@@ -647,6 +748,66 @@ mod tests {
         assert_eq!(
             store.verify_audit(&KEY),
             Err(AuditError::NotInOutbox("id-1".into()))
+        );
+    }
+
+    #[test]
+    fn relay_dispositions_settle_or_reschedule_and_stay_audited() {
+        use kiosk_sync::relay::{Disposition, ItemOutcome};
+        let (_dir, mut store) = store_with(4);
+        let outbox = store.outbox().unwrap();
+        assert_eq!(outbox.len(), 4);
+        assert_eq!((outbox[0].envelope_bytes, outbox[0].attempts), (8, 0));
+        let decided = vec![
+            Disposition::Settled {
+                registration_id: "id-0".into(),
+                outcome: ItemOutcome::Accepted,
+            },
+            Disposition::Settled {
+                registration_id: "id-1".into(),
+                outcome: ItemOutcome::Duplicate,
+            },
+            Disposition::Settled {
+                registration_id: "id-2".into(),
+                outcome: ItemOutcome::Rejected("BHXH data did not match".into()),
+            },
+            Disposition::Retry {
+                registration_id: "id-3".into(),
+                next_attempt_at: 2_000,
+                attempts: 1,
+                error: Some("connection refused".into()),
+            },
+        ];
+        store
+            .apply_dispositions(&decided, &KEY, 1_764_300_100)
+            .unwrap();
+        // The same answer arriving twice changes nothing.
+        store
+            .apply_dispositions(&decided[..1], &KEY, 1_764_300_200)
+            .unwrap();
+        let statuses: Vec<String> = store
+            .queue()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(
+            statuses,
+            vec!["delivered", "duplicate", "rejected", "queued"]
+        );
+        let outbox = store.outbox().unwrap();
+        assert_eq!(outbox.len(), 1);
+        assert_eq!((outbox[0].attempts, outbox[0].next_attempt_at), (1, 2_000));
+        assert_eq!(
+            store.last_relay_error().unwrap().as_deref(),
+            Some("connection refused")
+        );
+        assert_eq!(
+            store.verify_audit(&KEY).unwrap(),
+            AuditReport {
+                entries: 7,
+                registrations: 4
+            }
         );
     }
 

@@ -320,3 +320,68 @@ fn token_list_and_verify_against_softhsm() {
     assert_eq!(none.status.code(), Some(3));
     assert!(text(&none).contains("no PKCS#11 module configured"));
 }
+
+#[test]
+fn export_writes_the_sealed_queue_and_sync_status_describes_it() {
+    let mut kiosk = Fixture::new();
+    let now = datetime!(2026-11-28 10:00 +7);
+    let person = |id: &'static str, phone: &'static str| Person {
+        full_name: "Ngô Bảo Châu",
+        personal_id: id,
+        date_of_birth: "28/06/1972",
+        phone,
+        email: "",
+        password: "Chau@1972abc",
+    };
+    let receipts = [
+        kiosk.register(&person("051072000111", "0912000111"), now, 1),
+        kiosk.register(&person("051072000222", "0912000222"), now, 2),
+    ];
+    let dir = kiosk.dir.path();
+
+    let status = kioskctl(dir, &["sync", "status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    assert!(
+        text(&status).contains("waiting    2 registration(s)"),
+        "{}",
+        text(&status)
+    );
+
+    let usb = tempfile::tempdir().unwrap();
+    let target = usb.path().join("kiosk-export.json");
+    let out = kioskctl(dir, &["export", "--to", target.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("exported 2 sealed registration(s)"));
+    assert!(!usb.path().join("kiosk-export.partial").exists());
+
+    let bytes = std::fs::read(&target).unwrap();
+    let file = kiosk_sync::ExportFile::from_bytes(&bytes).unwrap();
+    assert_eq!(file.kiosk_key, kiosk.keys.device().public_key().to_base64());
+    let ids: Vec<&str> = file
+        .envelopes
+        .iter()
+        .map(|e| e.registration_id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        receipts
+            .iter()
+            .map(|r| r.registration_id.as_str())
+            .collect::<Vec<_>>()
+    );
+    // Sealed: the portal opens it; nothing personal is readable in the file.
+    let payload: kiosk_sync::RegistrationPayload =
+        serde_json::from_slice(&file.envelopes[0].open(&kiosk.portal).unwrap()).unwrap();
+    assert_eq!(payload.reference, receipts[0].reference);
+    for secret in ["Ngô", "051072000111", "0912000111", "1972"] {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{secret} readable in the export"
+        );
+    }
+    // Exported is not delivered: the queue is unchanged.
+    assert_eq!(kiosk.store.outbox().unwrap().len(), 2);
+
+    let bad = kioskctl(dir, &["export", "--to", "/nonexistent/dir/x.json"]);
+    assert_eq!(bad.status.code(), Some(3));
+}

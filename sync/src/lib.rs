@@ -32,6 +32,7 @@
 //! ```
 
 mod envelope;
+mod export;
 mod payload;
 pub mod relay;
 
@@ -39,4 +40,5 @@ pub use envelope::{
     DeviceKey, DevicePublicKey, Envelope, EnvelopeError, EnvelopeHeader, PortalPublicKey,
     PortalSecretKey, seal,
 };
+pub use export::{EXPORT_FORMAT, ExportFile};
 pub use payload::{PAYLOAD_SCHEMA, RegistrationPayload};

@@ -84,6 +84,17 @@ enum Command {
         #[arg(long, global = true)]
         anchors: Option<PathBuf>,
     },
+    /// The relay to the portal.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+    /// Write the sealed queue to a file (a USB stick) for the portal to import.
+    Export {
+        /// Where to write; the file appears complete or not at all.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Print the device's Ed25519 public key (created on first use).
     DeviceKey,
     /// One-screen summary: configuration, policy, keys, queue, audit.
@@ -150,6 +161,12 @@ enum TokenCommand {
         #[arg(long)]
         token: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Queue depth, oldest waiting registration, attempts and the last error.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -278,6 +295,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             modules,
             anchors,
         } => token(&Kiosk::load(cli)?, command, modules, anchors.as_deref()),
+        Command::Sync {
+            command: SyncCommand::Status,
+        } => sync_status(&Kiosk::load(cli)?),
+        Command::Export { to } => export(&Kiosk::load(cli)?, to),
         Command::Status => status(&Kiosk::load(cli)?),
         Command::Selftest => selftest(&Kiosk::load(cli)?),
     }
@@ -687,6 +708,76 @@ fn token(
             }
         }
     }
+}
+
+fn sync_status(kiosk: &Kiosk) -> Result<(), Failure> {
+    let store = kiosk.store()?;
+    let outbox = store.outbox().map_err(environment)?;
+    let all = store.queue().map_err(environment)?;
+    let count = |status: &str| all.iter().filter(|r| r.status == status).count();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    println!("waiting    {} registration(s) in the outbox", outbox.len());
+    if let Some(oldest) = outbox.iter().map(|q| q.created_at).min() {
+        let hours = (now - oldest).max(0) as f64 / 3600.0;
+        println!("oldest     waiting for {hours:.1} h");
+        let tries = outbox.iter().map(|q| q.attempts).max().unwrap_or(0);
+        println!("attempts   up to {tries} per registration");
+    }
+    match store.last_relay_error().map_err(environment)? {
+        Some(e) => println!("last error {e}"),
+        None => println!("last error none"),
+    }
+    println!(
+        "settled    {} delivered, {} duplicate, {} rejected",
+        count("delivered"),
+        count("duplicate"),
+        count("rejected")
+    );
+    if kiosk.config.portal_public_key.is_none() {
+        println!(
+            "portal     not configured: nothing can be sealed or sent; `kioskctl export` still works for what is queued"
+        );
+    }
+    Ok(())
+}
+
+fn export(kiosk: &Kiosk, to: &Path) -> Result<(), Failure> {
+    use std::io::Write;
+    let store = kiosk.store()?;
+    let keys = kiosk.keys()?;
+    let mut envelopes = Vec::new();
+    for q in store.outbox().map_err(environment)? {
+        let bytes = store
+            .envelope(&q.registration_id)
+            .map_err(environment)?
+            .unwrap_or_default();
+        envelopes.push(
+            kiosk_sync::Envelope::from_bytes(&bytes)
+                .map_err(|e| environment(format!("registration {}: {e}", q.registration_id)))?,
+        );
+    }
+    let count = envelopes.len();
+    let file = kiosk_sync::ExportFile::new(
+        &keys.device().public_key(),
+        OffsetDateTime::now_utc().unix_timestamp(),
+        envelopes,
+    );
+    let tmp = to.with_extension("partial");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&file.to_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, to)
+    };
+    write().map_err(|e| environment(format!("{}: {e}", to.display())))?;
+    println!(
+        "exported {count} sealed registration(s) to {}",
+        to.display()
+    );
+    println!(
+        "they stay queued here until the portal confirms them; importing the file twice creates nothing twice"
+    );
+    Ok(())
 }
 
 fn queue_list(kiosk: &Kiosk) -> Result<(), Failure> {
