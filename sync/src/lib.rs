@@ -10,6 +10,8 @@
 //! The plaintext inside is a [`RegistrationPayload`], whose JSON shape is
 //! the contract with the portal.
 //!
+//! [`portal`] is the reference portal's core (enrolment, idempotent intake,
+//! accounts unique across kiosks, status feed, import of export files).
 //! [`relay`] holds the outbox relay's deterministic core: batching,
 //! backoff with jitter, `Retry-After`, and what happens to each row after
 //! an upload. The HTTP driver around it, the portal client, the OpenAPI
@@ -34,6 +36,7 @@
 mod envelope;
 mod export;
 mod payload;
+pub mod portal;
 pub mod relay;
 
 pub use envelope::{

@@ -1,0 +1,538 @@
+//! The reference portal's core, without HTTP: kiosk enrolment, intake of
+//! sealed registrations, accounts with duplicate detection across all
+//! kiosks, the status feed, and import of export files.
+//!
+//! Intake is idempotent by registration id: re-sending a batch after a lost
+//! answer, or importing the same file twice, answers the recorded outcome
+//! and creates nothing twice. Each registration is decided in its own
+//! transaction, so a crash in the middle of a batch loses no decision.
+
+use std::path::Path;
+
+use rand::RngExt as _;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+
+use crate::relay::ItemOutcome;
+use crate::{
+    DevicePublicKey, Envelope, ExportFile, PAYLOAD_SCHEMA, PortalSecretKey, RegistrationPayload,
+};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS enrolment_codes (
+    code_hash  BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    used_by    INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS kiosks (
+    id          INTEGER PRIMARY KEY,
+    public_key  TEXT NOT NULL UNIQUE,
+    enrolled_at INTEGER NOT NULL,
+    revoked_at  INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS accounts (
+    id         INTEGER PRIMARY KEY,
+    identity   TEXT NOT NULL UNIQUE,   -- cccd:…, cmnd:…, mst:…, bhxh:…
+    level      INTEGER NOT NULL,
+    pending    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    registration_id TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS registrations (
+    registration_id TEXT PRIMARY KEY,
+    kiosk_id        INTEGER NOT NULL REFERENCES kiosks (id),
+    received_at     INTEGER NOT NULL,
+    outcome         TEXT NOT NULL,     -- accepted, duplicate, rejected
+    reason          TEXT,
+    account_id      INTEGER REFERENCES accounts (id)
+) STRICT;
+CREATE TABLE IF NOT EXISTS status_feed (
+    seq             INTEGER PRIMARY KEY,
+    kiosk_id        INTEGER NOT NULL,
+    registration_id TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    at              INTEGER NOT NULL
+) STRICT;
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("unknown or already used enrolment code")]
+    BadCode,
+    #[error("the enrolment code has expired")]
+    CodeExpired,
+    #[error("this kiosk is not enrolled")]
+    UnknownKiosk,
+    #[error("this kiosk has been revoked")]
+    RevokedKiosk,
+    #[error("export file: {0}")]
+    Export(#[from] crate::EnvelopeError),
+}
+
+/// A change of a registration's status, for the kiosk that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub cursor: i64,
+    pub registration_id: String,
+    pub status: String,
+}
+
+#[derive(Debug)]
+pub struct Portal {
+    conn: Connection,
+    secret: PortalSecretKey,
+}
+
+fn code_hash(code: &str) -> Vec<u8> {
+    Sha256::digest(code.trim().as_bytes()).to_vec()
+}
+
+/// The identity an account is unique by, from what the kiosk sealed.
+fn identity(p: &RegistrationPayload) -> Option<String> {
+    if let (Some(kind), Some(id)) = (&p.personal_id_kind, &p.personal_id) {
+        return Some(format!("{kind}:{id}"));
+    }
+    if let Some(mst) = &p.tax_code {
+        return Some(format!("mst:{mst}"));
+    }
+    p.bhxh_code.as_ref().map(|c| format!("bhxh:{c}"))
+}
+
+impl Portal {
+    pub fn open(path: &Path, secret: PortalSecretKey) -> Result<Portal, PortalError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Portal { conn, secret })
+    }
+
+    /// A one-time code a technician types on the kiosk (eight digits),
+    /// stored only as a hash.
+    pub fn issue_enrolment_code(
+        &mut self,
+        now: i64,
+        valid_for_secs: i64,
+    ) -> Result<String, PortalError> {
+        let code = format!("{:08}", rand::rng().random_range(0..100_000_000u32));
+        self.conn.execute(
+            "INSERT INTO enrolment_codes (code_hash, expires_at) VALUES (?1, ?2)",
+            params![code_hash(&code), now + valid_for_secs],
+        )?;
+        Ok(code)
+    }
+
+    /// Enrols the kiosk holding `key` with a one-time code. Enrolling the
+    /// same key again with a fresh code keeps its id.
+    pub fn enrol(
+        &mut self,
+        code: &str,
+        key: &DevicePublicKey,
+        now: i64,
+    ) -> Result<i64, PortalError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT expires_at, used_by FROM enrolment_codes WHERE code_hash = ?1",
+                [code_hash(code)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            None | Some((_, Some(_))) => return Err(PortalError::BadCode),
+            Some((expires, None)) if expires < now => return Err(PortalError::CodeExpired),
+            Some(_) => {}
+        }
+        tx.execute(
+            "INSERT INTO kiosks (public_key, enrolled_at) VALUES (?1, ?2) ON CONFLICT (public_key) DO NOTHING",
+            params![key.to_base64(), now],
+        )?;
+        let id: i64 = tx.query_row(
+            "SELECT id FROM kiosks WHERE public_key = ?1",
+            [key.to_base64()],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "UPDATE enrolment_codes SET used_by = ?2 WHERE code_hash = ?1",
+            params![code_hash(code), id],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    pub fn revoke(&mut self, kiosk_id: i64, now: i64) -> Result<(), PortalError> {
+        self.conn.execute(
+            "UPDATE kiosks SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![kiosk_id, now],
+        )?;
+        Ok(())
+    }
+
+    /// The enrolled, unrevoked kiosk holding `key`.
+    pub fn kiosk(&self, key: &DevicePublicKey) -> Result<i64, PortalError> {
+        let row: Option<(i64, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT id, revoked_at FROM kiosks WHERE public_key = ?1",
+                [key.to_base64()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            None => Err(PortalError::UnknownKiosk),
+            Some((_, Some(_))) => Err(PortalError::RevokedKiosk),
+            Some((id, None)) => Ok(id),
+        }
+    }
+
+    /// Takes a batch from the kiosk holding `key`; answers one outcome per
+    /// envelope, the recorded one for a registration seen before.
+    pub fn receive(
+        &mut self,
+        key: &DevicePublicKey,
+        envelopes: &[Envelope],
+        now: i64,
+    ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
+        let kiosk = self.kiosk(key)?;
+        envelopes
+            .iter()
+            .map(|e| {
+                Ok((
+                    e.registration_id.clone(),
+                    self.receive_one(kiosk, key, e, now)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn receive_one(
+        &mut self,
+        kiosk: i64,
+        key: &DevicePublicKey,
+        envelope: &Envelope,
+        now: i64,
+    ) -> Result<ItemOutcome, PortalError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seen: Option<(String, Option<String>)> = tx
+            .query_row(
+                "SELECT outcome, reason FROM registrations WHERE registration_id = ?1",
+                [&envelope.registration_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((outcome, reason)) = seen {
+            return Ok(match outcome.as_str() {
+                "accepted" => ItemOutcome::Accepted,
+                "duplicate" => ItemOutcome::Duplicate,
+                _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
+            });
+        }
+        let opened = match envelope.verify() {
+            Ok(signer) if signer == *key => envelope.open(&self.secret).map_err(|e| e.to_string()),
+            Ok(_) => Err("signed by another kiosk".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let payload = opened.and_then(|plain| {
+            serde_json::from_slice::<RegistrationPayload>(&plain).map_err(|e| e.to_string())
+        });
+        let (outcome, reason, account) = match payload {
+            Err(reason) => ("rejected", Some(reason), None),
+            Ok(p)
+                if p.schema != PAYLOAD_SCHEMA || p.registration_id != envelope.registration_id =>
+            {
+                (
+                    "rejected",
+                    Some("payload does not match its envelope".to_string()),
+                    None,
+                )
+            }
+            Ok(p) => match identity(&p) {
+                None => (
+                    "rejected",
+                    Some("no identity to open an account for".to_string()),
+                    None,
+                ),
+                Some(identity) => {
+                    let existing: Option<i64> = tx
+                        .query_row(
+                            "SELECT id FROM accounts WHERE identity = ?1",
+                            [&identity],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    match existing {
+                        Some(id) => ("duplicate", None, Some(id)),
+                        None => {
+                            tx.execute(
+                                "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                params![identity, p.level, p.pending.join(","), now, p.registration_id],
+                            )?;
+                            ("accepted", None, Some(tx.last_insert_rowid()))
+                        }
+                    }
+                }
+            },
+        };
+        tx.execute(
+            "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![envelope.registration_id, kiosk, now, outcome, reason, account],
+        )?;
+        tx.execute(
+            "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, ?3, ?4)",
+            params![kiosk, envelope.registration_id, outcome, now],
+        )?;
+        tx.commit()?;
+        Ok(match outcome {
+            "accepted" => ItemOutcome::Accepted,
+            "duplicate" => ItemOutcome::Duplicate,
+            _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
+        })
+    }
+
+    /// Imports a kiosk's export file; the same as receiving its envelopes.
+    pub fn import(
+        &mut self,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
+        let file = ExportFile::from_bytes(bytes)?;
+        let key = DevicePublicKey::from_base64(&file.kiosk_key)?;
+        self.receive(&key, &file.envelopes, now)
+    }
+
+    /// Status changes for the kiosk holding `key` after `cursor`.
+    pub fn status_since(
+        &self,
+        key: &DevicePublicKey,
+        cursor: i64,
+    ) -> Result<Vec<StatusChange>, PortalError> {
+        let kiosk = self.kiosk(key)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, registration_id, status FROM status_feed WHERE kiosk_id = ?1 AND seq > ?2 ORDER BY seq")?;
+        let rows = stmt.query_map(params![kiosk, cursor], |r| {
+            Ok(StatusChange {
+                cursor: r.get(0)?,
+                registration_id: r.get(1)?,
+                status: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Accounts opened, for the admin CLI: never the identities themselves.
+    pub fn account_count(&self) -> Result<i64, PortalError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DeviceKey, EnvelopeHeader, seal};
+
+    fn payload(id: &str, person: &str) -> Vec<u8> {
+        let p = RegistrationPayload {
+            schema: PAYLOAD_SCHEMA.into(),
+            registration_id: id.into(),
+            reference: format!("DK-{id}"),
+            created_at: 1,
+            method: "mobile_subscriber".into(),
+            subject: "citizen".into(),
+            level: 1,
+            pending: vec!["global_duplicate".into()],
+            full_name: Some("Nguyễn Văn An".into()),
+            business_name: None,
+            personal_id_kind: Some("cccd".into()),
+            personal_id: Some(person.into()),
+            tax_code: None,
+            bhxh_code: None,
+            date_of_birth: Some("1999-09-05".into()),
+            phone: Some("+84912345678".into()),
+            email: None,
+            certificate: None,
+            password_hash: "$argon2id$…".into(),
+        };
+        serde_json::to_vec(&p).unwrap()
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        portal: Portal,
+        public: crate::PortalPublicKey,
+    }
+
+    fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = PortalSecretKey::generate();
+        let public = secret.public_key();
+        World {
+            portal: Portal::open(&dir.path().join("portal.sqlite3"), secret).unwrap(),
+            public,
+            _dir: dir,
+        }
+    }
+
+    fn enrolled(w: &mut World) -> DeviceKey {
+        let kiosk = DeviceKey::generate();
+        let code = w.portal.issue_enrolment_code(0, 3600).unwrap();
+        w.portal.enrol(&code, &kiosk.public_key(), 10).unwrap();
+        kiosk
+    }
+
+    fn envelope(w: &World, kiosk: &DeviceKey, id: &str, person: &str) -> Envelope {
+        seal(
+            &payload(id, person),
+            EnvelopeHeader::new(id, 1),
+            &w.public,
+            kiosk,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn enrolment_codes_are_one_time_and_expire() {
+        let mut w = world();
+        let kiosk = DeviceKey::generate();
+        let code = w.portal.issue_enrolment_code(0, 60).unwrap();
+        assert_eq!(code.len(), 8);
+        assert!(matches!(
+            w.portal.enrol(&code, &kiosk.public_key(), 61),
+            Err(PortalError::CodeExpired)
+        ));
+        let code = w.portal.issue_enrolment_code(100, 60).unwrap();
+        let id = w.portal.enrol(&code, &kiosk.public_key(), 110).unwrap();
+        assert!(matches!(
+            w.portal
+                .enrol(&code, &DeviceKey::generate().public_key(), 111),
+            Err(PortalError::BadCode)
+        ));
+        assert!(matches!(
+            w.portal.enrol("00000000", &kiosk.public_key(), 111),
+            Err(PortalError::BadCode)
+        ));
+        assert_eq!(w.portal.kiosk(&kiosk.public_key()).unwrap(), id);
+    }
+
+    #[test]
+    fn a_resent_batch_creates_nothing_twice() {
+        let mut w = world();
+        let kiosk = enrolled(&mut w);
+        let batch = vec![
+            envelope(&w, &kiosk, "r1", "051099000001"),
+            envelope(&w, &kiosk, "r2", "051099000002"),
+        ];
+        let first = w.portal.receive(&kiosk.public_key(), &batch, 100).unwrap();
+        let again = w.portal.receive(&kiosk.public_key(), &batch, 200).unwrap();
+        assert_eq!(
+            first,
+            vec![
+                ("r1".into(), ItemOutcome::Accepted),
+                ("r2".into(), ItemOutcome::Accepted)
+            ]
+        );
+        assert_eq!(again, first);
+        assert_eq!(w.portal.account_count().unwrap(), 2);
+        assert_eq!(
+            w.portal.status_since(&kiosk.public_key(), 0).unwrap().len(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_same_citizen_at_two_offline_kiosks_gets_one_account() {
+        let mut w = world();
+        let (a, b) = (enrolled(&mut w), enrolled(&mut w));
+        let from_a = envelope(&w, &a, "ra", "051099000009");
+        let from_b = envelope(&w, &b, "rb", "051099000009");
+        assert_eq!(
+            w.portal.receive(&a.public_key(), &[from_a], 100).unwrap()[0].1,
+            ItemOutcome::Accepted
+        );
+        assert_eq!(
+            w.portal.receive(&b.public_key(), &[from_b], 101).unwrap()[0].1,
+            ItemOutcome::Duplicate
+        );
+        assert_eq!(w.portal.account_count().unwrap(), 1);
+        let feed = w.portal.status_since(&b.public_key(), 0).unwrap();
+        assert_eq!(
+            (feed[0].registration_id.as_str(), feed[0].status.as_str()),
+            ("rb", "duplicate")
+        );
+        // Each kiosk reads only its own feed, from its cursor on.
+        assert_eq!(
+            w.portal
+                .status_since(&a.public_key(), feed[0].cursor)
+                .unwrap(),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn unknown_revoked_and_forged_senders_are_refused() {
+        let mut w = world();
+        let kiosk = enrolled(&mut w);
+        let stranger = DeviceKey::generate();
+        let e = envelope(&w, &stranger, "rx", "051099000003");
+        assert!(matches!(
+            w.portal.receive(&stranger.public_key(), &[e.clone()], 1),
+            Err(PortalError::UnknownKiosk)
+        ));
+        // An enrolled kiosk relaying another kiosk's envelope: refused for that item.
+        let out = w.portal.receive(&kiosk.public_key(), &[e], 2).unwrap();
+        assert!(matches!(&out[0].1, ItemOutcome::Rejected(r) if r.contains("another kiosk")));
+        let id = w.portal.kiosk(&kiosk.public_key()).unwrap();
+        w.portal.revoke(id, 3).unwrap();
+        let e = envelope(&w, &kiosk, "ry", "051099000004");
+        assert!(matches!(
+            w.portal.receive(&kiosk.public_key(), &[e], 4),
+            Err(PortalError::RevokedKiosk)
+        ));
+    }
+
+    #[test]
+    fn importing_the_same_export_twice_creates_nothing_twice() {
+        let mut w = world();
+        let kiosk = enrolled(&mut w);
+        let file = ExportFile::new(
+            &kiosk.public_key(),
+            5,
+            vec![
+                envelope(&w, &kiosk, "u1", "051099000005"),
+                envelope(&w, &kiosk, "u2", "051099000006"),
+            ],
+        );
+        let bytes = file.to_bytes();
+        let first = w.portal.import(&bytes, 10).unwrap();
+        assert_eq!(w.portal.import(&bytes, 20).unwrap(), first);
+        assert_eq!(w.portal.account_count().unwrap(), 2);
+        assert_eq!(
+            w.portal.status_since(&kiosk.public_key(), 0).unwrap().len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_tampered_envelope_is_rejected_and_stays_rejected() {
+        let mut w = world();
+        let kiosk = enrolled(&mut w);
+        let mut e = envelope(&w, &kiosk, "t1", "051099000007");
+        e.ciphertext[3] ^= 1;
+        let out = w
+            .portal
+            .receive(&kiosk.public_key(), &[e.clone()], 1)
+            .unwrap();
+        assert!(matches!(&out[0].1, ItemOutcome::Rejected(_)));
+        assert_eq!(w.portal.receive(&kiosk.public_key(), &[e], 2).unwrap(), out);
+        assert_eq!(w.portal.account_count().unwrap(), 0);
+    }
+}
