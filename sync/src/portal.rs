@@ -484,7 +484,8 @@ mod tests {
         let stranger = DeviceKey::generate();
         let e = envelope(&w, &stranger, "rx", "051099000003");
         assert!(matches!(
-            w.portal.receive(&stranger.public_key(), &[e.clone()], 1),
+            w.portal
+                .receive(&stranger.public_key(), std::slice::from_ref(&e), 1),
             Err(PortalError::UnknownKiosk)
         ));
         // An enrolled kiosk relaying another kiosk's envelope: refused for that item.
