@@ -1,12 +1,95 @@
 //! # kiosk-ui: what the citizen sees and touches
 //!
-//! The Slint screens of the kiosk, its on-screen keyboards (numeric keypad,
-//! full keyboard with Vietnamese Telex composition, e-mail layout), the
-//! translations (Vietnamese by default, English on request) and the renderer
-//! that writes every screen to PNG without a display.
+//! The Slint screens of the kiosk (`ui/kiosk.slint`), and a renderer that
+//! draws them with Slint's software renderer into PNG files, with no
+//! display: deterministic pictures for review and for tests.
 //!
-//! It is a view: screens read and write a few global singletons, and every
+//! It is a view: screens read and write the [`Kiosk`] global, and every
 //! rule — which fields are required, what an error says, which methods are
-//! offered — comes from `app`. This crate knows nothing of the domain.
+//! offered and why one is not — comes from `app`. This crate knows nothing
+//! of the domain.
 //!
-//! The screens arrive with their own issue; until then the crate is empty.
+//! To come with the rest of issue 6: every registration screen, the
+//! on-screen keyboards with Vietnamese Telex, English translations, and the
+//! window backends (winit on a desktop, linuxkms on the kiosk).
+//!
+//! ```no_run
+//! use slint::ComponentHandle;
+//! let window = kiosk_ui::headless(1080, 1920);
+//! let ui = kiosk_ui::KioskWindow::new().unwrap();
+//! ui.global::<kiosk_ui::Kiosk>().set_screen("home".into());
+//! let pixels = kiosk_ui::render(&window, &ui);
+//! kiosk_ui::write_png(std::path::Path::new("home.png"), 1080, 1920, &pixels).unwrap();
+//! ```
+
+use std::path::Path;
+use std::rc::Rc;
+
+use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+use slint::platform::{Platform, WindowAdapter};
+use slint::{ComponentHandle, PhysicalSize, Rgb8Pixel};
+
+/// The code Slint generates from `ui/kiosk.slint`.
+#[allow(missing_debug_implementations, clippy::all, clippy::todo, clippy::unimplemented)]
+mod generated {
+    slint::include_modules!();
+}
+pub use generated::*;
+
+struct Headless(Rc<MinimalSoftwareWindow>);
+
+impl Platform for Headless {
+    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
+        Ok(self.0.clone())
+    }
+}
+
+thread_local! {
+    static WINDOW: std::cell::OnceCell<Rc<MinimalSoftwareWindow>> = const { std::cell::OnceCell::new() };
+}
+
+/// Installs the headless platform (once per thread that renders) and sizes
+/// its window; create components after this.
+pub fn headless(width: u32, height: u32) -> Rc<MinimalSoftwareWindow> {
+    let window = WINDOW.with(|w| {
+        w.get_or_init(|| {
+            let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+            slint::platform::set_platform(Box::new(Headless(window.clone())))
+                .expect("no other Slint platform in this process");
+            window
+        })
+        .clone()
+    });
+    window.set_size(PhysicalSize::new(width, height));
+    window
+}
+
+/// Draws `component` in `window` and answers its RGB pixels, row by row.
+pub fn render(window: &MinimalSoftwareWindow, component: &impl ComponentHandle) -> Vec<Rgb8Pixel> {
+    component.show().expect("showing on the headless window");
+    let size = window.size();
+    let mut pixels = vec![Rgb8Pixel::new(0, 0, 0); (size.width * size.height) as usize];
+    window.request_redraw();
+    window.draw_if_needed(|renderer| {
+        renderer.render(&mut pixels, size.width as usize);
+    });
+    pixels
+}
+
+/// Writes RGB pixels as a PNG file.
+pub fn write_png(
+    path: &Path,
+    width: u32,
+    height: u32,
+    pixels: &[Rgb8Pixel],
+) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    let bytes: Vec<u8> = pixels.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
+    writer
+        .write_image_data(&bytes)
+        .map_err(std::io::Error::other)
+}

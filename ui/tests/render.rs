@@ -1,0 +1,65 @@
+//! Every screen renders with the software renderer, portrait and landscape,
+//! with a font that covers Vietnamese (Slint panics when none is found).
+
+use slint::{ComponentHandle, ModelRc, Rgb8Pixel, VecModel};
+
+use kiosk_ui::{FieldItem, Kiosk, KioskWindow, MethodItem};
+
+fn at(pixels: &[Rgb8Pixel], width: u32, x: u32, y: u32) -> (u8, u8, u8) {
+    let p = pixels[(y * width + x) as usize];
+    (p.r, p.g, p.b)
+}
+
+#[test]
+fn every_screen_renders_at_kiosk_sizes() {
+    for (width, height) in [(1080u32, 1920u32), (1920, 1080)] {
+        let window = kiosk_ui::headless(width, height);
+        for screen in ["home", "subject", "method", "form"] {
+            let ui = KioskWindow::new().unwrap();
+            let k = ui.global::<Kiosk>();
+            k.set_screen(screen.into());
+            k.set_methods(ModelRc::new(VecModel::from(vec![MethodItem {
+                id: "bhxh".into(),
+                title: "Bảo hiểm xã hội".into(),
+                detail: "Mức 2".into(),
+                enabled: false,
+                reason: "Không khả dụng".into(),
+            }])));
+            k.set_fields(ModelRc::new(VecModel::from(vec![FieldItem {
+                label: "Họ và tên".into(),
+                value: "Đặng Quốc Ưng".into(),
+                hint: String::new().into(),
+                required: true,
+                error: String::new().into(),
+            }])));
+            let pixels = kiosk_ui::render(&window, &ui);
+            // The status bar is dark ink across the top.
+            assert_eq!(
+                at(&pixels, width, width / 2, 4),
+                (0x1b, 0x24, 0x30),
+                "{screen} {width}x{height}"
+            );
+            // Text was drawn: antialiased glyphs give many distinct colours.
+            let mut colours: Vec<(u8, u8, u8)> = pixels.iter().map(|p| (p.r, p.g, p.b)).collect();
+            colours.sort_unstable();
+            colours.dedup();
+            assert!(
+                colours.len() > 50,
+                "{screen} {width}x{height}: only {} colours",
+                colours.len()
+            );
+            if screen == "home" {
+                // The big "Đăng ký" button sits in the middle in brand red.
+                let red = pixels
+                    .iter()
+                    .filter(|p| (p.r, p.g, p.b) == (0xb3, 0x26, 0x1e))
+                    .count();
+                assert!(
+                    red > (width as usize * 100),
+                    "{width}x{height}: no Đăng ký button ({red} red pixels)"
+                );
+            }
+            ui.hide().unwrap();
+        }
+    }
+}
