@@ -30,7 +30,12 @@ use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, PhysicalSize, Rgb8Pixel};
 
 /// The code Slint generates from `ui/kiosk.slint`.
-#[allow(missing_debug_implementations, clippy::all, clippy::todo, clippy::unimplemented)]
+#[allow(
+    missing_debug_implementations,
+    clippy::all,
+    clippy::todo,
+    clippy::unimplemented
+)]
 mod generated {
     slint::include_modules!();
 }
