@@ -204,7 +204,7 @@ fn complete(
         reg,
         token,
         Event::DetailsConfirmed {
-            email: email.into(),
+            email: Zeroizing::new(email.to_string()),
         },
     );
     kiosk.run(
@@ -296,7 +296,7 @@ fn a_business_registers_with_its_tax_code_and_a_required_email() {
         &mut again,
         &token,
         Event::DetailsConfirmed {
-            email: "ketoan@anphu.com.vn".into(),
+            email: Zeroizing::new("ketoan@anphu.com.vn".to_string()),
         },
     );
     assert!(matches!(screen, Screen::AccountExists { .. }), "{screen:?}");

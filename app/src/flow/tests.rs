@@ -765,7 +765,7 @@ fn usb_token_wrong_pin_then_right_pin_completes_at_level_3_pending_revocation() 
     // Taking the token out after the proof changes nothing.
     assert!(run.send(Event::TokenRemoved).is_empty());
     run.send(Event::DetailsConfirmed {
-        email: String::new(),
+        email: Zeroizing::new(String::new()),
     });
     run.send(Event::DuplicateChecked(
         DuplicateOutcome::CheckedLocallyOnly,
@@ -841,10 +841,12 @@ fn a_business_must_give_an_email_and_is_keyed_by_its_tax_code() {
             email_required: true
         }
     );
-    run.send(Event::DetailsConfirmed { email: "  ".into() });
+    run.send(Event::DetailsConfirmed {
+        email: Zeroizing::new("  ".to_string()),
+    });
     assert_eq!(run.field_errors(), vec![Field::Email]);
     run.send(Event::DetailsConfirmed {
-        email: "ketoan@anphu.com.vn".into(),
+        email: Zeroizing::new("ketoan@anphu.com.vn".to_string()),
     });
     let Effect::CheckDuplicate(key) = &run.last[1] else {
         panic!()
@@ -885,7 +887,7 @@ fn sim_signature_shows_the_verification_code_and_completes_at_level_3() {
         citizen_certificate(),
     )));
     run.send(Event::DetailsConfirmed {
-        email: "thuy@gmail.com".into(),
+        email: Zeroizing::new("thuy@gmail.com".to_string()),
     });
     run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
     run.password("Matkhau@2026", "Matkhau@2026");

@@ -407,9 +407,10 @@ pub enum Event {
     PinEntered(Pin),
     TokenAnswered(TokenOutcome),
     SignatureAnswered(SignatureOutcome),
-    /// The citizen confirmed the certificate details, with the e-mail typed.
+    /// The citizen confirmed the certificate details, with the e-mail typed
+    /// (wiped on drop, like every other typed value).
     DetailsConfirmed {
-        email: String,
+        email: Zeroizing<String>,
     },
     /// The registration is durably stored under this reference.
     Stored {
