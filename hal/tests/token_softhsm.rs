@@ -25,6 +25,8 @@ struct Pki {
     no_key: TestToken,
     removable: TestToken,
     organisation_p384: TestToken,
+    via_intermediate: TestToken,
+    via_end_entity: TestToken,
 }
 
 /// Every token this process uses, made before SoftHSM is first loaded:
@@ -65,6 +67,19 @@ fn pki() -> &'static Pki {
                 KeyType::P384,
                 &none,
             ),
+            via_intermediate: {
+                let sub = ca.subordinate(&dir.path().join("intermediate"), "CA Trung Gian", true).unwrap();
+                issue(&sub, "via-intermediate", "/C=VN/CN=Vũ Thị Mai/UID=CCCD:051190000321", KeyType::P256, &|s| {
+                    s.with_ca_certificate = true
+                })
+            },
+            via_end_entity: {
+                // A citizen's own, valid certificate, used to "issue" another.
+                let rogue = ca.subordinate(&dir.path().join("rogue"), "Người Dùng Thường", false).unwrap();
+                issue(&rogue, "via-end-entity", "/C=VN/CN=Giả Mạo/UID=CCCD:051190000999", KeyType::P256, &|s| {
+                    s.with_ca_certificate = true
+                })
+            },
             removable: issue(&ca, "removable", "/C=VN/CN=Mai Anh/UID=CCCD:051200000444", KeyType::P256, &none),
             _dir: dir,
             ca,
@@ -190,6 +205,47 @@ fn an_organisation_identifier_on_a_p384_key_is_a_business_with_its_tax_code() {
         Some("CÔNG TY CỔ PHẦN BÌNH MINH")
     );
     assert!(anchors().verify(cert, &[], now()).is_ok());
+}
+
+#[test]
+fn only_a_ca_may_link_a_chain() {
+    // A real intermediate carried on the token completes the chain…
+    let proof = prove_possession(
+        &find(&pki().via_intermediate),
+        &pin("123456"),
+        CHALLENGE,
+        Scheme::Ecdsa,
+    )
+    .unwrap();
+    assert_eq!(
+        anchors()
+            .verify(&proof.certificate, &proof.others, now())
+            .unwrap(),
+        vec!["Vũ Thị Mai", "CA Trung Gian", "CA Thử Nghiệm Kiosk"]
+    );
+    // …and without it the chain does not reach an anchor.
+    assert_eq!(
+        anchors().verify(&proof.certificate, &[], now()),
+        Err(CertProblem::Untrusted)
+    );
+    // A valid end-entity certificate signed by the trusted CA cannot vouch
+    // for a certificate its owner made.
+    let forged = prove_possession(
+        &find(&pki().via_end_entity),
+        &pin("123456"),
+        CHALLENGE,
+        Scheme::Ecdsa,
+    )
+    .unwrap();
+    assert_eq!(forged.others.len(), 1);
+    assert!(
+        anchors().verify(&forged.others[0], &[], now()).is_ok(),
+        "the rogue's own certificate is genuine"
+    );
+    assert_eq!(
+        anchors().verify(&forged.certificate, &forged.others, now()),
+        Err(CertProblem::Untrusted)
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode, Tag, Tagged};
 use rsa::sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::KeyUsage;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 
 const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const OID_O: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
@@ -263,6 +263,11 @@ pub struct CertInfo {
     pub not_after: i64,
     /// Key usage allows digitalSignature or nonRepudiation (or is absent).
     pub signing_usage: bool,
+    /// `basicConstraints` cA, or `None` when the extension is absent
+    /// (old v1 roots).
+    pub ca: Option<bool>,
+    /// Key usage allows keyCertSign (or is absent).
+    pub cert_sign_usage: bool,
     pub public_key: PublicKey,
     cert: Certificate,
 }
@@ -289,9 +294,17 @@ impl CertInfo {
         } else {
             Holder::Person
         };
-        let signing_usage = match tbs.get_extension::<KeyUsage>() {
-            Ok(Some((_, ku))) => ku.digital_signature() || ku.non_repudiation(),
-            Ok(None) => true,
+        let (signing_usage, cert_sign_usage) = match tbs.get_extension::<KeyUsage>() {
+            Ok(Some((_, ku))) => (
+                ku.digital_signature() || ku.non_repudiation(),
+                ku.key_cert_sign(),
+            ),
+            Ok(None) => (true, true),
+            Err(_) => return Err(CertProblem::Malformed),
+        };
+        let ca = match tbs.get_extension::<BasicConstraints>() {
+            Ok(Some((_, bc))) => Some(bc.ca),
+            Ok(None) => None,
             Err(_) => return Err(CertProblem::Malformed),
         };
         let validity = tbs.validity();
@@ -305,6 +318,8 @@ impl CertInfo {
             not_before: validity.not_before.to_unix_duration().as_secs() as i64,
             not_after: validity.not_after.to_unix_duration().as_secs() as i64,
             signing_usage,
+            ca,
+            cert_sign_usage,
             public_key: PublicKey::from_spki(tbs.subject_public_key_info())?,
             cert,
         })
@@ -323,6 +338,13 @@ impl CertInfo {
         } else {
             Ok(())
         }
+    }
+
+    /// May sign certificates: a CA by basicConstraints with keyCertSign.
+    /// A configured anchor without basicConstraints (a v1 root) counts as a
+    /// CA; any other certificate without it does not.
+    fn may_issue(&self, is_anchor: bool) -> bool {
+        self.cert_sign_usage && self.ca.unwrap_or(is_anchor)
     }
 
     fn issued_by(&self, issuer: &CertInfo) -> bool {
@@ -406,7 +428,11 @@ impl TrustAnchors {
             if self.anchors.iter().any(|a| a.der == current.der) {
                 return Ok(chain);
             }
-            if let Some(anchor) = self.anchors.iter().find(|a| current.issued_by(a)) {
+            if let Some(anchor) = self
+                .anchors
+                .iter()
+                .find(|a| a.may_issue(true) && current.issued_by(a))
+            {
                 anchor
                     .check_dates(now)
                     .map_err(|_| CertProblem::Untrusted)?;
@@ -415,7 +441,7 @@ impl TrustAnchors {
             }
             let Some(next) = intermediates
                 .iter()
-                .find(|i| i.der != current.der && current.issued_by(i))
+                .find(|i| i.der != current.der && i.may_issue(false) && current.issued_by(i))
             else {
                 return Err(CertProblem::Untrusted);
             };

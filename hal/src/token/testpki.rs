@@ -190,6 +190,75 @@ impl TestCa {
         })
     }
 
+    /// A certificate signed by this CA for a new key, usable to issue in
+    /// turn: a real intermediate CA (`ca = true`), or an end-entity
+    /// certificate pretending to be one (`ca = false`).
+    pub fn subordinate(&self, dir: &Path, name: &str, ca: bool) -> Result<TestCa, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let key = dir.join("ca.key");
+        let cert = dir.join("ca.pem");
+        let csr = dir.join("ca.csr");
+        let ext = dir.join("ext.cnf");
+        let subject = format!("/C=VN/O={name}/CN={name}");
+        run(
+            "openssl",
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-utf8",
+                "-keyout",
+                path_str(&key),
+                "-out",
+                path_str(&csr),
+                "-subj",
+                &subject,
+            ],
+        )?;
+        let extensions = if ca {
+            "[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+        } else {
+            "[v3]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n"
+        };
+        std::fs::write(&ext, extensions).map_err(|e| e.to_string())?;
+        let serial = format!("0x{:016x}", rand_serial());
+        run(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                path_str(&csr),
+                "-CA",
+                path_str(&self.cert),
+                "-CAkey",
+                path_str(&self.key),
+                "-set_serial",
+                &serial,
+                "-days",
+                "3650",
+                "-extfile",
+                path_str(&ext),
+                "-extensions",
+                "v3",
+                "-out",
+                path_str(&cert),
+            ],
+        )?;
+        let certificate = run(
+            "openssl",
+            &["x509", "-in", path_str(&cert), "-outform", "DER"],
+        )?;
+        Ok(TestCa {
+            dir: dir.to_path_buf(),
+            key,
+            cert,
+            certificate,
+        })
+    }
+
     /// Writes the CA certificate into `anchors` (a trust-anchor directory).
     pub fn install_anchor(&self, anchors: &Path, file: &str) -> Result<(), String> {
         std::fs::create_dir_all(anchors).map_err(|e| e.to_string())?;
