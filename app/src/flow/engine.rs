@@ -337,7 +337,7 @@ impl<M: MethodFlow> Registration<M> {
             }),
             Effect::SendOtp {
                 to: phone,
-                text: zeroize::Zeroizing::new(self.policy.otp.sms_text(code.expose())),
+                text: SmsText::new(self.policy.otp.sms_text(code.expose())),
             },
         ];
         (Stage::AwaitOtpDelivery(who, challenge), effects)

@@ -941,3 +941,43 @@ fn nothing_personal_shows_in_debug_output_of_a_draft() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }
+
+#[test]
+fn events_and_effects_never_print_what_was_typed() {
+    let secret_pw = Event::PasswordSubmitted {
+        first: Zeroizing::new("Matkhau@2026".into()),
+        confirm: Zeroizing::new("Matkhau@2026".into()),
+    };
+    assert_eq!(format!("{secret_pw:?}"), "Event::password_submitted");
+    let typed = Event::OtpEntered(Zeroizing::new("482913".into()));
+    assert!(!format!("{typed:?}").contains("482913"));
+
+    let mut again = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    again.send(Event::Submit(citizen_form()));
+    again.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    again.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+    let shown = format!("{:?}", again.last);
+    let sent = again.sms_code();
+    assert!(
+        shown.contains("SendOtp") && shown.contains("SmsText(***)"),
+        "{shown}"
+    );
+    assert!(!shown.contains(&sent), "{shown}");
+
+    // A token registration's draft shows the certificate's size, not its bytes.
+    let mut token = Run::token(
+        SubjectKind::Citizen,
+        TokenOutcome::Proven(citizen_certificate()),
+    );
+    token.send(Event::DetailsConfirmed {
+        email: Zeroizing::new(String::new()),
+    });
+    token.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    token.password("Matkhau@2026", "Matkhau@2026");
+    let shown = format!("{:?}", token.draft());
+    assert!(shown.contains("certificate_bytes: Some(2)"), "{shown}");
+    assert!(
+        !shown.contains("Thuỷ") && !shown.contains("051303000111"),
+        "{shown}"
+    );
+}

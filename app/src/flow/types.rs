@@ -94,7 +94,7 @@ impl std::fmt::Debug for IdentityKey {
 
 /// What is known about the applicant. Which parts are present depends on
 /// the method and the subject.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Applicant {
     pub full_name: Option<PersonName>,
     pub business_name: Option<BusinessName>,
@@ -106,6 +106,27 @@ pub struct Applicant {
     pub email: Option<Email>,
     /// DER of the signing certificate (signature methods).
     pub certificate: Option<Vec<u8>>,
+}
+
+/// Redacted: the value types print masked; the certificate only its size
+/// (its DER holds the name and identifiers).
+impl std::fmt::Debug for Applicant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Applicant")
+            .field("full_name", &self.full_name)
+            .field("business_name", &self.business_name)
+            .field("personal_id", &self.personal_id)
+            .field("mst", &self.mst)
+            .field("bhxh_code", &self.bhxh_code)
+            .field("date_of_birth", &self.date_of_birth)
+            .field("phone", &self.phone)
+            .field("email", &self.email)
+            .field(
+                "certificate_bytes",
+                &self.certificate.as_ref().map(Vec::len),
+            )
+            .finish()
+    }
 }
 
 /// A check that could not run on the kiosk and waits for the portal.
@@ -351,7 +372,7 @@ pub enum SubscriberOutcome {
 }
 
 /// Who a certificate names, as read by `hal::token` or the portal's MSSP.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CertifiedIdentity {
     pub subject: SubjectKind,
     pub person_name: Option<PersonName>,
@@ -361,6 +382,21 @@ pub struct CertifiedIdentity {
     pub issuer: String,
     pub valid_until: OffsetDateTime,
     pub certificate: Vec<u8>,
+}
+
+impl std::fmt::Debug for CertifiedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertifiedIdentity")
+            .field("subject", &self.subject)
+            .field("person_name", &self.person_name)
+            .field("business_name", &self.business_name)
+            .field("personal_id", &self.personal_id)
+            .field("mst", &self.mst)
+            .field("issuer", &self.issuer)
+            .field("valid_until", &self.valid_until)
+            .field("certificate_bytes", &self.certificate.len())
+            .finish()
+    }
 }
 
 /// How the token answered a PIN and proof-of-possession request.
@@ -385,7 +421,6 @@ pub enum SignatureOutcome {
 }
 
 /// Something that happened: the citizen acted, or a runtime answered.
-#[derive(Debug)]
 pub enum Event {
     Submit(Form),
     DuplicateChecked(DuplicateOutcome),
@@ -421,6 +456,13 @@ pub enum Event {
     Cancel,
     /// The citizen read the last screen and is done.
     Finish,
+}
+
+/// Only the name: events carry what the citizen typed (passwords, codes).
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Event::{}", self.name())
+    }
 }
 
 impl Event {
@@ -500,6 +542,30 @@ pub enum Screen {
     Failed(Failure),
 }
 
+/// The text of an OTP SMS: it holds the code, so it is wiped on drop and
+/// prints as `***`. Reads as a `str` for the modem.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmsText(Zeroizing<String>);
+
+impl SmsText {
+    pub fn new(text: String) -> Self {
+        SmsText(Zeroizing::new(text))
+    }
+}
+
+impl std::ops::Deref for SmsText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SmsText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmsText(***)")
+    }
+}
+
 /// What the runtime must do.
 #[derive(Debug)]
 pub enum Effect {
@@ -519,7 +585,7 @@ pub enum Effect {
     SendOtp {
         to: PhoneNumber,
         /// The SMS, from the policy's template, with the code in it.
-        text: Zeroizing<String>,
+        text: SmsText,
     },
     /// Log in with the PIN, sign a fresh challenge, verify the certificate.
     ProveToken(Pin),

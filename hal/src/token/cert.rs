@@ -249,7 +249,7 @@ fn attributes(name: &x509_cert::name::Name, oid: ObjectIdentifier) -> Vec<String
 }
 
 /// A parsed certificate and what the kiosk needs from it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CertInfo {
     pub der: Vec<u8>,
     pub common_name: Option<String>,
@@ -270,6 +270,22 @@ pub struct CertInfo {
     pub cert_sign_usage: bool,
     pub public_key: PublicKey,
     cert: Certificate,
+}
+
+/// Nothing that names the holder: no common name, organisation,
+/// identifiers or DER.
+impl std::fmt::Debug for CertInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertInfo")
+            .field("holder", &self.holder)
+            .field("identifiers", &self.identifiers.len())
+            .field("issuer_common_name", &self.issuer_common_name)
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .field("signing_usage", &self.signing_usage)
+            .field("ca", &self.ca)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CertInfo {
