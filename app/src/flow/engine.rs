@@ -328,8 +328,9 @@ impl<M: MethodFlow> Registration<M> {
         code: &crate::domain::OtpCode,
     ) -> (Stage<M::State>, Vec<Effect>) {
         let Some(phone) = who.applicant.phone.clone() else {
-            // The phone methods validate the number before the tail starts.
-            return password_step(who);
+            // The phone methods validate the number before the tail starts;
+            // should one ever arrive without it, stop rather than skip the OTP.
+            return self.fail(Failure::NoPhoneToVerify);
         };
         let effects = vec![
             Effect::Show(Screen::SendingOtp {

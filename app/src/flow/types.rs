@@ -227,6 +227,8 @@ pub enum Failure {
     NotSubscriberOwner,
     /// Every OTP attempt and resend is spent.
     OtpExhausted,
+    /// A phone method reached the OTP step with no number to send it to.
+    NoPhoneToVerify,
     /// The signing certificate belongs to the other kind of applicant.
     CertificateSubjectMismatch,
     /// The token refused: certificate or key problem, described in Vietnamese.
@@ -242,6 +244,7 @@ impl Failure {
         match self {
             Failure::BhxhNotMatched => "Thông tin nhập không khớp với cơ sở dữ liệu Bảo hiểm xã hội, không đăng ký được tài khoản.".into(),
             Failure::NotSubscriberOwner => "Số điện thoại không phải thuê bao đăng ký chính chủ của người đăng ký.".into(),
+            Failure::NoPhoneToVerify => "Không có số điện thoại để gửi mã OTP. Vui lòng thực hiện lại từ đầu.".into(),
             Failure::OtpExhausted => "Đã hết số lần nhập và gửi lại mã OTP. Vui lòng thực hiện lại sau hoặc liên hệ cán bộ hỗ trợ.".into(),
             Failure::CertificateSubjectMismatch => "Chứng thư số không thuộc đối tượng đã chọn (công dân/doanh nghiệp).".into(),
             Failure::Token(p) => p.message_vi().into(),
