@@ -217,6 +217,13 @@ impl Portal {
         envelope: &Envelope,
         now: i64,
     ) -> Result<ItemOutcome, PortalError> {
+        // Nothing is recorded for an envelope this kiosk did not sign: a
+        // replayed copy must not take the registration id from its maker.
+        match envelope.verify() {
+            Ok(signer) if signer == *key => {}
+            Ok(_) => return Ok(ItemOutcome::Rejected("signed by another kiosk".into())),
+            Err(e) => return Ok(ItemOutcome::Rejected(e.to_string())),
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -234,11 +241,7 @@ impl Portal {
                 _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
             });
         }
-        let opened = match envelope.verify() {
-            Ok(signer) if signer == *key => envelope.open(&self.secret).map_err(|e| e.to_string()),
-            Ok(_) => Err("signed by another kiosk".to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let opened = envelope.open(&self.secret).map_err(|e| e.to_string());
         let payload = opened.and_then(|plain| {
             serde_json::from_slice::<RegistrationPayload>(&plain).map_err(|e| e.to_string())
         });
@@ -519,6 +522,28 @@ mod tests {
         assert_eq!(
             w.portal.status_since(&kiosk.public_key(), 0).unwrap().len(),
             2
+        );
+    }
+
+    #[test]
+    fn a_replayed_envelope_cannot_take_the_registration_from_its_maker() {
+        let mut w = world();
+        let (maker, replayer) = (enrolled(&mut w), enrolled(&mut w));
+        let e = envelope(&w, &maker, "stolen", "051099000011");
+        let out = w
+            .portal
+            .receive(&replayer.public_key(), std::slice::from_ref(&e), 1)
+            .unwrap();
+        assert!(matches!(&out[0].1, ItemOutcome::Rejected(r) if r.contains("another kiosk")));
+        assert_eq!(
+            w.portal.receive(&maker.public_key(), &[e], 2).unwrap()[0].1,
+            ItemOutcome::Accepted
+        );
+        assert!(
+            w.portal
+                .status_since(&replayer.public_key(), 0)
+                .unwrap()
+                .is_empty()
         );
     }
 
