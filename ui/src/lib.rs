@@ -22,6 +22,8 @@
 //! kiosk_ui::write_png(std::path::Path::new("home.png"), 1080, 1920, &pixels).unwrap();
 //! ```
 
+pub mod telex;
+
 use std::path::Path;
 use std::rc::Rc;
 
