@@ -25,12 +25,14 @@
 //! ```
 
 pub mod config;
+pub mod controller;
 pub mod courier;
 pub mod domain;
 pub mod flow;
 pub mod keys;
 pub mod policy;
 pub mod register;
+pub mod runtime;
 pub mod selftest;
 pub mod store;
 pub mod token;

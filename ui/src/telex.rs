@@ -104,9 +104,7 @@ struct Letter {
 
 impl Letter {
     fn vowel_index(self) -> Option<usize> {
-        VOWELS
-            .iter()
-            .position(|v| v.starts_with(self.base))
+        VOWELS.iter().position(|v| v.starts_with(self.base))
     }
 
     fn is_vowel(self) -> bool {

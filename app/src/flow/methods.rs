@@ -161,6 +161,35 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// Checks one typed field on its own, as the citizen leaves it, with the
+/// same rules the method applies on submit. `None` when it is fine or blank
+/// (blank required fields are reported on submit, not while moving on).
+pub fn check_field(
+    field: Field,
+    text: &str,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Option<FieldError> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    let mut v = Validator {
+        policy,
+        today: local_date(now),
+        errors: Vec::new(),
+    };
+    let _valid = match field {
+        Field::FullName => v.name(text).is_some(),
+        Field::PersonalId => v.personal_id(text).is_some(),
+        Field::DateOfBirth => v.dob(text).is_some(),
+        Field::Phone => v.phone(text).is_some(),
+        Field::BhxhCode => v.bhxh(text).is_some(),
+        Field::Email => v.email(text, false).is_some(),
+        Field::Otp | Field::Pin | Field::Password => true,
+    };
+    v.errors.pop()
+}
+
 /// Thuê bao di động: citizen only; the number must be the person's own.
 #[derive(Debug)]
 pub struct MobileSubscriber;

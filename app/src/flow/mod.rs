@@ -22,7 +22,9 @@ mod otp;
 mod types;
 
 pub use engine::{AnyRegistration, Registration, start};
-pub use methods::{Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken, required_fields};
+pub use methods::{
+    Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken, check_field, required_fields,
+};
 pub use otp::{OtpChallenge, OtpError};
 pub use types::*;
 

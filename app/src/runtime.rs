@@ -1,0 +1,240 @@
+//! The runtime: carries out what the state machines ask for, off the UI
+//! thread, and answers with events.
+//!
+//! One worker thread owns the store, the keys and the devices. Jobs are done
+//! in order, one at a time, so the store has a single writer and a device
+//! never sees two requests at once. Each job is tagged with the session it
+//! belongs to; the controller drops answers for a session that has ended, so
+//! a late modem reply can never land in the next citizen's registration.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use kiosk_hal::modem::{Health, ModemService, SmsSender};
+use kiosk_sync::PortalPublicKey;
+use time::OffsetDateTime;
+
+use crate::config::PasswordHashCost;
+use crate::courier::Courier;
+use crate::flow::{
+    BhxhOutcome, DeliveryFailure, DuplicateOutcome, Effect, Event, SignatureOutcome,
+    SignatureProblem, SubscriberOutcome, TokenOutcome,
+};
+use crate::keys::Keyring;
+use crate::policy::Policy;
+use crate::register::Completer;
+use crate::store::Store;
+
+/// A modem as the runtime sees it: something that sends SMS and reports
+/// its health for the status bar.
+pub trait Modem: SmsSender + Send {
+    fn health(&self) -> Health;
+}
+
+impl Modem for ModemService {
+    fn health(&self) -> Health {
+        ModemService::health(self)
+    }
+}
+
+/// What the kiosk has, for the status bar and for which methods it offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    pub online: bool,
+    pub queue_depth: usize,
+    /// 0 to 4; 0 also when there is no modem.
+    pub signal_bars: u8,
+    pub modem_ready: bool,
+    /// A PKCS#11 module is configured (a token can be read).
+    pub token_reader: bool,
+}
+
+/// Work that leaves the UI thread.
+#[derive(Debug)]
+pub enum Job {
+    Effect(Effect),
+    /// Refresh [`Status`].
+    Status,
+}
+
+/// What comes back.
+#[derive(Debug)]
+pub enum Answer {
+    Event(Event),
+    Status(Status),
+}
+
+/// Everything the worker owns.
+pub struct Backend {
+    pub store: Store,
+    pub keys: Keyring,
+    pub portal: PortalPublicKey,
+    pub cost: PasswordHashCost,
+    pub policy: Arc<Policy>,
+    pub modem: Option<Box<dyn Modem>>,
+    pub token_reader: bool,
+    pub clock: fn() -> OffsetDateTime,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("modem", &self.modem.is_some())
+            .field("token_reader", &self.token_reader)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    fn status(&self) -> Status {
+        let health = self.modem.as_ref().map(|m| m.health());
+        Status {
+            // The portal client (sync issue) will set this; until then the
+            // kiosk works offline and says so.
+            online: false,
+            queue_depth: self.store.outbox().map(|q| q.len()).unwrap_or(0),
+            signal_bars: health
+                .as_ref()
+                .and_then(|h| h.signal.map(|s| s.bars))
+                .unwrap_or(0),
+            modem_ready: health.as_ref().is_some_and(Health::can_send),
+            token_reader: self.token_reader,
+        }
+    }
+
+    /// Carries out one effect; `None` for effects with no answer.
+    pub fn run(&mut self, effect: Effect) -> Option<Event> {
+        let now = (self.clock)();
+        Some(match effect {
+            Effect::CheckDuplicate(key) => {
+                let tag = self.keys.identity_tag(&key);
+                match self.store.has_identity(&tag) {
+                    Ok(true) => Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+                    // The store could not answer: the portal still will.
+                    Ok(false) | Err(_) => {
+                        Event::DuplicateChecked(DuplicateOutcome::CheckedLocallyOnly)
+                    }
+                }
+            }
+            Effect::CheckBhxh { .. } => Event::BhxhChecked(BhxhOutcome::Unavailable),
+            Effect::CheckSubscriber { .. } => {
+                Event::SubscriberChecked(SubscriberOutcome::Unavailable)
+            }
+            Effect::SendOtp { to, text } => match &self.modem {
+                None => Event::OtpNotDelivered(DeliveryFailure::NoModem),
+                Some(modem) => {
+                    let courier = Courier {
+                        modem,
+                        keys: &self.keys,
+                        policy: &self.policy,
+                    };
+                    match courier.deliver(&mut self.store, &to, &text, now) {
+                        Ok(event) => event,
+                        Err(e) => {
+                            eprintln!("kiosk: OTP bookkeeping failed: {e}");
+                            Event::OtpNotDelivered(DeliveryFailure::NoModem)
+                        }
+                    }
+                }
+            },
+            Effect::StartMobileSignature { .. } => Event::SignatureAnswered(
+                SignatureOutcome::Failed(SignatureProblem::ServiceUnavailable),
+            ),
+            Effect::ProveToken(_) => Event::TokenAnswered(TokenOutcome::Removed),
+            Effect::Store(draft) => {
+                let completer = Completer {
+                    keys: &self.keys,
+                    portal: &self.portal,
+                    cost: self.cost,
+                };
+                match completer.complete(&mut self.store, &draft, now) {
+                    Ok(receipt) => Event::Stored {
+                        reference: receipt.reference,
+                    },
+                    Err(e) => {
+                        eprintln!("kiosk: storing a registration failed: {e}");
+                        Event::StoreFailed
+                    }
+                }
+            }
+            Effect::CancelMobileSignature
+            | Effect::Show(_)
+            | Effect::FieldErrors(_)
+            | Effect::EndSession => return None,
+        })
+    }
+}
+
+impl SmsSender for Box<dyn Modem> {
+    fn send_sms(
+        &self,
+        to: &str,
+        text: &str,
+        validity: Duration,
+    ) -> Result<Vec<u8>, kiosk_hal::modem::ModemError> {
+        self.as_ref().send_sms(to, text, validity)
+    }
+}
+
+/// The worker thread and its two channels.
+#[derive(Debug)]
+pub struct Runtime {
+    jobs: Option<mpsc::Sender<(u64, Job)>>,
+    answers: mpsc::Receiver<(u64, Answer)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Starts the worker. `wake` is called after each answer is queued, so
+    /// a UI can poll at once instead of on a timer.
+    pub fn spawn(mut backend: Backend, wake: Box<dyn Fn() + Send>) -> Runtime {
+        let (jobs, inbox) = mpsc::channel::<(u64, Job)>();
+        let (outbox, answers) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("kiosk-runtime".into())
+            .spawn(move || {
+                for (session, job) in inbox {
+                    let answer = match job {
+                        Job::Status => Some(Answer::Status(backend.status())),
+                        Job::Effect(effect) => backend.run(effect).map(Answer::Event),
+                    };
+                    if let Some(answer) = answer {
+                        if outbox.send((session, answer)).is_err() {
+                            break;
+                        }
+                        wake();
+                    }
+                }
+            })
+            .expect("spawning the runtime thread");
+        Runtime {
+            jobs: Some(jobs),
+            answers,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn submit(&self, session: u64, job: Job) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send((session, job));
+        }
+    }
+
+    pub fn try_answer(&self) -> Option<(u64, Answer)> {
+        self.answers.try_recv().ok()
+    }
+
+    pub fn wait_answer(&self, timeout: Duration) -> Option<(u64, Answer)> {
+        self.answers.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

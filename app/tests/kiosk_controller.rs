@@ -1,0 +1,469 @@
+//! The kiosk's controller driven as the screens drive it, against the real
+//! state machine, a real store on disk and the simulated modem on a pty.
+//! Keys are typed one by one, as on the on-screen keyboards.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kiosk::controller::{Controller, View};
+use kiosk::policy::Policy;
+use kiosk::runtime::{Backend, Runtime};
+use kiosk_hal::modem::sim::Simulator;
+use kiosk_hal::modem::{Locator, ModemConfig, ModemService, Timeouts};
+use support::{FAST_HASH, Fixture};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+/// A controller with a hand-moved clock, its modem simulator and store.
+struct Kiosk {
+    controller: Controller,
+    clock: Arc<Mutex<OffsetDateTime>>,
+    sim: Simulator,
+    data: tempfile::TempDir,
+    _tty: tempfile::TempDir,
+}
+
+const T0: OffsetDateTime = datetime!(2026-11-28 10:00 +7);
+const WAIT: Duration = Duration::from_secs(20);
+
+fn kiosk() -> Kiosk {
+    let tty = tempfile::tempdir().unwrap();
+    let link = tty.path().join("ttyModem");
+    let sim = Simulator::start(&link).unwrap();
+    let service = ModemService::spawn(ModemConfig {
+        poll_interval: Duration::from_millis(100),
+        timeouts: Timeouts {
+            quick: Duration::from_millis(500),
+            slow: Duration::from_millis(500),
+            sms: Duration::from_secs(2),
+        },
+        ..ModemConfig::new(Locator::Path(link))
+    });
+    assert!(service.wait_for_health(WAIT, |h| h.can_send()).is_some());
+    let Fixture {
+        dir,
+        keys,
+        portal,
+        store,
+    } = Fixture::new();
+    let policy = Arc::new(Policy::built_in().clone());
+    let backend = Backend {
+        store,
+        keys,
+        portal: portal.public_key(),
+        cost: FAST_HASH,
+        policy: Arc::clone(&policy),
+        modem: Some(Box::new(service)),
+        token_reader: false,
+        clock: OffsetDateTime::now_utc,
+    };
+    let runtime = Runtime::spawn(backend, Box::new(|| {}));
+    let clock = Arc::new(Mutex::new(T0));
+    let read = Arc::clone(&clock);
+    let mut controller = Controller::new(policy, runtime, Box::new(move || *read.lock().unwrap()));
+    // The first status report says the modem is ready.
+    wait_until(&mut controller, |v| v.status.modem_ready);
+    Kiosk {
+        controller,
+        clock,
+        sim,
+        data: dir,
+        _tty: tty,
+    }
+}
+
+/// Polls the runtime until the view satisfies `until`; status reports come
+/// from the runtime thread, so this waits on them instead of sleeping.
+fn wait_until(c: &mut Controller, until: impl Fn(&View) -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        c.refresh_status();
+        c.settle(WAIT);
+        c.poll();
+        if until(&c.view()) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", c.view().page);
+        std::thread::yield_now();
+    }
+}
+
+impl Kiosk {
+    fn advance(&self, seconds: i64) {
+        *self.clock.lock().unwrap() += time::Duration::seconds(seconds);
+    }
+
+    fn type_into(&mut self, field: &str, keys: &str) {
+        self.controller.on_focus(field);
+        for key in keys.chars() {
+            self.controller.on_key(&key.to_string());
+        }
+    }
+
+    fn value(&self, field: &str) -> String {
+        let view = self.controller.view();
+        view.fields
+            .iter()
+            .find(|f| f.id == field)
+            .unwrap_or_else(|| panic!("no field {field} on {}", view.page))
+            .value
+            .clone()
+    }
+
+    fn error(&self, field: &str) -> String {
+        let view = self.controller.view();
+        view.fields
+            .iter()
+            .find(|f| f.id == field)
+            .unwrap()
+            .error
+            .clone()
+    }
+
+    fn page(&self) -> &'static str {
+        self.controller.view().page
+    }
+
+    fn settle(&mut self) {
+        assert!(self.controller.settle(WAIT), "the runtime did not answer");
+    }
+
+    /// Home → Đăng ký → Công dân → Thuê bao di động, form filled by keys.
+    fn fill_mobile_form(&mut self, phone: &str) {
+        self.controller.on_register();
+        self.controller.on_choose_subject("citizen");
+        self.controller.on_choose_method("mobile_subscriber");
+        assert_eq!(self.page(), "form");
+        self.type_into("full_name", "Nguyeenx Thij Thury");
+        self.type_into("personal_id", "051199001199");
+        self.type_into("date_of_birth", "01011999");
+        self.type_into("phone", phone);
+    }
+
+    fn last_code(&self) -> String {
+        let sent = self.sim.sent();
+        let text = &sent.last().expect("an SMS was sent").decoded.text;
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap()
+            .to_string()
+    }
+
+    fn type_keys(&mut self, keys: &str) {
+        for key in keys.chars() {
+            self.controller.on_key(&key.to_string());
+        }
+    }
+}
+
+#[test]
+fn a_citizen_registers_by_mobile_from_home_to_reference() {
+    let mut k = kiosk();
+    assert_eq!(k.page(), "home");
+    k.fill_mobile_form("0912345678");
+    assert_eq!(
+        k.value("full_name"),
+        "Nguyễn Thị Thủy",
+        "Telex composed the name"
+    );
+    assert_eq!(
+        k.value("date_of_birth"),
+        "01/01/1999",
+        "slashes come by themselves"
+    );
+    assert_eq!(k.controller.view().keyboard, "digits");
+
+    k.controller.on_submit();
+    k.settle();
+    assert_eq!(k.page(), "otp");
+    let view = k.controller.view();
+    assert_eq!(view.countdown, "5:00");
+    assert!(
+        view.message.contains("091***678") || view.message.contains("***"),
+        "{}",
+        view.message
+    );
+    assert!(!view.submit_enabled, "nothing typed yet");
+    let code = k.last_code();
+    k.type_keys(&code);
+    assert!(k.controller.view().submit_enabled);
+    k.controller.on_submit();
+    assert_eq!(k.page(), "password");
+    assert_eq!(k.controller.view().keyboard, "password");
+
+    k.type_keys("Matkhau@2026");
+    let view = k.controller.view();
+    assert_eq!(
+        view.fields[0].value, "●●●●●●●●●●●●",
+        "the password is never drawn"
+    );
+    assert!(
+        !view.rules.last().unwrap().ok,
+        "the second entry is still empty"
+    );
+    assert!(!view.submit_enabled);
+    k.type_keys("⏎");
+    k.type_keys("Matkhau@2026");
+    let view = k.controller.view();
+    assert!(view.rules.iter().all(|r| r.ok), "{:?}", view.rules);
+    k.controller.on_submit();
+    k.settle();
+    let view = k.controller.view();
+    assert_eq!(view.page, "done", "{view:?}");
+    assert!(view.reference.starts_with("DK-"), "{}", view.reference);
+    assert!(view.message.contains("mức 1"), "{}", view.message);
+    assert!(
+        view.lines.iter().any(|l| l.contains("thuê bao chính chủ")),
+        "offline, the subscriber check waits: {:?}",
+        view.lines
+    );
+
+    // On disk: one sealed registration waiting for the portal.
+    k.controller.refresh_status();
+    wait_until(&mut k.controller, |v| v.status.queue_depth == 1);
+    let store = kiosk::store::Store::open(&k.data.path().join("kiosk.sqlite3")).unwrap();
+    let queue = store.queue().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].reference, view.reference);
+
+    k.controller.on_submit();
+    assert_eq!(k.page(), "home");
+    assert!(!k.controller.has_session());
+}
+
+#[test]
+fn field_errors_show_next_to_the_field_as_they_occur() {
+    let mut k = kiosk();
+    k.controller.on_register();
+    k.controller.on_choose_subject("citizen");
+    k.controller.on_choose_method("mobile_subscriber");
+    k.type_into("phone", "0101234567");
+    assert_eq!(k.error("phone"), "", "no error while typing");
+    k.controller.on_focus("full_name");
+    assert!(!k.error("phone").is_empty(), "leaving the field checks it");
+    // Typing in it again clears the message until it is left again.
+    k.type_into("phone", "⌫");
+    assert_eq!(k.error("phone"), "");
+
+    // Submitting lists every problem at once, including blank fields.
+    k.controller.on_submit();
+    k.settle();
+    assert_eq!(k.page(), "form");
+    let view = k.controller.view();
+    let with_errors: Vec<&str> = view
+        .fields
+        .iter()
+        .filter(|f| !f.error.is_empty())
+        .map(|f| f.id.as_str())
+        .collect();
+    assert_eq!(
+        with_errors,
+        ["full_name", "personal_id", "date_of_birth", "phone"]
+    );
+    assert!(
+        view.fields
+            .iter()
+            .find(|f| f.id == "full_name")
+            .unwrap()
+            .focused
+    );
+    assert!(k.sim.sent().is_empty());
+}
+
+#[test]
+fn otp_resend_is_held_back_until_allowed_and_a_new_code_replaces_the_old() {
+    let mut k = kiosk();
+    k.fill_mobile_form("0912345678");
+    k.controller.on_submit();
+    k.settle();
+    let first = k.last_code();
+    let view = k.controller.view();
+    assert!(!view.resend_enabled);
+    assert_eq!(view.resend_label, "Gửi lại OTP sau 1:00");
+    k.controller.on_resend();
+    k.settle();
+    assert_eq!(k.sim.sent().len(), 1, "a press too early sends nothing");
+
+    k.advance(59);
+    assert!(!k.controller.view().resend_enabled);
+    k.advance(1);
+    let view = k.controller.view();
+    assert!(view.resend_enabled, "{}", view.resend_label);
+    assert_eq!(view.countdown, "4:00");
+    k.controller.on_resend();
+    k.settle();
+    assert_eq!(k.sim.sent().len(), 2);
+    let second = k.last_code();
+    if first != second {
+        k.type_keys(&first);
+        k.controller.on_submit();
+        assert_eq!(k.page(), "otp");
+        assert!(!k.error("otp").is_empty(), "the old code is dead");
+    }
+    k.type_keys(&second);
+    k.controller.on_submit();
+    assert_eq!(k.page(), "password");
+}
+
+#[test]
+fn a_wrong_code_says_how_many_tries_are_left() {
+    let mut k = kiosk();
+    k.fill_mobile_form("0912345678");
+    k.controller.on_submit();
+    k.settle();
+    let code = k.last_code();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    k.type_keys(wrong);
+    k.controller.on_submit();
+    assert_eq!(k.error("otp"), "Mã OTP không đúng. Còn 4 lần nhập.");
+    assert_eq!(k.value("otp"), "", "the wrong code is cleared");
+}
+
+#[test]
+fn walking_away_wipes_the_session_after_a_visible_countdown() {
+    let mut k = kiosk();
+    k.fill_mobile_form("0912345678");
+    assert_eq!(k.controller.view().idle_left, None);
+    k.advance(70);
+    k.controller.on_tick();
+    assert_eq!(k.controller.view().idle_left, Some(20));
+    // A touch keeps the session.
+    k.controller.on_still_here();
+    assert_eq!(k.controller.view().idle_left, None);
+    k.advance(89);
+    k.controller.on_tick();
+    assert!(k.controller.has_session());
+    k.advance(1);
+    k.controller.on_tick();
+    assert!(!k.controller.has_session());
+    let view = k.controller.view();
+    assert_eq!(view.page, "home");
+    let shown = format!("{view:?}");
+    for trace in ["Nguyễn", "Thủy", "051199001199", "0912345678", "1999"] {
+        assert!(!shown.contains(trace), "{trace} is still on screen");
+    }
+    // The next citizen starts from nothing.
+    k.controller.on_register();
+    k.controller.on_choose_subject("citizen");
+    k.controller.on_choose_method("mobile_subscriber");
+    assert!(
+        k.controller
+            .view()
+            .fields
+            .iter()
+            .all(|f| f.value.is_empty())
+    );
+}
+
+#[test]
+fn an_answer_for_a_citizen_who_left_never_reaches_the_next() {
+    let mut k = kiosk();
+    // Citizen A registers; a second attempt with A's number would be told
+    // "account exists".
+    k.fill_mobile_form("0912345678");
+    k.controller.on_submit();
+    k.settle();
+    let code = k.last_code();
+    k.type_keys(&code);
+    k.controller.on_submit();
+    k.type_keys("Matkhau@2026⏎Matkhau@2026");
+    k.controller.on_submit();
+    k.settle();
+    assert_eq!(k.page(), "done");
+    k.controller.on_submit();
+
+    // A again: the duplicate check ("exists") is in flight when A leaves.
+    k.fill_mobile_form("0912345678");
+    k.controller.on_submit();
+    k.controller.on_cancel();
+    // Citizen B submits at once; the runtime answers in order, so A's
+    // answer comes first and must be dropped, not given to B.
+    k.controller.on_register();
+    k.controller.on_choose_subject("citizen");
+    k.controller.on_choose_method("mobile_subscriber");
+    k.type_into("full_name", "Traafn Vawn Bif");
+    k.type_into("personal_id", "079203004321");
+    k.type_into("date_of_birth", "02022003");
+    k.type_into("phone", "0987654321");
+    k.controller.on_submit();
+    k.settle();
+    assert_eq!(k.page(), "otp", "B was not told A's answer");
+    assert_eq!(k.sim.sent().len(), 2);
+    assert_eq!(k.sim.sent()[1].decoded.destination, "+84987654321");
+}
+
+#[test]
+fn a_second_registration_for_the_same_person_gets_the_ways_out() {
+    let mut k = kiosk();
+    for _ in 0..2 {
+        k.fill_mobile_form("0912345678");
+        k.controller.on_submit();
+        k.settle();
+        if k.page() != "otp" {
+            break;
+        }
+        let code = k.last_code();
+        k.type_keys(&code);
+        k.controller.on_submit();
+        k.type_keys("Matkhau@2026⏎Matkhau@2026");
+        k.controller.on_submit();
+        k.settle();
+        k.controller.on_submit();
+    }
+    let view = k.controller.view();
+    assert_eq!(view.page, "exists");
+    assert_eq!(view.lines.len(), 3);
+    assert!(view.lines[0].contains("Quên mật khẩu"));
+    assert_eq!(k.sim.sent().len(), 1, "no OTP for an existing account");
+}
+
+#[test]
+fn back_after_the_form_edits_it_again_and_keeps_what_was_typed() {
+    let mut k = kiosk();
+    k.fill_mobile_form("0912345678");
+    k.controller.on_submit();
+    k.settle();
+    assert_eq!(k.page(), "otp");
+    k.controller.on_back();
+    assert_eq!(k.page(), "form");
+    assert_eq!(k.value("full_name"), "Nguyễn Thị Thủy");
+    k.controller.on_back();
+    assert_eq!(k.page(), "method");
+    k.controller.on_back();
+    assert_eq!(k.page(), "subject");
+    k.controller.on_back();
+    assert_eq!(k.page(), "home");
+    assert!(!k.controller.has_session());
+}
+
+#[test]
+fn methods_the_kiosk_cannot_serve_are_shown_disabled_with_the_reason() {
+    let mut k = kiosk();
+    k.controller.on_register();
+    k.controller.on_choose_subject("citizen");
+    let view = k.controller.view();
+    let by_id = |id: &str| view.methods.iter().find(|m| m.id == id).unwrap().clone();
+    assert!(by_id("mobile_subscriber").enabled);
+    let sim = by_id("sim_signature");
+    assert!(!sim.enabled);
+    assert!(sim.reason.contains("kết nối mạng"), "{}", sim.reason);
+    let usb = by_id("usb_token");
+    assert!(!usb.enabled);
+    assert!(usb.reason.contains("đầu đọc"), "{}", usb.reason);
+    k.controller.on_choose_method("usb_token");
+    assert_eq!(k.page(), "method", "a disabled method does not start");
+
+    // Pull the modem: the phone methods go grey with the reason.
+    k.sim.unplug();
+    wait_until(&mut k.controller, |v| !v.status.modem_ready);
+    let view = k.controller.view();
+    let mobile = view
+        .methods
+        .iter()
+        .find(|m| m.id == "mobile_subscriber")
+        .unwrap();
+    assert!(!mobile.enabled);
+    assert!(mobile.reason.contains("SMS"), "{}", mobile.reason);
+}
