@@ -388,6 +388,11 @@ impl Controller {
         }
     }
 
+    /// The controller's clock (the kiosk's time).
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -527,11 +532,18 @@ impl Controller {
                 return;
             }
             let mut next = text.clone();
+            // Names start each word with a capital, without the shift key.
+            let word_start = next.is_empty() || next.ends_with(' ');
+            let key = if focus == Focus::Field(Field::FullName) && word_start {
+                key.to_uppercase()
+            } else {
+                key.to_string()
+            };
             if telex && key.chars().count() == 1 {
                 let c = key.chars().next().unwrap_or(' ');
                 kiosk_ui::telex::type_key(&mut next, c, kiosk_ui::telex::ToneStyle::Classic);
             } else {
-                next.push_str(key);
+                next.push_str(&key);
             }
             if focus == Focus::Field(Field::DateOfBirth) && matches!(next.len(), 2 | 5) {
                 next.push('/');
@@ -753,6 +765,23 @@ impl Controller {
             }
         }
         true
+    }
+
+    /// Asks for fresh status and waits up to `timeout` for it.
+    pub fn wait_for_status(&mut self, timeout: Duration) -> bool {
+        self.runtime.submit(0, Job::Status);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.runtime.wait_answer(left) {
+                Some((_, Answer::Status(status))) => {
+                    self.status = status;
+                    return true;
+                }
+                Some((session, answer)) => self.answer(session, answer),
+                None => return false,
+            }
+        }
     }
 
     /// Asks the runtime for fresh status (queue depth, modem).

@@ -27,8 +27,10 @@
 pub mod config;
 pub mod controller;
 pub mod courier;
+pub mod demo;
 pub mod domain;
 pub mod flow;
+pub mod gui;
 pub mod keys;
 pub mod policy;
 pub mod register;
@@ -36,3 +38,4 @@ pub mod runtime;
 pub mod selftest;
 pub mod store;
 pub mod token;
+pub mod walk;

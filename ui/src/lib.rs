@@ -1,23 +1,23 @@
 //! # kiosk-ui: what the citizen sees and touches
 //!
-//! The Slint screens of the kiosk (`ui/kiosk.slint`), and a renderer that
-//! draws them with Slint's software renderer into PNG files, with no
-//! display: deterministic pictures for review and for tests.
+//! The Slint screens of the kiosk (`ui/kiosk.slint`, with the on-screen
+//! keyboards in `ui/keyboards.slint`), the [`telex`] composer, and a
+//! renderer that draws the screens with Slint's software renderer into PNG
+//! files, with no display: deterministic pictures for review and for tests.
 //!
 //! It is a view: screens read and write the [`Kiosk`] global, and every
 //! rule — which fields are required, what an error says, which methods are
 //! offered and why one is not — comes from `app`. This crate knows nothing
 //! of the domain.
 //!
-//! To come with the rest of issue 6: every registration screen, the
-//! on-screen keyboards with Vietnamese Telex, English translations, and the
-//! window backends (winit on a desktop, linuxkms on the kiosk).
+//! Not yet here: English translations, and the linuxkms backend for the
+//! appliance (the desktop build uses winit).
 //!
 //! ```no_run
 //! use slint::ComponentHandle;
 //! let window = kiosk_ui::headless(1080, 1920);
 //! let ui = kiosk_ui::KioskWindow::new().unwrap();
-//! ui.global::<kiosk_ui::Kiosk>().set_screen("home".into());
+//! ui.global::<kiosk_ui::Kiosk>().set_page("home".into());
 //! let pixels = kiosk_ui::render(&window, &ui);
 //! kiosk_ui::write_png(std::path::Path::new("home.png"), 1080, 1920, &pixels).unwrap();
 //! ```
@@ -73,8 +73,11 @@ pub fn headless(width: u32, height: u32) -> Rc<MinimalSoftwareWindow> {
 
 /// Draws `component` in `window` and answers its RGB pixels, row by row.
 pub fn render(window: &MinimalSoftwareWindow, component: &impl ComponentHandle) -> Vec<Rgb8Pixel> {
-    component.show().expect("showing on the headless window");
     let size = window.size();
+    component.show().expect("showing on the headless window");
+    // Showing a new component may resize the window to its preferred size;
+    // the kiosk's screen is the size it is.
+    window.set_size(size);
     let mut pixels = vec![Rgb8Pixel::new(0, 0, 0); (size.width * size.height) as usize];
     window.request_redraw();
     window.draw_if_needed(|renderer| {

@@ -14,10 +14,19 @@ fn at(pixels: &[Rgb8Pixel], width: u32, x: u32, y: u32) -> (u8, u8, u8) {
 fn every_screen_renders_at_kiosk_sizes() {
     for (width, height) in [(1080u32, 1920u32), (1920, 1080)] {
         let window = kiosk_ui::headless(width, height);
-        for screen in ["home", "subject", "method", "form"] {
+        for (screen, keyboard) in [
+            ("home", "none"),
+            ("subject", "none"),
+            ("method", "none"),
+            ("form", "text"),
+            ("otp", "digits"),
+            ("password", "password"),
+            ("done", "none"),
+        ] {
             let ui = KioskWindow::new().unwrap();
             let k = ui.global::<Kiosk>();
-            k.set_screen(screen.into());
+            k.set_page(screen.into());
+            k.set_wide(width > height);
             k.set_methods(ModelRc::new(VecModel::from(vec![MethodItem {
                 id: "bhxh".into(),
                 title: "Bảo hiểm xã hội".into(),
@@ -26,12 +35,15 @@ fn every_screen_renders_at_kiosk_sizes() {
                 reason: "Không khả dụng".into(),
             }])));
             k.set_fields(ModelRc::new(VecModel::from(vec![FieldItem {
+                id: "full_name".into(),
                 label: "Họ và tên".into(),
                 value: "Đặng Quốc Ưng".into(),
                 hint: String::new().into(),
                 required: true,
                 error: String::new().into(),
+                focused: true,
             }])));
+            k.set_keyboard(keyboard.into());
             let pixels = kiosk_ui::render(&window, &ui);
             // The status bar is dark ink across the top.
             assert_eq!(

@@ -1,0 +1,199 @@
+//! `kiosk`: the touchscreen program.
+//!
+//! - `kiosk` runs the appliance from `/etc/kiosk/kiosk.toml`.
+//! - `kiosk --demo` runs it with simulated devices (the modem simulator on a
+//!   pseudo-terminal) and a demo data directory, with the demo phone beside
+//!   the screen showing the SMS the kiosk sent.
+//! - `kiosk --demo --headless DIR` needs no display: it walks every method
+//!   through the real screens and writes a PNG per step into `DIR`, in
+//!   portrait (1080×1920) and landscape (1920×1080).
+//!
+//! Exit codes: 0 done, 2 usage, 3 environment (no display, bad config).
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use kiosk::config::{Config, DEFAULT_CONFIG};
+use kiosk::controller::Controller;
+use kiosk::demo::Demo;
+use kiosk::gui;
+use kiosk::keys::Keyring;
+use kiosk::policy::ActivePolicy;
+use kiosk::runtime::{Backend, Runtime};
+use kiosk::store::Store;
+use kiosk_hal::modem::{ModemConfig, ModemService};
+use kiosk_ui::{Kiosk, KioskWindow};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use time::OffsetDateTime;
+
+#[derive(Debug, Parser)]
+#[command(version, about = "The registration kiosk's touchscreen program")]
+struct Args {
+    /// The kiosk's configuration file.
+    #[arg(long, env = "KIOSK_CONFIG", default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Simulated devices and a demo data directory, with the demo phone.
+    #[arg(long)]
+    demo: bool,
+    /// Where the demo keeps its data.
+    #[arg(long, default_value = "target/demo/kiosk")]
+    demo_dir: PathBuf,
+    /// No window: walk every method through the real screens and write a
+    /// PNG per step into this directory (with --demo).
+    #[arg(long, value_name = "DIR")]
+    headless: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(out) = &args.headless {
+        if !args.demo {
+            eprintln!("kiosk: --headless walks the demo kiosk; add --demo");
+            return ExitCode::from(2);
+        }
+        return headless(out, &args.demo_dir);
+    }
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    if !has_display {
+        eprintln!(
+            "kiosk: no display (neither DISPLAY nor WAYLAND_DISPLAY is set), so no window can open.\n\
+             To see every screen without a display, run the headless walk:\n  \
+             kiosk --demo --headless target/walk\n\
+             It completes each registration method through the real screens and writes a PNG per step."
+        );
+        return ExitCode::from(3);
+    }
+    match window(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kiosk: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn headless(out: &std::path::Path, demo_dir: &std::path::Path) -> ExitCode {
+    for (width, height) in [(1080, 1920), (1920, 1080)] {
+        // A fresh kiosk per size, so the second walk is not a repeat visit.
+        let data = demo_dir.join(format!("walk-{width}x{height}"));
+        let _ = std::fs::remove_dir_all(&data);
+        match kiosk::walk::run(out, &data, width, height) {
+            Ok(shots) => {
+                for shot in &shots {
+                    println!("{}", shot.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("kiosk: the walk at {width}x{height} stopped: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The appliance's controller from its configuration.
+fn from_config(config: &Config) -> Result<Controller, String> {
+    let portal = config
+        .portal_public_key
+        .as_deref()
+        .ok_or("portal_public_key is not configured; registrations could not be sealed")?;
+    let portal = kiosk_sync::PortalPublicKey::from_base64(portal).map_err(|e| e.to_string())?;
+    let mut active = ActivePolicy::default();
+    if let Some(file) = &config.policy_file
+        && let Err(e) = active.load_file(file)
+    {
+        eprintln!(
+            "kiosk: policy {}: {e}; keeping the built-in policy",
+            file.display()
+        );
+    }
+    let policy = active.current();
+    let modem = match &config.modem {
+        Some(m) => Some(
+            Box::new(ModemService::spawn(ModemConfig::new(m.locator()?)))
+                as Box<dyn kiosk::runtime::Modem>,
+        ),
+        None => None,
+    };
+    let backend = Backend {
+        store: Store::open(&config.database_path()).map_err(|e| e.to_string())?,
+        keys: Keyring::open_or_create(&config.keys_dir()).map_err(|e| e.to_string())?,
+        portal,
+        cost: config.password_hash,
+        policy: Arc::clone(&policy),
+        modem,
+        token_reader: !config.token.modules.is_empty(),
+        clock: OffsetDateTime::now_utc,
+    };
+    Ok(Controller::new(
+        policy,
+        Runtime::spawn(backend, Box::new(|| {})),
+        Box::new(OffsetDateTime::now_utc),
+    ))
+}
+
+fn window(args: &Args) -> Result<(), String> {
+    let (demo, controller) = if args.demo {
+        let (demo, controller) = Demo::start(
+            &args.demo_dir,
+            Box::new(|| {}),
+            Box::new(OffsetDateTime::now_utc),
+        )?;
+        (Some(demo), controller)
+    } else {
+        let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+        (None, from_config(&config)?)
+    };
+    let ui = KioskWindow::new().map_err(|e| e.to_string())?;
+    let k = ui.global::<Kiosk>();
+    k.set_demo(demo.is_some());
+    let controller = Rc::new(RefCell::new(controller));
+    gui::bind(&ui, &controller);
+    gui::refresh(&ui, &controller);
+
+    // The runtime's answers, the idle timeout and the clock: a few times a
+    // second; the status bar every few seconds.
+    let timer = slint::Timer::default();
+    let weak = ui.as_weak();
+    let ticking = Rc::clone(&controller);
+    let mut ticks = 0u32;
+    timer.start(
+        slint::TimerMode::Repeated,
+        Duration::from_millis(200),
+        move || {
+            let Some(ui) = weak.upgrade() else {
+                return;
+            };
+            ticks = ticks.wrapping_add(1);
+            {
+                let mut c = ticking.borrow_mut();
+                if ticks.is_multiple_of(25) {
+                    c.refresh_status();
+                }
+                c.on_tick();
+            }
+            let size = ui.window().size();
+            ui.global::<Kiosk>().set_wide(size.width > size.height);
+            if let Some(demo) = &demo {
+                let sms: Vec<SharedString> = demo
+                    .sms()
+                    .iter()
+                    .rev()
+                    .map(|s| format!("Đến {}:\n{}", s.to, s.text).into())
+                    .collect();
+                ui.global::<Kiosk>()
+                    .set_demo_sms(ModelRc::new(VecModel::from(sms)));
+            }
+            gui::refresh(&ui, &ticking);
+        },
+    );
+    ui.run().map_err(|e| e.to_string())
+}

@@ -1,0 +1,126 @@
+//! The Slint binding: the window's callbacks call the [`Controller`], and
+//! after each one the controller's [`View`] is copied into the `Kiosk`
+//! global. This is the only module that knows both sides.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use kiosk_ui::{FieldItem, Kiosk, KioskWindow, MethodItem, RuleItem};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+
+use crate::controller::{Controller, View};
+
+fn model<T: Clone + 'static>(items: Vec<T>) -> ModelRc<T> {
+    ModelRc::new(VecModel::from(items))
+}
+
+/// Copies `view` into the window.
+pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
+    let k = ui.global::<Kiosk>();
+    k.set_online(view.status.online);
+    k.set_queue_depth(i32::try_from(view.status.queue_depth).unwrap_or(i32::MAX));
+    k.set_signal_bars(i32::from(view.status.signal_bars));
+    k.set_modem_ready(view.status.modem_ready);
+    k.set_token_reader(view.status.token_reader);
+    k.set_clock(clock.into());
+    k.set_subject_title(view.subject_title.as_str().into());
+    k.set_method_title(view.method_title.as_str().into());
+    k.set_methods(model(
+        view.methods
+            .iter()
+            .map(|m| MethodItem {
+                id: m.id.as_str().into(),
+                title: m.title.as_str().into(),
+                detail: m.detail.as_str().into(),
+                enabled: m.enabled,
+                reason: m.reason.as_str().into(),
+            })
+            .collect(),
+    ));
+    k.set_fields(model(
+        view.fields
+            .iter()
+            .map(|f| FieldItem {
+                id: f.id.as_str().into(),
+                label: f.label.as_str().into(),
+                value: f.value.as_str().into(),
+                hint: f.hint.as_str().into(),
+                required: f.required,
+                error: f.error.as_str().into(),
+                focused: f.focused,
+            })
+            .collect(),
+    ));
+    k.set_keyboard(view.keyboard.into());
+    k.set_telex(view.telex);
+    k.set_title(view.title.as_str().into());
+    k.set_message(view.message.as_str().into());
+    k.set_lines(model(
+        view.lines
+            .iter()
+            .map(|l| SharedString::from(l.as_str()))
+            .collect(),
+    ));
+    k.set_submit_label(view.submit_label.as_str().into());
+    k.set_submit_enabled(view.submit_enabled);
+    k.set_resend_label(view.resend_label.as_str().into());
+    k.set_resend_enabled(view.resend_enabled);
+    k.set_countdown(view.countdown.as_str().into());
+    k.set_rules(model(
+        view.rules
+            .iter()
+            .map(|r| RuleItem {
+                text: r.text.as_str().into(),
+                ok: r.ok,
+            })
+            .collect(),
+    ));
+    k.set_reference(view.reference.as_str().into());
+    k.set_verification_code(view.verification_code.as_str().into());
+    k.set_idle_left(view.idle_left.map_or(-1, |s| i32::try_from(s).unwrap_or(0)));
+    // The page last, once everything it shows is in place.
+    k.set_page(view.page.into());
+}
+
+/// The kiosk's wall clock, `HH:MM` in Vietnam's time.
+pub fn clock_text(now: time::OffsetDateTime) -> String {
+    let local = now.to_offset(time::macros::offset!(+7));
+    format!("{:02}:{:02}", local.hour(), local.minute())
+}
+
+/// Connects every callback of `ui` to `controller`; each redraws the view.
+pub fn bind(ui: &KioskWindow, controller: &Rc<RefCell<Controller>>) {
+    let k = ui.global::<Kiosk>();
+    macro_rules! on {
+        ($setter:ident, |$c:ident $(, $arg:ident)?| $body:expr) => {{
+            let controller = Rc::clone(controller);
+            let weak = ui.as_weak();
+            k.$setter(move |$($arg)?| {
+                {
+                    let mut $c = controller.borrow_mut();
+                    $body;
+                }
+                if let Some(ui) = weak.upgrade() {
+                    refresh(&ui, &controller);
+                }
+            });
+        }};
+    }
+    on!(on_register, |c| c.on_register());
+    on!(on_choose_subject, |c, id| c.on_choose_subject(&id));
+    on!(on_choose_method, |c, id| c.on_choose_method(&id));
+    on!(on_focus, |c, id| c.on_focus(&id));
+    on!(on_key, |c, key| c.on_key(&key));
+    on!(on_toggle_telex, |c| c.on_toggle_telex());
+    on!(on_submit, |c| c.on_submit());
+    on!(on_resend, |c| c.on_resend());
+    on!(on_back, |c| c.on_back());
+    on!(on_cancel, |c| c.on_cancel());
+    on!(on_still_here, |c| c.on_still_here());
+}
+
+/// Redraws the window from the controller's current view.
+pub fn refresh(ui: &KioskWindow, controller: &Rc<RefCell<Controller>>) {
+    let c = controller.borrow();
+    show(ui, &c.view(), &clock_text(c.now()));
+}

@@ -1,0 +1,221 @@
+//! The headless walk: the demo kiosk driven through its real screens, the
+//! way a citizen would touch them, with a PNG of every step.
+//!
+//! Every action goes through the window's own callbacks (the ones the
+//! touch areas and keys call), so what is checked and drawn is what a
+//! citizen would see. The OTP is read off the simulated phone. Nothing
+//! needs a display: Slint's software renderer draws into memory.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use kiosk_ui::{Kiosk, KioskWindow};
+use slint::ComponentHandle;
+use time::OffsetDateTime;
+
+use crate::controller::Controller;
+use crate::demo::Demo;
+use crate::gui;
+
+/// A step that did not end where it should.
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    #[error("{step}: expected the {expected} screen, the kiosk shows {shown}")]
+    WrongPage {
+        step: String,
+        expected: &'static str,
+        shown: String,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Drives one window; see the module documentation.
+struct Walker<'a> {
+    ui: KioskWindow,
+    window: Rc<slint::platform::software_renderer::MinimalSoftwareWindow>,
+    controller: Rc<RefCell<Controller>>,
+    demo: &'a Demo,
+    skew: Arc<AtomicI64>,
+    out: PathBuf,
+    size: (u32, u32),
+    shots: Vec<PathBuf>,
+}
+
+impl Walker<'_> {
+    fn k(&self) -> Kiosk<'_> {
+        self.ui.global::<Kiosk>()
+    }
+
+    /// Lets the runtime finish, redraws, checks the page, writes the PNG.
+    fn snap(&mut self, name: &str, expected: &'static str) -> Result<(), WalkError> {
+        self.controller.borrow_mut().settle(Duration::from_secs(30));
+        // The status bar's queue depth after a registration was stored.
+        self.controller
+            .borrow_mut()
+            .wait_for_status(Duration::from_secs(10));
+        gui::refresh(&self.ui, &self.controller);
+        let shown = self.k().get_page().to_string();
+        if shown != expected {
+            return Err(WalkError::WrongPage {
+                step: name.into(),
+                expected,
+                shown,
+            });
+        }
+        let (w, h) = self.size;
+        let pixels = kiosk_ui::render(&self.window, &self.ui);
+        let path = self
+            .out
+            .join(format!("{:02}-{name}-{w}x{h}.png", self.shots.len() + 1));
+        kiosk_ui::write_png(&path, w, h, &pixels).map_err(|e| WalkError::Setup(e.to_string()))?;
+        self.shots.push(path);
+        Ok(())
+    }
+
+    fn type_keys(&self, keys: &str) {
+        for key in keys.chars() {
+            self.k().invoke_key(key.to_string().into());
+        }
+    }
+
+    fn fill(&self, field: &str, keys: &str) {
+        self.k().invoke_focus(field.into());
+        self.type_keys(keys);
+    }
+
+    fn read_code(&self) -> String {
+        let digits = usize::from(self.controller.borrow().policy().otp.digits);
+        self.demo.last_code(digits).unwrap_or_default()
+    }
+
+    fn advance(&self, seconds: i64) {
+        self.skew.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    /// OTP, password, result: the tail every phone method shares.
+    fn otp_and_password(&mut self, prefix: &str) -> Result<(), WalkError> {
+        self.k().invoke_submit();
+        self.snap(&format!("{prefix}-otp"), "otp")?;
+        let code = self.read_code();
+        self.type_keys(&code);
+        self.snap(&format!("{prefix}-otp-typed"), "otp")?;
+        self.k().invoke_submit();
+        self.snap(&format!("{prefix}-password"), "password")?;
+        self.type_keys("Matkhau@2026⏎Matkhau");
+        self.snap(&format!("{prefix}-password-checklist"), "password")?;
+        self.type_keys("@2026");
+        self.k().invoke_submit();
+        self.snap(&format!("{prefix}-done"), "done")?;
+        self.k().invoke_submit();
+        self.snap(&format!("{prefix}-home-again"), "home")
+    }
+
+    fn walk(&mut self) -> Result<(), WalkError> {
+        self.snap("home", "home")?;
+        self.k().invoke_register();
+        self.snap("subject", "subject")?;
+        self.k().invoke_choose_subject("citizen".into());
+        self.snap("method", "method")?;
+
+        // Thuê bao di động, with a mistake the citizen then fixes.
+        self.k().invoke_choose_method("mobile_subscriber".into());
+        self.snap("mobile-form", "form")?;
+        self.fill("full_name", "nguyeenx thij thury");
+        self.snap("mobile-telex", "form")?;
+        self.fill("personal_id", "051199001199");
+        self.fill("date_of_birth", "01011999");
+        self.fill("phone", "0101234567");
+        self.k().invoke_focus("email".into());
+        self.snap("mobile-field-error", "form")?;
+        self.fill("phone", &"⌫".repeat(10));
+        self.type_keys("0912345678");
+        self.fill("email", "thuy.nguyen@gmail.com");
+        self.snap("mobile-email", "form")?;
+        self.otp_and_password("mobile")?;
+
+        // The same citizen again: the manual's three ways out.
+        self.k().invoke_register();
+        self.k().invoke_choose_subject("citizen".into());
+        self.k().invoke_choose_method("mobile_subscriber".into());
+        self.fill("full_name", "nguyeenx thij thury");
+        self.fill("personal_id", "051199001199");
+        self.fill("date_of_birth", "01011999");
+        self.fill("phone", "0912345678");
+        self.k().invoke_submit();
+        self.snap("mobile-account-exists", "exists")?;
+        self.k().invoke_submit();
+
+        // Mã số BHXH, offline: the match waits for the portal.
+        self.k().invoke_register();
+        self.k().invoke_choose_subject("citizen".into());
+        self.k().invoke_choose_method("bhxh".into());
+        self.fill("bhxh_code", "7912345678");
+        self.fill("full_name", "ddawngj quoocs uwng");
+        self.fill("date_of_birth", "15081985");
+        self.fill("phone", "0987654321");
+        self.snap("bhxh-form", "form")?;
+        self.otp_and_password("bhxh")?;
+
+        // A business sees only what is offered to businesses.
+        self.k().invoke_register();
+        self.k().invoke_choose_subject("business".into());
+        self.snap("business-methods", "method")?;
+        self.k().invoke_cancel();
+
+        // Walking away: the warning, then a wiped kiosk.
+        self.k().invoke_register();
+        self.k().invoke_choose_subject("citizen".into());
+        self.k().invoke_choose_method("mobile_subscriber".into());
+        self.fill("full_name", "le thij hoaf");
+        let rules = self.controller.borrow().policy().session.clone();
+        self.advance(i64::from(rules.idle_timeout_seconds - rules.idle_warning_seconds) + 5);
+        self.controller.borrow_mut().on_tick();
+        self.snap("idle-warning", "form")?;
+        self.advance(i64::from(rules.idle_warning_seconds));
+        self.controller.borrow_mut().on_tick();
+        self.snap("idle-timeout-home", "home")
+    }
+}
+
+/// Walks every method the demo kiosk offers at `width`×`height`, writing
+/// PNGs into `out`; answers their paths.
+pub fn run(
+    out: &Path,
+    data_dir: &Path,
+    width: u32,
+    height: u32,
+) -> Result<Vec<PathBuf>, WalkError> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| WalkError::Setup(format!("{}: {e}", out.display())))?;
+    let window = kiosk_ui::headless(width, height);
+    let skew = Arc::new(AtomicI64::new(0));
+    let read = Arc::clone(&skew);
+    let clock =
+        move || OffsetDateTime::now_utc() + time::Duration::seconds(read.load(Ordering::SeqCst));
+    let (demo, controller) =
+        Demo::start(data_dir, Box::new(|| {}), Box::new(clock)).map_err(WalkError::Setup)?;
+    let controller = Rc::new(RefCell::new(controller));
+    controller
+        .borrow_mut()
+        .wait_for_status(Duration::from_secs(10));
+    let ui = KioskWindow::new().map_err(|e| WalkError::Setup(e.to_string()))?;
+    ui.global::<Kiosk>().set_wide(width > height);
+    gui::bind(&ui, &controller);
+    let mut walker = Walker {
+        ui,
+        window,
+        controller,
+        demo: &demo,
+        skew,
+        out: out.to_path_buf(),
+        size: (width, height),
+        shots: Vec::new(),
+    };
+    walker.walk()?;
+    Ok(walker.shots)
+}
