@@ -531,7 +531,10 @@ impl Controller {
             if !allowed {
                 return;
             }
-            let mut next = text.clone();
+            // The candidate text, in a buffer of the same fixed size that is
+            // wiped when dropped.
+            let mut next = Zeroizing::new(String::with_capacity(BUFFER));
+            next.push_str(text);
             // Names start each word with a capital, without the shift key.
             let word_start = next.is_empty() || next.ends_with(' ');
             let key = if focus == Focus::Field(Field::FullName) && word_start {
@@ -552,8 +555,6 @@ impl Controller {
                 text.clear();
                 text.push_str(&next);
             }
-            // `next` is a String: wipe it before it is freed.
-            zeroize::Zeroize::zeroize(&mut next);
         }
         if let Some(Focus::Field(field)) = session.focus {
             session.errors.retain(|e| e.field != field);
@@ -690,7 +691,7 @@ impl Controller {
     /// "Hủy": everything of this session is wiped and the kiosk goes home.
     pub fn on_cancel(&mut self) {
         self.touch();
-        if self.is_busy() && self.is_storing() {
+        if self.is_storing() {
             // The registration is being written; it finishes in a moment
             // and the citizen gets their reference.
             return;
@@ -872,7 +873,7 @@ impl Controller {
             );
         }
         if method == Method::UsbToken && !self.status.token_reader {
-            return Some("Điểm đăng ký chưa có đầu đọc USB ký số.".into());
+            return Some("Máy này chưa sẵn sàng đọc USB ký số. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.".into());
         }
         None
     }

@@ -44,13 +44,13 @@ pub fn delivery_failure(error: &ModemError) -> DeliveryFailure {
 
 /// Sends one OTP SMS and answers the event for the flow.
 #[derive(Debug)]
-pub struct Courier<'a, S: SmsSender> {
+pub struct Courier<'a, S: SmsSender + ?Sized> {
     pub modem: &'a S,
     pub keys: &'a Keyring,
     pub policy: &'a Policy,
 }
 
-impl<S: SmsSender> Courier<'_, S> {
+impl<S: SmsSender + ?Sized> Courier<'_, S> {
     pub fn deliver(
         &self,
         store: &mut Store,

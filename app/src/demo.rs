@@ -8,7 +8,7 @@
 //! demo phone panel and the walk read the OTP from it, as a citizen reads it
 //! off their phone.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::config::PasswordHashCost;
 use crate::controller::Controller;
-use crate::keys::Keyring;
+use crate::keys::{self, Keyring};
 use crate::policy::Policy;
 use crate::runtime::{Backend, Runtime};
 use crate::store::Store;
@@ -27,7 +27,6 @@ use crate::store::Store;
 /// A running demo kiosk's devices.
 #[derive(Debug)]
 pub struct Demo {
-    pub data_dir: PathBuf,
     sim: Simulator,
     _tty: tempfile::TempDir,
 }
@@ -43,7 +42,6 @@ impl Demo {
     /// Starts the simulated devices and a controller on `data_dir`.
     pub fn start(
         data_dir: &Path,
-        wake: Box<dyn Fn() + Send>,
         clock: Box<dyn Fn() -> OffsetDateTime>,
     ) -> Result<(Demo, Controller), String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
@@ -66,15 +64,8 @@ impl Demo {
             token_reader: false,
             clock: OffsetDateTime::now_utc,
         };
-        let controller = Controller::new(policy, Runtime::spawn(backend, wake), clock);
-        Ok((
-            Demo {
-                data_dir: data_dir.to_path_buf(),
-                sim,
-                _tty: tty,
-            },
-            controller,
-        ))
+        let controller = Controller::new(policy, Runtime::spawn(backend), clock);
+        Ok((Demo { sim, _tty: tty }, controller))
     }
 
     /// Every SMS the simulated modem sent, oldest first.
@@ -99,18 +90,15 @@ impl Demo {
     }
 }
 
-/// The demo portal's key pair, created once per data directory. Only a
-/// demo keeps the portal's secret next to the kiosk.
+/// The demo portal's key pair, created once per data directory (written
+/// like the kiosk's own keys: owner-only, atomically). Only a demo keeps the
+/// portal's secret next to the kiosk.
 fn demo_portal_key(dir: &Path) -> Result<PortalSecretKey, String> {
     let path = dir.join("demo-portal.key");
-    match std::fs::read(&path) {
-        Ok(bytes) => PortalSecretKey::from_bytes(&bytes).map_err(|e| e.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = PortalSecretKey::generate();
-            std::fs::write(&path, key.secret_bytes().as_slice())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(key)
-        }
-        Err(e) => Err(format!("{}: {e}", path.display())),
+    if let Some(secret) = keys::read_key(&path).map_err(|e| e.to_string())? {
+        return PortalSecretKey::from_bytes(secret.as_slice()).map_err(|e| e.to_string());
     }
+    let key = PortalSecretKey::generate();
+    keys::write_key(&path, &key.secret_bytes()).map_err(|e| e.to_string())?;
+    Ok(key)
 }

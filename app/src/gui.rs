@@ -88,20 +88,57 @@ pub fn clock_text(now: time::OffsetDateTime) -> String {
     format!("{:02}:{:02}", local.hour(), local.minute())
 }
 
+/// The window's link to the controller: what was last shown, so a redraw
+/// with nothing new (the timer ticks several times a second) rebuilds no
+/// models.
+pub struct Binding {
+    controller: Rc<RefCell<Controller>>,
+    shown: RefCell<Option<(View, String)>>,
+}
+
+impl std::fmt::Debug for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Binding").finish_non_exhaustive()
+    }
+}
+
+impl Binding {
+    pub fn controller(&self) -> &Rc<RefCell<Controller>> {
+        &self.controller
+    }
+
+    /// Redraws the window from the controller's view, if it changed.
+    pub fn refresh(&self, ui: &KioskWindow) {
+        let (view, clock) = {
+            let c = self.controller.borrow();
+            (c.view(), clock_text(c.now()))
+        };
+        let mut shown = self.shown.borrow_mut();
+        if shown.as_ref() != Some(&(view.clone(), clock.clone())) {
+            show(ui, &view, &clock);
+            *shown = Some((view, clock));
+        }
+    }
+}
+
 /// Connects every callback of `ui` to `controller`; each redraws the view.
-pub fn bind(ui: &KioskWindow, controller: &Rc<RefCell<Controller>>) {
+pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding> {
+    let binding = Rc::new(Binding {
+        controller,
+        shown: RefCell::new(None),
+    });
     let k = ui.global::<Kiosk>();
     macro_rules! on {
         ($setter:ident, |$c:ident $(, $arg:ident)?| $body:expr) => {{
-            let controller = Rc::clone(controller);
+            let binding = Rc::clone(&binding);
             let weak = ui.as_weak();
             k.$setter(move |$($arg)?| {
                 {
-                    let mut $c = controller.borrow_mut();
+                    let mut $c = binding.controller.borrow_mut();
                     $body;
                 }
                 if let Some(ui) = weak.upgrade() {
-                    refresh(&ui, &controller);
+                    binding.refresh(&ui);
                 }
             });
         }};
@@ -117,10 +154,6 @@ pub fn bind(ui: &KioskWindow, controller: &Rc<RefCell<Controller>>) {
     on!(on_back, |c| c.on_back());
     on!(on_cancel, |c| c.on_cancel());
     on!(on_still_here, |c| c.on_still_here());
-}
-
-/// Redraws the window from the controller's current view.
-pub fn refresh(ui: &KioskWindow, controller: &Rc<RefCell<Controller>>) {
-    let c = controller.borrow();
-    show(ui, &c.view(), &clock_text(c.now()));
+    binding.refresh(ui);
+    binding
 }

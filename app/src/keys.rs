@@ -130,7 +130,7 @@ impl Keyring {
     }
 }
 
-fn read_key(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>, KeyError> {
+pub(crate) fn read_key(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>, KeyError> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -153,7 +153,7 @@ fn read_key(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>, KeyError> {
 
 /// Writes through a temporary file, fsyncs, renames, fsyncs the directory:
 /// a power cut leaves either no key or the whole key.
-fn write_key(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+pub(crate) fn write_key(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     let tmp = path.with_extension("key.tmp");
     let _ = fs::remove_file(&tmp);
     let mut file = OpenOptions::new()

@@ -125,7 +125,7 @@ impl Backend {
                 None => Event::OtpNotDelivered(DeliveryFailure::NoModem),
                 Some(modem) => {
                     let courier = Courier {
-                        modem,
+                        modem: modem.as_ref(),
                         keys: &self.keys,
                         policy: &self.policy,
                     };
@@ -166,17 +166,6 @@ impl Backend {
     }
 }
 
-impl SmsSender for Box<dyn Modem> {
-    fn send_sms(
-        &self,
-        to: &str,
-        text: &str,
-        validity: Duration,
-    ) -> Result<Vec<u8>, kiosk_hal::modem::ModemError> {
-        self.as_ref().send_sms(to, text, validity)
-    }
-}
-
 /// The worker thread and its two channels.
 #[derive(Debug)]
 pub struct Runtime {
@@ -186,9 +175,9 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Starts the worker. `wake` is called after each answer is queued, so
-    /// a UI can poll at once instead of on a timer.
-    pub fn spawn(mut backend: Backend, wake: Box<dyn Fn() + Send>) -> Runtime {
+    /// Starts the worker. Answers wait in a channel for the controller to
+    /// poll (the window does so on its timer).
+    pub fn spawn(mut backend: Backend) -> Runtime {
         let (jobs, inbox) = mpsc::channel::<(u64, Job)>();
         let (outbox, answers) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -199,11 +188,10 @@ impl Runtime {
                         Job::Status => Some(Answer::Status(backend.status())),
                         Job::Effect(effect) => backend.run(effect).map(Answer::Event),
                     };
-                    if let Some(answer) = answer {
-                        if outbox.send((session, answer)).is_err() {
-                            break;
-                        }
-                        wake();
+                    if let Some(answer) = answer
+                        && outbox.send((session, answer)).is_err()
+                    {
+                        break;
                     }
                 }
             })

@@ -17,7 +17,6 @@ use kiosk_ui::{Kiosk, KioskWindow};
 use slint::ComponentHandle;
 use time::OffsetDateTime;
 
-use crate::controller::Controller;
 use crate::demo::Demo;
 use crate::gui;
 
@@ -38,7 +37,7 @@ pub enum WalkError {
 struct Walker<'a> {
     ui: KioskWindow,
     window: Rc<slint::platform::software_renderer::MinimalSoftwareWindow>,
-    controller: Rc<RefCell<Controller>>,
+    binding: Rc<gui::Binding>,
     demo: &'a Demo,
     skew: Arc<AtomicI64>,
     out: PathBuf,
@@ -53,12 +52,16 @@ impl Walker<'_> {
 
     /// Lets the runtime finish, redraws, checks the page, writes the PNG.
     fn snap(&mut self, name: &str, expected: &'static str) -> Result<(), WalkError> {
-        self.controller.borrow_mut().settle(Duration::from_secs(30));
+        self.binding
+            .controller()
+            .borrow_mut()
+            .settle(Duration::from_secs(30));
         // The status bar's queue depth after a registration was stored.
-        self.controller
+        self.binding
+            .controller()
             .borrow_mut()
             .wait_for_status(Duration::from_secs(10));
-        gui::refresh(&self.ui, &self.controller);
+        self.binding.refresh(&self.ui);
         let shown = self.k().get_page().to_string();
         if shown != expected {
             return Err(WalkError::WrongPage {
@@ -89,7 +92,7 @@ impl Walker<'_> {
     }
 
     fn read_code(&self) -> String {
-        let digits = usize::from(self.controller.borrow().policy().otp.digits);
+        let digits = usize::from(self.binding.controller().borrow().policy().otp.digits);
         self.demo.last_code(digits).unwrap_or_default()
     }
 
@@ -172,12 +175,12 @@ impl Walker<'_> {
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("mobile_subscriber".into());
         self.fill("full_name", "le thij hoaf");
-        let rules = self.controller.borrow().policy().session.clone();
+        let rules = self.binding.controller().borrow().policy().session.clone();
         self.advance(i64::from(rules.idle_timeout_seconds - rules.idle_warning_seconds) + 5);
-        self.controller.borrow_mut().on_tick();
+        self.binding.controller().borrow_mut().on_tick();
         self.snap("idle-warning", "form")?;
         self.advance(i64::from(rules.idle_warning_seconds));
-        self.controller.borrow_mut().on_tick();
+        self.binding.controller().borrow_mut().on_tick();
         self.snap("idle-timeout-home", "home")
     }
 }
@@ -197,19 +200,18 @@ pub fn run(
     let read = Arc::clone(&skew);
     let clock =
         move || OffsetDateTime::now_utc() + time::Duration::seconds(read.load(Ordering::SeqCst));
-    let (demo, controller) =
-        Demo::start(data_dir, Box::new(|| {}), Box::new(clock)).map_err(WalkError::Setup)?;
+    let (demo, controller) = Demo::start(data_dir, Box::new(clock)).map_err(WalkError::Setup)?;
     let controller = Rc::new(RefCell::new(controller));
     controller
         .borrow_mut()
         .wait_for_status(Duration::from_secs(10));
     let ui = KioskWindow::new().map_err(|e| WalkError::Setup(e.to_string()))?;
     ui.global::<Kiosk>().set_wide(width > height);
-    gui::bind(&ui, &controller);
+    let binding = gui::bind(&ui, controller);
     let mut walker = Walker {
         ui,
         window,
-        controller,
+        binding,
         demo: &demo,
         skew,
         out: out.to_path_buf(),

@@ -11,8 +11,7 @@ use kiosk::controller::{Controller, View};
 use kiosk::policy::Policy;
 use kiosk::runtime::{Backend, Runtime};
 use kiosk_hal::modem::sim::Simulator;
-use kiosk_hal::modem::{Locator, ModemConfig, ModemService, Timeouts};
-use support::{FAST_HASH, Fixture};
+use support::{FAST_HASH, Fixture, ModemRig};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -29,19 +28,11 @@ const T0: OffsetDateTime = datetime!(2026-11-28 10:00 +7);
 const WAIT: Duration = Duration::from_secs(20);
 
 fn kiosk() -> Kiosk {
-    let tty = tempfile::tempdir().unwrap();
-    let link = tty.path().join("ttyModem");
-    let sim = Simulator::start(&link).unwrap();
-    let service = ModemService::spawn(ModemConfig {
-        poll_interval: Duration::from_millis(100),
-        timeouts: Timeouts {
-            quick: Duration::from_millis(500),
-            slow: Duration::from_millis(500),
-            sms: Duration::from_secs(2),
-        },
-        ..ModemConfig::new(Locator::Path(link))
-    });
-    assert!(service.wait_for_health(WAIT, |h| h.can_send()).is_some());
+    let ModemRig {
+        dir: tty,
+        sim,
+        service,
+    } = ModemRig::start();
     let Fixture {
         dir,
         keys,
@@ -59,7 +50,7 @@ fn kiosk() -> Kiosk {
         token_reader: false,
         clock: OffsetDateTime::now_utc,
     };
-    let runtime = Runtime::spawn(backend, Box::new(|| {}));
+    let runtime = Runtime::spawn(backend);
     let clock = Arc::new(Mutex::new(T0));
     let read = Arc::clone(&clock);
     let mut controller = Controller::new(policy, runtime, Box::new(move || *read.lock().unwrap()));
@@ -74,19 +65,17 @@ fn kiosk() -> Kiosk {
     }
 }
 
-/// Polls the runtime until the view satisfies `until`; status reports come
-/// from the runtime thread, so this waits on them instead of sleeping.
+/// Waits for status reports from the runtime thread until the view
+/// satisfies `until` (each round blocks on the runtime's answer).
 fn wait_until(c: &mut Controller, until: impl Fn(&View) -> bool) {
     let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        c.refresh_status();
-        c.settle(WAIT);
-        c.poll();
-        if until(&c.view()) {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "{:?}", c.view().page);
-        std::thread::yield_now();
+    while !until(&c.view()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            c.view().status
+        );
+        assert!(c.wait_for_status(WAIT), "the runtime does not answer");
     }
 }
 
@@ -149,6 +138,20 @@ impl Kiosk {
             .find(|w| w.len() == 6)
             .unwrap()
             .to_string()
+    }
+
+    /// From the OTP screen: the code off the phone, a password, the
+    /// result, then Hoàn tất.
+    fn finish_from_otp(&mut self) {
+        assert_eq!(self.page(), "otp");
+        let code = self.last_code();
+        self.type_keys(&code);
+        self.controller.on_submit();
+        self.type_keys("Matkhau@2026⏎Matkhau@2026");
+        self.controller.on_submit();
+        self.settle();
+        assert_eq!(self.page(), "done");
+        self.controller.on_submit();
     }
 
     fn type_keys(&mut self, keys: &str) {
@@ -365,14 +368,7 @@ fn an_answer_for_a_citizen_who_left_never_reaches_the_next() {
     k.fill_mobile_form("0912345678");
     k.controller.on_submit();
     k.settle();
-    let code = k.last_code();
-    k.type_keys(&code);
-    k.controller.on_submit();
-    k.type_keys("Matkhau@2026⏎Matkhau@2026");
-    k.controller.on_submit();
-    k.settle();
-    assert_eq!(k.page(), "done");
-    k.controller.on_submit();
+    k.finish_from_otp();
 
     // A again: the duplicate check ("exists") is in flight when A leaves.
     k.fill_mobile_form("0912345678");
@@ -397,21 +393,13 @@ fn an_answer_for_a_citizen_who_left_never_reaches_the_next() {
 #[test]
 fn a_second_registration_for_the_same_person_gets_the_ways_out() {
     let mut k = kiosk();
-    for _ in 0..2 {
-        k.fill_mobile_form("0912345678");
-        k.controller.on_submit();
-        k.settle();
-        if k.page() != "otp" {
-            break;
-        }
-        let code = k.last_code();
-        k.type_keys(&code);
-        k.controller.on_submit();
-        k.type_keys("Matkhau@2026⏎Matkhau@2026");
-        k.controller.on_submit();
-        k.settle();
-        k.controller.on_submit();
-    }
+    k.fill_mobile_form("0912345678");
+    k.controller.on_submit();
+    k.settle();
+    k.finish_from_otp();
+    k.fill_mobile_form("0912345678");
+    k.controller.on_submit();
+    k.settle();
     let view = k.controller.view();
     assert_eq!(view.page, "exists");
     assert_eq!(view.lines.len(), 3);
@@ -451,7 +439,7 @@ fn methods_the_kiosk_cannot_serve_are_shown_disabled_with_the_reason() {
     assert!(sim.reason.contains("kết nối mạng"), "{}", sim.reason);
     let usb = by_id("usb_token");
     assert!(!usb.enabled);
-    assert!(usb.reason.contains("đầu đọc"), "{}", usb.reason);
+    assert!(usb.reason.contains("USB ký số"), "{}", usb.reason);
     k.controller.on_choose_method("usb_token");
     assert_eq!(k.page(), "method", "a disabled method does not start");
 

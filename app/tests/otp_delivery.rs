@@ -5,7 +5,6 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use kiosk::courier::Courier;
 use kiosk::domain::{Method, SubjectKind};
@@ -13,45 +12,11 @@ use kiosk::flow::{
     self, DeliveryFailure, DuplicateOutcome, Effect, Event, Form, Screen, SubscriberOutcome,
 };
 use kiosk::policy::Policy;
-use kiosk_hal::modem::sim::{SimCard, Simulator};
-use kiosk_hal::modem::{Locator, ModemConfig, ModemService, Timeouts};
+use kiosk_hal::modem::sim::SimCard;
 use rand::SeedableRng;
-use support::Fixture;
+use support::{Fixture, ModemRig};
 use time::macros::datetime;
 use zeroize::Zeroizing;
-
-struct Rig {
-    _dir: tempfile::TempDir,
-    sim: Simulator,
-    service: ModemService,
-}
-
-fn rig() -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyModem");
-    let sim = Simulator::start(&link).unwrap();
-    let service = ModemService::spawn(ModemConfig {
-        poll_interval: Duration::from_millis(100),
-        timeouts: Timeouts {
-            quick: Duration::from_millis(500),
-            slow: Duration::from_millis(500),
-            sms: Duration::from_secs(2),
-        },
-        ..ModemConfig::new(Locator::Path(link))
-    });
-    assert!(
-        service
-            .wait_for_health(Duration::from_secs(10), |h| h.can_send())
-            .is_some(),
-        "{:?}",
-        service.health()
-    );
-    Rig {
-        _dir: dir,
-        sim,
-        service,
-    }
-}
 
 fn sms_effect(effects: &[Effect]) -> (kiosk::domain::PhoneNumber, String) {
     effects
@@ -105,7 +70,7 @@ fn to_first_sms(
 
 #[test]
 fn the_code_reaches_the_phone_through_the_modem_and_completes_the_flow() {
-    let rig = rig();
+    let rig = ModemRig::start();
     let mut kiosk = Fixture::new();
     let policy = Arc::new(Policy::built_in().clone());
     let courier = Courier {
@@ -147,7 +112,7 @@ fn the_code_reaches_the_phone_through_the_modem_and_completes_the_flow() {
 
 #[test]
 fn modem_faults_reach_the_citizen_as_causes_and_a_retry_works() {
-    let rig = rig();
+    let rig = ModemRig::start();
     let mut kiosk = Fixture::new();
     let policy = Policy::built_in().clone();
     let courier = Courier {
@@ -197,7 +162,7 @@ fn modem_faults_reach_the_citizen_as_causes_and_a_retry_works() {
 
 #[test]
 fn a_missing_modem_is_no_modem() {
-    let rig = rig();
+    let rig = ModemRig::start();
     let mut kiosk = Fixture::new();
     let policy = Policy::built_in().clone();
     let courier = Courier {
@@ -223,7 +188,7 @@ fn a_missing_modem_is_no_modem() {
 
 #[test]
 fn the_daily_cap_holds_across_sessions_without_touching_the_modem() {
-    let rig = rig();
+    let rig = ModemRig::start();
     let mut kiosk = Fixture::new();
     let mut policy = Policy::built_in().clone();
     policy.otp.max_sms_per_number_per_day = 4;
@@ -275,7 +240,7 @@ fn the_daily_cap_holds_across_sessions_without_touching_the_modem() {
 
 #[test]
 fn the_flow_shows_the_cause_and_retries_after_a_failed_delivery() {
-    let rig = rig();
+    let rig = ModemRig::start();
     let mut kiosk = Fixture::new();
     let policy = Arc::new(Policy::built_in().clone());
     let courier = Courier {

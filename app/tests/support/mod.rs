@@ -87,3 +87,38 @@ impl Fixture {
         completer.complete(&mut self.store, &draft, now).unwrap()
     }
 }
+
+/// The modem simulator on a pty and the modem service talking to it, with
+/// short timeouts; started once the modem can send.
+pub struct ModemRig {
+    pub dir: tempfile::TempDir,
+    pub sim: kiosk_hal::modem::sim::Simulator,
+    pub service: kiosk_hal::modem::ModemService,
+}
+
+impl ModemRig {
+    pub fn start() -> ModemRig {
+        use kiosk_hal::modem::{Locator, ModemConfig, ModemService, Timeouts};
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("ttyModem");
+        let sim = kiosk_hal::modem::sim::Simulator::start(&link).unwrap();
+        let service = ModemService::spawn(ModemConfig {
+            poll_interval: Duration::from_millis(100),
+            timeouts: Timeouts {
+                quick: Duration::from_millis(500),
+                slow: Duration::from_millis(500),
+                sms: Duration::from_secs(2),
+            },
+            ..ModemConfig::new(Locator::Path(link))
+        });
+        assert!(
+            service
+                .wait_for_health(Duration::from_secs(10), |h| h.can_send())
+                .is_some(),
+            "{:?}",
+            service.health()
+        );
+        ModemRig { dir, sim, service }
+    }
+}
