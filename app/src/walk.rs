@@ -34,18 +34,21 @@ pub enum WalkError {
 }
 
 /// Drives one window; see the module documentation.
-struct Walker<'a> {
+pub struct Walker {
     ui: KioskWindow,
     window: Rc<slint::platform::software_renderer::MinimalSoftwareWindow>,
     binding: Rc<gui::Binding>,
-    demo: &'a Demo,
+    demo: Demo,
     skew: Arc<AtomicI64>,
     out: PathBuf,
     size: (u32, u32),
     shots: Vec<PathBuf>,
+    /// Whether each step is drawn to a PNG.
+    pictures: bool,
+    registered: u32,
 }
 
-impl Walker<'_> {
+impl Walker {
     fn k(&self) -> Kiosk<'_> {
         self.ui.global::<Kiosk>()
     }
@@ -69,6 +72,9 @@ impl Walker<'_> {
                 expected,
                 shown,
             });
+        }
+        if !self.pictures {
+            return Ok(());
         }
         let (w, h) = self.size;
         let pixels = kiosk_ui::render(&self.window, &self.ui);
@@ -185,6 +191,97 @@ impl Walker<'_> {
     }
 }
 
+impl std::fmt::Debug for Walker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Walker")
+            .field("size", &self.size)
+            .field("shots", &self.shots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Walker {
+    /// The demo kiosk on a headless `width`×`height` screen, showing home;
+    /// PNGs go to `out`.
+    pub fn start(
+        out: &Path,
+        data_dir: &Path,
+        width: u32,
+        height: u32,
+    ) -> Result<Walker, WalkError> {
+        std::fs::create_dir_all(out)
+            .map_err(|e| WalkError::Setup(format!("{}: {e}", out.display())))?;
+        let window = kiosk_ui::headless(width, height);
+        let skew = Arc::new(AtomicI64::new(0));
+        let read = Arc::clone(&skew);
+        let clock = move || {
+            OffsetDateTime::now_utc() + time::Duration::seconds(read.load(Ordering::SeqCst))
+        };
+        let (demo, controller) =
+            Demo::start(data_dir, Box::new(clock)).map_err(WalkError::Setup)?;
+        let controller = Rc::new(RefCell::new(controller));
+        controller
+            .borrow_mut()
+            .wait_for_status(Duration::from_secs(10));
+        let ui = KioskWindow::new().map_err(|e| WalkError::Setup(e.to_string()))?;
+        ui.global::<Kiosk>().set_wide(width > height);
+        let binding = gui::bind(&ui, controller);
+        Ok(Walker {
+            ui,
+            window,
+            binding,
+            demo,
+            skew,
+            out: out.to_path_buf(),
+            size: (width, height),
+            shots: Vec::new(),
+            pictures: true,
+            registered: 0,
+        })
+    }
+
+    /// Draws the current screen in full (every pixel, as after a wake-up).
+    pub fn render_frame(&self) -> Vec<slint::Rgb8Pixel> {
+        kiosk_ui::render(&self.window, &self.ui)
+    }
+
+    /// Home → mobile-subscriber form, with the name typed and the letter
+    /// keyboard up: the busiest screen there is.
+    pub fn open_form(&mut self) -> Result<(), WalkError> {
+        self.k().invoke_register();
+        self.k().invoke_choose_subject("citizen".into());
+        self.k().invoke_choose_method("mobile_subscriber".into());
+        self.fill("full_name", "nguyeenx thij thury");
+        self.snap("form", "form")
+    }
+
+    /// `n` complete mobile registrations through the screens, each with its
+    /// own citizen (never one registered before), back home after each.
+    /// No pictures: this is the kiosk at work, not the walk.
+    pub fn register(&mut self, n: u32) -> Result<(), WalkError> {
+        let pictures = std::mem::replace(&mut self.pictures, false);
+        let done = self.register_each(n);
+        self.pictures = pictures;
+        done
+    }
+
+    fn register_each(&mut self, n: u32) -> Result<(), WalkError> {
+        for _ in 0..n {
+            let i = self.registered;
+            self.registered += 1;
+            self.k().invoke_register();
+            self.k().invoke_choose_subject("citizen".into());
+            self.k().invoke_choose_method("mobile_subscriber".into());
+            self.fill("full_name", "tran vawn an");
+            self.fill("personal_id", &format!("0790900{i:05}"));
+            self.fill("date_of_birth", "01011990");
+            self.fill("phone", &format!("09123{i:05}"));
+            self.otp_and_password(&format!("registration-{i}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Walks every method the demo kiosk offers at `width`×`height`, writing
 /// PNGs into `out`; answers their paths.
 pub fn run(
@@ -193,31 +290,7 @@ pub fn run(
     width: u32,
     height: u32,
 ) -> Result<Vec<PathBuf>, WalkError> {
-    std::fs::create_dir_all(out)
-        .map_err(|e| WalkError::Setup(format!("{}: {e}", out.display())))?;
-    let window = kiosk_ui::headless(width, height);
-    let skew = Arc::new(AtomicI64::new(0));
-    let read = Arc::clone(&skew);
-    let clock =
-        move || OffsetDateTime::now_utc() + time::Duration::seconds(read.load(Ordering::SeqCst));
-    let (demo, controller) = Demo::start(data_dir, Box::new(clock)).map_err(WalkError::Setup)?;
-    let controller = Rc::new(RefCell::new(controller));
-    controller
-        .borrow_mut()
-        .wait_for_status(Duration::from_secs(10));
-    let ui = KioskWindow::new().map_err(|e| WalkError::Setup(e.to_string()))?;
-    ui.global::<Kiosk>().set_wide(width > height);
-    let binding = gui::bind(&ui, controller);
-    let mut walker = Walker {
-        ui,
-        window,
-        binding,
-        demo: &demo,
-        skew,
-        out: out.to_path_buf(),
-        size: (width, height),
-        shots: Vec::new(),
-    };
+    let mut walker = Walker::start(out, data_dir, width, height)?;
     walker.walk()?;
     Ok(walker.shots)
 }

@@ -47,10 +47,19 @@ struct Args {
     /// PNG per step into this directory (with --demo).
     #[arg(long, value_name = "DIR")]
     headless: Option<PathBuf>,
+    /// Start the demo kiosk, draw its first frame (1080×1920) into this
+    /// PNG, print how long that took and the peak memory, and exit: the
+    /// cold-start figure of the benchmark.
+    #[arg(long, value_name = "PNG")]
+    first_frame: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     let args = Args::parse();
+    if let Some(png) = &args.first_frame {
+        return first_frame(png, &args.demo_dir, started);
+    }
     if let Some(out) = &args.headless {
         if !args.demo {
             eprintln!("kiosk: --headless walks the demo kiosk; add --demo");
@@ -96,6 +105,36 @@ fn headless(out: &std::path::Path, demo_dir: &std::path::Path) -> ExitCode {
             }
         }
     }
+    ExitCode::SUCCESS
+}
+
+fn first_frame(
+    png: &std::path::Path,
+    demo_dir: &std::path::Path,
+    started: std::time::Instant,
+) -> ExitCode {
+    let dir = png.parent().unwrap_or(std::path::Path::new("."));
+    let walker = match kiosk::walk::Walker::start(dir, demo_dir, 1080, 1920) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("kiosk: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let pixels = walker.render_frame();
+    let elapsed = started.elapsed();
+    if let Err(e) = kiosk_ui::write_png(png, 1080, 1920, &pixels) {
+        eprintln!("kiosk: {}: {e}", png.display());
+        return ExitCode::FAILURE;
+    }
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string()))
+        })
+        .unwrap_or_default();
+    println!("first_frame_ms={} peak_rss={peak}", elapsed.as_millis());
     ExitCode::SUCCESS
 }
 
