@@ -33,11 +33,17 @@
 //! assert_eq!(&plaintext[..], b"{\"name\":\"...\"}");
 //! ```
 
+pub mod api;
+pub mod client;
 mod envelope;
 mod export;
+pub mod faultproxy;
+pub mod httpsig;
 mod payload;
 pub mod portal;
 pub mod relay;
+pub mod server;
+pub mod tls;
 
 pub use envelope::{
     DeviceKey, DevicePublicKey, Envelope, EnvelopeError, EnvelopeHeader, PortalPublicKey,

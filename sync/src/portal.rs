@@ -46,6 +46,23 @@ CREATE TABLE IF NOT EXISTS registrations (
     reason          TEXT,
     account_id      INTEGER REFERENCES accounts (id)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS nonces (
+    kiosk_key TEXT NOT NULL,
+    nonce     TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    PRIMARY KEY (kiosk_key, nonce)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS heartbeats (
+    kiosk_id INTEGER PRIMARY KEY REFERENCES kiosks (id),
+    at       INTEGER NOT NULL,
+    report   TEXT NOT NULL           -- JSON, no personal data
+) STRICT;
+CREATE TABLE IF NOT EXISTS policies (
+    version      INTEGER PRIMARY KEY,
+    document     TEXT NOT NULL,
+    signature    TEXT NOT NULL,
+    published_at INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS status_feed (
     seq             INTEGER PRIMARY KEY,
     kiosk_id        INTEGER NOT NULL,
@@ -67,8 +84,22 @@ pub enum PortalError {
     UnknownKiosk,
     #[error("this kiosk has been revoked")]
     RevokedKiosk,
+    #[error("a policy of this version or newer is already published")]
+    StalePolicy,
     #[error("export file: {0}")]
     Export(#[from] crate::EnvelopeError),
+}
+
+/// A kiosk as the admin CLI lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KioskRow {
+    pub id: i64,
+    pub public_key: String,
+    pub enrolled_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_heartbeat_at: Option<i64>,
+    pub last_heartbeat: Option<String>,
+    pub registrations: i64,
 }
 
 /// A change of a registration's status, for the kiosk that made it.
@@ -108,6 +139,11 @@ impl Portal {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
         Ok(Portal { conn, secret })
+    }
+
+    /// What kiosks seal registrations to.
+    pub fn public_key(&self) -> crate::PortalPublicKey {
+        self.secret.public_key()
     }
 
     /// A one-time code a technician types on the kiosk (eight digits),
@@ -316,17 +352,133 @@ impl Portal {
         key: &DevicePublicKey,
         cursor: i64,
     ) -> Result<Vec<StatusChange>, PortalError> {
+        self.status_page(key, cursor, i64::MAX)
+    }
+
+    /// At most `limit` status changes after `cursor`, oldest first.
+    pub fn status_page(
+        &self,
+        key: &DevicePublicKey,
+        cursor: i64,
+        limit: i64,
+    ) -> Result<Vec<StatusChange>, PortalError> {
         let kiosk = self.kiosk(key)?;
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, registration_id, status FROM status_feed WHERE kiosk_id = ?1 AND seq > ?2 ORDER BY seq")?;
-        let rows = stmt.query_map(params![kiosk, cursor], |r| {
+            .prepare("SELECT seq, registration_id, status FROM status_feed WHERE kiosk_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+        let rows = stmt.query_map(params![kiosk, cursor, limit], |r| {
             Ok(StatusChange {
                 cursor: r.get(0)?,
                 registration_id: r.get(1)?,
                 status: r.get(2)?,
             })
         })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Remembers a request nonce of the kiosk holding `key`; false when it
+    /// was seen before (a replay). Nonces older than `forget_before` are
+    /// dropped: requests that old are refused by their timestamp anyway.
+    pub fn remember_nonce(
+        &mut self,
+        key: &DevicePublicKey,
+        nonce: &str,
+        created: i64,
+        forget_before: i64,
+    ) -> Result<bool, PortalError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM nonces WHERE created < ?1", [forget_before])?;
+        let fresh = tx.execute(
+            "INSERT INTO nonces (kiosk_key, nonce, created) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![key.to_base64(), nonce, created],
+        )? == 1;
+        tx.commit()?;
+        Ok(fresh)
+    }
+
+    /// Keeps the latest heartbeat of a kiosk.
+    pub fn record_heartbeat(
+        &mut self,
+        kiosk_id: i64,
+        report: &str,
+        now: i64,
+    ) -> Result<(), PortalError> {
+        self.conn.execute(
+            "INSERT INTO heartbeats (kiosk_id, at, report) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kiosk_id) DO UPDATE SET at = excluded.at, report = excluded.report",
+            params![kiosk_id, now, report],
+        )?;
+        Ok(())
+    }
+
+    /// Every kiosk, for the admin CLI.
+    pub fn kiosks(&self) -> Result<Vec<KioskRow>, PortalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT k.id, k.public_key, k.enrolled_at, k.revoked_at, h.at, h.report,
+                    (SELECT COUNT(*) FROM registrations r WHERE r.kiosk_id = k.id)
+             FROM kiosks k LEFT JOIN heartbeats h ON h.kiosk_id = k.id ORDER BY k.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(KioskRow {
+                id: r.get(0)?,
+                public_key: r.get(1)?,
+                enrolled_at: r.get(2)?,
+                revoked_at: r.get(3)?,
+                last_heartbeat_at: r.get(4)?,
+                last_heartbeat: r.get(5)?,
+                registrations: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Publishes a signed policy. Versions only go up.
+    pub fn publish_policy(
+        &mut self,
+        policy: &crate::api::SignedPolicy,
+        now: i64,
+    ) -> Result<(), PortalError> {
+        let latest: Option<i64> =
+            self.conn
+                .query_row("SELECT MAX(version) FROM policies", [], |r| r.get(0))?;
+        let version = i64::try_from(policy.version).map_err(|_| PortalError::StalePolicy)?;
+        if latest.is_some_and(|l| l >= version) {
+            return Err(PortalError::StalePolicy);
+        }
+        self.conn.execute(
+            "INSERT INTO policies (version, document, signature, published_at) VALUES (?1, ?2, ?3, ?4)",
+            params![version, policy.document, policy.signature, now],
+        )?;
+        Ok(())
+    }
+
+    /// The newest published policy.
+    pub fn current_policy(&self) -> Result<Option<crate::api::SignedPolicy>, PortalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT version, document, signature FROM policies ORDER BY version DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(crate::api::SignedPolicy {
+                        version: r.get::<_, i64>(0)? as u64,
+                        document: r.get(1)?,
+                        signature: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Accounts by level and pending state, for the admin CLI: never the
+    /// identities themselves.
+    pub fn account_summary(&self) -> Result<Vec<(i64, String, i64)>, PortalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT level, pending, COUNT(*) FROM accounts GROUP BY level, pending ORDER BY level, pending",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -1,0 +1,248 @@
+//! The kiosk API's messages: what the kiosk and the portal exchange as JSON,
+//! exactly as `sync/openapi.json` describes them.
+//!
+//! Nothing here carries personal data in the clear: registrations travel
+//! only as sealed [`Envelope`]s, and the status feed names registration ids.
+
+use serde::{Deserialize, Serialize};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::relay::ItemOutcome;
+use crate::{DeviceKey, DevicePublicKey, Envelope, EnvelopeError};
+
+/// Every route's prefix: the API's major version.
+pub const PREFIX: &str = "/v1";
+
+/// `POST /v1/enrolment`, signed with the key being enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// The one-time code the technician was given (eight digits).
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolResponse {
+    pub kiosk_id: i64,
+    /// X25519 public key, base64: what the kiosk seals registrations to.
+    pub portal_public_key: String,
+    /// Ed25519 public key, base64: what signs the policy.
+    pub policy_public_key: String,
+    /// The current policy, when the portal publishes one.
+    pub policy: Option<SignedPolicy>,
+}
+
+/// `POST /v1/registrations`: a batch of sealed registrations. The body may
+/// be sent with `Content-Encoding: gzip`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    pub envelopes: Vec<Envelope>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Accepted,
+    Duplicate,
+    Rejected,
+    RetryLater,
+}
+
+/// The portal's answer for one registration of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemResult {
+    pub registration_id: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ItemResult {
+    pub fn new(registration_id: String, outcome: &ItemOutcome) -> Self {
+        let (outcome, reason) = match outcome {
+            ItemOutcome::Accepted => (Outcome::Accepted, None),
+            ItemOutcome::Duplicate => (Outcome::Duplicate, None),
+            ItemOutcome::Rejected(r) => (Outcome::Rejected, Some(r.clone())),
+            ItemOutcome::RetryLater => (Outcome::RetryLater, None),
+        };
+        ItemResult {
+            registration_id,
+            outcome,
+            reason,
+        }
+    }
+
+    pub fn outcome(&self) -> ItemOutcome {
+        match self.outcome {
+            Outcome::Accepted => ItemOutcome::Accepted,
+            Outcome::Duplicate => ItemOutcome::Duplicate,
+            Outcome::Rejected => ItemOutcome::Rejected(self.reason.clone().unwrap_or_default()),
+            Outcome::RetryLater => ItemOutcome::RetryLater,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadResponse {
+    pub results: Vec<ItemResult>,
+}
+
+/// One change in `GET /v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusItem {
+    pub cursor: i64,
+    pub registration_id: String,
+    /// accepted, duplicate, rejected, activated, …
+    pub status: String,
+    /// The status is final: the kiosk may delete the sealed payload.
+    pub terminal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusResponse {
+    pub changes: Vec<StatusItem>,
+    /// Ask again after this cursor.
+    pub next_cursor: i64,
+}
+
+/// The state of the kiosk's devices, for the heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Peripherals {
+    /// ready, no_sim, no_signal, absent, …
+    pub modem: String,
+    pub token_reader: bool,
+    pub card_reader: bool,
+}
+
+/// `POST /v1/heartbeat`: health without personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub software_version: String,
+    pub queue_depth: u64,
+    /// Seconds the oldest waiting registration has waited.
+    pub oldest_pending_secs: Option<i64>,
+    pub policy_version: Option<u64>,
+    pub peripherals: Peripherals,
+    /// The kiosk's own estimate of its clock's error (portal − kiosk).
+    pub clock_skew_secs: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatResponse {
+    /// The portal's time, Unix seconds.
+    pub server_time: i64,
+    /// The version of the policy the portal publishes now.
+    pub policy_version: Option<u64>,
+}
+
+/// The policy as the portal publishes it: the document's exact bytes and an
+/// Ed25519 signature over `"vn-dvc-kiosk/policy/1\0" || version (8 bytes,
+/// big-endian) || document`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedPolicy {
+    pub version: u64,
+    /// TOML, as the kiosk's policy file.
+    pub document: String,
+    /// base64
+    pub signature: String,
+}
+
+const POLICY_CONTEXT: &[u8] = b"vn-dvc-kiosk/policy/1\0";
+
+fn policy_message(version: u64, document: &str) -> Vec<u8> {
+    let mut m = POLICY_CONTEXT.to_vec();
+    m.extend_from_slice(&version.to_be_bytes());
+    m.extend_from_slice(document.as_bytes());
+    m
+}
+
+impl SignedPolicy {
+    /// Signs `document` as `version` with the portal's policy key.
+    pub fn sign(version: u64, document: String, key: &DeviceKey) -> SignedPolicy {
+        let signature = B64.encode(key.sign(&policy_message(version, &document)));
+        SignedPolicy {
+            version,
+            document,
+            signature,
+        }
+    }
+
+    /// Checks the signature with the policy key the kiosk trusts. A changed
+    /// version or document, or another key, fails.
+    pub fn verify(&self, key: &DevicePublicKey) -> Result<(), EnvelopeError> {
+        let signature = B64
+            .decode(&self.signature)
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        key.verify(&policy_message(self.version, &self.document), &signature)
+    }
+}
+
+/// `GET /v1/health`: unauthenticated liveness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub status: String,
+    pub server_time: i64,
+}
+
+/// An error, as RFC 9457 problem details, with a stable `code`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The `code` of a request refused because the kiosk's clock is too far
+/// from the portal's; the response's `Date` header has the portal's time.
+pub const CLOCK_SKEW: &str = "clock_skew";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_policy_verifies_only_as_signed() {
+        let key = DeviceKey::generate();
+        let signed = SignedPolicy::sign(7, "[otp]\nttl_seconds = 300\n".into(), &key);
+        assert!(signed.verify(&key.public_key()).is_ok());
+        let mut newer = signed.clone();
+        newer.version = 8;
+        assert!(newer.verify(&key.public_key()).is_err());
+        let mut edited = signed.clone();
+        edited.document = edited.document.replace("300", "30000");
+        assert!(edited.verify(&key.public_key()).is_err());
+        assert!(signed.verify(&DeviceKey::generate().public_key()).is_err());
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_the_wire_form() {
+        for o in [
+            ItemOutcome::Accepted,
+            ItemOutcome::Duplicate,
+            ItemOutcome::Rejected("BHXH data did not match".into()),
+            ItemOutcome::RetryLater,
+        ] {
+            let wire = ItemResult::new("r".into(), &o);
+            let json = serde_json::to_string(&wire).unwrap();
+            let back: ItemResult = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.outcome(), o);
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! portal: the reference portal of the kiosk API, and its admin CLI.
+//!
+//! Everything lives in one data directory: the SQLite database, the X25519
+//! key that opens sealed registrations and the Ed25519 key that signs the
+//! policy (both owner-only). English output; exit status 0 on success,
+//! 1 when the portal refuses, 2 on a usage error, 3 when its files cannot
+//! be read or written.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::{Parser, Subcommand};
+use kiosk_sync::api::SignedPolicy;
+use kiosk_sync::portal::Portal;
+use kiosk_sync::server::{self, ServerConfig, Shared};
+use kiosk_sync::{DeviceKey, PortalSecretKey};
+
+#[derive(Parser)]
+#[command(
+    name = "portal",
+    version,
+    about = "Reference portal of the registration kiosk API"
+)]
+struct Cli {
+    /// Data directory: database and keys.
+    #[arg(
+        long,
+        env = "PORTAL_DATA",
+        default_value = "portal-data",
+        global = true
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the keys, the TLS certificate and the database (once);
+    /// prints what kiosks are configured with.
+    Init {
+        /// Names the certificate is for (DNS names or IP addresses).
+        #[arg(long = "tls-name", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        tls_names: Vec<String>,
+    },
+    /// Print the public keys kiosks are configured with.
+    Keys,
+    /// Serve the kiosk API.
+    Serve {
+        /// Address to listen on; port 0 picks a free one (printed).
+        #[arg(long, default_value = "127.0.0.1:8470")]
+        listen: SocketAddr,
+        /// Largest accepted distance between a kiosk's clock and ours.
+        #[arg(long, default_value_t = 300)]
+        max_skew_secs: i64,
+        /// Serve https with the certificate from `portal init` (kiosks pin it).
+        #[arg(long)]
+        tls: bool,
+    },
+    /// Issue a one-time enrolment code for a technician.
+    EnrolCode {
+        /// How long the code stays valid.
+        #[arg(long, default_value_t = 24)]
+        valid_hours: i64,
+    },
+    /// List kiosks: id, key, enrolment, revocation, last heartbeat.
+    Kiosks,
+    /// Revoke a kiosk: its requests are refused from now on.
+    Revoke { kiosk_id: i64 },
+    /// Count accounts by level and pending checks (never identities).
+    Accounts,
+    /// Import a kiosk's export file (from a USB stick).
+    Import { file: PathBuf },
+    /// Sign and publish a policy document (TOML) as the next version.
+    PublishPolicy {
+        file: PathBuf,
+        /// The version; must be above every published one.
+        #[arg(long)]
+        version: u64,
+    },
+}
+
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn refused(message: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 1,
+        message: message.to_string(),
+    }
+}
+
+fn environment(message: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 3,
+        message: message.to_string(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("portal: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn now() -> i64 {
+    server::now()
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| environment(format!("{}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| environment(format!("{}: {e}", path.display())))
+}
+
+fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, Failure> {
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            environment(format!("{}: {e} (run `portal init` first)", path.display()))
+        })?);
+    B64.decode(text.trim())
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| environment(format!("{}: {e}", path.display())))
+}
+
+struct Keys {
+    portal: PortalSecretKey,
+    policy: DeviceKey,
+}
+
+fn keys(data: &Path) -> Result<Keys, Failure> {
+    let portal = PortalSecretKey::from_bytes(&read_secret(&data.join("portal.key"))?)
+        .map_err(environment)?;
+    let policy = DeviceKey::from_secret_bytes(&read_secret(&data.join("policy.key"))?)
+        .map_err(environment)?;
+    Ok(Keys { portal, policy })
+}
+
+fn open(data: &Path) -> Result<(Portal, DeviceKey), Failure> {
+    let keys = keys(data)?;
+    let portal = Portal::open(&data.join("portal.sqlite3"), keys.portal).map_err(environment)?;
+    Ok((portal, keys.policy))
+}
+
+fn print_keys(data: &Path, keys: &Keys) -> Result<(), Failure> {
+    println!(
+        "portal_public_key = \"{}\"",
+        keys.portal.public_key().to_base64()
+    );
+    println!(
+        "policy_public_key = \"{}\"",
+        keys.policy.public_key().to_base64()
+    );
+    let cert = read_text(&data.join("tls.crt"))?;
+    let pin = kiosk_sync::tls::pin_of_pem(&cert).map_err(environment)?;
+    let hex: String = pin.iter().map(|b| format!("{b:02x}")).collect();
+    println!("tls_pin = \"{hex}\"");
+    Ok(())
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| environment(format!("{}: {e} (run `portal init` first)", path.display())))
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    let data = &cli.data;
+    match &cli.command {
+        Command::Init { tls_names } => {
+            std::fs::create_dir_all(data)
+                .map_err(|e| environment(format!("{}: {e}", data.display())))?;
+            if !data.join("portal.key").exists() {
+                write_secret(
+                    &data.join("portal.key"),
+                    &zeroize::Zeroizing::new(
+                        B64.encode(PortalSecretKey::generate().secret_bytes().as_slice()),
+                    ),
+                )?;
+            }
+            if !data.join("policy.key").exists() {
+                write_secret(
+                    &data.join("policy.key"),
+                    &zeroize::Zeroizing::new(
+                        B64.encode(DeviceKey::generate().secret_bytes().as_slice()),
+                    ),
+                )?;
+            }
+            if !data.join("tls.crt").exists() {
+                let (cert, key, _) =
+                    kiosk_sync::tls::self_signed(tls_names).map_err(environment)?;
+                write_secret(&data.join("tls.key"), &zeroize::Zeroizing::new(key))?;
+                std::fs::write(data.join("tls.crt"), cert)
+                    .map_err(|e| environment(format!("{}: {e}", data.display())))?;
+            }
+            open(data)?;
+            print_keys(data, &keys(data)?)
+        }
+        Command::Keys => print_keys(data, &keys(data)?),
+        Command::Serve {
+            listen,
+            max_skew_secs,
+            tls,
+        } => {
+            let (portal, policy) = open(data)?;
+            let tls_config = if *tls {
+                let key = zeroize::Zeroizing::new(read_text(&data.join("tls.key"))?);
+                Some(
+                    kiosk_sync::tls::server_config(&read_text(&data.join("tls.crt"))?, &key)
+                        .map_err(environment)?,
+                )
+            } else {
+                None
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(environment)?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|e| environment(format!("listen on {listen}: {e}")))?;
+                let address = listener.local_addr().map_err(environment)?;
+                let scheme = if tls_config.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                println!("portal: serving the kiosk API on {scheme}://{address}");
+                std::io::stdout().flush().ok();
+                let shared = Shared::new(
+                    portal,
+                    policy,
+                    ServerConfig {
+                        max_skew_secs: *max_skew_secs,
+                    },
+                );
+                let shutdown = async {
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                            .expect("SIGTERM handler");
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                };
+                match tls_config {
+                    Some(config) => server::serve(
+                        kiosk_sync::tls::TlsListener::new(listener, config),
+                        shared,
+                        shutdown,
+                    )
+                    .await
+                    .map_err(environment),
+                    None => server::serve(listener, shared, shutdown)
+                        .await
+                        .map_err(environment),
+                }
+            })
+        }
+        Command::EnrolCode { valid_hours } => {
+            let (mut portal, _) = open(data)?;
+            let code = portal
+                .issue_enrolment_code(now(), valid_hours * 3600)
+                .map_err(environment)?;
+            println!("{code}");
+            Ok(())
+        }
+        Command::Kiosks => {
+            let (portal, _) = open(data)?;
+            println!("id  state    registrations  last heartbeat  key");
+            for k in portal.kiosks().map_err(environment)? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let seen = k
+                    .last_heartbeat_at
+                    .map(|at| format!("{} s ago", (now() - at).max(0)))
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{:<3} {:<8} {:>13}  {:<14}  {}",
+                    k.id, state, k.registrations, seen, k.public_key
+                );
+            }
+            Ok(())
+        }
+        Command::Revoke { kiosk_id } => {
+            let (mut portal, _) = open(data)?;
+            if !portal
+                .kiosks()
+                .map_err(environment)?
+                .iter()
+                .any(|k| k.id == *kiosk_id)
+            {
+                return Err(refused(format!("no kiosk has id {kiosk_id}")));
+            }
+            portal.revoke(*kiosk_id, now()).map_err(environment)?;
+            println!("kiosk {kiosk_id} revoked");
+            Ok(())
+        }
+        Command::Accounts => {
+            let (portal, _) = open(data)?;
+            println!("level  pending checks             accounts");
+            for (level, pending, count) in portal.account_summary().map_err(environment)? {
+                let pending = if pending.is_empty() { "none" } else { &pending };
+                println!("{level:<6} {pending:<26} {count}");
+            }
+            println!("total  {}", portal.account_count().map_err(environment)?);
+            Ok(())
+        }
+        Command::Import { file } => {
+            let (mut portal, _) = open(data)?;
+            let bytes =
+                std::fs::read(file).map_err(|e| environment(format!("{}: {e}", file.display())))?;
+            let outcomes = portal.import(&bytes, now()).map_err(refused)?;
+            let count = |f: fn(&kiosk_sync::relay::ItemOutcome) -> bool| {
+                outcomes.iter().filter(|(_, o)| f(o)).count()
+            };
+            use kiosk_sync::relay::ItemOutcome as O;
+            println!(
+                "imported {} registration(s): {} accepted, {} duplicate, {} rejected",
+                outcomes.len(),
+                count(|o| matches!(o, O::Accepted)),
+                count(|o| matches!(o, O::Duplicate)),
+                count(|o| matches!(o, O::Rejected(_)))
+            );
+            Ok(())
+        }
+        Command::PublishPolicy { file, version } => {
+            let (mut portal, policy_key) = open(data)?;
+            let document = std::fs::read_to_string(file)
+                .map_err(|e| environment(format!("{}: {e}", file.display())))?;
+            let signed = SignedPolicy::sign(*version, document, &policy_key);
+            portal.publish_policy(&signed, now()).map_err(refused)?;
+            println!("policy version {version} published");
+            Ok(())
+        }
+    }
+}

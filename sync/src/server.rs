@@ -1,0 +1,489 @@
+//! The reference portal's HTTP face: the kiosk API of `sync/openapi.json`
+//! on axum, over the [`Portal`] core.
+//!
+//! Every kiosk request is authenticated the same way before its handler
+//! sees it: the RFC 9421 signature and body digest verify, `created` is
+//! within [`ServerConfig::max_skew_secs`] of the portal's clock (otherwise
+//! `401 clock_skew`, so the kiosk can correct itself from `Date`), the key
+//! belongs to an enrolled, unrevoked kiosk (enrolment excepted), and the
+//! nonce was never seen from that kiosk (otherwise `401 replay`).
+
+use std::io::Read as _;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde::Deserialize;
+
+use crate::api::{
+    self, EnrolRequest, EnrolResponse, Health, Heartbeat, HeartbeatResponse, ItemResult, Problem,
+    StatusItem, StatusResponse, UploadRequest, UploadResponse,
+};
+use crate::httpsig::{self, RequestParts, SignatureError};
+use crate::portal::{Portal, PortalError};
+use crate::{DeviceKey, DevicePublicKey};
+
+/// The OpenAPI 3.1 description of this API, served at `/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Largest request body, compressed or not.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest batch of registrations in one upload.
+pub const MAX_BATCH: usize = 1000;
+/// Largest page of the status feed.
+pub const MAX_STATUS_PAGE: i64 = 1000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServerConfig {
+    /// How far a request's `created` may be from the portal's clock.
+    pub max_skew_secs: i64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { max_skew_secs: 300 }
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct Shared {
+    portal: Mutex<Portal>,
+    policy_key: DeviceKey,
+    config: ServerConfig,
+}
+
+impl Shared {
+    pub fn new(portal: Portal, policy_key: DeviceKey, config: ServerConfig) -> Arc<Shared> {
+        Arc::new(Shared {
+            portal: Mutex::new(portal),
+            policy_key,
+            config,
+        })
+    }
+
+    /// The portal itself, for administration beside the server (tests,
+    /// the demo). Blocks while a request holds it.
+    pub fn portal(&self) -> std::sync::MutexGuard<'_, Portal> {
+        self.portal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the portal's database, off the async threads.
+    async fn db<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Portal) -> Result<T, PortalError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let shared = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut portal = shared
+                .portal
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut portal)
+        })
+        .await
+        .map_err(|_| ApiError::internal("database task failed"))?
+        .map_err(ApiError::from)
+    }
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// An error answered as RFC 9457 problem details.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<Option<String>>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    fn internal(detail: &str) -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            detail.to_string(),
+        )
+    }
+
+    fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", detail.into())
+    }
+}
+
+impl From<PortalError> for ApiError {
+    fn from(e: PortalError) -> Self {
+        let (status, code) = match &e {
+            PortalError::BadCode => (StatusCode::FORBIDDEN, "bad_enrolment_code"),
+            PortalError::CodeExpired => (StatusCode::FORBIDDEN, "enrolment_code_expired"),
+            PortalError::UnknownKiosk => (StatusCode::FORBIDDEN, "unknown_kiosk"),
+            PortalError::RevokedKiosk => (StatusCode::FORBIDDEN, "revoked_kiosk"),
+            PortalError::StalePolicy => (StatusCode::CONFLICT, "stale_policy"),
+            PortalError::Export(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            PortalError::Sqlite(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(e: SignatureError) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = Problem {
+            kind: format!("urn:vn-dvc-kiosk:problem:{}", self.code),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
+            status: self.status.as_u16(),
+            code: self.code.to_string(),
+            detail: self.detail,
+        };
+        let mut response = (self.status, Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// A request that passed authentication.
+struct Authed {
+    key: DevicePublicKey,
+    kiosk_id: Option<i64>,
+    body: Vec<u8>,
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::bad_request(format!("gzip body: {e}")))?;
+    if out.len() > MAX_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the body is too large once decompressed".to_string(),
+        ));
+    }
+    Ok(out)
+}
+
+async fn authenticate(
+    shared: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+    enrolling: bool,
+) -> Result<Authed, ApiError> {
+    let authority = header_str(headers, "host")
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .ok_or_else(|| ApiError::bad_request("no Host header"))?;
+    let parts = RequestParts {
+        method: method.as_str(),
+        authority: &authority,
+        path: uri.path(),
+        query: uri.query(),
+        content_digest: header_str(headers, "content-digest"),
+    };
+    let verified = httpsig::verify(
+        parts,
+        &body,
+        header_str(headers, "signature-input"),
+        header_str(headers, "signature"),
+        |keyid| DevicePublicKey::from_base64(keyid).ok(),
+    )?;
+    let now = now();
+    let window = shared.config.max_skew_secs;
+    if (verified.created - now).abs() > window {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            api::CLOCK_SKEW,
+            format!(
+                "the request was signed at {} and the portal's clock reads {now}",
+                verified.created
+            ),
+        ));
+    }
+    let key = verified.key;
+    let nonce = verified.nonce.clone();
+    let created = verified.created;
+    let kiosk_id = shared
+        .db(move |p| {
+            let kiosk_id = if enrolling {
+                None
+            } else {
+                Some(p.kiosk(&key)?)
+            };
+            Ok((
+                kiosk_id,
+                p.remember_nonce(&key, &nonce, created, now - 2 * window)?,
+            ))
+        })
+        .await?;
+    let (kiosk_id, fresh) = kiosk_id;
+    if !fresh {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "replay",
+            "this request was seen before".to_string(),
+        ));
+    }
+    let body = match header_str(headers, "content-encoding") {
+        None | Some("identity") => body.to_vec(),
+        Some("gzip") => gunzip(&body)?,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_encoding",
+                format!("content encoding {other:?}"),
+            ));
+        }
+    };
+    Ok(Authed {
+        key: verified.key,
+        kiosk_id,
+        body,
+    })
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("JSON body: {e}")))
+}
+
+async fn enrol(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<EnrolResponse>, ApiError> {
+    let authed = authenticate(&shared, &method, &uri, &headers, body, true).await?;
+    let request: EnrolRequest = json_body(&authed.body)?;
+    let key = authed.key;
+    let policy_public_key = shared.policy_key.public_key().to_base64();
+    let (kiosk_id, portal_public_key, policy) = shared
+        .db(move |p| {
+            let id = p.enrol(&request.code, &key, now())?;
+            Ok((id, p.public_key().to_base64(), p.current_policy()?))
+        })
+        .await?;
+    Ok(Json(EnrolResponse {
+        kiosk_id,
+        portal_public_key,
+        policy_public_key,
+        policy,
+    }))
+}
+
+async fn upload(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<UploadResponse>, ApiError> {
+    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
+    let request: UploadRequest = json_body(&authed.body)?;
+    if request.envelopes.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("at most {MAX_BATCH} registrations per upload"),
+        ));
+    }
+    let key = authed.key;
+    let outcomes = shared
+        .db(move |p| p.receive(&key, &request.envelopes, now()))
+        .await?;
+    Ok(Json(UploadResponse {
+        results: outcomes
+            .into_iter()
+            .map(|(id, o)| ItemResult::new(id, &o))
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+async fn status(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Result<Json<StatusResponse>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(500);
+    if !(1..=MAX_STATUS_PAGE).contains(&limit) || query.after < 0 {
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1..={MAX_STATUS_PAGE} and after at least 0"
+        )));
+    }
+    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
+    let key = authed.key;
+    let after = query.after;
+    let changes = shared
+        .db(move |p| p.status_page(&key, after, limit))
+        .await?;
+    let next_cursor = changes.last().map_or(after, |c| c.cursor);
+    Ok(Json(StatusResponse {
+        changes: changes
+            .into_iter()
+            .map(|c| StatusItem {
+                cursor: c.cursor,
+                registration_id: c.registration_id,
+                terminal: true,
+                status: c.status,
+            })
+            .collect(),
+        next_cursor,
+    }))
+}
+
+async fn heartbeat(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<HeartbeatResponse>, ApiError> {
+    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
+    let report: Heartbeat = json_body(&authed.body)?;
+    let kiosk_id = authed.kiosk_id.expect("authenticated as a kiosk");
+    let policy_version = shared
+        .db(move |p| {
+            let text = serde_json::to_string(&report).expect("a heartbeat serialises");
+            p.record_heartbeat(kiosk_id, &text, now())?;
+            Ok(p.current_policy()?.map(|p| p.version))
+        })
+        .await?;
+    Ok(Json(HeartbeatResponse {
+        server_time: now(),
+        policy_version,
+    }))
+}
+
+async fn policy(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::SignedPolicy>, ApiError> {
+    authenticate(&shared, &method, &uri, &headers, body, false).await?;
+    shared
+        .db(|p| p.current_policy())
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_policy",
+                "the portal publishes no policy yet".to_string(),
+            )
+        })
+}
+
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        server_time: now(),
+    })
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", None)
+}
+
+/// Every route the portal serves: the router is built from this list
+/// alone, and a test holds it equal to the OpenAPI document's.
+pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<Shared>>)> {
+    vec![
+        (Method::POST, "/v1/enrolment", post(enrol)),
+        (Method::POST, "/v1/registrations", post(upload)),
+        (Method::GET, "/v1/status", get(status)),
+        (Method::POST, "/v1/heartbeat", post(heartbeat)),
+        (Method::GET, "/v1/policy", get(policy)),
+        (Method::GET, "/v1/health", get(health)),
+        (Method::GET, "/v1/openapi.json", get(openapi)),
+    ]
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let mut router = Router::new();
+    for (_, path, method_router) in routes() {
+        router = router.route(path, method_router);
+    }
+    router
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+/// Serves the API on `listener` (plain TCP, or [`crate::tls::TlsListener`])
+/// until `shutdown` completes.
+pub async fn serve<L>(
+    listener: L,
+    shared: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,502 @@
+//! The kiosk API over real HTTP on loopback: the reference portal's axum
+//! server and the kiosk's reqwest client, with signatures, replay and clock
+//! checks, idempotent upload, the status feed, heartbeat and policy.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kiosk_sync::api::SignedPolicy;
+use kiosk_sync::client::{ClientConfig, ClientError, PortalClient};
+use kiosk_sync::httpsig::{self, RequestParts};
+use kiosk_sync::portal::Portal;
+use kiosk_sync::relay::{ItemOutcome, UploadResult};
+use kiosk_sync::server::{self, ServerConfig, Shared};
+use kiosk_sync::{
+    DeviceKey, Envelope, EnvelopeHeader, PAYLOAD_SCHEMA, PortalPublicKey, PortalSecretKey,
+    RegistrationPayload, seal,
+};
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    shared: Arc<Shared>,
+    url: String,
+    sealing: PortalPublicKey,
+    policy_key: DeviceKey,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Rig {
+    async fn start() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = PortalSecretKey::generate();
+        let sealing = secret.public_key();
+        let portal = Portal::open(&dir.path().join("portal.sqlite3"), secret).unwrap();
+        let policy_key = DeviceKey::generate();
+        let shared = Shared::new(
+            portal,
+            DeviceKey::from_secret_bytes(&*policy_key.secret_bytes()).unwrap(),
+            ServerConfig::default(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server::serve(listener, Arc::clone(&shared), async {
+            stopped.await.ok();
+        }));
+        Rig {
+            _dir: dir,
+            shared,
+            url,
+            sealing,
+            policy_key,
+            _stop: stop,
+        }
+    }
+
+    fn code(&self) -> String {
+        self.shared
+            .portal()
+            .issue_enrolment_code(server::now(), 3600)
+            .unwrap()
+    }
+
+    fn client(&self, key: &DeviceKey) -> PortalClient {
+        PortalClient::new(
+            &ClientConfig::new(&self.url),
+            DeviceKey::from_secret_bytes(&*key.secret_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    async fn enrolled(&self) -> (DeviceKey, PortalClient) {
+        let key = DeviceKey::generate();
+        let client = self.client(&key);
+        client.enrol(&self.code()).await.unwrap();
+        (key, client)
+    }
+
+    fn envelope(&self, key: &DeviceKey, id: &str, person: &str) -> Envelope {
+        let payload = RegistrationPayload {
+            schema: PAYLOAD_SCHEMA.into(),
+            registration_id: id.into(),
+            reference: format!("DK-{id}"),
+            created_at: 1,
+            method: "mobile_subscriber".into(),
+            subject: "citizen".into(),
+            level: 1,
+            pending: vec!["global_duplicate".into()],
+            full_name: Some("Lê Thị Hồng".into()),
+            business_name: None,
+            personal_id_kind: Some("cccd".into()),
+            personal_id: Some(person.into()),
+            tax_code: None,
+            bhxh_code: None,
+            date_of_birth: Some("1990-01-02".into()),
+            phone: Some("+84912000111".into()),
+            email: None,
+            certificate: None,
+            password_hash: "$argon2id$v=19$…".into(),
+        };
+        seal(
+            &serde_json::to_vec(&payload).unwrap(),
+            EnvelopeHeader::new(id, 1),
+            &self.sealing,
+            key,
+        )
+        .unwrap()
+    }
+}
+
+/// A plain HTTP client for hand-made requests (rustls needs its provider
+/// named: the workspace builds reqwest without a default one).
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+fn answered(result: UploadResult) -> Vec<(String, ItemOutcome)> {
+    match result {
+        UploadResult::Answered(a) => a,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_gives_the_kiosk_its_id_and_the_portal_keys() {
+    let rig = Rig::start().await;
+    let key = DeviceKey::generate();
+    let client = rig.client(&key);
+    let code = rig.code();
+    let answer = client.enrol(&code).await.unwrap();
+    assert_eq!(answer.portal_public_key, rig.sealing.to_base64());
+    assert_eq!(
+        answer.policy_public_key,
+        rig.policy_key.public_key().to_base64()
+    );
+    assert_eq!(
+        rig.shared.portal().kiosk(&key.public_key()).unwrap(),
+        answer.kiosk_id
+    );
+    // The code is spent.
+    let again = rig.client(&DeviceKey::generate()).enrol(&code).await;
+    assert!(
+        matches!(&again, Err(ClientError::Refused { status: 403, code, .. }) if code == "bad_enrolment_code"),
+        "{again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_resent_after_a_lost_answer_creates_nothing_twice() {
+    let rig = Rig::start().await;
+    let (key, client) = rig.enrolled().await;
+    // Enough envelopes that the body is compressed on the way.
+    let batch: Vec<Envelope> = (0..40)
+        .map(|i| rig.envelope(&key, &format!("r{i}"), &format!("0510990{i:05}")))
+        .collect();
+    let first = answered(client.upload(batch.clone()).await);
+    assert_eq!(first.len(), 40);
+    assert!(first.iter().all(|(_, o)| *o == ItemOutcome::Accepted));
+    let again = answered(client.upload(batch).await);
+    assert_eq!(again, first);
+    assert_eq!(rig.shared.portal().account_count().unwrap(), 40);
+
+    let page = client.status_since(0, 25).await.unwrap();
+    assert_eq!(page.changes.len(), 25);
+    let rest = client.status_since(page.next_cursor, 25).await.unwrap();
+    assert_eq!(rest.changes.len(), 15);
+    let ids: BTreeSet<String> = page
+        .changes
+        .iter()
+        .chain(&rest.changes)
+        .map(|c| c.registration_id.clone())
+        .collect();
+    assert_eq!(ids.len(), 40);
+    assert!(
+        client
+            .status_since(rest.next_cursor, 25)
+            .await
+            .unwrap()
+            .changes
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_citizen_from_two_kiosks_is_one_account() {
+    let rig = Rig::start().await;
+    let (a_key, a) = rig.enrolled().await;
+    let (b_key, b) = rig.enrolled().await;
+    let from_a = answered(
+        a.upload(vec![rig.envelope(&a_key, "a1", "051099000777")])
+            .await,
+    );
+    let from_b = answered(
+        b.upload(vec![rig.envelope(&b_key, "b1", "051099000777")])
+            .await,
+    );
+    assert_eq!(from_a[0].1, ItemOutcome::Accepted);
+    assert_eq!(from_b[0].1, ItemOutcome::Duplicate);
+    let feed = b.status_since(0, 10).await.unwrap();
+    assert_eq!(
+        (
+            feed.changes[0].registration_id.as_str(),
+            feed.changes[0].status.as_str()
+        ),
+        ("b1", "duplicate")
+    );
+    assert_eq!(rig.shared.portal().account_count().unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_revoked_kiosks_are_refused() {
+    let rig = Rig::start().await;
+    let stranger = DeviceKey::generate();
+    let result = rig
+        .client(&stranger)
+        .upload(vec![rig.envelope(&stranger, "s1", "051099000001")])
+        .await;
+    assert!(
+        matches!(&result, UploadResult::Failed(e) if e.contains("unknown_kiosk")),
+        "{result:?}"
+    );
+    let (key, client) = rig.enrolled().await;
+    let id = rig.shared.portal().kiosk(&key.public_key()).unwrap();
+    rig.shared.portal().revoke(id, server::now()).unwrap();
+    let result = client.status_since(0, 10).await;
+    assert!(
+        matches!(&result, Err(ClientError::Refused { status: 403, code, .. }) if code == "revoked_kiosk"),
+        "{result:?}"
+    );
+    assert_eq!(rig.shared.portal().account_count().unwrap(), 0);
+}
+
+/// Sends one request signed by `signer` (claiming `keyid_of`'s key when
+/// given), exactly as built, and answers status and problem code.
+async fn raw(
+    url: &str,
+    signer: &DeviceKey,
+    created: i64,
+    nonce: &str,
+    body: &[u8],
+    tamper: impl FnOnce(&mut httpsig::SignatureHeaders, &mut Vec<u8>),
+) -> (u16, String) {
+    let base = reqwest::Url::parse(url).unwrap();
+    let authority = format!("{}:{}", base.host_str().unwrap(), base.port().unwrap());
+    let mut headers = httpsig::sign(
+        RequestParts {
+            method: "POST",
+            authority: &authority,
+            path: "/v1/heartbeat",
+            query: None,
+            content_digest: None,
+        },
+        body,
+        signer,
+        created,
+        nonce,
+    );
+    let mut body = body.to_vec();
+    tamper(&mut headers, &mut body);
+    let response = http()
+        .post(base.join("v1/heartbeat").unwrap())
+        .header("content-type", "application/json")
+        .header("content-digest", headers.content_digest)
+        .header("signature-input", headers.signature_input)
+        .header("signature", headers.signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let code = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(String::from))
+        .unwrap_or_default();
+    (status, code)
+}
+
+fn heartbeat_body() -> Vec<u8> {
+    serde_json::to_vec(&kiosk_sync::api::Heartbeat {
+        software_version: "0.1.0".into(),
+        queue_depth: 3,
+        oldest_pending_secs: Some(120),
+        policy_version: None,
+        peripherals: kiosk_sync::api::Peripherals {
+            modem: "ready".into(),
+            token_reader: false,
+            card_reader: true,
+        },
+        clock_skew_secs: 0,
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_forged_stale_and_tampered_requests_are_refused() {
+    let rig = Rig::start().await;
+    let (key, _) = rig.enrolled().await;
+    let body = heartbeat_body();
+    let now = server::now();
+    let keep = |_: &mut httpsig::SignatureHeaders, _: &mut Vec<u8>| {};
+    assert_eq!(raw(&rig.url, &key, now, "n-1", &body, keep).await.0, 200);
+    // The same request again, byte for byte.
+    assert_eq!(
+        raw(&rig.url, &key, now, "n-1", &body, keep).await,
+        (401, "replay".into())
+    );
+    // Signed by another key, claiming the enrolled one.
+    let forger = DeviceKey::generate();
+    let claimed = key.public_key().to_base64();
+    let forged_keyid = |h: &mut httpsig::SignatureHeaders, _: &mut Vec<u8>| {
+        let own = forger.public_key().to_base64();
+        h.signature_input = h.signature_input.replace(&own, &claimed);
+    };
+    assert_eq!(
+        raw(&rig.url, &forger, now, "n-2", &body, forged_keyid).await,
+        (401, "bad_signature".into())
+    );
+    // A body changed on the way, with or without its digest.
+    let edit = |_: &mut httpsig::SignatureHeaders, b: &mut Vec<u8>| {
+        *b = String::from_utf8(b.clone())
+            .unwrap()
+            .replace("\"queue_depth\":3", "\"queue_depth\":0")
+            .into_bytes();
+    };
+    assert_eq!(
+        raw(&rig.url, &key, now, "n-3", &body, edit).await,
+        (401, "bad_signature".into())
+    );
+    let edit_and_digest = |h: &mut httpsig::SignatureHeaders, b: &mut Vec<u8>| {
+        *b = String::from_utf8(b.clone())
+            .unwrap()
+            .replace("\"queue_depth\":3", "\"queue_depth\":0")
+            .into_bytes();
+        h.content_digest = httpsig::content_digest(b);
+    };
+    assert_eq!(
+        raw(&rig.url, &key, now, "n-4", &body, edit_and_digest).await,
+        (401, "bad_signature".into())
+    );
+    // Signed an hour ago: too old, whatever its nonce.
+    assert_eq!(
+        raw(&rig.url, &key, now - 3600, "n-5", &body, keep).await,
+        (401, "clock_skew".into())
+    );
+    // No signature at all.
+    let unsigned = |h: &mut httpsig::SignatureHeaders, _: &mut Vec<u8>| {
+        h.signature = "kiosk=:AAAA:".into();
+    };
+    assert_eq!(
+        raw(&rig.url, &key, now, "n-6", &body, unsigned).await,
+        (401, "bad_signature".into())
+    );
+    let kiosks = rig.shared.portal().kiosks().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(kiosks[0].last_heartbeat.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        report["queue_depth"], 3,
+        "only the genuine heartbeat counted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_with_a_wrong_clock_corrects_itself_and_says_by_how_much() {
+    let rig = Rig::start().await;
+    let key = DeviceKey::generate();
+    let client = rig.client(&key).with_clock(|| server::now() - 7200);
+    client.enrol(&rig.code()).await.unwrap();
+    let skew = client.clock_skew();
+    assert!((7199..=7201).contains(&skew), "{skew}");
+    let answer = client
+        .heartbeat(&serde_json::from_slice(&heartbeat_body()).unwrap())
+        .await
+        .unwrap();
+    assert!((answer.server_time - client.portal_now()).abs() <= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_policy_reaches_the_kiosk_signed() {
+    let rig = Rig::start().await;
+    let (_, client) = rig.enrolled().await;
+    assert_eq!(client.policy().await.unwrap(), None);
+    let signed = SignedPolicy::sign(3, "[session]\nidle_seconds = 120\n".into(), &rig.policy_key);
+    rig.shared
+        .portal()
+        .publish_policy(&signed, server::now())
+        .unwrap();
+    let fetched = client.policy().await.unwrap().unwrap();
+    assert!(fetched.verify(&rig.policy_key.public_key()).is_ok());
+    assert_eq!(fetched.version, 3);
+    // Older or equal versions are never published over it.
+    let older = SignedPolicy::sign(2, "old".into(), &rig.policy_key);
+    assert!(
+        rig.shared
+            .portal()
+            .publish_policy(&older, server::now())
+            .is_err()
+    );
+    let enrolled = rig
+        .client(&DeviceKey::generate())
+        .enrol(&rig.code())
+        .await
+        .unwrap();
+    assert_eq!(enrolled.policy.map(|p| p.version), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_served_is_documented_and_every_documented_route_is_served() {
+    let doc: serde_json::Value = serde_json::from_str(server::OPENAPI).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> = server::routes()
+        .into_iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(served, documented);
+
+    // And over HTTP, each answers as itself: not 404 or 405.
+    let rig = Rig::start().await;
+    let http = http();
+    for (method, path) in &documented {
+        let response = http
+            .request(
+                method.parse().unwrap(),
+                format!("{}{}", rig.url, path.trim_start_matches('/')),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            status != 404 && status != 405,
+            "{method} {path} answered {status}"
+        );
+    }
+    let missing = http
+        .get(format!("{}v1/nothing", rig.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_only_the_pinned_certificate_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let portal = Portal::open(
+        &dir.path().join("portal.sqlite3"),
+        PortalSecretKey::generate(),
+    )
+    .unwrap();
+    let shared = Shared::new(portal, DeviceKey::generate(), ServerConfig::default());
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let (cert, key, pin) = kiosk_sync::tls::self_signed(&names).unwrap();
+    assert_eq!(kiosk_sync::tls::pin_of_pem(&cert).unwrap(), pin);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    let tls = kiosk_sync::tls::TlsListener::new(
+        listener,
+        kiosk_sync::tls::server_config(&cert, &key).unwrap(),
+    );
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(tls, Arc::clone(&shared), async {
+        stopped.await.ok();
+    }));
+    let code = shared
+        .portal()
+        .issue_enrolment_code(server::now(), 600)
+        .unwrap();
+    let client = |pin: Option<[u8; 32]>| {
+        let mut config = ClientConfig::new(&url);
+        config.tls_pin = pin;
+        PortalClient::new(&config, DeviceKey::generate())
+    };
+    // https without a pin is a configuration error, not a silent trust.
+    assert!(matches!(client(None), Err(ClientError::Address(_))));
+    // Another certificate's pin: the handshake fails, nothing is sent.
+    let (_, _, other) = kiosk_sync::tls::self_signed(&names).unwrap();
+    let refused = client(Some(other)).unwrap().enrol(&code).await;
+    assert!(
+        matches!(&refused, Err(ClientError::Transport(e)) if e.contains("certificate")),
+        "{refused:?}"
+    );
+    assert!(shared.portal().kiosks().unwrap().is_empty());
+    // The pinned certificate: enrolment goes through.
+    let answer = client(Some(pin)).unwrap().enrol(&code).await.unwrap();
+    assert_eq!(shared.portal().kiosks().unwrap()[0].id, answer.kiosk_id);
+}
