@@ -1,8 +1,10 @@
 //! The kiosk with simulated devices, for a newcomer to try and for the
 //! headless walk: the modem simulator on a pseudo-terminal (the kiosk talks
 //! AT commands to it over a real serial device), a real store and keys in a
-//! data directory, and a demo portal key pair whose secret half stays in
-//! that directory so a demo portal can open what the kiosk sealed.
+//! data directory, and the reference portal on loopback, to which the demo
+//! kiosk enrols at every start and delivers what it registers, over HTTP,
+//! signed, exactly as in the field. The portal's keys and database stay in
+//! the demo directory (`portal/`), so what the kiosk sealed can be opened.
 //!
 //! What the simulated phone received is readable through [`Demo::sms`]: the
 //! demo phone panel and the walk read the OTP from it, as a citizen reads it
@@ -14,8 +16,12 @@ use std::time::Duration;
 
 use kiosk_hal::modem::sim::Simulator;
 use kiosk_hal::modem::{Locator, ModemConfig, ModemService};
-use kiosk_sync::PortalSecretKey;
+use kiosk_sync::client::{ClientConfig, PortalClient};
+use kiosk_sync::portal::Portal;
+use kiosk_sync::server::{self, ServerConfig, Shared};
+use kiosk_sync::{DeviceKey, PortalSecretKey};
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use crate::config::PasswordHashCost;
 use crate::controller::Controller;
@@ -23,11 +29,17 @@ use crate::keys::{self, Keyring};
 use crate::policy::Policy;
 use crate::runtime::{Backend, Runtime};
 use crate::store::Store;
+use crate::uplink::{Background, Enrolment, Uplink, UplinkHandle};
 
-/// A running demo kiosk's devices.
+/// A running demo kiosk's devices and portal.
 #[derive(Debug)]
 pub struct Demo {
     sim: Simulator,
+    portal: Arc<Shared>,
+    portal_url: String,
+    uplink: UplinkHandle,
+    // Dropped before the pseudo-terminal's directory: it stops the portal.
+    _background: Background,
     _tty: tempfile::TempDir,
 }
 
@@ -47,25 +59,62 @@ impl Demo {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let keys = Keyring::open_or_create(&data_dir.join("keys")).map_err(|e| e.to_string())?;
         let store = Store::open(&data_dir.join("kiosk.sqlite3")).map_err(|e| e.to_string())?;
-        let portal = demo_portal_key(data_dir)?;
+        let mut background = Background::new().map_err(|e| e.to_string())?;
+        let (portal, portal_url) = start_portal(data_dir, &mut background)?;
+        let enrolment = enrol(&portal, &portal_url, &keys, &background)?;
+        enrolment.save(data_dir).map_err(|e| e.to_string())?;
+        let sealing = kiosk_sync::PortalPublicKey::from_base64(&enrolment.portal_public_key)
+            .map_err(|e| e.to_string())?;
         let tty = tempfile::tempdir().map_err(|e| e.to_string())?;
         let link = tty.path().join("ttyDemoModem");
         let sim = Simulator::start(&link).map_err(|e| format!("modem simulator: {e}"))?;
         let modem = ModemService::spawn(ModemConfig::new(Locator::Path(link)));
         modem.wait_for_health(Duration::from_secs(10), |h| h.can_send());
         let policy = Arc::new(Policy::built_in().clone());
+        let uplink = Uplink::new(
+            &data_dir.join("kiosk.sqlite3"),
+            &keys,
+            &enrolment.client_config().map_err(|e| e.to_string())?,
+            Arc::clone(&policy),
+        )?;
+        let uplink = background.start_uplink(uplink);
         let backend = Backend {
             store,
             keys,
-            portal: portal.public_key(),
+            portal: sealing,
             cost: PasswordHashCost::default(),
             policy: Arc::clone(&policy),
             modem: Some(Box::new(modem)),
             token_reader: false,
             clock: OffsetDateTime::now_utc,
+            uplink: Some(uplink.clone()),
         };
         let controller = Controller::new(policy, Runtime::spawn(backend), clock);
-        Ok((Demo { sim, _tty: tty }, controller))
+        Ok((
+            Demo {
+                sim,
+                portal,
+                portal_url,
+                uplink,
+                _background: background,
+                _tty: tty,
+            },
+            controller,
+        ))
+    }
+
+    /// The demo portal, for what an administrator would look at.
+    pub fn portal(&self) -> &Arc<Shared> {
+        &self.portal
+    }
+
+    pub fn portal_url(&self) -> &str {
+        &self.portal_url
+    }
+
+    /// The relay's state, as the status bar shows it.
+    pub fn uplink(&self) -> &UplinkHandle {
+        &self.uplink
     }
 
     /// Every SMS the simulated modem sent, oldest first.
@@ -90,15 +139,83 @@ impl Demo {
     }
 }
 
-/// The demo portal's key pair, created once per data directory (written
-/// like the kiosk's own keys: owner-only, atomically). Only a demo keeps the
-/// portal's secret next to the kiosk.
-fn demo_portal_key(dir: &Path) -> Result<PortalSecretKey, String> {
-    let path = dir.join("demo-portal.key");
-    if let Some(secret) = keys::read_key(&path).map_err(|e| e.to_string())? {
-        return PortalSecretKey::from_bytes(secret.as_slice()).map_err(|e| e.to_string());
+/// A demo portal key, created once per data directory (written like the
+/// kiosk's own keys: owner-only, atomically). Only a demo keeps the portal's
+/// secrets next to the kiosk.
+fn demo_key(
+    path: &Path,
+    generate: impl FnOnce() -> Zeroizing<Vec<u8>>,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    if let Some(secret) = keys::read_key(path).map_err(|e| e.to_string())? {
+        return Ok(Zeroizing::new(secret.to_vec()));
     }
-    let key = PortalSecretKey::generate();
-    keys::write_key(&path, &key.secret_bytes()).map_err(|e| e.to_string())?;
-    Ok(key)
+    let secret = generate();
+    keys::write_key(path, &secret).map_err(|e| e.to_string())?;
+    Ok(secret)
+}
+
+/// The reference portal on a free loopback port, on the background runtime.
+fn start_portal(
+    data_dir: &Path,
+    background: &mut Background,
+) -> Result<(Arc<Shared>, String), String> {
+    let dir = data_dir.join("portal");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let secret = demo_key(&dir.join("portal.key"), || {
+        PortalSecretKey::generate().secret_bytes()
+    })?;
+    let policy_key = demo_key(&dir.join("policy.key"), || {
+        Zeroizing::new(DeviceKey::generate().secret_bytes().to_vec())
+    })?;
+    let portal = Portal::open(
+        &dir.join("portal.sqlite3"),
+        PortalSecretKey::from_bytes(&secret).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let shared = Shared::new(
+        portal,
+        DeviceKey::from_secret_bytes(&policy_key).map_err(|e| e.to_string())?,
+        ServerConfig::default(),
+    );
+    let listener = background
+        .runtime()
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(|e| format!("demo portal: {e}"))?;
+    let url = format!(
+        "http://{}/",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let stop = background.stop_signal();
+    background
+        .runtime()
+        .spawn(server::serve(listener, Arc::clone(&shared), stop));
+    Ok((shared, url))
+}
+
+/// Enrols the demo kiosk over HTTP with a fresh one-time code, as a
+/// technician would with `kioskctl enrol`. The portal keeps the kiosk's id.
+fn enrol(
+    portal: &Arc<Shared>,
+    url: &str,
+    keys: &Keyring,
+    background: &Background,
+) -> Result<Enrolment, String> {
+    let code = portal
+        .portal()
+        .issue_enrolment_code(server::now(), 600)
+        .map_err(|e| e.to_string())?;
+    let key =
+        DeviceKey::from_secret_bytes(&*keys.device().secret_bytes()).map_err(|e| e.to_string())?;
+    let client = PortalClient::new(&ClientConfig::new(url), key).map_err(|e| e.to_string())?;
+    let answer = background
+        .runtime()
+        .block_on(client.enrol(&code))
+        .map_err(|e| format!("demo enrolment: {e}"))?;
+    Ok(Enrolment {
+        portal_url: url.to_string(),
+        tls_pin: None,
+        kiosk_id: answer.kiosk_id,
+        portal_public_key: answer.portal_public_key,
+        policy_public_key: answer.policy_public_key,
+    })
 }

@@ -9,6 +9,7 @@
 //! - [`flow`]: one state machine per registration method; start here.
 //! - [`register`]: the one place a finished registration is sealed and stored.
 //! - [`store`]: SQLite with the outbox and the hash-chained audit log.
+//! - [`uplink`]: the outbox relay on tokio, and the kiosk's enrolment.
 //! - [`keys`], [`config`]: the kiosk's keys and configuration file.
 //!
 //! ```
@@ -38,4 +39,5 @@ pub mod runtime;
 pub mod selftest;
 pub mod store;
 pub mod token;
+pub mod uplink;
 pub mod walk;

@@ -31,6 +31,31 @@ pub struct Policy {
     pub password: PasswordRules,
     pub person: PersonRules,
     pub identifiers: IdentifierRules,
+    /// Absent from older documents: the defaults apply.
+    #[serde(default)]
+    pub sync: SyncRules,
+}
+
+/// How the kiosk talks to the portal and how long it keeps what it sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncRules {
+    /// Days a sealed payload is kept after the portal confirmed its final
+    /// outcome (0: deleted at once).
+    pub retention_days: u32,
+    pub heartbeat_seconds: u32,
+    /// How often the status feed is read while online.
+    pub status_poll_seconds: u32,
+}
+
+impl Default for SyncRules {
+    fn default() -> Self {
+        SyncRules {
+            retention_days: 30,
+            heartbeat_seconds: 300,
+            status_poll_seconds: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +268,16 @@ impl Policy {
         }
         if per.name_max_chars < 2 || per.business_name_max_chars < 2 {
             p.push("person name limits must be 2 or more".into());
+        }
+        let sync = &self.sync;
+        if sync.retention_days > 3650 {
+            p.push("sync.retention_days must be 3650 or less".into());
+        }
+        if sync.heartbeat_seconds < 30 || sync.status_poll_seconds < 5 {
+            p.push(
+                "sync.heartbeat_seconds must be 30 or more and sync.status_poll_seconds 5 or more"
+                    .into(),
+            );
         }
         let ids = &self.identifiers;
         let three_digits = |c: &String| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit());

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use kiosk_hal::modem::{Health, ModemService, SmsSender};
 use kiosk_sync::PortalPublicKey;
+use kiosk_sync::api::Peripherals;
 use time::OffsetDateTime;
 
 use crate::config::PasswordHashCost;
@@ -25,6 +26,7 @@ use crate::keys::Keyring;
 use crate::policy::Policy;
 use crate::register::Completer;
 use crate::store::Store;
+use crate::uplink::UplinkHandle;
 
 /// A modem as the runtime sees it: something that sends SMS and reports
 /// its health for the status bar.
@@ -75,6 +77,8 @@ pub struct Backend {
     pub modem: Option<Box<dyn Modem>>,
     pub token_reader: bool,
     pub clock: fn() -> OffsetDateTime,
+    /// The relay to the portal, when the kiosk is enrolled.
+    pub uplink: Option<UplinkHandle>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -89,10 +93,22 @@ impl std::fmt::Debug for Backend {
 impl Backend {
     fn status(&self) -> Status {
         let health = self.modem.as_ref().map(|m| m.health());
+        if let Some(uplink) = &self.uplink {
+            uplink.set_peripherals(Peripherals {
+                modem: match &health {
+                    None => "absent".into(),
+                    Some(h) if h.can_send() => "ready".into(),
+                    Some(_) => "not_ready".into(),
+                },
+                token_reader: self.token_reader,
+                card_reader: false,
+            });
+        }
         Status {
-            // The portal client (sync issue) will set this; until then the
-            // kiosk works offline and says so.
-            online: false,
+            online: self
+                .uplink
+                .as_ref()
+                .is_some_and(|u| u.status().relay.online),
             queue_depth: self.store.outbox().map(|q| q.len()).unwrap_or(0),
             signal_bars: health
                 .as_ref()
@@ -149,9 +165,14 @@ impl Backend {
                     cost: self.cost,
                 };
                 match completer.complete(&mut self.store, &draft, now) {
-                    Ok(receipt) => Event::Stored {
-                        reference: receipt.reference,
-                    },
+                    Ok(receipt) => {
+                        if let Some(uplink) = &self.uplink {
+                            uplink.wake();
+                        }
+                        Event::Stored {
+                            reference: receipt.reference,
+                        }
+                    }
                     Err(e) => {
                         eprintln!("kiosk: storing a registration failed: {e}");
                         Event::StoreFailed

@@ -22,7 +22,8 @@ use crate::domain::{Level, Method, SubjectKind};
 use crate::flow::PendingCheck;
 
 /// Versioned migrations; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE registrations (
     id            TEXT PRIMARY KEY,      -- idempotency key, a random UUID
     reference     TEXT NOT NULL UNIQUE,  -- shown to the citizen
@@ -65,7 +66,27 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#];
+"#,
+    r#"
+-- When the portal confirmed the final outcome; the sealed payload is
+-- deleted a policy-set time after.
+ALTER TABLE registrations ADD COLUMN settled_at INTEGER;
+-- The relay's own state: status-feed cursor, last success, last error.
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+"#,
+];
+
+/// A status change the portal reported for one of this kiosk's registrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub cursor: i64,
+    pub registration_id: String,
+    pub status: String,
+    pub terminal: bool,
+}
 
 /// The audit event a completed registration writes.
 pub const EVENT_COMPLETED: &str = "registration.completed";
@@ -449,6 +470,108 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// A value of the relay's state.
+    pub fn sync_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets (or with `None` clears) a value of the relay's state.
+    pub fn set_sync_value(&mut self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO sync_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, v],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM sync_state WHERE key = ?1", [key])?,
+        };
+        Ok(())
+    }
+
+    /// The status-feed cursor: the last change applied.
+    pub fn status_cursor(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .sync_value("status_cursor")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Applies status changes from the portal and moves the cursor past
+    /// them, in one transaction. A registration the portal reports on
+    /// leaves the outbox even if the upload's own answer was lost; a final
+    /// status marks it settled, which starts its retention period.
+    pub fn apply_status_changes(
+        &mut self,
+        changes: &[StatusChange],
+        audit_key: &[u8; 32],
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut applied = 0;
+        let mut cursor: Option<i64> = None;
+        for c in changes {
+            cursor = Some(cursor.map_or(c.cursor, |k| k.max(c.cursor)));
+            let status = match c.status.as_str() {
+                "accepted" => "delivered",
+                other => other,
+            };
+            let changed = tx.execute(
+                "UPDATE registrations SET status = ?2,
+                        settled_at = CASE WHEN ?3 THEN COALESCE(settled_at, ?4) ELSE settled_at END
+                 WHERE id = ?1 AND (status != ?2 OR (?3 AND settled_at IS NULL))",
+                params![c.registration_id, status, c.terminal, now],
+            )?;
+            tx.execute(
+                "DELETE FROM outbox WHERE registration_id = ?1",
+                [&c.registration_id],
+            )?;
+            if changed > 0 {
+                applied += 1;
+                append_audit_in(
+                    &tx,
+                    audit_key,
+                    now,
+                    &format!("registration.status.{status}"),
+                    Some(&c.registration_id),
+                    if c.terminal {
+                        "final status from the portal"
+                    } else {
+                        "status from the portal"
+                    },
+                )?;
+            }
+        }
+        if let Some(cursor) = cursor {
+            tx.execute(
+                "INSERT INTO sync_state (key, value) VALUES ('status_cursor', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE CAST(excluded.value AS INTEGER) > CAST(sync_state.value AS INTEGER)",
+                [cursor.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Deletes the sealed payloads of registrations settled at or before
+    /// `settled_before`; the metadata and audit stay. Answers how many.
+    pub fn purge_sealed(&mut self, settled_before: i64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE registrations SET envelope = NULL
+             WHERE envelope IS NOT NULL AND settled_at IS NOT NULL AND settled_at <= ?1",
+            [settled_before],
+        )?)
     }
 
     /// The sealed envelope of a registration, for the relay.

@@ -49,6 +49,7 @@ fn kiosk() -> Kiosk {
         modem: Some(Box::new(service)),
         token_reader: false,
         clock: OffsetDateTime::now_utc,
+        uplink: None,
     };
     let runtime = Runtime::spawn(backend);
     let clock = Arc::new(Mutex::new(T0));

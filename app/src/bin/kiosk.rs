@@ -26,6 +26,7 @@ use kiosk::keys::Keyring;
 use kiosk::policy::ActivePolicy;
 use kiosk::runtime::{Backend, Runtime};
 use kiosk::store::Store;
+use kiosk::uplink::{Background, Enrolment, Uplink};
 use kiosk_hal::modem::{ModemConfig, ModemService};
 use kiosk_ui::{Kiosk, KioskWindow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
@@ -138,12 +139,16 @@ fn first_frame(
     ExitCode::SUCCESS
 }
 
-/// The appliance's controller from its configuration.
-fn from_config(config: &Config) -> Result<Controller, String> {
-    let portal = config
-        .portal_public_key
-        .as_deref()
-        .ok_or("portal_public_key is not configured; registrations could not be sealed")?;
+/// The appliance's controller from its configuration, and, once the kiosk
+/// is enrolled, the relay to the portal running in the background.
+fn from_config(config: &Config) -> Result<(Controller, Option<Background>), String> {
+    let enrolment = Enrolment::load(&config.data_dir).map_err(|e| e.to_string())?;
+    // Enrolment gives the portal's key; until then, the configured one.
+    let portal = enrolment
+        .as_ref()
+        .map(|e| e.portal_public_key.as_str())
+        .or(config.portal_public_key.as_deref())
+        .ok_or("the kiosk is not enrolled and portal_public_key is not configured; registrations could not be sealed")?;
     let portal = kiosk_sync::PortalPublicKey::from_base64(portal).map_err(|e| e.to_string())?;
     let mut active = ActivePolicy::default();
     if let Some(file) = &config.policy_file
@@ -162,9 +167,25 @@ fn from_config(config: &Config) -> Result<Controller, String> {
         ),
         None => None,
     };
+    let keys = Keyring::open_or_create(&config.keys_dir()).map_err(|e| e.to_string())?;
+    let store = Store::open(&config.database_path()).map_err(|e| e.to_string())?;
+    let (background, uplink) = match &enrolment {
+        None => (None, None),
+        Some(e) => {
+            let uplink = Uplink::new(
+                &config.database_path(),
+                &keys,
+                &e.client_config().map_err(|e| e.to_string())?,
+                Arc::clone(&policy),
+            )?;
+            let mut background = Background::new().map_err(|e| e.to_string())?;
+            let handle = background.start_uplink(uplink);
+            (Some(background), Some(handle))
+        }
+    };
     let backend = Backend {
-        store: Store::open(&config.database_path()).map_err(|e| e.to_string())?,
-        keys: Keyring::open_or_create(&config.keys_dir()).map_err(|e| e.to_string())?,
+        store,
+        keys,
         portal,
         cost: config.password_hash,
         policy: Arc::clone(&policy),
@@ -173,21 +194,26 @@ fn from_config(config: &Config) -> Result<Controller, String> {
         // does): until it does, the method stays greyed out with its reason.
         token_reader: false,
         clock: OffsetDateTime::now_utc,
+        uplink,
     };
-    Ok(Controller::new(
-        policy,
-        Runtime::spawn(backend),
-        Box::new(OffsetDateTime::now_utc),
+    Ok((
+        Controller::new(
+            policy,
+            Runtime::spawn(backend),
+            Box::new(OffsetDateTime::now_utc),
+        ),
+        background,
     ))
 }
 
 fn window(args: &Args) -> Result<(), String> {
-    let (demo, controller) = if args.demo {
+    let (demo, controller, _background) = if args.demo {
         let (demo, controller) = Demo::start(&args.demo_dir, Box::new(OffsetDateTime::now_utc))?;
-        (Some(demo), controller)
+        (Some(demo), controller, None)
     } else {
         let config = Config::load(&args.config).map_err(|e| e.to_string())?;
-        (None, from_config(&config)?)
+        let (controller, background) = from_config(&config)?;
+        (None, controller, background)
     };
     let ui = KioskWindow::new().map_err(|e| e.to_string())?;
     let k = ui.global::<Kiosk>();

@@ -20,6 +20,7 @@ use kiosk::policy::{ActivePolicy, Policy};
 use kiosk::register::Completer;
 use kiosk::selftest::{SyntheticPerson, walk_offline_mobile};
 use kiosk::store::Store;
+use kiosk::uplink::{Enrolment, Uplink, parse_pin};
 use time::OffsetDateTime;
 
 #[derive(Parser)]
@@ -95,6 +96,18 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Enrol this kiosk with the portal using a one-time code.
+    Enrol {
+        /// The portal's address, e.g. https://portal.example.gov.vn/
+        #[arg(long)]
+        portal: String,
+        /// The one-time code from the portal's administrator.
+        #[arg(long)]
+        code: String,
+        /// SHA-256 of the portal's TLS certificate (hex), required for https.
+        #[arg(long)]
+        pin: Option<String>,
+    },
     /// Print the device's Ed25519 public key (created on first use).
     DeviceKey,
     /// One-screen summary: configuration, policy, keys, queue, audit.
@@ -167,6 +180,8 @@ enum TokenCommand {
 enum SyncCommand {
     /// Queue depth, oldest waiting registration, attempts and the last error.
     Status,
+    /// Deliver what is due and read the portal's status feed, now.
+    Now,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +206,13 @@ fn invalid(message: impl Into<String>) -> Failure {
     Failure {
         code: 1,
         message: message.into(),
+    }
+}
+
+fn usage(message: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 2,
+        message: message.to_string(),
     }
 }
 
@@ -298,6 +320,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Sync {
             command: SyncCommand::Status,
         } => sync_status(&Kiosk::load(cli)?),
+        Command::Sync {
+            command: SyncCommand::Now,
+        } => sync_now(&Kiosk::load(cli)?),
+        Command::Enrol { portal, code, pin } => {
+            enrol(&Kiosk::load(cli)?, portal, code, pin.as_deref())
+        }
         Command::Export { to } => export(&Kiosk::load(cli)?, to),
         Command::Status => status(&Kiosk::load(cli)?),
         Command::Selftest => selftest(&Kiosk::load(cli)?),
@@ -733,12 +761,129 @@ fn sync_status(kiosk: &Kiosk) -> Result<(), Failure> {
         count("duplicate"),
         count("rejected")
     );
-    if kiosk.config.portal_public_key.is_none() {
+    let state = kiosk::uplink::stored_state(&store).map_err(environment)?;
+    let ago = |t: Option<i64>| {
+        t.map(|t| format!("{} s ago", (now - t).max(0)))
+            .unwrap_or_else(|| "never".into())
+    };
+    println!("delivered  last success {}", ago(state.last_success));
+    println!("tried      last attempt {}", ago(state.last_attempt));
+    if let Some(e) = &state.last_error {
+        println!("relay      {e}");
+    }
+    if state.clock_skew.abs() > 60 {
         println!(
-            "portal     not configured: nothing can be sealed or sent; `kioskctl export` still works for what is queued"
+            "clock      {} s off the portal's clock (corrected when signing)",
+            state.clock_skew
         );
     }
+    match Enrolment::load(&kiosk.config.data_dir).map_err(environment)? {
+        Some(e) => println!("portal     {} (kiosk {})", e.portal_url, e.kiosk_id),
+        None if kiosk.config.portal_public_key.is_some() => println!(
+            "portal     not enrolled: registrations are sealed to the configured key and wait; `kioskctl enrol` connects the kiosk, `kioskctl export` carries the queue by hand"
+        ),
+        None => println!(
+            "portal     not configured: nothing can be sealed or sent; `kioskctl export` still works for what is queued"
+        ),
+    }
     Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(environment)
+}
+
+fn enrol(kiosk: &Kiosk, portal: &str, code: &str, pin: Option<&str>) -> Result<(), Failure> {
+    let keys = kiosk.keys()?;
+    let mut config = kiosk_sync::client::ClientConfig::new(portal);
+    config.tls_pin = pin.map(parse_pin).transpose().map_err(usage)?;
+    let key = kiosk_sync::DeviceKey::from_secret_bytes(&*keys.device().secret_bytes())
+        .map_err(environment)?;
+    let client = kiosk_sync::client::PortalClient::new(&config, key).map_err(usage)?;
+    let answer = runtime()?
+        .block_on(client.enrol(code.trim()))
+        .map_err(|e| invalid(e.to_string()))?;
+    kiosk_sync::PortalPublicKey::from_base64(&answer.portal_public_key)
+        .map_err(|e| invalid(format!("the portal sent an invalid key: {e}")))?;
+    let enrolment = Enrolment {
+        portal_url: portal.to_string(),
+        tls_pin: pin.map(str::to_string),
+        kiosk_id: answer.kiosk_id,
+        portal_public_key: answer.portal_public_key,
+        policy_public_key: answer.policy_public_key,
+    };
+    std::fs::create_dir_all(&kiosk.config.data_dir)
+        .map_err(|e| environment(format!("{}: {e}", kiosk.config.data_dir.display())))?;
+    enrolment
+        .save(&kiosk.config.data_dir)
+        .map_err(environment)?;
+    println!(
+        "enrolled as kiosk {} with {portal}; registrations are sealed to the portal's key from now on",
+        answer.kiosk_id
+    );
+    Ok(())
+}
+
+fn enrolment(kiosk: &Kiosk) -> Result<Enrolment, Failure> {
+    Enrolment::load(&kiosk.config.data_dir)
+        .map_err(environment)?
+        .ok_or_else(|| {
+            invalid("this kiosk is not enrolled: run `kioskctl enrol --portal URL --code CODE`")
+        })
+}
+
+fn sync_now(kiosk: &Kiosk) -> Result<(), Failure> {
+    let enrolment = enrolment(kiosk)?;
+    let keys = kiosk.keys()?;
+    kiosk.store()?;
+    let client_config = enrolment.client_config().map_err(environment)?;
+    let mut uplink = Uplink::new(
+        &kiosk.config.database_path(),
+        &keys,
+        &client_config,
+        kiosk.policy.current(),
+    )
+    .map_err(environment)?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let round = runtime()?
+        .block_on(uplink.round(now))
+        .map_err(environment)?;
+    let status = uplink.handle().status();
+    println!(
+        "sent       {} upload(s): {} settled, {} to retry",
+        round.uploads, round.settled, round.retried
+    );
+    println!(
+        "statuses   {} change(s) from the portal",
+        round.status_changes
+    );
+    if round.purged > 0 {
+        println!("retention  {} sealed payload(s) deleted", round.purged);
+    }
+    println!("waiting    {} registration(s)", status.queue_depth);
+    if status.clock_skew.abs() > 60 {
+        println!(
+            "clock      this kiosk's clock is {} s {} the portal's",
+            status.clock_skew.abs(),
+            if status.clock_skew > 0 {
+                "behind"
+            } else {
+                "ahead of"
+            }
+        );
+    }
+    if status.relay.online {
+        println!("portal     reachable");
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "the portal could not be reached: {}",
+            status.relay.last_error.as_deref().unwrap_or("no answer")
+        )))
+    }
 }
 
 fn export(kiosk: &Kiosk, to: &Path) -> Result<(), Failure> {
