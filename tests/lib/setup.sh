@@ -34,3 +34,24 @@ export SOFTHSM2_CONF="${SOFTHSM2_CONF:-$PWD/target/softhsm/softhsm2.conf}"
 
 # Two cores on the build machines: keep parallelism bounded everywhere.
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+
+# Python tools the tests run, in a virtualenv under target/ (never the
+# system's site-packages), pinned.
+KIOSK_PYTHON_TOOLS=(schemathesis==4.32.5)
+
+ensure_python_tools() {
+    local venv="$PWD/target/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        command -v python3 >/dev/null 2>&1 || ensure_packages python3
+        python3 -m venv "$venv" 2>/dev/null || { ensure_packages python3-venv && python3 -m venv "$venv"; } \
+            || die "could not create a Python virtualenv in $venv"
+    fi
+    local tool missing=()
+    for tool in "${KIOSK_PYTHON_TOOLS[@]}"; do
+        "$venv/bin/python" -m pip show "${tool%%==*}" 2>/dev/null | grep -qx "Version: ${tool##*==}" || missing+=("$tool")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    printf 'Installing Python tools: %s\n' "${missing[*]}"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "${missing[@]}" \
+        || die "could not install: ${missing[*]}"
+}
