@@ -76,7 +76,8 @@ impl Demo {
             &keys,
             &enrolment.client_config().map_err(|e| e.to_string())?,
             Arc::clone(&policy),
-        )?;
+        )?
+        .with_policy_updates(&enrolment, crate::uplink::portal_policy_path(data_dir))?;
         let uplink = background.start_uplink(uplink);
         let backend = Backend {
             store,

@@ -172,6 +172,35 @@ pub enum PolicyError {
     Invalid(Vec<String>),
     #[error("policy version {candidate} is older than the version in force ({current})")]
     Older { current: u64, candidate: u64 },
+    #[error("the policy's signature does not verify with the portal's policy key")]
+    BadSignature,
+    #[error("the policy is signed as version {signed} but its document says {document}")]
+    VersionMismatch { signed: u64, document: u64 },
+}
+
+/// Checks a policy the portal published: the signature with the portal's
+/// policy key, the document, its version against the signed one, and that
+/// it is not older than `current`. Answers the policy to apply.
+pub fn accept_signed(
+    signed: &kiosk_sync::api::SignedPolicy,
+    key: &kiosk_sync::DevicePublicKey,
+    current: &Policy,
+) -> Result<Policy, PolicyError> {
+    signed.verify(key).map_err(|_| PolicyError::BadSignature)?;
+    let candidate = Policy::from_toml(&signed.document)?;
+    if candidate.version != signed.version {
+        return Err(PolicyError::VersionMismatch {
+            signed: signed.version,
+            document: candidate.version,
+        });
+    }
+    if candidate.version < current.version {
+        return Err(PolicyError::Older {
+            current: current.version,
+            candidate: candidate.version,
+        });
+    }
+    Ok(candidate)
 }
 
 impl Policy {
@@ -360,6 +389,8 @@ impl Policy {
 pub enum PolicyOrigin {
     BuiltIn,
     File(String),
+    /// Signed by the portal and verified.
+    Portal,
 }
 
 impl std::fmt::Display for PolicyOrigin {
@@ -367,6 +398,7 @@ impl std::fmt::Display for PolicyOrigin {
         match self {
             PolicyOrigin::BuiltIn => f.write_str("built in"),
             PolicyOrigin::File(path) => f.write_str(path),
+            PolicyOrigin::Portal => f.write_str("signed by the portal"),
         }
     }
 }
@@ -422,6 +454,57 @@ impl ActivePolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signed_policy_is_accepted_only_when_genuine_matching_and_not_older() {
+        use kiosk_sync::DeviceKey;
+        use kiosk_sync::api::SignedPolicy;
+        let key = DeviceKey::generate();
+        let text =
+            |v: u64| Policy::built_in_text().replacen("version = 1", &format!("version = {v}"), 1);
+        let current = Policy::from_toml(&text(4)).unwrap();
+        let good = SignedPolicy::sign(5, text(5), &key);
+        assert_eq!(
+            accept_signed(&good, &key.public_key(), &current)
+                .unwrap()
+                .version,
+            5
+        );
+        let mut tampered = good.clone();
+        tampered.document = tampered
+            .document
+            .replace("idle_timeout_seconds = 90", "idle_timeout_seconds = 9000");
+        assert!(matches!(
+            accept_signed(&tampered, &key.public_key(), &current),
+            Err(PolicyError::BadSignature)
+        ));
+        let foreign = SignedPolicy::sign(5, text(5), &DeviceKey::generate());
+        assert!(matches!(
+            accept_signed(&foreign, &key.public_key(), &current),
+            Err(PolicyError::BadSignature)
+        ));
+        let relabelled = SignedPolicy::sign(6, text(5), &key);
+        assert!(matches!(
+            accept_signed(&relabelled, &key.public_key(), &current),
+            Err(PolicyError::VersionMismatch {
+                signed: 6,
+                document: 5
+            })
+        ));
+        let older = SignedPolicy::sign(3, text(3), &key);
+        assert!(matches!(
+            accept_signed(&older, &key.public_key(), &current),
+            Err(PolicyError::Older {
+                current: 4,
+                candidate: 3
+            })
+        ));
+        let broken = SignedPolicy::sign(7, "version = 7".into(), &key);
+        assert!(matches!(
+            accept_signed(&broken, &key.public_key(), &current),
+            Err(PolicyError::Syntax(_))
+        ));
+    }
 
     #[test]
     fn built_in_policy_matches_the_manual() {

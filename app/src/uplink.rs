@@ -157,6 +157,8 @@ pub struct Round {
     pub status_changes: usize,
     pub purged: usize,
     pub heartbeat: bool,
+    /// A newer policy from the portal, verified and saved.
+    pub policy_applied: Option<u64>,
 }
 
 /// The relay with its own store connection and portal client.
@@ -171,6 +173,16 @@ pub struct Uplink {
     last_heartbeat: Option<i64>,
     last_status_pull: Option<i64>,
     handle: UplinkHandle,
+    policy_updates: Option<PolicyUpdates>,
+}
+
+/// Where a policy from the portal is checked against and kept.
+#[derive(Debug, Clone)]
+struct PolicyUpdates {
+    key: kiosk_sync::DevicePublicKey,
+    file: PathBuf,
+    /// A version refused once is not fetched again.
+    refused: Option<u64>,
 }
 
 impl std::fmt::Debug for Uplink {
@@ -217,7 +229,30 @@ impl Uplink {
             last_heartbeat: None,
             last_status_pull: None,
             handle: UplinkHandle::default(),
+            policy_updates: None,
         })
+    }
+
+    /// Fetches a newer policy when the portal announces one, verifies it
+    /// with the enrolment's policy key and keeps it (signed) in `file`,
+    /// where the kiosk reads it at its next start.
+    pub fn with_policy_updates(
+        mut self,
+        enrolment: &Enrolment,
+        file: PathBuf,
+    ) -> Result<Self, String> {
+        let key = kiosk_sync::DevicePublicKey::from_base64(&enrolment.policy_public_key)
+            .map_err(|e| format!("policy_public_key: {e}"))?;
+        self.policy_updates = Some(PolicyUpdates {
+            key,
+            file,
+            refused: None,
+        });
+        Ok(self)
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
     }
 
     /// For tests: batch limits and retry timings.
@@ -334,10 +369,15 @@ impl Uplink {
         if self.last_heartbeat.is_none_or(|t| now - t >= every) {
             let report = self.heartbeat_report(now)?;
             match self.client.heartbeat(&report).await {
-                Ok(_) => {
+                Ok(answer) => {
                     self.last_heartbeat = Some(now);
                     self.relay.online = true;
                     round.heartbeat = true;
+                    if let Some(version) = answer.policy_version
+                        && version > self.policy.version
+                    {
+                        round.policy_applied = self.update_policy(version).await;
+                    }
                 }
                 Err(e) => {
                     self.relay.online = false;
@@ -349,6 +389,42 @@ impl Uplink {
         round.purged = self.store.purge_sealed(now - retention)?;
         self.publish()?;
         Ok(round)
+    }
+
+    /// Fetches, verifies and keeps the portal's policy; on any problem the
+    /// policy in force stays and the error is reported.
+    async fn update_policy(&mut self, announced: u64) -> Option<u64> {
+        let updates = self.policy_updates.as_mut()?;
+        if updates.refused == Some(announced) {
+            return None;
+        }
+        let signed = match self.client.policy().await {
+            Ok(Some(signed)) => signed,
+            Ok(None) => return None,
+            Err(e) => {
+                self.relay.last_error = Some(format!("policy: {e}"));
+                return None;
+            }
+        };
+        match crate::policy::accept_signed(&signed, &updates.key, &self.policy)
+            .map_err(|e| e.to_string())
+            .and_then(|policy| {
+                save_signed_policy(&updates.file, &signed)?;
+                Ok(policy)
+            }) {
+            Ok(policy) => {
+                self.policy = Arc::new(policy);
+                Some(signed.version)
+            }
+            Err(e) => {
+                updates.refused = Some(announced);
+                self.relay.last_error = Some(format!(
+                    "the portal's policy version {} was refused: {e}",
+                    signed.version
+                ));
+                None
+            }
+        }
     }
 
     async fn pull_status(&mut self, now: i64) -> Result<usize, String> {
@@ -434,6 +510,48 @@ impl Uplink {
 
 fn kiosk_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Where the kiosk keeps the portal's signed policy.
+pub fn portal_policy_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("portal-policy.json")
+}
+
+fn save_signed_policy(path: &Path, signed: &kiosk_sync::api::SignedPolicy) -> Result<(), String> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
+    tmp.write_all(&serde_json::to_vec_pretty(signed).expect("a policy serialises"))
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| e.to_string())?;
+    tmp.persist(path).map_err(|e| e.error.to_string())?;
+    Ok(())
+}
+
+/// Applies the portal's policy kept in the data directory, verified again
+/// (the file is on a disk that can be tampered with). `Ok(false)` when there
+/// is none.
+pub fn load_portal_policy(
+    data_dir: &Path,
+    enrolment: &Enrolment,
+    active: &mut crate::policy::ActivePolicy,
+) -> Result<bool, String> {
+    let path = portal_policy_path(data_dir);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let signed: kiosk_sync::api::SignedPolicy =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let key = kiosk_sync::DevicePublicKey::from_base64(&enrolment.policy_public_key)
+        .map_err(|e| e.to_string())?;
+    let policy = crate::policy::accept_signed(&signed, &key, &active.current())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    active
+        .apply(policy, crate::policy::PolicyOrigin::Portal)
+        .map_err(|e| e.to_string())?;
+    Ok(true)
 }
 
 /// The relay's state as stored, for `kioskctl sync status` in another

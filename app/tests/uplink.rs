@@ -24,6 +24,7 @@ struct PortalRig {
     shared: Arc<Shared>,
     proxy: FaultProxy,
     secret: Vec<u8>,
+    policy_key: DeviceKey,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -33,7 +34,12 @@ impl PortalRig {
         let secret = PortalSecretKey::generate();
         let bytes = secret.secret_bytes().to_vec();
         let portal = Portal::open(&dir.path().join("portal.sqlite3"), secret).unwrap();
-        let shared = Shared::new(portal, DeviceKey::generate(), ServerConfig::default());
+        let policy_key = DeviceKey::generate();
+        let shared = Shared::new(
+            portal,
+            DeviceKey::from_secret_bytes(&*policy_key.secret_bytes()).unwrap(),
+            ServerConfig::default(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -45,6 +51,7 @@ impl PortalRig {
             shared,
             proxy: FaultProxy::start(upstream).await.unwrap(),
             secret: bytes,
+            policy_key,
             _stop: stop,
         }
     }
@@ -284,4 +291,56 @@ async fn kioskctl_killed_in_the_middle_of_an_upload_resumes_without_loss_or_dupl
         text.contains(&format!("portal     {}", rig.proxy.url())),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_signed_policy_is_kept_and_a_tampered_one_refused() {
+    use kiosk_sync::api::SignedPolicy;
+    let rig = PortalRig::start().await;
+    let k = rig.kiosk(0).await;
+    let enrolment = Enrolment::load(k.dir.path()).unwrap().unwrap();
+    let file = kiosk::uplink::portal_policy_path(k.dir.path());
+    let text = |v: u64, idle: u32| {
+        Policy::built_in_text()
+            .replacen("version = 1", &format!("version = {v}"), 1)
+            .replace(
+                "idle_timeout_seconds = 90",
+                &format!("idle_timeout_seconds = {idle}"),
+            )
+    };
+    let t = OffsetDateTime::now_utc().unix_timestamp();
+    rig.shared
+        .portal()
+        .publish_policy(&SignedPolicy::sign(2, text(2, 120), &rig.policy_key), t)
+        .unwrap();
+    let mut up = uplink(&k, Duration::from_secs(5))
+        .with_policy_updates(&enrolment, file.clone())
+        .unwrap();
+    assert_eq!(up.round(t).await.unwrap().policy_applied, Some(2));
+    assert_eq!(up.policy().session.idle_timeout_seconds, 120);
+    let mut active = kiosk::policy::ActivePolicy::default();
+    assert!(kiosk::uplink::load_portal_policy(k.dir.path(), &enrolment, &mut active).unwrap());
+    assert_eq!(active.current().version, 2);
+
+    // Version 3 with a signature by some other key: refused, 2 stays.
+    let forged = SignedPolicy::sign(3, text(3, 30), &DeviceKey::generate());
+    rig.shared.portal().publish_policy(&forged, t).unwrap();
+    let round = up.round(t + 3600).await.unwrap();
+    assert_eq!(round.policy_applied, None);
+    assert!(
+        up.handle()
+            .status()
+            .relay
+            .last_error
+            .is_some_and(|e| e.contains("refused")),
+    );
+    assert_eq!(up.policy().version, 2);
+    // The file on disk edited by hand is refused at the next start too.
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("idle_timeout_seconds = 120", "idle_timeout_seconds = 3000");
+    std::fs::write(&file, edited).unwrap();
+    let mut fresh = kiosk::policy::ActivePolicy::default();
+    assert!(kiosk::uplink::load_portal_policy(k.dir.path(), &enrolment, &mut fresh).is_err());
+    assert_eq!(fresh.current().version, 1);
 }

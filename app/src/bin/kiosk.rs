@@ -26,7 +26,7 @@ use kiosk::keys::Keyring;
 use kiosk::policy::ActivePolicy;
 use kiosk::runtime::{Backend, Runtime};
 use kiosk::store::Store;
-use kiosk::uplink::{Background, Enrolment, Uplink};
+use kiosk::uplink::{Background, Enrolment, Uplink, load_portal_policy, portal_policy_path};
 use kiosk_hal::modem::{ModemConfig, ModemService};
 use kiosk_ui::{Kiosk, KioskWindow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
@@ -159,6 +159,11 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
             file.display()
         );
     }
+    if let Some(e) = &enrolment
+        && let Err(problem) = load_portal_policy(&config.data_dir, e, &mut active)
+    {
+        eprintln!("kiosk: the portal's policy: {problem}; keeping the one in force");
+    }
     let policy = active.current();
     let modem = match &config.modem {
         Some(m) => Some(
@@ -177,7 +182,8 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
                 &keys,
                 &e.client_config().map_err(|e| e.to_string())?,
                 Arc::clone(&policy),
-            )?;
+            )?
+            .with_policy_updates(e, portal_policy_path(&config.data_dir))?;
             let mut background = Background::new().map_err(|e| e.to_string())?;
             let handle = background.start_uplink(uplink);
             (Some(background), Some(handle))

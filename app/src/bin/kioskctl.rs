@@ -236,13 +236,21 @@ impl Kiosk {
             config.data_dir = dir.clone();
         }
         let mut policy = ActivePolicy::default();
-        let policy_warning = match &config.policy_file {
+        let mut policy_warning = match &config.policy_file {
             Some(path) => policy
                 .load_file(path)
                 .err()
                 .map(|e| format!("{}: {e}; using the built-in policy", path.display())),
             None => None,
         };
+        if let Ok(Some(enrolment)) = Enrolment::load(&config.data_dir)
+            && let Err(e) =
+                kiosk::uplink::load_portal_policy(&config.data_dir, &enrolment, &mut policy)
+        {
+            policy_warning = Some(format!(
+                "the portal's policy: {e}; keeping the one in force"
+            ));
+        }
         Ok(Kiosk {
             config,
             policy,
@@ -846,6 +854,11 @@ fn sync_now(kiosk: &Kiosk) -> Result<(), Failure> {
         &client_config,
         kiosk.policy.current(),
     )
+    .map_err(environment)?
+    .with_policy_updates(
+        &enrolment,
+        kiosk::uplink::portal_policy_path(&kiosk.config.data_dir),
+    )
     .map_err(environment)?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let round = runtime()?
@@ -860,6 +873,11 @@ fn sync_now(kiosk: &Kiosk) -> Result<(), Failure> {
         "statuses   {} change(s) from the portal",
         round.status_changes
     );
+    if let Some(v) = round.policy_applied {
+        println!(
+            "policy     version {v} from the portal, verified; the kiosk applies it at its next start"
+        );
+    }
     if round.purged > 0 {
         println!("retention  {} sealed payload(s) deleted", round.purged);
     }
