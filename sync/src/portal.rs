@@ -4,8 +4,9 @@
 //!
 //! Intake is idempotent by registration id: re-sending a batch after a lost
 //! answer, or importing the same file twice, answers the recorded outcome
-//! and creates nothing twice. Each registration is decided in its own
-//! transaction, so a crash in the middle of a batch loses no decision.
+//! and creates nothing twice. A batch is decided in one transaction (one
+//! disk sync, not one per registration): a crash in the middle of it
+//! records none of it, and the kiosk, which got no answer, sends it again.
 
 use std::path::Path;
 
@@ -235,104 +236,21 @@ impl Portal {
         now: i64,
     ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
         let kiosk = self.kiosk(key)?;
-        envelopes
+        let secret = &self.secret;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcomes = envelopes
             .iter()
             .map(|e| {
                 Ok((
                     e.registration_id.clone(),
-                    self.receive_one(kiosk, key, e, now)?,
+                    receive_one(&tx, secret, kiosk, key, e, now)?,
                 ))
             })
-            .collect()
-    }
-
-    fn receive_one(
-        &mut self,
-        kiosk: i64,
-        key: &DevicePublicKey,
-        envelope: &Envelope,
-        now: i64,
-    ) -> Result<ItemOutcome, PortalError> {
-        // Nothing is recorded for an envelope this kiosk did not sign: a
-        // replayed copy must not take the registration id from its maker.
-        match envelope.verify() {
-            Ok(signer) if signer == *key => {}
-            Ok(_) => return Ok(ItemOutcome::Rejected("signed by another kiosk".into())),
-            Err(e) => return Ok(ItemOutcome::Rejected(e.to_string())),
-        }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seen: Option<(String, Option<String>)> = tx
-            .query_row(
-                "SELECT outcome, reason FROM registrations WHERE registration_id = ?1",
-                [&envelope.registration_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        if let Some((outcome, reason)) = seen {
-            return Ok(match outcome.as_str() {
-                "accepted" => ItemOutcome::Accepted,
-                "duplicate" => ItemOutcome::Duplicate,
-                _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
-            });
-        }
-        let opened = envelope.open(&self.secret).map_err(|e| e.to_string());
-        let payload = opened.and_then(|plain| {
-            serde_json::from_slice::<RegistrationPayload>(&plain).map_err(|e| e.to_string())
-        });
-        let (outcome, reason, account) = match payload {
-            Err(reason) => ("rejected", Some(reason), None),
-            Ok(p)
-                if p.schema != PAYLOAD_SCHEMA || p.registration_id != envelope.registration_id =>
-            {
-                (
-                    "rejected",
-                    Some("payload does not match its envelope".to_string()),
-                    None,
-                )
-            }
-            Ok(p) => match identity(&p) {
-                None => (
-                    "rejected",
-                    Some("no identity to open an account for".to_string()),
-                    None,
-                ),
-                Some(identity) => {
-                    let existing: Option<i64> = tx
-                        .query_row(
-                            "SELECT id FROM accounts WHERE identity = ?1",
-                            [&identity],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    match existing {
-                        Some(id) => ("duplicate", None, Some(id)),
-                        None => {
-                            tx.execute(
-                                "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                                params![identity, p.level, p.pending.join(","), now, p.registration_id],
-                            )?;
-                            ("accepted", None, Some(tx.last_insert_rowid()))
-                        }
-                    }
-                }
-            },
-        };
-        tx.execute(
-            "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![envelope.registration_id, kiosk, now, outcome, reason, account],
-        )?;
-        tx.execute(
-            "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, ?3, ?4)",
-            params![kiosk, envelope.registration_id, outcome, now],
-        )?;
+            .collect::<Result<Vec<_>, PortalError>>()?;
         tx.commit()?;
-        Ok(match outcome {
-            "accepted" => ItemOutcome::Accepted,
-            "duplicate" => ItemOutcome::Duplicate,
-            _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
-        })
+        Ok(outcomes)
     }
 
     /// Imports a kiosk's export file; the same as receiving its envelopes.
@@ -488,6 +406,89 @@ impl Portal {
             .conn
             .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
     }
+}
+
+/// Decides one envelope of a batch inside the batch's transaction.
+fn receive_one(
+    tx: &rusqlite::Transaction<'_>,
+    secret: &PortalSecretKey,
+    kiosk: i64,
+    key: &DevicePublicKey,
+    envelope: &Envelope,
+    now: i64,
+) -> Result<ItemOutcome, PortalError> {
+    // Nothing is recorded for an envelope this kiosk did not sign: a
+    // replayed copy must not take the registration id from its maker.
+    match envelope.verify() {
+        Ok(signer) if signer == *key => {}
+        Ok(_) => return Ok(ItemOutcome::Rejected("signed by another kiosk".into())),
+        Err(e) => return Ok(ItemOutcome::Rejected(e.to_string())),
+    }
+    let seen: Option<(String, Option<String>)> = tx
+        .query_row(
+            "SELECT outcome, reason FROM registrations WHERE registration_id = ?1",
+            [&envelope.registration_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((outcome, reason)) = seen {
+        return Ok(match outcome.as_str() {
+            "accepted" => ItemOutcome::Accepted,
+            "duplicate" => ItemOutcome::Duplicate,
+            _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
+        });
+    }
+    let opened = envelope.open(secret).map_err(|e| e.to_string());
+    let payload = opened.and_then(|plain| {
+        serde_json::from_slice::<RegistrationPayload>(&plain).map_err(|e| e.to_string())
+    });
+    let (outcome, reason, account) = match payload {
+        Err(reason) => ("rejected", Some(reason), None),
+        Ok(p) if p.schema != PAYLOAD_SCHEMA || p.registration_id != envelope.registration_id => (
+            "rejected",
+            Some("payload does not match its envelope".to_string()),
+            None,
+        ),
+        Ok(p) => match identity(&p) {
+            None => (
+                "rejected",
+                Some("no identity to open an account for".to_string()),
+                None,
+            ),
+            Some(identity) => {
+                let existing: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM accounts WHERE identity = ?1",
+                        [&identity],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match existing {
+                    Some(id) => ("duplicate", None, Some(id)),
+                    None => {
+                        tx.execute(
+                            "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![identity, p.level, p.pending.join(","), now, p.registration_id],
+                        )?;
+                        ("accepted", None, Some(tx.last_insert_rowid()))
+                    }
+                }
+            }
+        },
+    };
+    tx.execute(
+        "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![envelope.registration_id, kiosk, now, outcome, reason, account],
+    )?;
+    tx.execute(
+        "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, ?3, ?4)",
+        params![kiosk, envelope.registration_id, outcome, now],
+    )?;
+    Ok(match outcome {
+        "accepted" => ItemOutcome::Accepted,
+        "duplicate" => ItemOutcome::Duplicate,
+        _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
+    })
 }
 
 #[cfg(test)]

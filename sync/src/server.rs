@@ -469,6 +469,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
     router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Answers (batch results, the status feed) go gzip-compressed to a
+        // kiosk that accepts it: on a slow line they are a fifth of the bytes.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(shared)
 }
 
