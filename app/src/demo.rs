@@ -29,7 +29,7 @@ use crate::keys::{self, Keyring};
 use crate::policy::Policy;
 use crate::runtime::{Backend, Runtime};
 use crate::store::Store;
-use crate::uplink::{Background, Enrolment, Uplink, UplinkHandle};
+use crate::uplink::{Background, Enrolment, LiveChecks, Uplink, UplinkHandle};
 
 /// A running demo kiosk's devices and portal.
 #[derive(Debug)]
@@ -79,6 +79,12 @@ impl Demo {
         )?
         .with_policy_updates(&enrolment, crate::uplink::portal_policy_path(data_dir))?;
         let uplink = background.start_uplink(uplink);
+        let live = LiveChecks::new(
+            &keys,
+            &enrolment,
+            background.runtime().handle().clone(),
+            uplink.clone(),
+        )?;
         let backend = Backend {
             store,
             keys,
@@ -89,6 +95,7 @@ impl Demo {
             token_reader: false,
             clock: OffsetDateTime::now_utc,
             uplink: Some(uplink.clone()),
+            live: Some(live),
         };
         let controller = Controller::new(policy, Runtime::spawn(backend), clock);
         Ok((
@@ -173,6 +180,11 @@ fn start_portal(
         PortalSecretKey::from_bytes(&secret).map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
+    // The people the live checks know: see sync/fixtures/demo.json.
+    let mut portal = portal;
+    portal
+        .load_fixtures(&kiosk_sync::portal::demo_fixtures())
+        .map_err(|e| e.to_string())?;
     let shared = Shared::new(
         portal,
         DeviceKey::from_secret_bytes(&policy_key).map_err(|e| e.to_string())?,

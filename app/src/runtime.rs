@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use kiosk_hal::modem::{Health, ModemService, SmsSender};
 use kiosk_sync::PortalPublicKey;
-use kiosk_sync::api::Peripherals;
+use kiosk_sync::api::{Ownership, Peripherals};
 use time::OffsetDateTime;
 
 use crate::config::PasswordHashCost;
 use crate::courier::Courier;
+use crate::domain::PersonalId;
 use crate::flow::{
     BhxhOutcome, DeliveryFailure, DuplicateOutcome, Effect, Event, SignatureOutcome,
     SignatureProblem, SubscriberOutcome, TokenOutcome,
@@ -26,7 +27,7 @@ use crate::keys::Keyring;
 use crate::policy::Policy;
 use crate::register::Completer;
 use crate::store::Store;
-use crate::uplink::UplinkHandle;
+use crate::uplink::{LiveChecks, UplinkHandle};
 
 /// A modem as the runtime sees it: something that sends SMS and reports
 /// its health for the status bar.
@@ -79,6 +80,8 @@ pub struct Backend {
     pub clock: fn() -> OffsetDateTime,
     /// The relay to the portal, when the kiosk is enrolled.
     pub uplink: Option<UplinkHandle>,
+    /// The portal's live checks, when the kiosk is enrolled.
+    pub live: Option<LiveChecks>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -125,17 +128,61 @@ impl Backend {
         Some(match effect {
             Effect::CheckDuplicate(key) => {
                 let tag = self.keys.identity_tag(&key);
-                match self.store.has_identity(&tag) {
-                    Ok(true) => Event::DuplicateChecked(DuplicateOutcome::AccountExists),
-                    // The store could not answer: the portal still will.
-                    Ok(false) | Err(_) => {
-                        Event::DuplicateChecked(DuplicateOutcome::CheckedLocallyOnly)
-                    }
-                }
+                let local = self.store.has_identity(&tag);
+                let outcome = match local {
+                    Ok(true) => DuplicateOutcome::AccountExists,
+                    // Not here, or the store could not answer: the portal
+                    // answers when it can, and otherwise checks later.
+                    Ok(false) | Err(_) => match self
+                        .live
+                        .as_ref()
+                        .and_then(|l| l.account_exists(&key.canonical()))
+                    {
+                        Some(true) => DuplicateOutcome::AccountExists,
+                        Some(false) if local.is_ok() => DuplicateOutcome::NoAccount,
+                        _ => DuplicateOutcome::CheckedLocallyOnly,
+                    },
+                };
+                Event::DuplicateChecked(outcome)
             }
-            Effect::CheckBhxh { .. } => Event::BhxhChecked(BhxhOutcome::Unavailable),
-            Effect::CheckSubscriber { .. } => {
-                Event::SubscriberChecked(SubscriberOutcome::Unavailable)
+            Effect::CheckBhxh {
+                code,
+                full_name,
+                date_of_birth,
+            } => {
+                let answer = self.live.as_ref().and_then(|l| {
+                    l.bhxh(
+                        code.as_str(),
+                        full_name.as_str(),
+                        &date_of_birth.date().to_string(),
+                    )
+                });
+                let year = now.year();
+                Event::BhxhChecked(match answer {
+                    None => BhxhOutcome::Unavailable,
+                    Some(None) => BhxhOutcome::NotMatched,
+                    Some(Some(id)) => match id.split_once(':').and_then(|(_, digits)| {
+                        PersonalId::parse(digits, &self.policy.identifiers, year).ok()
+                    }) {
+                        Some(id) => BhxhOutcome::Matched(id),
+                        // The portal's record is unreadable here: it matches later.
+                        None => BhxhOutcome::Unavailable,
+                    },
+                })
+            }
+            Effect::CheckSubscriber { phone, id } => {
+                let identity = format!("{}:{}", id.kind(), id.as_str());
+                Event::SubscriberChecked(
+                    match self
+                        .live
+                        .as_ref()
+                        .and_then(|l| l.subscriber(phone.e164(), &identity))
+                    {
+                        Some(Ownership::Confirmed) => SubscriberOutcome::Confirmed,
+                        Some(Ownership::NotOwner) => SubscriberOutcome::NotOwner,
+                        Some(Ownership::Unknown) | None => SubscriberOutcome::Unavailable,
+                    },
+                )
             }
             Effect::SendOtp { to, text } => match &self.modem {
                 None => Event::OtpNotDelivered(DeliveryFailure::NoModem),

@@ -634,3 +634,85 @@ impl Drop for Background {
         }
     }
 }
+
+/// Live checks on the portal's data (duplicate, BHXH, subscriber), asked
+/// from the runtime's worker thread. Each answers `None` when the portal
+/// cannot answer in time or is known to be unreachable: the flow then
+/// continues offline and leaves the check pending for the portal.
+pub struct LiveChecks {
+    client: PortalClient,
+    runtime: tokio::runtime::Handle,
+    uplink: UplinkHandle,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for LiveChecks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveChecks")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveChecks {
+    /// A citizen waits for these: a few seconds, not the upload's minute.
+    pub const TIMEOUT: Duration = Duration::from_secs(8);
+
+    pub fn new(
+        keys: &Keyring,
+        enrolment: &Enrolment,
+        runtime: tokio::runtime::Handle,
+        uplink: UplinkHandle,
+    ) -> Result<LiveChecks, String> {
+        let mut config = enrolment.client_config().map_err(|e| e.to_string())?;
+        config.timeout = Self::TIMEOUT;
+        config.connect_timeout = Duration::from_secs(3);
+        let key = DeviceKey::from_secret_bytes(&*keys.device().secret_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(LiveChecks {
+            client: PortalClient::new(&config, key).map_err(|e| e.to_string())?,
+            runtime,
+            uplink,
+            timeout: Self::TIMEOUT,
+        })
+    }
+
+    fn ask<T>(
+        &self,
+        question: impl std::future::Future<Output = Result<T, kiosk_sync::client::ClientError>>,
+    ) -> Option<T> {
+        let relay = self.uplink.status().relay;
+        if !relay.online && relay.last_error.is_some() {
+            return None;
+        }
+        self.runtime
+            .block_on(async { tokio::time::timeout(self.timeout, question).await })
+            .ok()?
+            .ok()
+    }
+
+    /// `Some(true)` when an account exists for `identity` (`cccd:…`).
+    pub fn account_exists(&self, identity: &str) -> Option<bool> {
+        self.ask(self.client.account_exists(identity))
+    }
+
+    /// The matched record's personal ID (`cccd:…`), `Some(None)` when the
+    /// record does not match.
+    pub fn bhxh(&self, code: &str, full_name: &str, date_of_birth: &str) -> Option<Option<String>> {
+        let check = kiosk_sync::api::BhxhCheck {
+            bhxh_code: code.into(),
+            full_name: full_name.into(),
+            date_of_birth: date_of_birth.into(),
+        };
+        self.ask(self.client.check_bhxh(&check))
+            .map(|a| a.personal_id)
+    }
+
+    pub fn subscriber(&self, phone: &str, personal_id: &str) -> Option<kiosk_sync::api::Ownership> {
+        let check = kiosk_sync::api::SubscriberCheck {
+            phone: phone.into(),
+            personal_id: personal_id.into(),
+        };
+        self.ask(self.client.check_subscriber(&check))
+    }
+}

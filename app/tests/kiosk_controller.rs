@@ -50,6 +50,7 @@ fn kiosk() -> Kiosk {
         token_reader: false,
         clock: OffsetDateTime::now_utc,
         uplink: None,
+        live: None,
     };
     let runtime = Runtime::spawn(backend);
     let clock = Arc::new(Mutex::new(T0));

@@ -344,3 +344,99 @@ async fn a_newer_signed_policy_is_kept_and_a_tampered_one_refused() {
     assert!(kiosk::uplink::load_portal_policy(k.dir.path(), &enrolment, &mut fresh).is_err());
     assert_eq!(fresh.current().version, 1);
 }
+
+#[test]
+fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
+    use kiosk::domain::{BhxhCode, DateOfBirth, PersonName, PersonalId, PhoneNumber};
+    use kiosk::flow::{
+        BhxhOutcome, DuplicateOutcome, Effect, Event, IdentityKey, SubscriberOutcome,
+    };
+    use kiosk::runtime::Backend;
+    use kiosk::uplink::{Background, LiveChecks};
+
+    let background = Background::new().unwrap();
+    let rt = background.runtime();
+    let rig = rt.block_on(PortalRig::start());
+    rig.shared
+        .portal()
+        .load_fixtures(&kiosk_sync::portal::demo_fixtures())
+        .unwrap();
+    let k = rt.block_on(rig.kiosk(0));
+    let enrolment = Enrolment::load(k.dir.path()).unwrap().unwrap();
+    let mut up = uplink(&k, Duration::from_secs(5));
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
+        .unwrap();
+    let live = LiveChecks::new(&k.keys, &enrolment, rt.handle().clone(), up.handle()).unwrap();
+    let policy = Arc::new(Policy::built_in().clone());
+    let mut backend = Backend {
+        store: kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap(),
+        keys: kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap(),
+        portal: k.portal.public_key(),
+        cost: support::FAST_HASH,
+        policy: Arc::clone(&policy),
+        modem: None,
+        token_reader: false,
+        clock: OffsetDateTime::now_utc,
+        uplink: Some(up.handle()),
+        live: Some(live),
+    };
+    let today = OffsetDateTime::now_utc().date();
+    let rules = &policy.person;
+    let bhxh = |name: &str| Effect::CheckBhxh {
+        code: BhxhCode::parse("7901234568").unwrap(),
+        full_name: PersonName::parse(name, rules).unwrap(),
+        date_of_birth: DateOfBirth::parse("02/11/1992", today, rules).unwrap(),
+    };
+    let year = today.year();
+    let id = |digits: &str| PersonalId::parse(digits, &policy.identifiers, year).unwrap();
+    let subscriber = |phone: &str, digits: &str| Effect::CheckSubscriber {
+        phone: PhoneNumber::parse(phone, &policy.identifiers).unwrap(),
+        id: id(digits),
+    };
+
+    let matched = backend.run(bhxh("Trần Thị Thủy"));
+    assert!(
+        matches!(&matched, Some(Event::BhxhChecked(BhxhOutcome::Matched(p))) if p.as_str() == "079192004567"),
+        "{matched:?}"
+    );
+    assert!(matches!(
+        backend.run(bhxh("Trần Văn Thủy")),
+        Some(Event::BhxhChecked(BhxhOutcome::NotMatched))
+    ));
+    assert!(matches!(
+        backend.run(subscriber("0912 345 678", "051085001234")),
+        Some(Event::SubscriberChecked(SubscriberOutcome::Confirmed))
+    ));
+    assert!(matches!(
+        backend.run(subscriber("0912 345 678", "079192004567")),
+        Some(Event::SubscriberChecked(SubscriberOutcome::NotOwner))
+    ));
+    assert!(matches!(
+        backend.run(Effect::CheckDuplicate(IdentityKey::Person(id(
+            "051085001234"
+        )))),
+        Some(Event::DuplicateChecked(DuplicateOutcome::NoAccount))
+    ));
+
+    // The line goes down: the relay notices, and the checks are left to
+    // the portal without a wait.
+    rig.proxy.push_faults(vec![Fault::Refuse; 50]);
+    rig.proxy.sever();
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp() + 3600))
+        .unwrap();
+    assert!(!up.handle().status().relay.online);
+    let started = Instant::now();
+    assert!(matches!(
+        backend.run(bhxh("Trần Thị Thủy")),
+        Some(Event::BhxhChecked(BhxhOutcome::Unavailable))
+    ));
+    assert!(matches!(
+        backend.run(Effect::CheckDuplicate(IdentityKey::Person(id(
+            "051085001234"
+        )))),
+        Some(Event::DuplicateChecked(
+            DuplicateOutcome::CheckedLocallyOnly
+        ))
+    ));
+    assert!(started.elapsed() < LiveChecks::TIMEOUT);
+}

@@ -189,6 +189,62 @@ impl SignedPolicy {
     }
 }
 
+/// `POST /v1/checks/duplicate`: does an account exist for this identity?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateCheck {
+    /// `cccd:…`, `cmnd:…`, `mst:…` or `bhxh:…`
+    pub identity: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateAnswer {
+    pub account_exists: bool,
+}
+
+/// `POST /v1/checks/bhxh`: does the social-insurance record match?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BhxhCheck {
+    pub bhxh_code: String,
+    pub full_name: String,
+    /// YYYY-MM-DD
+    pub date_of_birth: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BhxhAnswer {
+    pub matched: bool,
+    /// The record's personal ID (`cccd:…`), when matched.
+    pub personal_id: Option<String>,
+}
+
+/// `POST /v1/checks/subscriber`: is this number registered to this person?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberCheck {
+    /// E.164
+    pub phone: String,
+    /// `cccd:…` or `cmnd:…`
+    pub personal_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ownership {
+    Confirmed,
+    NotOwner,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberAnswer {
+    pub owner: Ownership,
+}
+
 /// `GET /v1/health`: unauthenticated liveness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

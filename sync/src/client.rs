@@ -426,6 +426,40 @@ impl PortalClient {
             .json()
     }
 
+    /// Live check: does an account exist for `identity` (`cccd:…`)?
+    pub async fn account_exists(&self, identity: &str) -> Result<bool, ClientError> {
+        let body = serde_json::to_vec(&api::DuplicateCheck {
+            identity: identity.into(),
+        })
+        .expect("a check serialises");
+        let answer: api::DuplicateAnswer = self
+            .send(Method::POST, "/v1/checks/duplicate", None, &body)
+            .await?
+            .json()?;
+        Ok(answer.account_exists)
+    }
+
+    /// Live check against the BHXH database.
+    pub async fn check_bhxh(&self, check: &api::BhxhCheck) -> Result<api::BhxhAnswer, ClientError> {
+        let body = serde_json::to_vec(check).expect("a check serialises");
+        self.send(Method::POST, "/v1/checks/bhxh", None, &body)
+            .await?
+            .json()
+    }
+
+    /// Live check against the carriers' subscriber registers.
+    pub async fn check_subscriber(
+        &self,
+        check: &api::SubscriberCheck,
+    ) -> Result<api::Ownership, ClientError> {
+        let body = serde_json::to_vec(check).expect("a check serialises");
+        let answer: api::SubscriberAnswer = self
+            .send(Method::POST, "/v1/checks/subscriber", None, &body)
+            .await?
+            .json()?;
+        Ok(answer.owner)
+    }
+
     /// The current signed policy, `None` when the portal publishes none.
     /// The caller verifies it.
     pub async fn policy(&self) -> Result<Option<SignedPolicy>, ClientError> {

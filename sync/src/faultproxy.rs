@@ -63,6 +63,8 @@ struct State {
     faults: Mutex<VecDeque<Fault>>,
     link: Mutex<Link>,
     counters: Counters,
+    /// Bumped to close every open connection at once.
+    severed: tokio::sync::watch::Sender<u64>,
 }
 
 /// A running proxy; it stops when dropped.
@@ -88,6 +90,7 @@ impl FaultProxy {
             faults: Mutex::new(VecDeque::new()),
             link: Mutex::new(Link::default()),
             counters: Counters::default(),
+            severed: tokio::sync::watch::Sender::new(0),
         });
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -154,6 +157,12 @@ impl FaultProxy {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = link;
     }
 
+    /// Closes every open connection now, as when the line drops: kept-alive
+    /// connections do not outlive it. New ones take the queued faults.
+    pub fn sever(&self) {
+        self.state.severed.send_modify(|n| *n += 1);
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.state.counters
     }
@@ -196,6 +205,7 @@ async fn connection(
     state: Arc<State>,
 ) {
     let _ = client.set_nodelay(true);
+    let mut severed = state.severed.subscribe();
     match fault {
         Fault::Refuse => return,
         Fault::Respond {
@@ -247,10 +257,11 @@ async fn connection(
         Arc::clone(&state),
         false,
     );
-    // Either direction ending (or cut) ends the connection.
+    // Either direction ending (or cut), or the line dropping, ends it.
     tokio::select! {
         () = up => {}
         () = down => {}
+        _ = severed.changed() => {}
     }
 }
 

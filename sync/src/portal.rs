@@ -64,6 +64,16 @@ CREATE TABLE IF NOT EXISTS policies (
     signature    TEXT NOT NULL,
     published_at INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS bhxh_records (   -- the social-insurance database, as fixtures
+    code          TEXT PRIMARY KEY,
+    full_name     TEXT NOT NULL,
+    date_of_birth TEXT NOT NULL,         -- YYYY-MM-DD
+    personal_id   TEXT NOT NULL          -- cccd:… or cmnd:…
+) STRICT;
+CREATE TABLE IF NOT EXISTS subscribers (    -- the carriers' subscriber registers, as fixtures
+    phone       TEXT PRIMARY KEY,        -- E.164
+    personal_id TEXT NOT NULL            -- cccd:… or cmnd:…
+) STRICT;
 CREATE TABLE IF NOT EXISTS status_feed (
     seq             INTEGER PRIMARY KEY,
     kiosk_id        INTEGER NOT NULL,
@@ -89,6 +99,57 @@ pub enum PortalError {
     StalePolicy,
     #[error("export file: {0}")]
     Export(#[from] crate::EnvelopeError),
+}
+
+/// Reference data for the live checks, as `portal load-fixtures` reads it
+/// (JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixtures {
+    #[serde(default)]
+    pub bhxh: Vec<BhxhRecord>,
+    #[serde(default)]
+    pub subscribers: Vec<Subscriber>,
+}
+
+/// The demo's people (`sync/fixtures/demo.json`): what the demo portal's
+/// live checks know.
+pub fn demo_fixtures() -> Fixtures {
+    serde_json::from_str(include_str!("../fixtures/demo.json")).expect("the demo fixtures parse")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BhxhRecord {
+    pub code: String,
+    pub full_name: String,
+    /// YYYY-MM-DD
+    pub date_of_birth: String,
+    /// `cccd:…` or `cmnd:…`
+    pub personal_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscriber {
+    /// E.164, e.g. `+84912345678`
+    pub phone: String,
+    /// `cccd:…` or `cmnd:…`
+    pub personal_id: String,
+}
+
+/// Names as a clerk compares them: same letters, any case, any spacing.
+fn same_name(a: &str, b: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization as _;
+    let norm = |s: &str| {
+        s.nfc()
+            .collect::<String>()
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    norm(a) == norm(b)
 }
 
 /// A kiosk as the admin CLI lists it.
@@ -398,6 +459,82 @@ impl Portal {
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Loads reference data the live checks answer from (the portal's
+    /// stand-in for the BHXH database and the carriers' registers).
+    /// Loading the same file again replaces its records.
+    pub fn load_fixtures(&mut self, fixtures: &Fixtures) -> Result<(usize, usize), PortalError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for r in &fixtures.bhxh {
+            tx.execute(
+                "INSERT OR REPLACE INTO bhxh_records (code, full_name, date_of_birth, personal_id) VALUES (?1, ?2, ?3, ?4)",
+                params![r.code, r.full_name, r.date_of_birth, r.personal_id],
+            )?;
+        }
+        for s in &fixtures.subscribers {
+            tx.execute(
+                "INSERT OR REPLACE INTO subscribers (phone, personal_id) VALUES (?1, ?2)",
+                params![s.phone, s.personal_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok((fixtures.bhxh.len(), fixtures.subscribers.len()))
+    }
+
+    /// Whether an account exists for `identity` (`cccd:…`, `mst:…`, …).
+    pub fn account_exists(&self, identity: &str) -> Result<bool, PortalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM accounts WHERE identity = ?1",
+                [identity],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// The personal ID of the BHXH record with this code, when the name and
+    /// date of birth match it (names compared without case or extra spaces).
+    pub fn bhxh_match(
+        &self,
+        code: &str,
+        full_name: &str,
+        date_of_birth: &str,
+    ) -> Result<Option<String>, PortalError> {
+        let record: Option<(String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT full_name, date_of_birth, personal_id FROM bhxh_records WHERE code = ?1",
+                [code],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(record.and_then(|(name, dob, id)| {
+            (same_name(&name, full_name) && dob == date_of_birth).then_some(id)
+        }))
+    }
+
+    /// What the carriers' registers say of `phone` and `personal_id`:
+    /// `Some(true)` registered to that person, `Some(false)` to someone
+    /// else, `None` unknown.
+    pub fn subscriber_owner(
+        &self,
+        phone: &str,
+        personal_id: &str,
+    ) -> Result<Option<bool>, PortalError> {
+        let owner: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT personal_id FROM subscribers WHERE phone = ?1",
+                [phone],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(owner.map(|o| o == personal_id))
     }
 
     /// Accounts opened, for the admin CLI: never the identities themselves.

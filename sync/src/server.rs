@@ -432,6 +432,97 @@ async fn policy(
         })
 }
 
+/// A live check: authenticated like every kiosk request, then answered
+/// from the portal's data. The body holds personal data: it is never
+/// logged, and nothing of it is stored.
+async fn check<Q, A>(
+    shared: Arc<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    answer: impl FnOnce(&mut Portal, Q) -> Result<A, PortalError> + Send + 'static,
+) -> Result<Json<A>, ApiError>
+where
+    Q: serde::de::DeserializeOwned + Send + 'static,
+    A: serde::Serialize + Send + 'static,
+{
+    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
+    let question: Q = json_body(&authed.body)?;
+    Ok(Json(shared.db(move |p| answer(p, question)).await?))
+}
+
+async fn check_duplicate(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::DuplicateAnswer>, ApiError> {
+    check(
+        shared,
+        method,
+        uri,
+        headers,
+        body,
+        |p, q: api::DuplicateCheck| {
+            Ok(api::DuplicateAnswer {
+                account_exists: p.account_exists(&q.identity)?,
+            })
+        },
+    )
+    .await
+}
+
+async fn check_bhxh(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::BhxhAnswer>, ApiError> {
+    check(
+        shared,
+        method,
+        uri,
+        headers,
+        body,
+        |p, q: api::BhxhCheck| {
+            let personal_id = p.bhxh_match(&q.bhxh_code, &q.full_name, &q.date_of_birth)?;
+            Ok(api::BhxhAnswer {
+                matched: personal_id.is_some(),
+                personal_id,
+            })
+        },
+    )
+    .await
+}
+
+async fn check_subscriber(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::SubscriberAnswer>, ApiError> {
+    check(
+        shared,
+        method,
+        uri,
+        headers,
+        body,
+        |p, q: api::SubscriberCheck| {
+            let owner = match p.subscriber_owner(&q.phone, &q.personal_id)? {
+                Some(true) => api::Ownership::Confirmed,
+                Some(false) => api::Ownership::NotOwner,
+                None => api::Ownership::Unknown,
+            };
+            Ok(api::SubscriberAnswer { owner })
+        },
+    )
+    .await
+}
+
 async fn health() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -456,6 +547,13 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<Shared>>)> {
         (Method::GET, "/v1/status", get(status)),
         (Method::POST, "/v1/heartbeat", post(heartbeat)),
         (Method::GET, "/v1/policy", get(policy)),
+        (Method::POST, "/v1/checks/duplicate", post(check_duplicate)),
+        (Method::POST, "/v1/checks/bhxh", post(check_bhxh)),
+        (
+            Method::POST,
+            "/v1/checks/subscriber",
+            post(check_subscriber),
+        ),
         (Method::GET, "/v1/health", get(health)),
         (Method::GET, "/v1/openapi.json", get(openapi)),
     ]

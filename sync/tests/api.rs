@@ -500,3 +500,67 @@ async fn over_tls_only_the_pinned_certificate_is_trusted() {
     let answer = client(Some(pin)).unwrap().enrol(&code).await.unwrap();
     assert_eq!(shared.portal().kiosks().unwrap()[0].id, answer.kiosk_id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_checks_answer_from_the_portals_data() {
+    use kiosk_sync::api::{BhxhCheck, Ownership, SubscriberCheck};
+    let rig = Rig::start().await;
+    let fixtures: kiosk_sync::portal::Fixtures =
+        serde_json::from_str(include_str!("../fixtures/demo.json")).unwrap();
+    assert_eq!(
+        rig.shared.portal().load_fixtures(&fixtures).unwrap(),
+        (3, 3)
+    );
+    let (key, client) = rig.enrolled().await;
+
+    let bhxh = |name: &str, dob: &str| BhxhCheck {
+        bhxh_code: "7901234568".into(),
+        full_name: name.into(),
+        date_of_birth: dob.into(),
+    };
+    // Case and spacing do not matter; the date and the letters do.
+    let matched = client
+        .check_bhxh(&bhxh("trần  THỊ thủy", "1992-11-02"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (matched.matched, matched.personal_id.as_deref()),
+        (true, Some("cccd:079192004567"))
+    );
+    for (name, dob) in [
+        ("Trần Thị Thùy", "1992-11-02"),
+        ("Trần Thị Thủy", "1992-11-03"),
+    ] {
+        let answer = client.check_bhxh(&bhxh(name, dob)).await.unwrap();
+        assert_eq!((answer.matched, answer.personal_id), (false, None));
+    }
+
+    let subscriber = |phone: &str, id: &str| SubscriberCheck {
+        phone: phone.into(),
+        personal_id: id.into(),
+    };
+    let client = &client;
+    let ask = |c| async move { client.check_subscriber(&c).await.unwrap() };
+    assert_eq!(
+        ask(subscriber("+84912345678", "cccd:051085001234")).await,
+        Ownership::Confirmed
+    );
+    assert_eq!(
+        ask(subscriber("+84912345678", "cccd:079192004567")).await,
+        Ownership::NotOwner
+    );
+    assert_eq!(
+        ask(subscriber("+84911111111", "cccd:051085001234")).await,
+        Ownership::Unknown
+    );
+
+    // Duplicate: none, until a registration for that person arrives.
+    assert!(!client.account_exists("cccd:051099000123").await.unwrap());
+    answered(
+        client
+            .upload(vec![rig.envelope(&key, "d1", "051099000123")])
+            .await,
+    );
+    assert!(client.account_exists("cccd:051099000123").await.unwrap());
+    assert!(!client.account_exists("cmnd:051099000123").await.unwrap());
+}

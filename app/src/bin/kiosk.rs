@@ -26,7 +26,9 @@ use kiosk::keys::Keyring;
 use kiosk::policy::ActivePolicy;
 use kiosk::runtime::{Backend, Runtime};
 use kiosk::store::Store;
-use kiosk::uplink::{Background, Enrolment, Uplink, load_portal_policy, portal_policy_path};
+use kiosk::uplink::{
+    Background, Enrolment, LiveChecks, Uplink, load_portal_policy, portal_policy_path,
+};
 use kiosk_hal::modem::{ModemConfig, ModemService};
 use kiosk_ui::{Kiosk, KioskWindow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
@@ -174,8 +176,8 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
     };
     let keys = Keyring::open_or_create(&config.keys_dir()).map_err(|e| e.to_string())?;
     let store = Store::open(&config.database_path()).map_err(|e| e.to_string())?;
-    let (background, uplink) = match &enrolment {
-        None => (None, None),
+    let (background, uplink, live) = match &enrolment {
+        None => (None, None, None),
         Some(e) => {
             let uplink = Uplink::new(
                 &config.database_path(),
@@ -186,7 +188,13 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
             .with_policy_updates(e, portal_policy_path(&config.data_dir))?;
             let mut background = Background::new().map_err(|e| e.to_string())?;
             let handle = background.start_uplink(uplink);
-            (Some(background), Some(handle))
+            let live = LiveChecks::new(
+                &keys,
+                e,
+                background.runtime().handle().clone(),
+                handle.clone(),
+            )?;
+            (Some(background), Some(handle), Some(live))
         }
     };
     let backend = Backend {
@@ -201,6 +209,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
         token_reader: false,
         clock: OffsetDateTime::now_utc,
         uplink,
+        live,
     };
     Ok((
         Controller::new(

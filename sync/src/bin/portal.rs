@@ -73,6 +73,9 @@ enum Command {
     Revoke { kiosk_id: i64 },
     /// Count accounts by level and pending checks (never identities).
     Accounts,
+    /// Load reference data for the live checks (JSON: `bhxh` records and
+    /// `subscribers`); see `sync/fixtures/demo.json`.
+    LoadFixtures { file: PathBuf },
     /// Import a kiosk's export file (from a USB stick).
     Import { file: PathBuf },
     /// Sign and publish a policy document (TOML) as the next version.
@@ -344,6 +347,16 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 count(|o| matches!(o, O::Duplicate)),
                 count(|o| matches!(o, O::Rejected(_)))
             );
+            Ok(())
+        }
+        Command::LoadFixtures { file } => {
+            let (mut portal, _) = open(data)?;
+            let text =
+                std::fs::read(file).map_err(|e| environment(format!("{}: {e}", file.display())))?;
+            let fixtures: kiosk_sync::portal::Fixtures = serde_json::from_slice(&text)
+                .map_err(|e| refused(format!("{}: {e}", file.display())))?;
+            let (bhxh, subscribers) = portal.load_fixtures(&fixtures).map_err(environment)?;
+            println!("loaded {bhxh} BHXH record(s) and {subscribers} subscriber(s)");
             Ok(())
         }
         Command::PublishPolicy { file, version } => {
