@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use kiosk_hal::modem::sim::Simulator;
 use kiosk_hal::modem::{Locator, ModemConfig, ModemService};
+use kiosk_hal::token::cert::TrustAnchors;
 use kiosk_sync::client::{ClientConfig, PortalClient};
-use kiosk_sync::portal::Portal;
+use kiosk_sync::mssp::Mssp;
+use kiosk_sync::portal::{PhoneAnswer, Portal};
 use kiosk_sync::server::{self, ServerConfig, Shared};
 use kiosk_sync::{DeviceKey, PortalSecretKey};
 use time::OffsetDateTime;
@@ -37,6 +39,7 @@ pub struct Demo {
     sim: Simulator,
     portal: Arc<Shared>,
     portal_url: String,
+    mssp: Mssp,
     uplink: UplinkHandle,
     // Dropped before the pseudo-terminal's directory: it stops the portal.
     _background: Background,
@@ -61,6 +64,7 @@ impl Demo {
         let store = Store::open(&data_dir.join("kiosk.sqlite3")).map_err(|e| e.to_string())?;
         let mut background = Background::new().map_err(|e| e.to_string())?;
         let (portal, portal_url) = start_portal(data_dir, &mut background)?;
+        let mssp = demo_mssp(data_dir)?;
         let enrolment = enrol(&portal, &portal_url, &keys, &background)?;
         enrolment.save(data_dir).map_err(|e| e.to_string())?;
         let sealing = kiosk_sync::PortalPublicKey::from_base64(&enrolment.portal_public_key)
@@ -84,7 +88,8 @@ impl Demo {
             &enrolment,
             background.runtime().handle().clone(),
             uplink.clone(),
-        )?;
+        )?
+        .with_anchors(demo_anchors(data_dir, &mssp)?);
         let backend = Backend {
             store,
             keys,
@@ -103,6 +108,7 @@ impl Demo {
                 sim,
                 portal,
                 portal_url,
+                mssp,
                 uplink,
                 _background: background,
                 _tty: tty,
@@ -114,6 +120,27 @@ impl Demo {
     /// The demo portal, for what an administrator would look at.
     pub fn portal(&self) -> &Arc<Shared> {
         &self.portal
+    }
+
+    /// The mobile-signature request waiting on the demo phone, if any:
+    /// its id, the number and the text the phone shows.
+    pub fn pending_signature(&self) -> Option<(String, String, String)> {
+        self.portal
+            .portal()
+            .pending_signatures(server::now())
+            .ok()?
+            .into_iter()
+            .next()
+            .map(|s| (s.id, s.phone, s.display_text))
+    }
+
+    /// The demo phone's holder answers a mobile-signature request.
+    pub fn answer_signature(&self, id: &str, answer: PhoneAnswer) -> Result<(), String> {
+        self.portal
+            .portal()
+            .answer_signature(id, answer, &self.mssp, server::now())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     pub fn portal_url(&self) -> &str {
@@ -160,6 +187,31 @@ fn demo_key(
     let secret = generate();
     keys::write_key(path, &secret).map_err(|e| e.to_string())?;
     Ok(secret)
+}
+
+/// The demo portal's mobile-signature service, its CA key kept with the
+/// portal's keys.
+fn demo_mssp(data_dir: &Path) -> Result<Mssp, String> {
+    let path = data_dir.join("portal").join("mssp.key");
+    match std::fs::read_to_string(&path) {
+        Ok(pem) => Mssp::from_key_pem(&Zeroizing::new(pem)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mssp = Mssp::generate()?;
+            keys::write_key(&path, mssp.key_pem().as_bytes()).map_err(|e| e.to_string())?;
+            Ok(mssp)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// The demo kiosk's trust anchors: the demo MSSP's CA, as a technician
+/// would install the carriers' CAs.
+fn demo_anchors(data_dir: &Path, mssp: &Mssp) -> Result<TrustAnchors, String> {
+    let dir = data_dir.join("trust");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(dir.join("demo-mssp-ca.pem"), mssp.ca_pem())
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    TrustAnchors::load(&dir)
 }
 
 /// The reference portal on a free loopback port, on the background runtime.

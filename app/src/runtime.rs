@@ -68,6 +68,9 @@ pub enum Answer {
     Status(Status),
 }
 
+/// Where an answer that comes later goes.
+pub type Later = Box<dyn FnOnce(Event) + Send>;
+
 /// Everything the worker owns.
 pub struct Backend {
     pub store: Store,
@@ -122,8 +125,16 @@ impl Backend {
         }
     }
 
-    /// Carries out one effect; `None` for effects with no answer.
+    /// Carries out one effect; `None` for effects with no answer (or whose
+    /// answer comes later: use [`Backend::run_with`] to receive it).
     pub fn run(&mut self, effect: Effect) -> Option<Event> {
+        self.run_with(effect, Box::new(|_| {}))
+    }
+
+    /// Carries out one effect. An effect that waits on someone else (the
+    /// citizen's phone, for a mobile signature) answers through `later`,
+    /// from another thread, and the worker goes on with the next job.
+    pub fn run_with(&mut self, effect: Effect, later: Later) -> Option<Event> {
         let now = (self.clock)();
         Some(match effect {
             Effect::CheckDuplicate(key) => {
@@ -201,9 +212,41 @@ impl Backend {
                     }
                 }
             },
-            Effect::StartMobileSignature { .. } => Event::SignatureAnswered(
-                SignatureOutcome::Failed(SignatureProblem::ServiceUnavailable),
-            ),
+            Effect::StartMobileSignature {
+                phone,
+                display_text,
+                ..
+            } => match &self.live {
+                None => Event::SignatureAnswered(SignatureOutcome::Failed(
+                    SignatureProblem::ServiceUnavailable,
+                )),
+                Some(live) => {
+                    let policy = Arc::clone(&self.policy);
+                    let anchors = live.anchors();
+                    let clock = self.clock;
+                    let text = display_text.clone();
+                    live.start_signature(phone.e164().to_string(), display_text, move |session| {
+                        let outcome = match session {
+                            None => SignatureOutcome::Failed(SignatureProblem::ServiceUnavailable),
+                            Some(s) => crate::token::mobile_signature_outcome(
+                                &s,
+                                &text,
+                                anchors.as_deref(),
+                                &policy,
+                                clock(),
+                            ),
+                        };
+                        later(Event::SignatureAnswered(outcome));
+                    });
+                    return None;
+                }
+            },
+            Effect::CancelMobileSignature => {
+                if let Some(live) = &self.live {
+                    live.cancel_signature();
+                }
+                return None;
+            }
             Effect::ProveToken(_) => Event::TokenAnswered(TokenOutcome::Removed),
             Effect::Store(draft) => {
                 let completer = Completer {
@@ -226,10 +269,7 @@ impl Backend {
                     }
                 }
             }
-            Effect::CancelMobileSignature
-            | Effect::Show(_)
-            | Effect::FieldErrors(_)
-            | Effect::EndSession => return None,
+            Effect::Show(_) | Effect::FieldErrors(_) | Effect::EndSession => return None,
         })
     }
 }
@@ -254,7 +294,13 @@ impl Runtime {
                 for (session, job) in inbox {
                     let answer = match job {
                         Job::Status => Some(Answer::Status(backend.status())),
-                        Job::Effect(effect) => backend.run(effect).map(Answer::Event),
+                        Job::Effect(effect) => {
+                            let outbox = outbox.clone();
+                            let later: Later = Box::new(move |event| {
+                                let _ = outbox.send((session, Answer::Event(event)));
+                            });
+                            backend.run_with(effect, later).map(Answer::Event)
+                        }
                     };
                     if let Some(answer) = answer
                         && outbox.send((session, answer)).is_err()

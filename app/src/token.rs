@@ -101,3 +101,51 @@ pub fn prove(
     }
     TokenOutcome::Proven(Box::new(identity(&proof.certificate, policy, now)))
 }
+
+/// What a mobile-signature session ended with, for the flow: a signature
+/// over `display_text` that verifies with a certificate chaining to the
+/// kiosk's anchors, read into the domain's types; or why not.
+pub fn mobile_signature_outcome(
+    session: &kiosk_sync::api::SignatureSession,
+    display_text: &str,
+    anchors: Option<&TrustAnchors>,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> crate::flow::SignatureOutcome {
+    use crate::flow::{SignatureOutcome, SignatureProblem};
+    use base64::Engine as _;
+    let failed = SignatureOutcome::Failed;
+    match session.state.as_str() {
+        "signed" => {}
+        "refused" => return failed(SignatureProblem::UserCancelled),
+        "expired" => return failed(SignatureProblem::Expired),
+        "no_signature_sim" => return failed(SignatureProblem::NoSignatureSim),
+        "pin_blocked" => return failed(SignatureProblem::PinBlocked),
+        _ => return failed(SignatureProblem::ServiceUnavailable),
+    }
+    let b64 = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+    };
+    let (Some(der), Some(signature), Some(anchors)) =
+        (b64(&session.certificate), b64(&session.signature), anchors)
+    else {
+        return failed(SignatureProblem::InvalidSignature);
+    };
+    let scheme = match session.scheme.as_deref() {
+        Some("ecdsa-p256-sha256") => Scheme::Ecdsa,
+        Some("rsa-pkcs1-sha256") => Scheme::RsaPkcs1Sha256,
+        _ => return failed(SignatureProblem::InvalidSignature),
+    };
+    let Ok(cert) = CertInfo::parse(&der) else {
+        return failed(SignatureProblem::InvalidSignature);
+    };
+    if anchors.verify(&cert, &[], now.unix_timestamp()).is_err()
+        || !cert
+            .public_key
+            .verify(scheme, display_text.as_bytes(), &signature)
+    {
+        return failed(SignatureProblem::InvalidSignature);
+    }
+    SignatureOutcome::Signed(Box::new(identity(&cert, policy, now)))
+}

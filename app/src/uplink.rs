@@ -640,11 +640,19 @@ impl Drop for Background {
 /// cannot answer in time or is known to be unreachable: the flow then
 /// continues offline and leaves the check pending for the portal.
 pub struct LiveChecks {
-    client: PortalClient,
+    client: Arc<PortalClient>,
     runtime: tokio::runtime::Handle,
     uplink: UplinkHandle,
     timeout: Duration,
+    /// The mobile-signature session being waited on, and its task.
+    signature: Arc<Mutex<Option<String>>>,
+    signature_task: Mutex<Option<tokio::task::AbortHandle>>,
+    anchors: Option<Arc<kiosk_hal::token::cert::TrustAnchors>>,
 }
+
+/// How long the kiosk follows a mobile-signature session: the portal's
+/// two minutes on the phone, and some margin for a slow line.
+const SIGNATURE_FOLLOW: Duration = Duration::from_secs(150);
 
 impl std::fmt::Debug for LiveChecks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -665,24 +673,120 @@ impl LiveChecks {
         uplink: UplinkHandle,
     ) -> Result<LiveChecks, String> {
         let mut config = enrolment.client_config().map_err(|e| e.to_string())?;
-        config.timeout = Self::TIMEOUT;
         config.connect_timeout = Duration::from_secs(3);
         let key = DeviceKey::from_secret_bytes(&*keys.device().secret_bytes())
             .map_err(|e| e.to_string())?;
+        // Long-polls wait up to 25 s on the portal: their own timeout.
+        config.timeout = Duration::from_secs(40);
         Ok(LiveChecks {
-            client: PortalClient::new(&config, key).map_err(|e| e.to_string())?,
+            client: Arc::new(PortalClient::new(&config, key).map_err(|e| e.to_string())?),
             runtime,
             uplink,
             timeout: Self::TIMEOUT,
+            signature: Arc::new(Mutex::new(None)),
+            signature_task: Mutex::new(None),
+            anchors: None,
         })
+    }
+
+    /// The CAs a mobile-signature certificate must chain to (the token
+    /// section's trust anchors: the carriers' CAs are licensed CAs).
+    pub fn with_anchors(mut self, anchors: kiosk_hal::token::cert::TrustAnchors) -> Self {
+        self.anchors = Some(Arc::new(anchors));
+        self
+    }
+
+    pub fn anchors(&self) -> Option<Arc<kiosk_hal::token::cert::TrustAnchors>> {
+        self.anchors.clone()
+    }
+
+    fn portal_known_down(&self) -> bool {
+        let relay = self.uplink.status().relay;
+        !relay.online && relay.last_error.is_some()
+    }
+
+    /// Asks the holder of `phone` to sign `display_text` and follows the
+    /// session in the background until the phone answers, it expires, or
+    /// [`LiveChecks::cancel_signature`]; `done` gets the final session, or
+    /// `None` when the portal could not be reached. Any earlier session is
+    /// cancelled first.
+    pub fn start_signature(
+        &self,
+        phone: String,
+        display_text: String,
+        done: impl FnOnce(Option<kiosk_sync::api::SignatureSession>) + Send + 'static,
+    ) {
+        self.cancel_signature();
+        if self.portal_known_down() {
+            done(None);
+            return;
+        }
+        let client = Arc::clone(&self.client);
+        let current = Arc::clone(&self.signature);
+        let start = self.timeout;
+        let task = self.runtime.spawn(async move {
+            let started =
+                tokio::time::timeout(start, client.start_signature(&phone, &display_text)).await;
+            let Ok(Ok(mut session)) = started else {
+                done(None);
+                return;
+            };
+            *current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(session.id.clone());
+            let deadline = tokio::time::Instant::now() + SIGNATURE_FOLLOW;
+            while session.state == "pending" {
+                if tokio::time::Instant::now() >= deadline {
+                    done(None);
+                    return;
+                }
+                match client.signature_session(&session.id, 25).await {
+                    Ok(next) => session = next,
+                    // A dropped connection while waiting: ask again shortly.
+                    Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+                }
+            }
+            current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            done(Some(session));
+        });
+        *self
+            .signature_task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task.abort_handle());
+    }
+
+    /// Stops following the session and cancels it on the portal, so the
+    /// phone stops asking.
+    pub fn cancel_signature(&self) {
+        if let Some(task) = self
+            .signature_task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+        let id = self
+            .signature
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(id) = id {
+            let client = Arc::clone(&self.client);
+            self.runtime.spawn(async move {
+                let _ = client.cancel_signature(&id).await;
+            });
+        }
     }
 
     fn ask<T>(
         &self,
         question: impl std::future::Future<Output = Result<T, kiosk_sync::client::ClientError>>,
     ) -> Option<T> {
-        let relay = self.uplink.status().relay;
-        if !relay.online && relay.last_error.is_some() {
+        if self.portal_known_down() {
             return None;
         }
         self.runtime

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::demo::Demo;
 use crate::gui;
+use kiosk_sync::portal::PhoneAnswer;
 
 /// A step that did not end where it should.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,13 @@ impl Walker {
             .controller()
             .borrow_mut()
             .settle(Duration::from_secs(30));
+        self.picture(name, expected)
+    }
+
+    /// Draws the screen as it is, while the kiosk waits on someone (the
+    /// citizen's phone): nothing to settle.
+    fn picture(&mut self, name: &str, expected: &'static str) -> Result<(), WalkError> {
+        self.binding.controller().borrow_mut().poll();
         // The status bar's queue depth after a registration was stored.
         self.binding
             .controller()
@@ -102,6 +110,25 @@ impl Walker {
         self.demo.last_code(digits).unwrap_or_default()
     }
 
+    /// The id of the mobile-signature request once it reaches the demo
+    /// phone (the portal has it), waiting on the runtime's answers
+    /// meanwhile.
+    fn wait_for_phone(&self) -> Result<String, WalkError> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some((id, _, _)) = self.demo.pending_signature() {
+                return Ok(id);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(WalkError::Setup(
+                    "the mobile-signature request never reached the demo phone".into(),
+                ));
+            }
+            self.binding.controller().borrow_mut().poll();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn advance(&self, seconds: i64) {
         self.skew.fetch_add(seconds, Ordering::SeqCst);
     }
@@ -131,13 +158,15 @@ impl Walker {
         self.k().invoke_choose_subject("citizen".into());
         self.snap("method", "method")?;
 
-        // Thuê bao di động, with a mistake the citizen then fixes.
+        // Thuê bao di động, with a mistake the citizen then fixes. The
+        // demo portal's carrier register knows this number and this person
+        // (sync/fixtures/demo.json), so the subscriber check passes live.
         self.k().invoke_choose_method("mobile_subscriber".into());
         self.snap("mobile-form", "form")?;
-        self.fill("full_name", "nguyeenx thij thury");
+        self.fill("full_name", "nguyeenx vawn an");
         self.snap("mobile-telex", "form")?;
-        self.fill("personal_id", "051199001199");
-        self.fill("date_of_birth", "01011999");
+        self.fill("personal_id", "051085001234");
+        self.fill("date_of_birth", "14031985");
         self.fill("phone", "0101234567");
         self.k().invoke_focus("email".into());
         self.snap("mobile-field-error", "form")?;
@@ -151,24 +180,45 @@ impl Walker {
         self.k().invoke_register();
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("mobile_subscriber".into());
-        self.fill("full_name", "nguyeenx thij thury");
-        self.fill("personal_id", "051199001199");
-        self.fill("date_of_birth", "01011999");
+        self.fill("full_name", "nguyeenx vawn an");
+        self.fill("personal_id", "051085001234");
+        self.fill("date_of_birth", "14031985");
         self.fill("phone", "0912345678");
         self.k().invoke_submit();
         self.snap("mobile-account-exists", "exists")?;
         self.k().invoke_submit();
 
-        // Mã số BHXH, offline: the match waits for the portal.
+        // Mã số BHXH, matched live against the demo portal's records.
         self.k().invoke_register();
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("bhxh".into());
-        self.fill("bhxh_code", "7912345678");
+        self.fill("bhxh_code", "0101234569");
         self.fill("full_name", "ddawngj quoocs uwng");
-        self.fill("date_of_birth", "15081985");
-        self.fill("phone", "0987654321");
+        self.fill("date_of_birth", "30071978");
+        self.fill("phone", "0901234567");
         self.snap("bhxh-form", "form")?;
         self.otp_and_password("bhxh")?;
+
+        // Sim ký số: the request goes to the phone through the portal; the
+        // demo phone confirms it, and the certificate's details come back.
+        self.k().invoke_register();
+        self.k().invoke_choose_subject("citizen".into());
+        self.k().invoke_choose_method("sim_signature".into());
+        self.fill("phone", "0987654321");
+        self.k().invoke_submit();
+        let request = self.wait_for_phone()?;
+        self.picture("sim-waiting", "phone-wait")?;
+        self.demo
+            .answer_signature(&request, PhoneAnswer::Confirm)
+            .map_err(WalkError::Setup)?;
+        self.snap("sim-confirm", "confirm")?;
+        self.fill("email", "thuy.tran@gmail.com");
+        self.k().invoke_submit();
+        self.snap("sim-password", "password")?;
+        self.type_keys("Matkhau@2026⏎Matkhau@2026");
+        self.k().invoke_submit();
+        self.snap("sim-done", "done")?;
+        self.k().invoke_submit();
 
         // A business sees only what is offered to businesses.
         self.k().invoke_register();

@@ -245,6 +245,33 @@ pub struct SubscriberAnswer {
     pub owner: Ownership,
 }
 
+/// `POST /v1/mobile-signature/sessions`: ask the holder of a signing SIM
+/// to sign `display_text` on their phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartSignature {
+    /// E.164
+    pub phone: String,
+    /// Shown on the phone; carries the verification code the kiosk shows.
+    pub display_text: String,
+}
+
+/// A mobile-signature session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureSession {
+    pub id: String,
+    /// pending, signed, refused, expired, cancelled, no_signature_sim
+    pub state: String,
+    pub expires_at: i64,
+    /// When signed: `ecdsa-p256-sha256` (raw r‖s) or `rsa-pkcs1-sha256`.
+    pub scheme: Option<String>,
+    /// When signed: the holder's certificate, DER, base64.
+    pub certificate: Option<String>,
+    /// When signed: the signature over `display_text`, base64.
+    pub signature: Option<String>,
+}
+
 /// `GET /v1/health`: unauthenticated liveness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -460,6 +460,41 @@ impl PortalClient {
         Ok(answer.owner)
     }
 
+    /// Asks the holder of `phone` to sign `display_text` on their phone.
+    pub async fn start_signature(
+        &self,
+        phone: &str,
+        display_text: &str,
+    ) -> Result<api::SignatureSession, ClientError> {
+        let body = serde_json::to_vec(&api::StartSignature {
+            phone: phone.into(),
+            display_text: display_text.into(),
+        })
+        .expect("a request serialises");
+        self.send(Method::POST, "/v1/mobile-signature/sessions", None, &body)
+            .await?
+            .json()
+    }
+
+    /// The session, waiting up to `wait_secs` (at most 30) for it to leave
+    /// `pending`.
+    pub async fn signature_session(
+        &self,
+        id: &str,
+        wait_secs: u64,
+    ) -> Result<api::SignatureSession, ClientError> {
+        let path = format!("/v1/mobile-signature/sessions/{id}");
+        let query = format!("wait={wait_secs}");
+        self.send(Method::GET, &path, Some(&query), &[])
+            .await?
+            .json()
+    }
+
+    pub async fn cancel_signature(&self, id: &str) -> Result<api::SignatureSession, ClientError> {
+        let path = format!("/v1/mobile-signature/sessions/{id}");
+        self.send(Method::DELETE, &path, None, &[]).await?.json()
+    }
+
     /// The current signed policy, `None` when the portal publishes none.
     /// The caller verifies it.
     pub async fn policy(&self) -> Result<Option<SignedPolicy>, ClientError> {

@@ -39,6 +39,7 @@ mod envelope;
 mod export;
 pub mod faultproxy;
 pub mod httpsig;
+pub mod mssp;
 mod payload;
 pub mod portal;
 pub mod relay;

@@ -74,6 +74,24 @@ CREATE TABLE IF NOT EXISTS subscribers (    -- the carriers' subscriber register
     phone       TEXT PRIMARY KEY,        -- E.164
     personal_id TEXT NOT NULL            -- cccd:… or cmnd:…
 ) STRICT;
+CREATE TABLE IF NOT EXISTS msig_users (     -- mobile-signature subscribers, as fixtures
+    phone       TEXT PRIMARY KEY,        -- E.164
+    full_name   TEXT NOT NULL,
+    personal_id TEXT NOT NULL,           -- cccd:… or cmnd:…
+    key_pkcs8   BLOB,                    -- made at the first signature
+    certificate BLOB
+) STRICT;
+CREATE TABLE IF NOT EXISTS msig_sessions (
+    id           TEXT PRIMARY KEY,
+    kiosk_id     INTEGER NOT NULL,
+    phone        TEXT NOT NULL,
+    display_text TEXT NOT NULL,
+    state        TEXT NOT NULL,          -- pending, signed, refused, expired, cancelled, no_signature_sim
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    certificate  BLOB,
+    signature    BLOB
+) STRICT;
 CREATE TABLE IF NOT EXISTS status_feed (
     seq             INTEGER PRIMARY KEY,
     kiosk_id        INTEGER NOT NULL,
@@ -95,6 +113,8 @@ pub enum PortalError {
     UnknownKiosk,
     #[error("this kiosk has been revoked")]
     RevokedKiosk,
+    #[error("mobile-signature service: {0}")]
+    Mssp(String),
     #[error("a policy of this version or newer is already published")]
     StalePolicy,
     #[error("export file: {0}")]
@@ -110,6 +130,40 @@ pub struct Fixtures {
     pub bhxh: Vec<BhxhRecord>,
     #[serde(default)]
     pub subscribers: Vec<Subscriber>,
+    /// Subscribers with a signing SIM.
+    #[serde(default)]
+    pub mobile_signature: Vec<SignatureUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureUser {
+    /// E.164
+    pub phone: String,
+    pub full_name: String,
+    /// `cccd:…` or `cmnd:…`
+    pub personal_id: String,
+}
+
+/// A mobile-signature session as the portal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureSession {
+    pub id: String,
+    pub phone: String,
+    pub display_text: String,
+    pub state: String,
+    pub expires_at: i64,
+    pub certificate: Option<Vec<u8>>,
+    pub signature: Option<Vec<u8>>,
+}
+
+/// What the holder does on the phone (the simulated phone's buttons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneAnswer {
+    Confirm,
+    Refuse,
+    /// Lets it run out, as if the phone were off.
+    Expire,
 }
 
 /// The demo's people (`sync/fixtures/demo.json`): what the demo portal's
@@ -474,6 +528,15 @@ impl Portal {
                 params![r.code, r.full_name, r.date_of_birth, r.personal_id],
             )?;
         }
+        for u in &fixtures.mobile_signature {
+            tx.execute(
+                "INSERT INTO msig_users (phone, full_name, personal_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (phone) DO UPDATE SET full_name = excluded.full_name,
+                    personal_id = excluded.personal_id, key_pkcs8 = NULL, certificate = NULL
+                 WHERE full_name != excluded.full_name OR personal_id != excluded.personal_id",
+                params![u.phone, u.full_name, u.personal_id],
+            )?;
+        }
         for s in &fixtures.subscribers {
             tx.execute(
                 "INSERT OR REPLACE INTO subscribers (phone, personal_id) VALUES (?1, ?2)",
@@ -535,6 +598,160 @@ impl Portal {
             )
             .optional()?;
         Ok(owner.map(|o| o == personal_id))
+    }
+
+    /// Starts a mobile-signature session for a kiosk: the request goes to
+    /// the holder's phone and waits for them. A number with no signing SIM
+    /// ends at once as `no_signature_sim`.
+    pub fn start_signature(
+        &mut self,
+        kiosk_id: i64,
+        phone: &str,
+        display_text: &str,
+        now: i64,
+        valid_for_secs: i64,
+    ) -> Result<SignatureSession, PortalError> {
+        let known: bool = self
+            .conn
+            .query_row("SELECT 1 FROM msig_users WHERE phone = ?1", [phone], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some();
+        let id = format!("{:032x}", rand::rng().random::<u128>());
+        let state = if known { "pending" } else { "no_signature_sim" };
+        self.conn.execute(
+            "INSERT INTO msig_sessions (id, kiosk_id, phone, display_text, state, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, kiosk_id, phone, display_text, state, now, now + valid_for_secs],
+        )?;
+        Ok(self
+            .signature_session(Some(kiosk_id), &id, now)?
+            .expect("just made"))
+    }
+
+    /// A session, for the kiosk that started it (`None`: any, for the
+    /// phone). A pending session past its time becomes `expired`.
+    pub fn signature_session(
+        &mut self,
+        kiosk_id: Option<i64>,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<SignatureSession>, PortalError> {
+        self.conn.execute(
+            "UPDATE msig_sessions SET state = 'expired' WHERE id = ?1 AND state = 'pending' AND expires_at < ?2",
+            params![id, now],
+        )?;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, phone, display_text, state, expires_at, certificate, signature
+                 FROM msig_sessions WHERE id = ?1 AND (?2 IS NULL OR kiosk_id = ?2)",
+                params![id, kiosk_id],
+                |r| {
+                    Ok(SignatureSession {
+                        id: r.get(0)?,
+                        phone: r.get(1)?,
+                        display_text: r.get(2)?,
+                        state: r.get(3)?,
+                        expires_at: r.get(4)?,
+                        certificate: r.get(5)?,
+                        signature: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The kiosk cancels (the citizen pressed Hủy): a pending session ends.
+    pub fn cancel_signature(
+        &mut self,
+        kiosk_id: i64,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<SignatureSession>, PortalError> {
+        self.conn.execute(
+            "UPDATE msig_sessions SET state = 'cancelled' WHERE id = ?1 AND kiosk_id = ?2 AND state = 'pending'",
+            params![id, kiosk_id],
+        )?;
+        self.signature_session(Some(kiosk_id), id, now)
+    }
+
+    /// Sessions waiting on a phone, oldest first (the simulated phone).
+    pub fn pending_signatures(&mut self, now: i64) -> Result<Vec<SignatureSession>, PortalError> {
+        self.conn.execute(
+            "UPDATE msig_sessions SET state = 'expired' WHERE state = 'pending' AND expires_at < ?1",
+            [now],
+        )?;
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT id FROM msig_sessions WHERE state = 'pending' ORDER BY created_at, id",
+            )?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.signature_session(None, &id, now)?);
+        }
+        Ok(out)
+    }
+
+    /// The holder answers on the phone. Confirming signs the text shown
+    /// with the holder's SIM key (made, with its certificate, on first use).
+    /// Answers the session after, or `None` when it is unknown.
+    pub fn answer_signature(
+        &mut self,
+        id: &str,
+        answer: PhoneAnswer,
+        mssp: &crate::mssp::Mssp,
+        now: i64,
+    ) -> Result<Option<SignatureSession>, PortalError> {
+        let Some(session) = self.signature_session(None, id, now)? else {
+            return Ok(None);
+        };
+        if session.state != "pending" {
+            return Ok(Some(session));
+        }
+        match answer {
+            PhoneAnswer::Refuse | PhoneAnswer::Expire => {
+                let state = if answer == PhoneAnswer::Refuse {
+                    "refused"
+                } else {
+                    "expired"
+                };
+                self.conn.execute(
+                    "UPDATE msig_sessions SET state = ?2 WHERE id = ?1 AND state = 'pending'",
+                    params![id, state],
+                )?;
+            }
+            PhoneAnswer::Confirm => {
+                let (name, personal_id, key, cert): (String, String, Option<Vec<u8>>, Option<Vec<u8>>) =
+                    self.conn.query_row(
+                        "SELECT full_name, personal_id, key_pkcs8, certificate FROM msig_users WHERE phone = ?1",
+                        [&session.phone],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )?;
+                let (key, cert) = match (key, cert) {
+                    (Some(k), Some(c)) => (k, c),
+                    _ => {
+                        let (k, c) = mssp.issue(&name, &personal_id).map_err(PortalError::Mssp)?;
+                        self.conn.execute(
+                            "UPDATE msig_users SET key_pkcs8 = ?2, certificate = ?3 WHERE phone = ?1",
+                            params![session.phone, k, c],
+                        )?;
+                        (k, c)
+                    }
+                };
+                let signature = crate::mssp::Mssp::sign(&key, session.display_text.as_bytes())
+                    .map_err(PortalError::Mssp)?;
+                self.conn.execute(
+                    "UPDATE msig_sessions SET state = 'signed', certificate = ?2, signature = ?3 WHERE id = ?1 AND state = 'pending'",
+                    params![id, cert, signature],
+                )?;
+            }
+        }
+        self.signature_session(None, id, now)
     }
 
     /// Accounts opened, for the admin CLI: never the identities themselves.

@@ -141,7 +141,9 @@ impl From<PortalError> for ApiError {
             PortalError::RevokedKiosk => (StatusCode::FORBIDDEN, "revoked_kiosk"),
             PortalError::StalePolicy => (StatusCode::CONFLICT, "stale_policy"),
             PortalError::Export(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            PortalError::Sqlite(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            PortalError::Sqlite(_) | PortalError::Mssp(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
         };
         ApiError::new(status, code, e.to_string())
     }
@@ -523,6 +525,122 @@ async fn check_subscriber(
     .await
 }
 
+/// How long a mobile-signature request waits on the phone.
+pub const SIGNATURE_TTL_SECS: i64 = 120;
+/// The longest long-poll.
+pub const MAX_WAIT_SECS: u64 = 30;
+
+fn session_view(s: crate::portal::SignatureSession) -> api::SignatureSession {
+    use base64::Engine as _;
+    let b64 = |b: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(b);
+    api::SignatureSession {
+        id: s.id,
+        state: s.state,
+        expires_at: s.expires_at,
+        scheme: s
+            .signature
+            .as_ref()
+            .map(|_| "ecdsa-p256-sha256".to_string()),
+        certificate: s.certificate.map(b64),
+        signature: s.signature.map(b64),
+    }
+}
+
+fn no_session() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_session",
+        "no such mobile-signature session for this kiosk".to_string(),
+    )
+}
+
+async fn start_signature(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::SignatureSession>, ApiError> {
+    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
+    let request: api::StartSignature = json_body(&authed.body)?;
+    if request.display_text.chars().count() > 160 || request.display_text.is_empty() {
+        return Err(ApiError::bad_request(
+            "display_text must be 1 to 160 characters (what a phone shows)",
+        ));
+    }
+    let kiosk = authed.kiosk_id.expect("authenticated as a kiosk");
+    let session = shared
+        .db(move |p| {
+            p.start_signature(
+                kiosk,
+                &request.phone,
+                &request.display_text,
+                now(),
+                SIGNATURE_TTL_SECS,
+            )
+        })
+        .await?;
+    Ok(Json(session_view(session)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaitQuery {
+    #[serde(default)]
+    wait: u64,
+}
+
+async fn signature_session(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::SignatureSession>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if query.wait > MAX_WAIT_SECS {
+        return Err(ApiError::bad_request(format!(
+            "wait is at most {MAX_WAIT_SECS} seconds"
+        )));
+    }
+    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
+    let kiosk = authed.kiosk_id.expect("authenticated as a kiosk");
+    // Long-poll: the phone's answer is written by another process (the
+    // admin CLI) or thread (the demo's phone), so the database is read
+    // again until it changes or the wait is over.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(query.wait);
+    loop {
+        let id = id.clone();
+        let session = shared
+            .db(move |p| p.signature_session(Some(kiosk), &id, now()))
+            .await?
+            .ok_or_else(no_session)?;
+        if session.state != "pending" || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(session_view(session)));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+async fn cancel_signature(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::SignatureSession>, ApiError> {
+    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
+    let kiosk = authed.kiosk_id.expect("authenticated as a kiosk");
+    let session = shared
+        .db(move |p| p.cancel_signature(kiosk, &id, now()))
+        .await?
+        .ok_or_else(no_session)?;
+    Ok(Json(session_view(session)))
+}
+
 async fn health() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -553,6 +671,21 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<Shared>>)> {
             Method::POST,
             "/v1/checks/subscriber",
             post(check_subscriber),
+        ),
+        (
+            Method::POST,
+            "/v1/mobile-signature/sessions",
+            post(start_signature),
+        ),
+        (
+            Method::GET,
+            "/v1/mobile-signature/sessions/{id}",
+            get(signature_session),
+        ),
+        (
+            Method::DELETE,
+            "/v1/mobile-signature/sessions/{id}",
+            axum::routing::delete(cancel_signature),
         ),
         (Method::GET, "/v1/health", get(health)),
         (Method::GET, "/v1/openapi.json", get(openapi)),

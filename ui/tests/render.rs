@@ -75,3 +75,37 @@ fn every_screen_renders_at_kiosk_sizes() {
         }
     }
 }
+
+#[test]
+fn the_demo_phone_shows_a_signature_request_with_its_two_answers() {
+    let (width, height) = (1520u32, 1920u32);
+    let window = kiosk_ui::headless(width, height);
+    let ui = KioskWindow::new().unwrap();
+    let k = ui.global::<Kiosk>();
+    k.set_demo(true);
+    k.set_page("phone-wait".into());
+    k.set_verification_code("4821".into());
+    k.set_demo_signature(
+        "Đến +84987654321:\nDang ky tai khoan Cong dich vu cong. Ma xac nhan: 4821".into(),
+    );
+    let pixels = kiosk_ui::render(&window, &ui);
+    let png = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-phone-sim.png");
+    kiosk_ui::write_png(&png, width, height, &pixels).unwrap();
+    // The request card (pale yellow) and the accent "Xác nhận" button sit
+    // in the phone panel on the right.
+    let in_panel = |colour: (u8, u8, u8)| {
+        (0..height)
+            .flat_map(|y| (1080..width).map(move |x| (x, y)))
+            .filter(|&(x, y)| at(&pixels, width, x, y) == colour)
+            .count()
+    };
+    assert!(in_panel((0xff, 0xf7, 0xe0)) > 20_000, "no request card");
+    assert!(in_panel((0x0b, 0x5c, 0xab)) > 5_000, "no confirm button");
+    k.set_demo_signature("".into());
+    let pixels = kiosk_ui::render(&window, &ui);
+    let none = (0..height)
+        .flat_map(|y| (1080..width).map(move |x| (x, y)))
+        .filter(|&(x, y)| at(&pixels, width, x, y) == (0xff, 0xf7, 0xe0))
+        .count();
+    assert_eq!(none, 0, "the card stays after the request ended");
+}

@@ -30,6 +30,7 @@ use kiosk::uplink::{
     Background, Enrolment, LiveChecks, Uplink, load_portal_policy, portal_policy_path,
 };
 use kiosk_hal::modem::{ModemConfig, ModemService};
+use kiosk_sync::portal::PhoneAnswer;
 use kiosk_ui::{Kiosk, KioskWindow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use time::OffsetDateTime;
@@ -234,6 +235,23 @@ fn window(args: &Args) -> Result<(), String> {
     let k = ui.global::<Kiosk>();
     k.set_demo(demo.is_some());
     let binding = gui::bind(&ui, Rc::new(RefCell::new(controller)));
+    let demo = demo.map(Rc::new);
+    if let Some(demo) = &demo {
+        // The demo phone's holder answers the mobile-signature request.
+        let demo = Rc::clone(demo);
+        k.on_demo_sign(move |confirm| {
+            if let Some((id, _, _)) = demo.pending_signature() {
+                let answer = if confirm {
+                    PhoneAnswer::Confirm
+                } else {
+                    PhoneAnswer::Refuse
+                };
+                if let Err(e) = demo.answer_signature(&id, answer) {
+                    eprintln!("kiosk: demo phone: {e}");
+                }
+            }
+        });
+    }
 
     // The runtime's answers, the idle timeout and the clock: a few times a
     // second; the status bar every few seconds.
@@ -258,7 +276,16 @@ fn window(args: &Args) -> Result<(), String> {
             }
             let size = ui.window().size();
             ui.global::<Kiosk>().set_wide(size.width > size.height);
-            if let Some(sms) = demo.as_ref().map(Demo::sms)
+            if let Some(demo) = &demo {
+                let shown = demo
+                    .pending_signature()
+                    .map(|(_, phone, text)| format!("Đến {phone}:\n{text}"))
+                    .unwrap_or_default();
+                if ui.global::<Kiosk>().get_demo_signature() != shown.as_str() {
+                    ui.global::<Kiosk>().set_demo_signature(shown.into());
+                }
+            }
+            if let Some(sms) = demo.as_deref().map(Demo::sms)
                 && sms.len() != sms_shown
             {
                 sms_shown = sms.len();

@@ -298,6 +298,9 @@ pub enum SignatureProblem {
     NoSignatureSim,
     /// The portal or the carrier's service could not be reached.
     ServiceUnavailable,
+    /// A signature came back that does not verify, or with a certificate
+    /// the kiosk does not trust.
+    InvalidSignature,
 }
 
 impl SignatureProblem {
@@ -313,6 +316,9 @@ impl SignatureProblem {
             }
             SignatureProblem::ServiceUnavailable => {
                 "Không kết nối được dịch vụ ký số của nhà mạng. Vui lòng thử lại sau."
+            }
+            SignatureProblem::InvalidSignature => {
+                "Chữ ký số nhận được không hợp lệ. Vui lòng thử lại hoặc chọn cách đăng ký khác."
             }
         }
     }

@@ -78,6 +78,12 @@ enum Command {
     LoadFixtures { file: PathBuf },
     /// Import a kiosk's export file (from a USB stick).
     Import { file: PathBuf },
+    /// The simulated phone of mobile-signature subscribers: list the
+    /// requests waiting on a phone, and answer one as its holder would.
+    Phone {
+        #[command(subcommand)]
+        command: PhoneCommand,
+    },
     /// Sign and publish a policy document (TOML) as the next version.
     PublishPolicy {
         file: PathBuf,
@@ -85,6 +91,18 @@ enum Command {
         #[arg(long)]
         version: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum PhoneCommand {
+    /// Requests waiting on a phone: id, number, text shown, seconds left.
+    List,
+    /// The holder confirms with their SIM PIN: the text is signed.
+    Confirm { id: String },
+    /// The holder refuses.
+    Refuse { id: String },
+    /// The holder never answers: the request times out now.
+    Expire { id: String },
 }
 
 struct Failure {
@@ -205,6 +223,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                         B64.encode(DeviceKey::generate().secret_bytes().as_slice()),
                     ),
                 )?;
+            }
+            if !data.join("mssp.key").exists() {
+                let mssp = kiosk_sync::mssp::Mssp::generate().map_err(environment)?;
+                write_secret(&data.join("mssp.key"), &mssp.key_pem())?;
+                std::fs::write(data.join("mssp-ca.crt"), mssp.ca_pem())
+                    .map_err(|e| environment(format!("{}: {e}", data.display())))?;
             }
             if !data.join("tls.crt").exists() {
                 let (cert, key, _) =
@@ -358,6 +382,41 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let (bhxh, subscribers) = portal.load_fixtures(&fixtures).map_err(environment)?;
             println!("loaded {bhxh} BHXH record(s) and {subscribers} subscriber(s)");
             Ok(())
+        }
+        Command::Phone { command } => {
+            let (mut portal, _) = open(data)?;
+            let answer = match command {
+                PhoneCommand::List => {
+                    println!("id                                seconds  number        text");
+                    for p in portal.pending_signatures(now()).map_err(environment)? {
+                        println!(
+                            "{}  {:>7}  {:<12}  {}",
+                            p.id,
+                            (p.expires_at - now()).max(0),
+                            p.phone,
+                            p.display_text
+                        );
+                    }
+                    return Ok(());
+                }
+                PhoneCommand::Confirm { id } => (id, kiosk_sync::portal::PhoneAnswer::Confirm),
+                PhoneCommand::Refuse { id } => (id, kiosk_sync::portal::PhoneAnswer::Refuse),
+                PhoneCommand::Expire { id } => (id, kiosk_sync::portal::PhoneAnswer::Expire),
+            };
+            let mssp = kiosk_sync::mssp::Mssp::from_key_pem(&zeroize::Zeroizing::new(read_text(
+                &data.join("mssp.key"),
+            )?))
+            .map_err(environment)?;
+            match portal
+                .answer_signature(answer.0, answer.1, &mssp, now())
+                .map_err(environment)?
+            {
+                Some(s) => {
+                    println!("session {}: {}", s.id, s.state);
+                    Ok(())
+                }
+                None => Err(refused(format!("no session has id {}", answer.0))),
+            }
         }
         Command::PublishPolicy { file, version } => {
             let (mut portal, policy_key) = open(data)?;
