@@ -165,7 +165,7 @@ fn main() {
         elapsed.as_secs_f64() / bound.as_secs_f64()
     );
     println!(
-        "  uploads in {rounds} round(s), {} connection(s)",
+        "  relay rounds {rounds}, TCP connections {}",
         proxy.counters().connections.load(Ordering::Relaxed) - requests_before
     );
 }
