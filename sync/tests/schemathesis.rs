@@ -91,7 +91,10 @@ async fn sign_and_forward(
 }
 
 fn run(base: &str) {
+    // Schemathesis keeps a cache where it runs: not in the source tree.
+    let scratch = tempfile::tempdir().unwrap();
     let output = Command::new(schemathesis())
+        .current_dir(scratch.path())
         .args([
             "run",
             &format!("{base}v1/openapi.json"),
