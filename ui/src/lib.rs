@@ -10,8 +10,10 @@
 //! offered and why one is not — comes from `app`. This crate knows nothing
 //! of the domain.
 //!
-//! Not yet here: English translations, and the linuxkms backend for the
-//! appliance (the desktop build uses winit).
+//! The desktop build (feature `desktop`, the default) opens a winit window;
+//! the appliance build (feature `linuxkms`) draws straight to the display
+//! through DRM/KMS with the software renderer. Not yet here: English
+//! translations.
 //!
 //! ```no_run
 //! use slint::ComponentHandle;

@@ -74,7 +74,9 @@ fn main() -> ExitCode {
     let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-    if !has_display {
+    // The appliance build draws on the console through DRM/KMS: no display
+    // server to look for.
+    if cfg!(not(feature = "linuxkms")) && !has_display {
         eprintln!(
             "kiosk: no display (neither DISPLAY nor WAYLAND_DISPLAY is set), so no window can open.\n\
              To see every screen without a display, run the headless walk:\n  \
