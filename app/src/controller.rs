@@ -776,7 +776,9 @@ impl Controller {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.runtime.wait_answer(left) {
                 Some((_, Answer::Status(status))) => {
+                    let present = status.tokens_present;
                     self.status = status;
+                    self.follow_token(present);
                     return true;
                 }
                 Some((session, answer)) => self.answer(session, answer),
@@ -792,7 +794,11 @@ impl Controller {
 
     fn answer(&mut self, session_id: u64, answer: Answer) {
         match answer {
-            Answer::Status(status) => self.status = status,
+            Answer::Status(status) => {
+                let present = status.tokens_present;
+                self.status = status;
+                self.follow_token(present);
+            }
             Answer::Event(event) => {
                 let Some(session) = self.session.as_mut() else {
                     return;
@@ -809,6 +815,23 @@ impl Controller {
                 }
             }
         }
+    }
+
+    /// Tells a token flow that the token arrived or left: the reader is
+    /// polled with the status.
+    fn follow_token(&mut self, present: usize) {
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        if session.in_flight > 0 {
+            return;
+        }
+        let event = match (&session.page, present) {
+            (Page::Flow(Screen::WaitingForToken), 1..) => Event::TokenInserted,
+            (Page::Flow(Screen::EnterPin { .. }), 0) => Event::TokenRemoved,
+            _ => return,
+        };
+        self.feed(event);
     }
 
     fn feed(&mut self, event: Event) {
@@ -832,9 +855,14 @@ impl Controller {
             };
             match effect {
                 Effect::Show(screen) => {
+                    let token_wait = matches!(screen, Screen::WaitingForToken);
                     session.errors.clear();
                     session.page = Page::Flow(screen);
                     session.focus = session.inputs().first().map(|(f, _)| *f);
+                    if token_wait {
+                        // Is a token in the reader already?
+                        self.runtime.submit(0, Job::Status);
+                    }
                 }
                 Effect::FieldErrors(errors) => {
                     session.focus = errors

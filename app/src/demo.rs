@@ -31,6 +31,7 @@ use crate::keys::{self, Keyring};
 use crate::policy::Policy;
 use crate::runtime::{Backend, Runtime};
 use crate::store::Store;
+use crate::token::TokenService;
 use crate::uplink::{Background, Enrolment, LiveChecks, Uplink, UplinkHandle};
 
 /// A running demo kiosk's devices and portal.
@@ -40,6 +41,7 @@ pub struct Demo {
     portal: Arc<Shared>,
     portal_url: String,
     mssp: Mssp,
+    token: bool,
     uplink: UplinkHandle,
     // Dropped before the pseudo-terminal's directory: it stops the portal.
     _background: Background,
@@ -90,6 +92,8 @@ impl Demo {
             uplink.clone(),
         )?
         .with_anchors(demo_anchors(data_dir, &mssp)?);
+        let tokens = demo_token(data_dir)?;
+        let token = tokens.is_some();
         let backend = Backend {
             store,
             keys,
@@ -97,10 +101,11 @@ impl Demo {
             cost: PasswordHashCost::default(),
             policy: Arc::clone(&policy),
             modem: Some(Box::new(modem)),
-            token_reader: false,
+            token_reader: tokens.is_some(),
             clock: OffsetDateTime::now_utc,
             uplink: Some(uplink.clone()),
             live: Some(live),
+            tokens,
         };
         let controller = Controller::new(policy, Runtime::spawn(backend), clock);
         Ok((
@@ -109,6 +114,7 @@ impl Demo {
                 portal,
                 portal_url,
                 mssp,
+                token,
                 uplink,
                 _background: background,
                 _tty: tty,
@@ -120,6 +126,11 @@ impl Demo {
     /// The demo portal, for what an administrator would look at.
     pub fn portal(&self) -> &Arc<Shared> {
         &self.portal
+    }
+
+    /// Whether the demo USB token is in the (simulated) reader.
+    pub fn has_token(&self) -> bool {
+        self.token
     }
 
     /// The mobile-signature request waiting on the demo phone, if any:
@@ -212,6 +223,63 @@ fn demo_anchors(data_dir: &Path, mssp: &Mssp) -> Result<TrustAnchors, String> {
     std::fs::write(dir.join("demo-mssp-ca.pem"), mssp.ca_pem())
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     TrustAnchors::load(&dir)
+}
+
+/// The demo's USB signing token and its PIN.
+pub const DEMO_TOKEN_PIN: &str = "123456";
+
+/// A SoftHSM token "in the reader" with a demo certificate (Lê Thị Hồng,
+/// CCCD 001190000777) from a demo CA the kiosk trusts, when SoftHSM2 is
+/// installed and `SOFTHSM2_CONF` is set (`app/run` and `tests/run` set it).
+/// Without them the USB method stays greyed out, with its reason, as on a
+/// kiosk without a token reader.
+///
+/// One token and CA serve every demo that shares SoftHSM's token store
+/// (they live beside it): SoftHSM sees only the tokens that existed when a
+/// process first loaded it, so the token is made, by SoftHSM's own tools,
+/// before this process loads the module.
+fn demo_token(data_dir: &Path) -> Result<Option<TokenService>, String> {
+    use kiosk_hal::token::testpki::{
+        KeyType, TestCa, TokenSpec, ensure_softhsm_conf, softhsm_module,
+    };
+    const LABEL: &str = "DEMO-USB";
+    let (Some(_), Some(module)) = (std::env::var_os("SOFTHSM2_CONF"), softhsm_module()) else {
+        return Ok(None);
+    };
+    let conf = ensure_softhsm_conf()?;
+    let home = conf.parent().unwrap_or(Path::new(".")).join("demo-token");
+    let ca_pem = home.join("ca").join("ca.pem");
+    let slots = std::process::Command::new("softhsm2-util")
+        .arg("--show-slots")
+        .output()
+        .map_err(|e| format!("softhsm2-util: {e}"))?;
+    let present = String::from_utf8_lossy(&slots.stdout)
+        .lines()
+        .any(|l| l.split_whitespace().eq(["Label:", LABEL]));
+    if !(present && ca_pem.exists()) {
+        if present {
+            // A token whose CA is gone cannot be trusted: make both anew.
+            let _ = std::process::Command::new("softhsm2-util")
+                .args(["--delete-token", "--token", LABEL])
+                .output();
+        }
+        let ca = TestCa::create(&home.join("ca"), "CA Thử Nghiệm Kiosk")?;
+        let mut spec = TokenSpec::new(
+            LABEL,
+            "/C=VN/CN=Lê Thị Hồng/UID=CCCD:001190000777",
+            KeyType::P256,
+        );
+        spec.pin = DEMO_TOKEN_PIN;
+        ca.issue_token(&spec)?;
+    }
+    let trust = data_dir.join("trust");
+    std::fs::copy(&ca_pem, trust.join("demo-token-ca.pem"))
+        .map_err(|e| format!("{}: {e}", ca_pem.display()))?;
+    Ok(Some(TokenService::start(
+        vec![module],
+        TrustAnchors::load(&trust)?,
+        Some(LABEL.into()),
+    )))
 }
 
 /// The reference portal on a free loopback port, on the background runtime.

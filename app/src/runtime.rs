@@ -27,6 +27,7 @@ use crate::keys::Keyring;
 use crate::policy::Policy;
 use crate::register::Completer;
 use crate::store::Store;
+use crate::token::TokenService;
 use crate::uplink::{LiveChecks, UplinkHandle};
 
 /// A modem as the runtime sees it: something that sends SMS and reports
@@ -51,6 +52,8 @@ pub struct Status {
     pub modem_ready: bool,
     /// A PKCS#11 module is configured (a token can be read).
     pub token_reader: bool,
+    /// Tokens in the reader now.
+    pub tokens_present: usize,
 }
 
 /// Work that leaves the UI thread.
@@ -85,6 +88,8 @@ pub struct Backend {
     pub uplink: Option<UplinkHandle>,
     /// The portal's live checks, when the kiosk is enrolled.
     pub live: Option<LiveChecks>,
+    /// The USB token reader, when PKCS#11 modules are configured.
+    pub tokens: Option<TokenService>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -122,6 +127,7 @@ impl Backend {
                 .unwrap_or(0),
             modem_ready: health.as_ref().is_some_and(Health::can_send),
             token_reader: self.token_reader,
+            tokens_present: self.tokens.as_ref().map_or(0, |t| t.present().len()),
         }
     }
 
@@ -247,7 +253,10 @@ impl Backend {
                 }
                 return None;
             }
-            Effect::ProveToken(_) => Event::TokenAnswered(TokenOutcome::Removed),
+            Effect::ProveToken(pin) => Event::TokenAnswered(match &self.tokens {
+                Some(tokens) => tokens.prove(&pin, &self.policy, now),
+                None => TokenOutcome::Removed,
+            }),
             Effect::Store(draft) => {
                 let completer = Completer {
                     keys: &self.keys,

@@ -149,3 +149,50 @@ pub fn mobile_signature_outcome(
     }
     SignatureOutcome::Signed(Box::new(identity(&cert, policy, now)))
 }
+
+/// The kiosk's USB token reader as the runtime uses it: the PKCS#11
+/// modules watched on their own thread, and the CAs certificates must
+/// chain to.
+#[derive(Debug)]
+pub struct TokenService {
+    watcher: kiosk_hal::token::watch::TokenWatcher,
+    anchors: TrustAnchors,
+    /// Only tokens with this label count (the demo's, among test tokens).
+    label: Option<String>,
+}
+
+impl TokenService {
+    /// Watches `modules` (twice a second) and trusts the CAs in `anchors`.
+    pub fn start(
+        modules: Vec<std::path::PathBuf>,
+        anchors: TrustAnchors,
+        label: Option<String>,
+    ) -> TokenService {
+        TokenService {
+            watcher: kiosk_hal::token::watch::TokenWatcher::spawn(
+                modules,
+                std::time::Duration::from_millis(500),
+            ),
+            anchors,
+            label,
+        }
+    }
+
+    /// The tokens in the reader now.
+    pub fn present(&self) -> Vec<TokenRef> {
+        self.watcher
+            .tokens()
+            .into_iter()
+            .filter(|t| self.label.as_ref().is_none_or(|l| &t.label == l))
+            .collect()
+    }
+
+    /// Proves possession with the first token present; `Removed` when
+    /// there is none.
+    pub fn prove(&self, pin: &Pin, policy: &Policy, now: OffsetDateTime) -> TokenOutcome {
+        match self.present().first() {
+            Some(token) => prove(token, pin, &self.anchors, policy, now),
+            None => TokenOutcome::Removed,
+        }
+    }
+}

@@ -220,6 +220,26 @@ impl Walker {
         self.snap("sim-done", "done")?;
         self.k().invoke_submit();
 
+        // USB ký số, with the demo token in the reader: a wrong PIN first.
+        if self.demo.has_token() {
+            self.k().invoke_register();
+            self.k().invoke_choose_subject("citizen".into());
+            self.k().invoke_choose_method("usb_token".into());
+            self.snap("token-pin", "pin")?;
+            self.type_keys("111111");
+            self.k().invoke_submit();
+            self.snap("token-wrong-pin", "pin")?;
+            self.type_keys(crate::demo::DEMO_TOKEN_PIN);
+            self.k().invoke_submit();
+            self.snap("token-confirm", "confirm")?;
+            self.k().invoke_submit();
+            self.snap("token-password", "password")?;
+            self.type_keys("Matkhau@2026⏎Matkhau@2026");
+            self.k().invoke_submit();
+            self.snap("token-done", "done")?;
+            self.k().invoke_submit();
+        }
+
         // A business sees only what is offered to businesses.
         self.k().invoke_register();
         self.k().invoke_choose_subject("business".into());

@@ -51,6 +51,7 @@ fn kiosk() -> Kiosk {
         clock: OffsetDateTime::now_utc,
         uplink: None,
         live: None,
+        tokens: None,
     };
     let runtime = Runtime::spawn(backend);
     let clock = Arc::new(Mutex::new(T0));

@@ -379,6 +379,7 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
         clock: OffsetDateTime::now_utc,
         uplink: Some(up.handle()),
         live: Some(live),
+        tokens: None,
     };
     let today = OffsetDateTime::now_utc().date();
     let rules = &policy.person;

@@ -37,6 +37,10 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             "sim-waiting",
             "sim-confirm",
             "sim-done",
+            "token-pin",
+            "token-wrong-pin",
+            "token-confirm",
+            "token-done",
             "business-methods",
             "idle-warning",
             "idle-timeout-home",
@@ -51,9 +55,10 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
         for shot in &shots {
             assert!(colours(shot) > 50, "{} looks empty", shot.display());
         }
-        // Three registrations reached the store, sealed. Online, the demo
+        // Four registrations reached the store, sealed. Online, the demo
         // portal answered the checks: the subscriber and the BHXH record
-        // matched, so nothing is left pending; the SIM gave level 3.
+        // matched, so nothing is left pending; the SIM and the token gave
+        // level 3.
         let store = kiosk::store::Store::open(&data.join("kiosk.sqlite3")).unwrap();
         let rows: Vec<(String, u8, Vec<String>)> = store
             .queue()
@@ -61,7 +66,7 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             .into_iter()
             .map(|r| (r.method, r.level, r.pending))
             .collect();
-        assert_eq!(rows.len(), 3, "{rows:?}");
+        assert_eq!(rows.len(), 4, "{rows:?}");
         let find = |m: &str| {
             rows.iter()
                 .find(|r| r.0 == m)
@@ -69,6 +74,7 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
         };
         assert_eq!(find("bhxh").1, 2, "{rows:?}");
         assert_eq!(find("sim_signature").1, 3, "{rows:?}");
+        assert_eq!(find("usb_token").1, 3, "{rows:?}");
         for r in &rows {
             assert!(
                 r.2.iter()

@@ -26,10 +26,12 @@ use kiosk::keys::Keyring;
 use kiosk::policy::ActivePolicy;
 use kiosk::runtime::{Backend, Runtime};
 use kiosk::store::Store;
+use kiosk::token::TokenService;
 use kiosk::uplink::{
     Background, Enrolment, LiveChecks, Uplink, load_portal_policy, portal_policy_path,
 };
 use kiosk_hal::modem::{ModemConfig, ModemService};
+use kiosk_hal::token::cert::TrustAnchors;
 use kiosk_sync::portal::PhoneAnswer;
 use kiosk_ui::{Kiosk, KioskWindow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
@@ -178,6 +180,23 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
         None => None,
     };
     let keys = Keyring::open_or_create(&config.keys_dir()).map_err(|e| e.to_string())?;
+    let anchors = || {
+        TrustAnchors::load(&config.token.trust_anchors).map_err(|e| {
+            format!(
+                "trust anchors {}: {e}",
+                config.token.trust_anchors.display()
+            )
+        })
+    };
+    let tokens = if config.token.modules.is_empty() {
+        None
+    } else {
+        Some(TokenService::start(
+            config.token.modules.clone(),
+            anchors()?,
+            None,
+        ))
+    };
     let store = Store::open(&config.database_path()).map_err(|e| e.to_string())?;
     let (background, uplink, live) = match &enrolment {
         None => (None, None, None),
@@ -191,12 +210,15 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
             .with_policy_updates(e, portal_policy_path(&config.data_dir))?;
             let mut background = Background::new().map_err(|e| e.to_string())?;
             let handle = background.start_uplink(uplink);
-            let live = LiveChecks::new(
+            let mut live = LiveChecks::new(
                 &keys,
                 e,
                 background.runtime().handle().clone(),
                 handle.clone(),
             )?;
+            if config.token.trust_anchors.is_dir() {
+                live = live.with_anchors(anchors()?);
+            }
             (Some(background), Some(handle), Some(live))
         }
     };
@@ -207,12 +229,11 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
         cost: config.password_hash,
         policy: Arc::clone(&policy),
         modem,
-        // The touchscreen does not drive a token yet (kioskctl token verify
-        // does): until it does, the method stays greyed out with its reason.
-        token_reader: false,
+        token_reader: tokens.is_some(),
         clock: OffsetDateTime::now_utc,
         uplink,
         live,
+        tokens,
     };
     Ok((
         Controller::new(
@@ -238,6 +259,17 @@ fn window(args: &Args) -> Result<(), String> {
     k.set_demo(demo.is_some());
     let binding = gui::bind(&ui, Rc::new(RefCell::new(controller)));
     let demo = demo.map(Rc::new);
+    if let Some(demo) = &demo
+        && demo.has_token()
+    {
+        k.set_demo_note(
+            format!(
+                "USB ký số thử (Lê Thị Hồng) đã cắm sẵn vào máy, mã PIN: {}",
+                kiosk::demo::DEMO_TOKEN_PIN
+            )
+            .into(),
+        );
+    }
     if let Some(demo) = &demo {
         // The demo phone's holder answers the mobile-signature request.
         let demo = Rc::clone(demo);
@@ -271,7 +303,9 @@ fn window(args: &Args) -> Result<(), String> {
             ticks = ticks.wrapping_add(1);
             {
                 let mut c = binding.controller().borrow_mut();
-                if ticks.is_multiple_of(25) {
+                // Once a second: the status bar, and a token arriving in
+                // or leaving the reader.
+                if ticks.is_multiple_of(5) {
                     c.refresh_status();
                 }
                 c.on_tick();
