@@ -334,7 +334,7 @@ impl Session {
                 (Focus::Field(Field::Password), true),
                 (Focus::Confirm, true),
             ],
-            Page::Flow(Screen::ConfirmDetails { email_required }) => {
+            Page::Flow(Screen::ConfirmDetails { email_required, .. }) => {
                 vec![(Focus::Field(Field::Email), *email_required)]
             }
             _ => Vec::new(),
@@ -1134,10 +1134,15 @@ impl Controller {
                 view.message = "Kiểm tra mã dưới đây trùng với mã trên điện thoại, rồi chọn “Xác nhận” và nhập mã PIN của Sim ký số.".into();
                 view.verification_code = verification_code.clone();
             }
-            Screen::ConfirmDetails { .. } => {
+            Screen::ConfirmDetails { details, .. } => {
                 view.page = "confirm";
                 view.title = "Kiểm tra thông tin".into();
                 view.message = "Thông tin lấy từ chứng thư số:".into();
+                view.lines = details
+                    .0
+                    .iter()
+                    .map(|(label, value)| format!("{label}: {value}"))
+                    .collect();
                 view.submit_label = "Đăng ký".into();
                 view.submit_enabled = true;
             }

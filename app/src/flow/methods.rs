@@ -383,9 +383,10 @@ fn confirm_certificate(
     }))
 }
 
-fn details_screen(ctx: &Ctx<'_>) -> Effect {
+fn details_screen(ctx: &Ctx<'_>, identity: &CertifiedIdentity) -> Effect {
     Effect::Show(Screen::ConfirmDetails {
         email_required: ctx.subject == SubjectKind::Business,
+        details: CertificateDetails::of(identity),
     })
 }
 
@@ -451,7 +452,7 @@ impl MethodFlow for SimSignature {
             (SimState::AwaitSignature { phone }, Event::SignatureAnswered(outcome)) => {
                 match outcome {
                     SignatureOutcome::Signed(identity) if identity.subject == ctx.subject => {
-                        let effects = vec![details_screen(ctx)];
+                        let effects = vec![details_screen(ctx, &identity)];
                         Step::Stay(SimState::Confirm { identity, phone }, effects)
                     }
                     SignatureOutcome::Signed(_) => Step::Fail(Failure::CertificateSubjectMismatch),
@@ -543,7 +544,8 @@ impl MethodFlow for UsbToken {
                     if !ctx.pending.contains(&PendingCheck::CertificateRevocation) {
                         ctx.pending.push(PendingCheck::CertificateRevocation);
                     }
-                    Step::Stay(T::Confirm(identity), vec![details_screen(ctx)])
+                    let shown = details_screen(ctx, &identity);
+                    Step::Stay(T::Confirm(identity), vec![shown])
                 }
                 TokenOutcome::Proven(_) => Step::Fail(Failure::CertificateSubjectMismatch),
                 TokenOutcome::WrongPin {

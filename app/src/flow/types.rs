@@ -501,6 +501,45 @@ impl Event {
     }
 }
 
+/// A certificate's details as the confirmation screen lists them: a
+/// Vietnamese label and a value each, identifiers masked. `Debug` prints
+/// only how many there are.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct CertificateDetails(pub Vec<(&'static str, String)>);
+
+impl std::fmt::Debug for CertificateDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CertificateDetails({} lines)", self.0.len())
+    }
+}
+
+impl CertificateDetails {
+    pub fn of(identity: &CertifiedIdentity) -> CertificateDetails {
+        let mut lines = Vec::new();
+        if let Some(name) = &identity.person_name {
+            lines.push(("Họ và tên", name.as_str().to_string()));
+        }
+        if let Some(name) = &identity.business_name {
+            lines.push(("Tên tổ chức", name.as_str().to_string()));
+        }
+        if let Some(id) = &identity.personal_id {
+            lines.push(("Số định danh", id.masked()));
+        }
+        if let Some(mst) = &identity.mst {
+            lines.push(("Mã số thuế", mst.as_str().to_string()));
+        }
+        if !identity.issuer.is_empty() {
+            lines.push(("Cấp bởi", identity.issuer.clone()));
+        }
+        let d = identity.valid_until.date();
+        lines.push((
+            "Hiệu lực đến",
+            format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year()),
+        ));
+        CertificateDetails(lines)
+    }
+}
+
 /// A screen to show, with what it needs. The UI renders; it decides nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Screen {
@@ -541,6 +580,8 @@ pub enum Screen {
     },
     ConfirmDetails {
         email_required: bool,
+        /// What the certificate says, for the citizen to check.
+        details: CertificateDetails,
     },
     Storing,
     Done {
