@@ -651,8 +651,14 @@ impl Controller {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        if session.in_flight > 0 {
+        // Waiting on the citizen's phone is the one wait Back may leave: the
+        // request is cancelled and its answer, if any, never comes.
+        let on_phone = matches!(session.page, Page::Flow(Screen::WaitingForPhone { .. }));
+        if session.in_flight > 0 && !on_phone {
             return;
+        }
+        if on_phone {
+            session.in_flight = 0;
         }
         let restart = match (session.method, session.subject) {
             (Some(m), Some(s)) => Some((m, s)),

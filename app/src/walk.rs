@@ -129,6 +129,24 @@ impl Walker {
         }
     }
 
+    /// Waits until the demo phone no longer shows request `id`.
+    fn wait_until_withdrawn(&self, id: &str) -> Result<(), WalkError> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self
+            .demo
+            .pending_signature()
+            .is_some_and(|(pending, _, _)| pending == id)
+        {
+            if std::time::Instant::now() > deadline {
+                return Err(WalkError::Setup(
+                    "the withdrawn request stayed on the demo phone".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     fn advance(&self, seconds: i64) {
         self.skew.fetch_add(seconds, Ordering::SeqCst);
     }
@@ -206,8 +224,14 @@ impl Walker {
         self.k().invoke_choose_method("sim_signature".into());
         self.fill("phone", "0987654321");
         self.k().invoke_submit();
-        let request = self.wait_for_phone()?;
+        let first = self.wait_for_phone()?;
         self.picture("sim-waiting", "phone-wait")?;
+        // Back: the request is withdrawn from the phone, the number stays.
+        self.k().invoke_back();
+        self.snap("sim-back", "form")?;
+        self.wait_until_withdrawn(&first)?;
+        self.k().invoke_submit();
+        let request = self.wait_for_phone()?;
         self.demo
             .answer_signature(&request, PhoneAnswer::Confirm)
             .map_err(WalkError::Setup)?;

@@ -35,6 +35,7 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             "mobile-account-exists",
             "bhxh-done",
             "sim-waiting",
+            "sim-back",
             "sim-confirm",
             "sim-done",
             "token-pin",
