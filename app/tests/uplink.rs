@@ -166,7 +166,7 @@ async fn registrations_made_offline_are_all_delivered_once_the_portal_answers() 
     assert!(up.handle().status().relay.online);
     assert_eq!(up.handle().status().queue_depth, 0);
     assert_eq!((rig.accounts(), rig.received()), (12, 12));
-    assert!(statuses(&k).iter().all(|s| s == "delivered"));
+    assert!(statuses(&k).iter().all(|s| s == "activated"));
     k.store.verify_audit(&k.keys.audit_key()).unwrap();
 }
 
@@ -212,7 +212,7 @@ async fn no_network_fault_loses_or_duplicates_a_registration() {
     assert!(saw_retry_after);
     assert_eq!(rig.proxy.pending_faults(), 0, "every fault was exercised");
     assert_eq!((rig.accounts(), rig.received()), (30, 30));
-    assert!(statuses(&k).iter().all(|s| s == "delivered"));
+    assert!(statuses(&k).iter().all(|s| s == "activated"));
     k.store.verify_audit(&k.keys.audit_key()).unwrap();
 }
 
@@ -225,7 +225,7 @@ async fn the_same_citizen_at_two_offline_kiosks_is_one_account_and_the_second_le
     uplink(&a, Duration::from_secs(5)).round(t).await.unwrap();
     uplink(&b, Duration::from_secs(5)).round(t).await.unwrap();
     assert_eq!(rig.accounts(), 1);
-    assert_eq!(statuses(&a), vec!["delivered"]);
+    assert_eq!(statuses(&a), vec!["activated"]);
     assert_eq!(statuses(&b), vec!["duplicate"]);
     // The status feed marked both final: their sealed payloads are deleted
     // once the retention (30 days by the built-in policy) has passed.
@@ -275,7 +275,7 @@ async fn kioskctl_killed_in_the_middle_of_an_upload_resumes_without_loss_or_dupl
     assert!(text.contains("portal     reachable"), "{text}");
     assert!(k.store.outbox().unwrap().is_empty());
     assert_eq!((rig.accounts(), rig.received()), (20, 20));
-    assert!(statuses(&k).iter().all(|s| s == "delivered"));
+    assert!(statuses(&k).iter().all(|s| s == "activated"));
     k.store.verify_audit(&k.keys.audit_key()).unwrap();
 
     let status = std::process::Command::new(kioskctl)
@@ -286,7 +286,7 @@ async fn kioskctl_killed_in_the_middle_of_an_upload_resumes_without_loss_or_dupl
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("waiting    0 registration(s)"), "{text}");
-    assert!(text.contains("20 delivered"), "{text}");
+    assert!(text.contains("20 activated"), "{text}");
     assert!(
         text.contains(&format!("portal     {}", rig.proxy.url())),
         "{text}"

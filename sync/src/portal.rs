@@ -568,17 +568,7 @@ impl Portal {
         full_name: &str,
         date_of_birth: &str,
     ) -> Result<Option<String>, PortalError> {
-        let record: Option<(String, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT full_name, date_of_birth, personal_id FROM bhxh_records WHERE code = ?1",
-                [code],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        Ok(record.and_then(|(name, dob, id)| {
-            (same_name(&name, full_name) && dob == date_of_birth).then_some(id)
-        }))
+        bhxh_match_in(&self.conn, code, full_name, date_of_birth)
     }
 
     /// What the carriers' registers say of `phone` and `personal_id`:
@@ -589,15 +579,7 @@ impl Portal {
         phone: &str,
         personal_id: &str,
     ) -> Result<Option<bool>, PortalError> {
-        let owner: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT personal_id FROM subscribers WHERE phone = ?1",
-                [phone],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(owner.map(|o| o == personal_id))
+        subscriber_owner_in(&self.conn, phone, personal_id)
     }
 
     /// Starts a mobile-signature session for a kiosk: the request goes to
@@ -762,6 +744,71 @@ impl Portal {
     }
 }
 
+fn bhxh_match_in(
+    conn: &Connection,
+    code: &str,
+    full_name: &str,
+    date_of_birth: &str,
+) -> Result<Option<String>, PortalError> {
+    let record: Option<(String, String, String)> = conn
+        .query_row(
+            "SELECT full_name, date_of_birth, personal_id FROM bhxh_records WHERE code = ?1",
+            [code],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(record.and_then(|(name, dob, id)| {
+        (same_name(&name, full_name) && dob == date_of_birth).then_some(id)
+    }))
+}
+
+fn subscriber_owner_in(
+    conn: &Connection,
+    phone: &str,
+    personal_id: &str,
+) -> Result<Option<bool>, PortalError> {
+    let owner: Option<String> = conn
+        .query_row(
+            "SELECT personal_id FROM subscribers WHERE phone = ?1",
+            [phone],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(owner.map(|o| o == personal_id))
+}
+
+/// Runs the checks the kiosk could not (it was offline): the reason the
+/// registration is refused, or `None` when nothing stands in the way. A
+/// register that does not know the number says nothing against it.
+fn failed_check(conn: &Connection, p: &RegistrationPayload) -> Result<Option<String>, PortalError> {
+    for check in &p.pending {
+        match check.as_str() {
+            "bhxh_match" => {
+                let (Some(code), Some(name), Some(dob)) =
+                    (&p.bhxh_code, &p.full_name, &p.date_of_birth)
+                else {
+                    return Ok(Some("BHXH data missing".into()));
+                };
+                if bhxh_match_in(conn, code, name, dob)?.is_none() {
+                    return Ok(Some("BHXH data did not match".into()));
+                }
+            }
+            "subscriber_ownership" => {
+                if let (Some(phone), Some(kind), Some(id)) =
+                    (&p.phone, &p.personal_id_kind, &p.personal_id)
+                    && subscriber_owner_in(conn, phone, &format!("{kind}:{id}"))? == Some(false)
+                {
+                    return Ok(Some(
+                        "the mobile number is registered to someone else".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
 /// Decides one envelope of a batch inside the batch's transaction.
 fn receive_one(
     tx: &rusqlite::Transaction<'_>,
@@ -803,13 +850,14 @@ fn receive_one(
             Some("payload does not match its envelope".to_string()),
             None,
         ),
-        Ok(p) => match identity(&p) {
-            None => (
+        Ok(p) => match (identity(&p), failed_check(tx, &p)?) {
+            (None, _) => (
                 "rejected",
                 Some("no identity to open an account for".to_string()),
                 None,
             ),
-            Some(identity) => {
+            (Some(_), Some(reason)) => ("rejected", Some(reason), None),
+            (Some(identity), None) => {
                 let existing: Option<i64> = tx
                     .query_row(
                         "SELECT id FROM accounts WHERE identity = ?1",
@@ -834,9 +882,16 @@ fn receive_one(
         "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![envelope.registration_id, kiosk, now, outcome, reason, account],
     )?;
+    // The reference portal runs every check on intake, so each outcome is
+    // final at once: an accepted registration's account is active.
+    let status = if outcome == "accepted" {
+        "activated"
+    } else {
+        outcome
+    };
     tx.execute(
         "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, ?3, ?4)",
-        params![kiosk, envelope.registration_id, outcome, now],
+        params![kiosk, envelope.registration_id, status, now],
     )?;
     Ok(match outcome {
         "accepted" => ItemOutcome::Accepted,
@@ -1052,6 +1107,59 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn checks_left_pending_by_an_offline_kiosk_run_on_intake() {
+        let mut w = world();
+        w.portal.load_fixtures(&demo_fixtures()).unwrap();
+        let kiosk = enrolled(&mut w);
+        let sealed = |id: &str, edit: &dyn Fn(&mut RegistrationPayload)| {
+            let mut p: RegistrationPayload =
+                serde_json::from_slice(&payload(id, "051085001234")).unwrap();
+            edit(&mut p);
+            seal(
+                &serde_json::to_vec(&p).unwrap(),
+                EnvelopeHeader::new(id, 1),
+                &w.public,
+                &kiosk,
+            )
+            .unwrap()
+        };
+        let bhxh = |name: &'static str, dob: &'static str| {
+            move |p: &mut RegistrationPayload| {
+                p.personal_id = Some("079192004567".into());
+                p.pending = vec!["bhxh_match".into()];
+                p.bhxh_code = Some("7901234568".into());
+                p.full_name = Some(name.into());
+                p.date_of_birth = Some(dob.into());
+            }
+        };
+        let wrong_dob = sealed("b1", &bhxh("Trần Thị Thủy", "1992-11-03"));
+        let stranger_phone = sealed("s1", &|p: &mut RegistrationPayload| {
+            p.pending = vec!["subscriber_ownership".into()];
+            p.phone = Some("+84987654321".into()); // Trần Thị Thủy's
+        });
+        let right = sealed("b2", &bhxh("TRẦN THỊ THỦY", "1992-11-02"));
+        let out = w
+            .portal
+            .receive(&kiosk.public_key(), &[wrong_dob, stranger_phone, right], 5)
+            .unwrap();
+        assert_eq!(
+            out[0].1,
+            ItemOutcome::Rejected("BHXH data did not match".into())
+        );
+        assert!(matches!(&out[1].1, ItemOutcome::Rejected(r) if r.contains("someone else")));
+        assert_eq!(out[2].1, ItemOutcome::Accepted);
+        assert_eq!(w.portal.account_count().unwrap(), 1);
+        let feed: Vec<String> = w
+            .portal
+            .status_since(&kiosk.public_key(), 0)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.status)
+            .collect();
+        assert_eq!(feed, vec!["rejected", "rejected", "activated"]);
     }
 
     #[test]

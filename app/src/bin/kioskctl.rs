@@ -764,7 +764,8 @@ fn sync_status(kiosk: &Kiosk) -> Result<(), Failure> {
         None => println!("last error none"),
     }
     println!(
-        "settled    {} delivered, {} duplicate, {} rejected",
+        "settled    {} activated, {} delivered (awaiting the portal's checks), {} duplicate, {} rejected",
+        count("activated"),
         count("delivered"),
         count("duplicate"),
         count("rejected")
