@@ -99,6 +99,18 @@ impl Touch {
         self.binding.refresh(&self.ui);
     }
 
+    /// The password twice, the result, and home again.
+    fn password_and_done(&self) {
+        self.expect("password");
+        self.type_text("Matkhau@2026");
+        self.tap("Nhập lại mật khẩu");
+        self.type_text("Matkhau@2026");
+        self.tap("Đăng ký");
+        self.expect("done");
+        self.tap("Hoàn tất");
+        self.expect("home");
+    }
+
     fn expect(&self, page: &str) {
         assert_eq!(
             self.page(),
@@ -152,13 +164,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
     let code = t.demo.last_code(digits).expect("the phone got the code");
     t.type_text(&code);
     t.tap("Xác nhận");
-    t.expect("password");
-    t.type_text("Matkhau@2026");
-    t.tap("Nhập lại mật khẩu");
-    t.type_text("Matkhau@2026");
-    t.tap("Đăng ký");
-    t.expect("done");
-    t.tap("Hoàn tất");
+    t.password_and_done();
     t.expect("home");
 
     // Sim ký số: the demo phone's own "Xác nhận ký" button answers.
@@ -197,13 +203,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
         lines.iter().collect::<Vec<_>>()
     );
     t.tap("Đăng ký");
-    t.expect("password");
-    t.type_text("Matkhau@2026");
-    t.tap("Nhập lại mật khẩu");
-    t.type_text("Matkhau@2026");
-    t.tap("Đăng ký");
-    t.expect("done");
-    t.tap("Hoàn tất");
+    t.password_and_done();
 
     // USB ký số, when the demo token is in the reader: wrong PIN, then right.
     if t.demo.has_token() {
@@ -218,13 +218,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
         t.tap("Đăng nhập");
         t.expect("confirm");
         t.tap("Đăng ký");
-        t.expect("password");
-        t.type_text("Matkhau@2026");
-        t.tap("Nhập lại mật khẩu");
-        t.type_text("Matkhau@2026");
-        t.tap("Đăng ký");
-        t.expect("done");
-        t.tap("Hoàn tất");
+        t.password_and_done();
     }
 
     // Hủy from the middle of a form: home, nothing of it left on screen.
