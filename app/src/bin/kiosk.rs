@@ -188,14 +188,22 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
             )
         })
     };
+    // Without its trust anchors the token method cannot check a
+    // certificate: the kiosk starts, with the method greyed out.
     let tokens = if config.token.modules.is_empty() {
         None
     } else {
-        Some(TokenService::start(
-            config.token.modules.clone(),
-            anchors()?,
-            None,
-        ))
+        match anchors() {
+            Ok(anchors) => Some(TokenService::start(
+                config.token.modules.clone(),
+                anchors,
+                None,
+            )),
+            Err(e) => {
+                eprintln!("kiosk: {e}; USB tokens are not offered");
+                None
+            }
+        }
     };
     let store = Store::open(&config.database_path()).map_err(|e| e.to_string())?;
     let (background, uplink, live) = match &enrolment {
@@ -216,8 +224,11 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
                 background.runtime().handle().clone(),
                 handle.clone(),
             )?;
-            if config.token.trust_anchors.is_dir() {
-                live = live.with_anchors(anchors()?);
+            // Without anchors no mobile-signature certificate is trusted:
+            // the method then ends with its message, never with a guess.
+            match anchors() {
+                Ok(anchors) => live = live.with_anchors(anchors),
+                Err(e) => eprintln!("kiosk: {e}; mobile signatures cannot be verified"),
             }
             (Some(background), Some(handle), Some(live))
         }
