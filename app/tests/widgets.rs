@@ -8,9 +8,11 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot as _};
 use kiosk::demo::Demo;
 use kiosk::gui;
 use kiosk_ui::{Kiosk, KioskWindow};
@@ -22,6 +24,8 @@ struct Touch {
     ui: KioskWindow,
     binding: Rc<gui::Binding>,
     demo: Demo,
+    /// Seconds added to the kiosk's clock: the citizen waiting.
+    skew: Arc<AtomicI64>,
 }
 
 impl Touch {
@@ -99,6 +103,27 @@ impl Touch {
         self.binding.refresh(&self.ui);
     }
 
+    /// The first touchable element whose announcement starts with `prefix`
+    /// (labels that carry a countdown).
+    fn find_starting(&self, prefix: &str) -> Option<ElementHandle> {
+        let prefix = prefix.to_string();
+        self.ui
+            .root_element()
+            .query_descendants()
+            .match_predicate(move |e| {
+                e.accessible_role() == Some(AccessibleRole::Button)
+                    && e.accessible_label().is_some_and(|l| l.starts_with(&prefix))
+            })
+            .find_first()
+    }
+
+    /// The kiosk's clock moves on; the window's timer would then tick.
+    fn wait(&self, seconds: i64) {
+        self.skew.fetch_add(seconds, Ordering::SeqCst);
+        self.binding.controller().borrow_mut().on_tick();
+        self.settle();
+    }
+
     /// The password twice, the result, and home again.
     fn password_and_done(&self) {
         self.expect("password");
@@ -125,7 +150,11 @@ impl Touch {
 fn a_citizen_registers_by_touch_with_each_method() {
     i_slint_backend_testing::init_integration_test_with_mock_time();
     let dir = tempfile::tempdir().unwrap();
-    let (demo, controller) = Demo::start(dir.path(), Box::new(OffsetDateTime::now_utc)).unwrap();
+    let skew = Arc::new(AtomicI64::new(0));
+    let read = Arc::clone(&skew);
+    let clock =
+        move || OffsetDateTime::now_utc() + time::Duration::seconds(read.load(Ordering::SeqCst));
+    let (demo, controller) = Demo::start(dir.path(), Box::new(clock)).unwrap();
     let ui = KioskWindow::new().unwrap();
     ui.window().set_size(slint::PhysicalSize::new(1080, 1920));
     ui.show().unwrap();
@@ -134,7 +163,12 @@ fn a_citizen_registers_by_touch_with_each_method() {
         .borrow_mut()
         .wait_for_status(Duration::from_secs(10));
     let binding = gui::bind(&ui, controller);
-    let t = Touch { ui, binding, demo };
+    let t = Touch {
+        ui,
+        binding,
+        demo,
+        skew,
+    };
     t.settle();
 
     // Thuê bao di động: the demo's Nguyễn Văn An, typed with Telex.
@@ -151,8 +185,27 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.type_text("051085001234");
     t.tap("Ngày sinh");
     t.type_text("14031985");
+    // A number no carrier has: the error is shown by the field, and
+    // announced with it, as soon as the citizen moves on.
     t.tap("Số điện thoại");
+    t.type_text("0101234567");
+    t.tap("Email");
+    let error = t
+        .find("Số điện thoại")
+        .and_then(|e| e.accessible_description())
+        .unwrap_or_default();
+    assert!(!error.is_empty(), "no error for a number of no carrier");
+    t.tap("Số điện thoại");
+    for _ in 0..10 {
+        t.tap_key("Xoá");
+    }
     t.type_text("0912345678");
+    assert_eq!(
+        t.find("Số điện thoại")
+            .and_then(|e| e.accessible_description())
+            .unwrap_or_default(),
+        ""
+    );
     let name = t
         .find("Họ và tên")
         .and_then(|e| e.accessible_value())
@@ -160,7 +213,23 @@ fn a_citizen_registers_by_touch_with_each_method() {
     assert_eq!(name, "Nguyễn Văn An");
     t.tap("Đăng ký");
     t.expect("otp");
-    let digits = usize::from(t.binding.controller().borrow().policy().otp.digits);
+    // "Gửi lại OTP" waits its interval, then allows the policy's resends,
+    // then no more.
+    let rules = t.binding.controller().borrow().policy().otp.clone();
+    assert!(t.find_starting("Gửi lại OTP sau").is_some());
+    for sent in 1..=rules.max_resends {
+        t.wait(i64::from(rules.resend_interval_seconds));
+        let before = t.demo.sms().len();
+        t.find_starting("Gửi lại OTP (còn")
+            .expect("resend allowed after the interval")
+            .mock_single_click(PointerEventButton::Left);
+        t.settle();
+        assert_eq!(t.demo.sms().len(), before + 1, "resend {sent}");
+    }
+    t.wait(i64::from(rules.resend_interval_seconds));
+    assert!(t.find_starting("Gửi lại OTP (còn").is_none());
+    assert!(t.find_starting("Đã hết lượt gửi lại").is_some());
+    let digits = usize::from(rules.digits);
     let code = t.demo.last_code(digits).expect("the phone got the code");
     t.type_text(&code);
     t.tap("Xác nhận");
@@ -220,6 +289,19 @@ fn a_citizen_registers_by_touch_with_each_method() {
         t.tap("Đăng ký");
         t.password_and_done();
     }
+
+    // Walking away in the middle of a form: after the idle timeout the
+    // kiosk is home, and nothing typed is left on screen.
+    let session = t.binding.controller().borrow().policy().session.clone();
+    t.tap("Đăng ký");
+    t.tap("Công dân");
+    t.tap("Thuê bao di động");
+    t.tap("Họ và tên");
+    t.type_text("le thij hoaf");
+    t.wait(i64::from(session.idle_timeout_seconds) + 1);
+    t.expect("home");
+    let fields = t.ui.global::<Kiosk>().get_fields();
+    assert!(fields.iter().all(|f| f.value.is_empty()));
 
     // Hủy from the middle of a form: home, nothing of it left on screen.
     t.tap("Đăng ký");
