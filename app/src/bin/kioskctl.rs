@@ -989,9 +989,16 @@ fn queue_list(kiosk: &Kiosk) -> Result<(), Failure> {
 fn status(kiosk: &Kiosk) -> Result<(), Failure> {
     let c = &kiosk.config;
     println!("data directory   {}", c.data_dir.display());
-    match &c.portal_public_key {
-        Some(_) => println!("portal key       configured"),
-        None => println!(
+    match (
+        Enrolment::load(&c.data_dir).map_err(environment)?,
+        &c.portal_public_key,
+    ) {
+        (Some(e), _) => println!(
+            "portal key       from enrolment as kiosk {} with {}",
+            e.kiosk_id, e.portal_url
+        ),
+        (None, Some(_)) => println!("portal key       configured (not enrolled yet)"),
+        (None, None) => println!(
             "portal key       NOT configured: registrations cannot be sealed until the kiosk is enrolled or portal_public_key is set"
         ),
     }
