@@ -190,7 +190,7 @@ impl SignedPolicy {
 }
 
 /// `POST /v1/checks/duplicate`: does an account exist for this identity?
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateCheck {
     /// `cccd:…`, `cmnd:…`, `mst:…` or `bhxh:…`
@@ -204,7 +204,7 @@ pub struct DuplicateAnswer {
 }
 
 /// `POST /v1/checks/bhxh`: does the social-insurance record match?
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BhxhCheck {
     pub bhxh_code: String,
@@ -213,7 +213,7 @@ pub struct BhxhCheck {
     pub date_of_birth: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BhxhAnswer {
     pub matched: bool,
@@ -222,7 +222,7 @@ pub struct BhxhAnswer {
 }
 
 /// `POST /v1/checks/subscriber`: is this number registered to this person?
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriberCheck {
     /// E.164
@@ -247,7 +247,7 @@ pub struct SubscriberAnswer {
 
 /// `POST /v1/mobile-signature/sessions`: ask the holder of a signing SIM
 /// to sign `display_text` on their phone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartSignature {
     /// E.164
@@ -257,7 +257,7 @@ pub struct StartSignature {
 }
 
 /// A mobile-signature session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureSession {
     pub id: String,
@@ -315,6 +315,21 @@ mod tests {
     }
 
     #[test]
+    fn checks_print_nothing_of_the_person() {
+        let check = BhxhCheck {
+            bhxh_code: "7901234568".into(),
+            full_name: "Trần Thị Thủy".into(),
+            date_of_birth: "1992-11-02".into(),
+        };
+        assert_eq!(format!("{check:?}"), "BhxhCheck(..)");
+        let sub = SubscriberCheck {
+            phone: "+84987654321".into(),
+            personal_id: "cccd:079192004567".into(),
+        };
+        assert_eq!(format!("{sub:?}"), "SubscriberCheck(..)");
+    }
+
+    #[test]
     fn outcomes_round_trip_through_the_wire_form() {
         for o in [
             ItemOutcome::Accepted,
@@ -329,3 +344,12 @@ mod tests {
         }
     }
 }
+
+opaque_debug!(
+    DuplicateCheck,
+    BhxhCheck,
+    BhxhAnswer,
+    SubscriberCheck,
+    StartSignature,
+    SignatureSession
+);

@@ -33,6 +33,19 @@
 //! assert_eq!(&plaintext[..], b"{\"name\":\"...\"}");
 //! ```
 
+/// `Debug` that names the type and prints none of its fields: for what
+/// carries personal data (names, ID and phone numbers, certificates), so
+/// that no log or panic message can show it.
+macro_rules! opaque_debug {
+    ($($t:ty),* $(,)?) => {
+        $(impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($t), "(..)"))
+            }
+        })*
+    };
+}
+
 pub mod api;
 pub mod client;
 mod envelope;
