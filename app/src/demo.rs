@@ -32,17 +32,15 @@ use crate::policy::Policy;
 use crate::runtime::{Backend, Runtime};
 use crate::store::Store;
 use crate::token::TokenService;
-use crate::uplink::{Background, Enrolment, LiveChecks, Uplink, UplinkHandle};
+use crate::uplink::{Background, Enrolment, LiveChecks, Uplink};
 
 /// A running demo kiosk's devices and portal.
 #[derive(Debug)]
 pub struct Demo {
     sim: Simulator,
     portal: Arc<Shared>,
-    portal_url: String,
     mssp: Mssp,
     token: bool,
-    uplink: UplinkHandle,
     // Dropped before the pseudo-terminal's directory: it stops the portal.
     _background: Background,
     _tty: tempfile::TempDir,
@@ -103,7 +101,7 @@ impl Demo {
             modem: Some(Box::new(modem)),
             token_reader: tokens.is_some(),
             clock: OffsetDateTime::now_utc,
-            uplink: Some(uplink.clone()),
+            uplink: Some(uplink),
             live: Some(live),
             tokens,
         };
@@ -112,20 +110,13 @@ impl Demo {
             Demo {
                 sim,
                 portal,
-                portal_url,
                 mssp,
                 token,
-                uplink,
                 _background: background,
                 _tty: tty,
             },
             controller,
         ))
-    }
-
-    /// The demo portal, for what an administrator would look at.
-    pub fn portal(&self) -> &Arc<Shared> {
-        &self.portal
     }
 
     /// Whether the demo USB token is in the (simulated) reader.
@@ -152,15 +143,6 @@ impl Demo {
             .answer_signature(id, answer, &self.mssp, server::now())
             .map(|_| ())
             .map_err(|e| e.to_string())
-    }
-
-    pub fn portal_url(&self) -> &str {
-        &self.portal_url
-    }
-
-    /// The relay's state, as the status bar shows it.
-    pub fn uplink(&self) -> &UplinkHandle {
-        &self.uplink
     }
 
     /// Every SMS the simulated modem sent, oldest first.

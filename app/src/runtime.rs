@@ -120,7 +120,7 @@ impl Backend {
                 .uplink
                 .as_ref()
                 .is_some_and(|u| u.status().relay.online),
-            queue_depth: self.store.outbox().map(|q| q.len()).unwrap_or(0),
+            queue_depth: self.store.outbox_len().unwrap_or(0),
             signal_bars: health
                 .as_ref()
                 .and_then(|h| h.signal.map(|s| s.bars))

@@ -390,6 +390,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many registrations wait in the outbox (the status bar's figure,
+    /// read once a second: a count, not the rows).
+    pub fn outbox_len(&self) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
+            as usize)
+    }
+
     /// The error of the most-tried waiting registration, for
     /// `kioskctl sync status`.
     pub fn last_relay_error(&self) -> Result<Option<String>, StoreError> {

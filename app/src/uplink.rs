@@ -271,12 +271,8 @@ impl Uplink {
         self.handle.clone()
     }
 
-    pub fn client(&self) -> &PortalClient {
-        &self.client
-    }
-
     fn publish(&mut self) -> Result<(), StoreError> {
-        let queue_depth = self.store.outbox()?.len();
+        let queue_depth = self.store.outbox_len()?;
         *self
             .handle
             .status

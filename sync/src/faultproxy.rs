@@ -166,12 +166,6 @@ impl FaultProxy {
     pub fn counters(&self) -> &Counters {
         &self.state.counters
     }
-
-    /// Bytes carried both ways.
-    pub fn bytes(&self) -> u64 {
-        self.state.counters.to_portal.load(Ordering::Relaxed)
-            + self.state.counters.to_kiosk.load(Ordering::Relaxed)
-    }
 }
 
 fn canned(status: u16, retry_after: Option<u64>) -> Vec<u8> {

@@ -123,7 +123,7 @@ pub enum PortalError {
 
 /// Reference data for the live checks, as `portal load-fixtures` reads it
 /// (JSON).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixtures {
     #[serde(default)]
@@ -135,7 +135,7 @@ pub struct Fixtures {
     pub mobile_signature: Vec<SignatureUser>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureUser {
     /// E.164
@@ -146,7 +146,7 @@ pub struct SignatureUser {
 }
 
 /// A mobile-signature session as the portal keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignatureSession {
     pub id: String,
     pub phone: String,
@@ -172,7 +172,7 @@ pub fn demo_fixtures() -> Fixtures {
     serde_json::from_str(include_str!("../fixtures/demo.json")).expect("the demo fixtures parse")
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BhxhRecord {
     pub code: String,
@@ -183,7 +183,7 @@ pub struct BhxhRecord {
     pub personal_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subscriber {
     /// E.164, e.g. `+84912345678`
@@ -630,17 +630,7 @@ impl Portal {
                 "SELECT id, phone, display_text, state, expires_at, certificate, signature
                  FROM msig_sessions WHERE id = ?1 AND (?2 IS NULL OR kiosk_id = ?2)",
                 params![id, kiosk_id],
-                |r| {
-                    Ok(SignatureSession {
-                        id: r.get(0)?,
-                        phone: r.get(1)?,
-                        display_text: r.get(2)?,
-                        state: r.get(3)?,
-                        expires_at: r.get(4)?,
-                        certificate: r.get(5)?,
-                        signature: r.get(6)?,
-                    })
-                },
+                session_row,
             )
             .optional()?)
     }
@@ -660,23 +650,16 @@ impl Portal {
     }
 
     /// Sessions waiting on a phone, oldest first (the simulated phone).
-    pub fn pending_signatures(&mut self, now: i64) -> Result<Vec<SignatureSession>, PortalError> {
-        self.conn.execute(
-            "UPDATE msig_sessions SET state = 'expired' WHERE state = 'pending' AND expires_at < ?1",
-            [now],
+    pub fn pending_signatures(&self, now: i64) -> Result<Vec<SignatureSession>, PortalError> {
+        // Read-only: a request past its time is simply not shown; it is
+        // marked expired when its kiosk next asks.
+        let mut stmt = self.conn.prepare(
+            "SELECT id, phone, display_text, state, expires_at, certificate, signature
+             FROM msig_sessions WHERE state = 'pending' AND expires_at >= ?1
+             ORDER BY created_at, id",
         )?;
-        let ids: Vec<String> = {
-            let mut stmt = self.conn.prepare(
-                "SELECT id FROM msig_sessions WHERE state = 'pending' ORDER BY created_at, id",
-            )?;
-            stmt.query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut out = Vec::new();
-        for id in ids {
-            out.extend(self.signature_session(None, &id, now)?);
-        }
-        Ok(out)
+        let rows = stmt.query_map([now], session_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The holder answers on the phone. Confirming signs the text shown
@@ -742,6 +725,18 @@ impl Portal {
             .conn
             .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
     }
+}
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SignatureSession> {
+    Ok(SignatureSession {
+        id: r.get(0)?,
+        phone: r.get(1)?,
+        display_text: r.get(2)?,
+        state: r.get(3)?,
+        expires_at: r.get(4)?,
+        certificate: r.get(5)?,
+        signature: r.get(6)?,
+    })
 }
 
 fn bhxh_match_in(
@@ -1177,3 +1172,11 @@ mod tests {
         assert_eq!(w.portal.account_count().unwrap(), 0);
     }
 }
+
+opaque_debug!(
+    Fixtures,
+    BhxhRecord,
+    Subscriber,
+    SignatureUser,
+    SignatureSession
+);

@@ -323,7 +323,8 @@ fn window(args: &Args) -> Result<(), String> {
             }
             let size = ui.window().size();
             ui.global::<Kiosk>().set_wide(size.width > size.height);
-            if let Some(demo) = &demo {
+            // The demo phone: once a second too, off the portal's database.
+            if let Some(demo) = demo.as_ref().filter(|_| ticks.is_multiple_of(5)) {
                 let shown = demo
                     .pending_signature()
                     .map(|(_, phone, text)| format!("Đến {phone}:\n{text}"))
