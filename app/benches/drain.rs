@@ -48,14 +48,9 @@ fn main() {
     let sealing = secret.public_key();
     let portal = Portal::open(&dir.path().join("portal.sqlite3"), secret).unwrap();
     let shared = Shared::new(portal, DeviceKey::generate(), ServerConfig::default());
-    let (proxy, _stop) = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let upstream = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, Arc::clone(&shared), async {
-            stopped.await.ok();
-        }));
-        (FaultProxy::start(upstream).await.unwrap(), stop)
+    let (proxy, _server) = runtime.block_on(async {
+        let server = server::serve_loopback(Arc::clone(&shared)).await.unwrap();
+        (FaultProxy::start(server.address()).await.unwrap(), server)
     });
 
     // The kiosk and its queue, made offline.

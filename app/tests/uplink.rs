@@ -25,7 +25,7 @@ struct PortalRig {
     proxy: FaultProxy,
     secret: Vec<u8>,
     policy_key: DeviceKey,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: server::Loopback,
 }
 
 impl PortalRig {
@@ -40,19 +40,14 @@ impl PortalRig {
             DeviceKey::from_secret_bytes(&*policy_key.secret_bytes()).unwrap(),
             ServerConfig::default(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let upstream = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, Arc::clone(&shared), async {
-            stopped.await.ok();
-        }));
+        let server = server::serve_loopback(Arc::clone(&shared)).await.unwrap();
         PortalRig {
             _dir: dir,
             shared,
-            proxy: FaultProxy::start(upstream).await.unwrap(),
+            proxy: FaultProxy::start(server.address()).await.unwrap(),
             secret: bytes,
             policy_key,
-            _stop: stop,
+            _server: server,
         }
     }
 

@@ -434,95 +434,58 @@ async fn policy(
         })
 }
 
-/// A live check: authenticated like every kiosk request, then answered
-/// from the portal's data. The body holds personal data: it is never
-/// logged, and nothing of it is stored.
-async fn check<Q, A>(
-    shared: Arc<Shared>,
+/// A question the portal answers from its data for a kiosk: duplicate,
+/// BHXH record, subscriber ownership.
+trait LiveCheck: serde::de::DeserializeOwned + Send + 'static {
+    type Answer: serde::Serialize + Send + 'static;
+    fn answer(self, portal: &mut Portal) -> Result<Self::Answer, PortalError>;
+}
+
+impl LiveCheck for api::DuplicateCheck {
+    type Answer = api::DuplicateAnswer;
+    fn answer(self, p: &mut Portal) -> Result<Self::Answer, PortalError> {
+        Ok(api::DuplicateAnswer {
+            account_exists: p.account_exists(&self.identity)?,
+        })
+    }
+}
+
+impl LiveCheck for api::BhxhCheck {
+    type Answer = api::BhxhAnswer;
+    fn answer(self, p: &mut Portal) -> Result<Self::Answer, PortalError> {
+        let personal_id = p.bhxh_match(&self.bhxh_code, &self.full_name, &self.date_of_birth)?;
+        Ok(api::BhxhAnswer {
+            matched: personal_id.is_some(),
+            personal_id,
+        })
+    }
+}
+
+impl LiveCheck for api::SubscriberCheck {
+    type Answer = api::SubscriberAnswer;
+    fn answer(self, p: &mut Portal) -> Result<Self::Answer, PortalError> {
+        let owner = match p.subscriber_owner(&self.phone, &self.personal_id)? {
+            Some(true) => api::Ownership::Confirmed,
+            Some(false) => api::Ownership::NotOwner,
+            None => api::Ownership::Unknown,
+        };
+        Ok(api::SubscriberAnswer { owner })
+    }
+}
+
+/// A live check: authenticated like every kiosk request, then answered.
+/// The body holds personal data: it is never logged, and nothing of it is
+/// stored.
+async fn live_check<Q: LiveCheck>(
+    State(shared): State<Arc<Shared>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-    answer: impl FnOnce(&mut Portal, Q) -> Result<A, PortalError> + Send + 'static,
-) -> Result<Json<A>, ApiError>
-where
-    Q: serde::de::DeserializeOwned + Send + 'static,
-    A: serde::Serialize + Send + 'static,
-{
+) -> Result<Json<Q::Answer>, ApiError> {
     let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
     let question: Q = json_body(&authed.body)?;
-    Ok(Json(shared.db(move |p| answer(p, question)).await?))
-}
-
-async fn check_duplicate(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<api::DuplicateAnswer>, ApiError> {
-    check(
-        shared,
-        method,
-        uri,
-        headers,
-        body,
-        |p, q: api::DuplicateCheck| {
-            Ok(api::DuplicateAnswer {
-                account_exists: p.account_exists(&q.identity)?,
-            })
-        },
-    )
-    .await
-}
-
-async fn check_bhxh(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<api::BhxhAnswer>, ApiError> {
-    check(
-        shared,
-        method,
-        uri,
-        headers,
-        body,
-        |p, q: api::BhxhCheck| {
-            let personal_id = p.bhxh_match(&q.bhxh_code, &q.full_name, &q.date_of_birth)?;
-            Ok(api::BhxhAnswer {
-                matched: personal_id.is_some(),
-                personal_id,
-            })
-        },
-    )
-    .await
-}
-
-async fn check_subscriber(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<api::SubscriberAnswer>, ApiError> {
-    check(
-        shared,
-        method,
-        uri,
-        headers,
-        body,
-        |p, q: api::SubscriberCheck| {
-            let owner = match p.subscriber_owner(&q.phone, &q.personal_id)? {
-                Some(true) => api::Ownership::Confirmed,
-                Some(false) => api::Ownership::NotOwner,
-                None => api::Ownership::Unknown,
-            };
-            Ok(api::SubscriberAnswer { owner })
-        },
-    )
-    .await
+    Ok(Json(shared.db(move |p| question.answer(p)).await?))
 }
 
 /// How long a mobile-signature request waits on the phone.
@@ -665,12 +628,20 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<Shared>>)> {
         (Method::GET, "/v1/status", get(status)),
         (Method::POST, "/v1/heartbeat", post(heartbeat)),
         (Method::GET, "/v1/policy", get(policy)),
-        (Method::POST, "/v1/checks/duplicate", post(check_duplicate)),
-        (Method::POST, "/v1/checks/bhxh", post(check_bhxh)),
+        (
+            Method::POST,
+            "/v1/checks/duplicate",
+            post(live_check::<api::DuplicateCheck>),
+        ),
+        (
+            Method::POST,
+            "/v1/checks/bhxh",
+            post(live_check::<api::BhxhCheck>),
+        ),
         (
             Method::POST,
             "/v1/checks/subscriber",
-            post(check_subscriber),
+            post(live_check::<api::SubscriberCheck>),
         ),
         (
             Method::POST,
@@ -720,4 +691,37 @@ where
     axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The API served on a free loopback port until this is dropped: for the
+/// demo, the tests and the benchmarks.
+#[derive(Debug)]
+pub struct Loopback {
+    address: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Loopback {
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
+    }
+
+    /// `http://127.0.0.1:PORT/`
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.address)
+    }
+}
+
+/// Serves the API on a free loopback port, on the current tokio runtime.
+pub async fn serve_loopback(shared: Arc<Shared>) -> std::io::Result<Loopback> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, shared, async {
+        stopped.await.ok();
+    }));
+    Ok(Loopback {
+        address,
+        _stop: stop,
+    })
 }

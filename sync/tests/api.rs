@@ -22,7 +22,7 @@ struct Rig {
     url: String,
     sealing: PortalPublicKey,
     policy_key: DeviceKey,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: server::Loopback,
 }
 
 impl Rig {
@@ -37,19 +37,14 @@ impl Rig {
             DeviceKey::from_secret_bytes(&*policy_key.secret_bytes()).unwrap(),
             ServerConfig::default(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, Arc::clone(&shared), async {
-            stopped.await.ok();
-        }));
+        let server = server::serve_loopback(Arc::clone(&shared)).await.unwrap();
         Rig {
             _dir: dir,
             shared,
-            url,
+            url: server.url(),
             sealing,
             policy_key,
-            _stop: stop,
+            _server: server,
         }
     }
 

@@ -131,12 +131,8 @@ async fn the_portal_keeps_to_its_openapi_document_under_generated_requests() {
         .enrol(&code, &key.public_key(), server::now())
         .unwrap();
     let shared = Shared::new(portal, DeviceKey::generate(), ServerConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let authority = listener.local_addr().unwrap().to_string();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, Arc::clone(&shared), async {
-        stopped.await.ok();
-    }));
+    let portal_server = server::serve_loopback(Arc::clone(&shared)).await.unwrap();
+    let authority = portal_server.address().to_string();
 
     let signer = Arc::new(Signer {
         portal: format!("http://{authority}"),
