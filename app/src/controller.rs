@@ -657,9 +657,6 @@ impl Controller {
         if session.in_flight > 0 && !on_phone {
             return;
         }
-        if on_phone {
-            session.in_flight = 0;
-        }
         let restart = match (session.method, session.subject) {
             (Some(m), Some(s)) => Some((m, s)),
             _ => None,
@@ -725,6 +722,9 @@ impl Controller {
         if let Ok(effects) = registration.handle(now, Event::Cancel, &mut rand::rng()) {
             for effect in effects {
                 if matches!(effect, Effect::CancelMobileSignature) {
+                    // The wait on the phone ends here: its answer never
+                    // comes, so it no longer counts as in flight.
+                    session.in_flight = session.in_flight.saturating_sub(1);
                     self.runtime.submit(session.id, Job::Effect(effect));
                 }
             }

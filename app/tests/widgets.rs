@@ -274,21 +274,23 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Đăng ký");
     t.password_and_done();
 
-    // USB ký số, when the demo token is in the reader: wrong PIN, then right.
-    if t.demo.has_token() {
-        t.tap("Đăng ký");
-        t.tap("Công dân");
-        t.tap("USB ký số");
-        t.expect("pin");
-        t.type_text("111111");
-        t.tap("Đăng nhập");
-        t.expect("pin");
-        t.type_text(kiosk::demo::DEMO_TOKEN_PIN);
-        t.tap("Đăng nhập");
-        t.expect("confirm");
-        t.tap("Đăng ký");
-        t.password_and_done();
-    }
+    // USB ký số, with the demo token in the reader: wrong PIN, then right.
+    assert!(
+        t.demo.has_token(),
+        "no demo token: run through tests/run, which sets SOFTHSM2_CONF"
+    );
+    t.tap("Đăng ký");
+    t.tap("Công dân");
+    t.tap("USB ký số");
+    t.expect("pin");
+    t.type_text("111111");
+    t.tap("Đăng nhập");
+    t.expect("pin");
+    t.type_text(kiosk::demo::DEMO_TOKEN_PIN);
+    t.tap("Đăng nhập");
+    t.expect("confirm");
+    t.tap("Đăng ký");
+    t.password_and_done();
 
     // Walking away in the middle of a form: after the idle timeout the
     // kiosk is home, and nothing typed is left on screen.
