@@ -93,6 +93,15 @@ impl Mssp {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,
         ];
+        // Valid from this year's start for three years, as a carrier's SIM
+        // certificate would be (rcgen's default runs to the year 4096).
+        let year = 1970
+            + std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() / 31_556_952)
+                .unwrap_or(0) as i32;
+        params.not_before = rcgen::date_time_ymd(year, 1, 1);
+        params.not_after = rcgen::date_time_ymd(year + 3, 1, 1);
         let issuer = Issuer::new(ca_params(), &self.key);
         let cert = params.signed_by(&key, &issuer).map_err(|e| e.to_string())?;
         Ok((pkcs8.as_ref().to_vec(), cert.der().to_vec()))
