@@ -182,7 +182,14 @@ fn main() {
     // In this process: memory after start and after ten registrations, and
     // the full-frame render time.
     let out = tmp.path().join("walk");
-    let mut walker = Walker::start(&out, &tmp.path().join("warm"), 1080, 1920).unwrap();
+    let mut walker = Walker::start(
+        &out,
+        &tmp.path().join("warm"),
+        1080,
+        1920,
+        kiosk_ui::i18n::Lang::Vi,
+    )
+    .unwrap();
     walker.render_frame();
     let rss_started = status_kib("VmRSS:");
     walker.open_form().unwrap();

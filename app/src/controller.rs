@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiosk_ui::i18n::{Lang, Text, fill, tr};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -221,6 +222,8 @@ pub struct View {
     /// Seconds until the idle timeout ends the session, once the warning shows.
     pub idle_left: Option<u32>,
     pub status: Status,
+    /// The language everything above is in, and the screens' own texts.
+    pub lang: Lang,
 }
 
 /// Where a session is, besides what the flow said last.
@@ -358,6 +361,8 @@ pub struct Controller {
     session: Option<Session>,
     sessions: u64,
     last_touch: OffsetDateTime,
+    /// Chosen by the citizen; every visit starts in Vietnamese.
+    lang: Lang,
 }
 
 impl std::fmt::Debug for Controller {
@@ -385,6 +390,7 @@ impl Controller {
             session: None,
             sessions: 0,
             last_touch: now,
+            lang: Lang::Vi,
         }
     }
 
@@ -400,6 +406,11 @@ impl Controller {
     /// Whether a session is open (something of a citizen is in memory).
     pub fn has_session(&self) -> bool {
         self.session.is_some()
+    }
+
+    /// The language of the screens now.
+    pub fn lang(&self) -> Lang {
+        self.lang
     }
 
     /// Whether the runtime is working for the current session.
@@ -613,7 +624,7 @@ impl Controller {
                     None => {
                         session.errors = vec![FieldError::new(
                             Field::Pin,
-                            "Mã PIN gồm 4 đến 16 chữ số.",
+                            Text::new("Mã PIN gồm 4 đến 16 chữ số."),
                             "the PIN has 4 to 16 characters",
                         )];
                         return;
@@ -700,7 +711,7 @@ impl Controller {
             return;
         }
         self.cancel_flow();
-        self.end_session();
+        self.leave();
     }
 
     fn is_storing(&self) -> bool {
@@ -732,6 +743,13 @@ impl Controller {
         session.registration = None;
     }
 
+    /// The language switch in the status bar: Tiếng Việt ⇄ English. What
+    /// is typed stays; every text on screen changes, errors included.
+    pub fn on_toggle_language(&mut self) {
+        self.touch();
+        self.lang = self.lang.other();
+    }
+
     /// "Tiếp tục" on the idle warning: the citizen is still here.
     pub fn on_still_here(&mut self) {
         self.touch();
@@ -746,7 +764,12 @@ impl Controller {
         if self.session.is_some() && self.idle_left().is_some_and(|s| s == 0) && !self.is_storing()
         {
             self.cancel_flow();
-            self.end_session();
+            self.leave();
+        }
+        // English chosen at home by someone who then walked away.
+        let idle = ((self.clock)() - self.last_touch).whole_seconds();
+        if self.session.is_none() && idle >= i64::from(self.policy.session.idle_timeout_seconds) {
+            self.lang = Lang::Vi;
         }
     }
 
@@ -877,7 +900,7 @@ impl Controller {
                         .or(session.focus);
                     session.errors = errors;
                 }
-                Effect::EndSession => self.end_session(),
+                Effect::EndSession => self.leave(),
                 other => {
                     session.in_flight += 1;
                     self.runtime.submit(session.id, Job::Effect(other));
@@ -891,23 +914,33 @@ impl Controller {
         self.session = None;
     }
 
+    /// The citizen is done (finished, cancelled or gone): the session ends
+    /// and the next person meets the kiosk in Vietnamese.
+    fn leave(&mut self) {
+        self.end_session();
+        self.lang = Lang::Vi;
+    }
+
     // --- what is shown ---
 
-    fn method_unavailable(&self, method: Method, subject: SubjectKind) -> Option<String> {
+    /// Why `method` cannot be chosen now (Vietnamese wording), if it cannot.
+    fn method_unavailable(&self, method: Method, subject: SubjectKind) -> Option<&'static str> {
         if let Err(why) = self
             .policy
             .check_offered(method, subject, self.status.online)
         {
-            return Some(why.message_vi().into());
+            return Some(why.message());
         }
         let needs_modem = matches!(method, Method::MobileSubscriber | Method::Bhxh);
         if needs_modem && !self.status.modem_ready {
             return Some(
-                "Thiết bị gửi tin nhắn SMS chưa sẵn sàng, chưa gửi được mã OTP. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.".into(),
+                "Thiết bị gửi tin nhắn SMS chưa sẵn sàng, chưa gửi được mã OTP. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.",
             );
         }
         if method == Method::UsbToken && !self.status.token_reader {
-            return Some("Máy này chưa sẵn sàng đọc USB ký số. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.".into());
+            return Some(
+                "Máy này chưa sẵn sàng đọc USB ký số. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.",
+            );
         }
         None
     }
@@ -928,8 +961,10 @@ impl Controller {
             keyboard: Keyboard::None.as_str(),
             status: self.status.clone(),
             idle_left: self.idle_left(),
+            lang: self.lang,
             ..View::default()
         };
+        let lang = self.lang;
         let Some(session) = self.session.as_ref() else {
             return view;
         };
@@ -937,11 +972,11 @@ impl Controller {
         view.telex = session.telex;
         view.subject_title = session
             .subject
-            .map(|s| s.label_vi().to_string())
+            .map(|s| tr(lang, s.label()).to_string())
             .unwrap_or_default();
         view.method_title = session
             .method
-            .map(|m| format!("Đăng ký bằng {}", m.label_vi().to_lowercase()))
+            .map(|m| tr(lang, form_title(m)).to_string())
             .unwrap_or_default();
         view.fields = session
             .inputs()
@@ -955,17 +990,17 @@ impl Controller {
                 );
                 FieldView {
                     id: focus.id().into(),
-                    label: label.into(),
+                    label: tr(lang, label).into(),
                     value: if secret {
                         "●".repeat(value.chars().count())
                     } else {
                         value.to_string()
                     },
-                    hint: hint.into(),
+                    hint: tr(lang, hint).into(),
                     required,
                     error: session
                         .error_for(focus)
-                        .map(|e| e.message_vi.clone())
+                        .map(|e| e.message.render(lang))
                         .unwrap_or_default(),
                     focused: session.focus == Some(focus),
                 }
@@ -990,10 +1025,10 @@ impl Controller {
                         };
                         MethodView {
                             id: method.as_str().into(),
-                            title: method.label_vi().into(),
-                            detail: method_detail(method, offered.ok().map(|l| l.get())),
+                            title: tr(lang, method.label()).into(),
+                            detail: method_detail(method, offered.ok().map(|l| l.get()), lang),
                             enabled: reason.is_none(),
-                            reason: reason.unwrap_or_default(),
+                            reason: reason.map(|r| tr(lang, r).into()).unwrap_or_default(),
                         }
                     })
                     .collect();
@@ -1004,37 +1039,39 @@ impl Controller {
     }
 
     fn describe(&self, screen: &Screen, session: &Session, now: OffsetDateTime, view: &mut View) {
+        let lang = self.lang;
+        let t = |vietnamese: &str| tr(lang, vietnamese).to_string();
         match screen {
             Screen::Form => {
                 view.page = "form";
-                view.submit_label = "Đăng ký".into();
+                view.submit_label = t("Đăng ký");
                 view.submit_enabled = true;
             }
             Screen::Checking => busy(
                 view,
-                "Đang kiểm tra thông tin…",
-                "Vui lòng chờ trong giây lát.",
+                t("Đang kiểm tra thông tin…"),
+                t("Vui lòng chờ trong giây lát."),
             ),
             Screen::Storing => busy(
                 view,
-                "Đang lưu hồ sơ đăng ký…",
-                "Vui lòng không rời khỏi máy trong giây lát.",
+                t("Đang lưu hồ sơ đăng ký…"),
+                t("Vui lòng không rời khỏi máy trong giây lát."),
             ),
             Screen::ProvingToken => busy(
                 view,
-                "Đang kiểm tra USB ký số…",
-                "Không rút USB ra khỏi máy.",
+                t("Đang kiểm tra USB ký số…"),
+                t("Không rút USB ra khỏi máy."),
             ),
             Screen::SendingOtp { masked_phone } => busy(
                 view,
-                "Đang gửi mã OTP…",
-                &format!("Mã OTP đang được gửi đến số {masked_phone}."),
+                t("Đang gửi mã OTP…"),
+                Text::with("Mã OTP đang được gửi đến số {}.", [masked_phone]).render(lang),
             ),
             Screen::OtpNotSent { failure } => {
                 view.page = "otp-not-sent";
-                view.title = "Chưa gửi được mã OTP".into();
-                view.message = failure.message_vi().into();
-                view.submit_label = "Thử lại".into();
+                view.title = t("Chưa gửi được mã OTP");
+                view.message = t(failure.message());
+                view.submit_label = t("Thử lại");
                 view.submit_enabled = *failure != crate::flow::DeliveryFailure::DailyLimit;
             }
             Screen::EnterOtp {
@@ -1046,41 +1083,46 @@ impl Controller {
                 error,
             } => {
                 view.page = "otp";
-                view.title = "Nhập mã OTP".into();
-                view.message = format!(
-                    "Mã OTP gồm {} chữ số đã được gửi đến số {masked_phone}.",
-                    self.policy.otp.digits
-                );
+                view.title = t("Nhập mã OTP");
+                view.message = Text::with(
+                    "Mã OTP gồm {} chữ số đã được gửi đến số {}.",
+                    [self.policy.otp.digits.to_string(), masked_phone.clone()],
+                )
+                .render(lang);
                 let left = (*expires_at - now).whole_seconds().max(0);
                 view.countdown = format!("{}:{:02}", left / 60, left % 60);
-                view.lines = vec![format!("Còn {attempts_left} lần nhập.")];
+                view.lines = vec![Text::with("Còn {} lần nhập.", [attempts_left]).render(lang)];
                 let shown = match error {
-                    _ if left == 0 => Some(crate::flow::OtpError::Expired.message_vi()),
-                    Some(error) => Some(error.message_vi()),
+                    _ if left == 0 => Some(crate::flow::OtpError::Expired.message()),
+                    Some(error) => Some(error.message()),
                     None => None,
                 };
                 if let (Some(text), Some(f)) = (shown, view.fields.first_mut()) {
-                    f.error = text;
+                    f.error = text.render(lang);
                 }
                 let wait = resend_available_at
                     .map(|at| (at - now).whole_seconds())
                     .unwrap_or(0);
                 view.resend_enabled = *resends_left > 0 && wait <= 0;
                 view.resend_label = if *resends_left == 0 {
-                    "Đã hết lượt gửi lại".into()
+                    t("Đã hết lượt gửi lại")
                 } else if wait > 0 {
-                    format!("Gửi lại OTP sau {}:{:02}", wait / 60, wait % 60)
+                    Text::with(
+                        "Gửi lại OTP sau {}",
+                        [format!("{}:{:02}", wait / 60, wait % 60)],
+                    )
+                    .render(lang)
                 } else {
-                    format!("Gửi lại OTP (còn {resends_left} lần)")
+                    Text::with("Gửi lại OTP (còn {} lần)", [resends_left]).render(lang)
                 };
-                view.submit_label = "Xác nhận".into();
+                view.submit_label = t("Xác nhận");
                 view.submit_enabled =
                     session.otp.chars().count() == usize::from(self.policy.otp.digits) && left > 0;
             }
             Screen::Password { .. } => {
                 view.page = "password";
-                view.title = "Đặt mật khẩu".into();
-                view.message = "Mật khẩu dùng để đăng nhập Cổng Dịch vụ công.".into();
+                view.title = t("Đặt mật khẩu");
+                view.message = t("Mật khẩu dùng để đăng nhập Cổng Dịch vụ công.");
                 let check = PasswordCheck::evaluate(
                     &session.password,
                     &session.confirm,
@@ -1089,27 +1131,27 @@ impl Controller {
                 view.rules = PasswordRule::ALL
                     .iter()
                     .map(|rule| RuleView {
-                        text: rule.label_vi(&self.policy.password),
+                        text: rule.label(&self.policy.password).render(lang),
                         ok: check.holds(*rule),
                     })
                     .collect();
-                view.submit_label = "Đăng ký".into();
+                view.submit_label = t("Đăng ký");
                 view.submit_enabled = check.is_ok();
             }
             Screen::AccountExists { ways_out } => {
                 view.page = "exists";
-                view.title = "Tài khoản đã tồn tại".into();
+                view.title = t("Tài khoản đã tồn tại");
                 view.message =
-                    "Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:".into();
-                view.lines = ways_out.iter().map(|w| w.label_vi().into()).collect();
-                view.submit_label = "Hoàn tất".into();
+                    t("Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:");
+                view.lines = ways_out.iter().map(|w| t(w.label())).collect();
+                view.submit_label = t("Hoàn tất");
                 view.submit_enabled = true;
                 view.keyboard = Keyboard::None.as_str();
             }
             Screen::WaitingForToken => {
                 view.page = "token-wait";
-                view.title = "Cắm USB ký số".into();
-                view.message = "Cắm USB ký số vào cổng USB của máy. Máy sẽ tự nhận USB.".into();
+                view.title = t("Cắm USB ký số");
+                view.message = t("Cắm USB ký số vào cổng USB của máy. Máy sẽ tự nhận USB.");
             }
             Screen::EnterPin {
                 count_low,
@@ -1117,8 +1159,8 @@ impl Controller {
                 wrong,
             } => {
                 view.page = "pin";
-                view.title = "Nhập mã PIN của USB ký số".into();
-                view.message = "Mã PIN chỉ được dùng trên USB, máy không lưu lại.".into();
+                view.title = t("Nhập mã PIN của USB ký số");
+                view.message = t("Mã PIN chỉ được dùng trên USB, máy không lưu lại.");
                 if *wrong {
                     let text = if *final_try {
                         "Mã PIN không đúng. Đây là lần nhập cuối, nhập sai nữa USB sẽ bị khoá."
@@ -1128,28 +1170,30 @@ impl Controller {
                         "Mã PIN không đúng."
                     };
                     if let Some(f) = view.fields.first_mut() {
-                        f.error = text.into();
+                        f.error = t(text);
                     }
                 }
-                view.submit_label = "Đăng nhập".into();
+                view.submit_label = t("Đăng nhập");
                 view.submit_enabled = session.pin.chars().count() >= 4;
             }
             Screen::WaitingForPhone { verification_code } => {
                 view.page = "phone-wait";
-                view.title = "Xác nhận trên điện thoại".into();
-                view.message = "Kiểm tra mã dưới đây trùng với mã trên điện thoại, rồi chọn “Xác nhận” và nhập mã PIN của Sim ký số.".into();
+                view.title = t("Xác nhận trên điện thoại");
+                view.message = t(
+                    "Kiểm tra mã dưới đây trùng với mã trên điện thoại, rồi chọn “Xác nhận” và nhập mã PIN của Sim ký số.",
+                );
                 view.verification_code = verification_code.clone();
             }
             Screen::ConfirmDetails { details, .. } => {
                 view.page = "confirm";
-                view.title = "Kiểm tra thông tin".into();
-                view.message = "Thông tin lấy từ chứng thư số:".into();
+                view.title = t("Kiểm tra thông tin");
+                view.message = t("Thông tin lấy từ chứng thư số:");
                 view.lines = details
                     .0
                     .iter()
-                    .map(|(label, value)| format!("{label}: {value}"))
+                    .map(|(label, value)| format!("{}: {value}", tr(lang, label)))
                     .collect();
-                view.submit_label = "Đăng ký".into();
+                view.submit_label = t("Đăng ký");
                 view.submit_enabled = true;
             }
             Screen::Done {
@@ -1158,60 +1202,73 @@ impl Controller {
                 pending,
             } => {
                 view.page = "done";
-                view.title = "Đã ghi nhận đăng ký".into();
+                view.title = t("Đã ghi nhận đăng ký");
                 view.reference = reference.clone();
                 view.keyboard = Keyboard::None.as_str();
                 if pending.is_empty() {
-                    view.message = format!(
+                    view.message = Text::with(
                         "Tài khoản mức {} sẽ được kích hoạt khi máy gửi hồ sơ lên Cổng Dịch vụ công.",
-                        level.get()
-                    );
+                        [level.get()],
+                    )
+                    .render(lang);
                 } else {
-                    view.message = format!(
+                    view.message = Text::with(
                         "Tài khoản mức {} đang chờ Cổng Dịch vụ công xác nhận:",
-                        level.get()
-                    );
+                        [level.get()],
+                    )
+                    .render(lang);
                     view.lines = pending
                         .iter()
-                        .map(|p| format!("Chờ {}", p.label_vi()))
+                        .map(|p| fill(&t("Chờ {}"), &[t(p.label())]))
                         .collect();
                 }
-                view.lines.push(
-                    "Bạn sẽ nhận tin nhắn khi tài khoản được kích hoạt. Đăng nhập bằng số định danh và mật khẩu vừa đặt.".into(),
-                );
+                view.lines.push(t(
+                    "Bạn sẽ nhận tin nhắn khi tài khoản được kích hoạt. Đăng nhập bằng số định danh và mật khẩu vừa đặt.",
+                ));
                 view.lines
-                    .push("Ghi lại mã hồ sơ để tra cứu hoặc hỏi tại quầy.".into());
-                view.submit_label = "Hoàn tất".into();
+                    .push(t("Ghi lại mã hồ sơ để tra cứu hoặc hỏi tại quầy."));
+                view.submit_label = t("Hoàn tất");
                 view.submit_enabled = true;
             }
             Screen::Failed(failure) => {
                 view.page = "failed";
-                view.title = "Không đăng ký được tài khoản".into();
-                view.message = failure.message_vi();
+                view.title = t("Không đăng ký được tài khoản");
+                view.message = failure.message().render(lang);
                 view.keyboard = Keyboard::None.as_str();
-                view.submit_label = "Về trang đầu".into();
+                view.submit_label = t("Về trang đầu");
                 view.submit_enabled = true;
             }
         }
     }
 }
 
-fn busy(view: &mut View, title: &str, message: &str) {
+fn busy(view: &mut View, title: String, message: String) {
     view.page = "busy";
-    view.title = title.into();
-    view.message = message.into();
+    view.title = title;
+    view.message = message;
     view.keyboard = Keyboard::None.as_str();
 }
 
-fn method_detail(method: Method, level: Option<u8>) -> String {
+/// The heading of a method's form.
+fn form_title(method: Method) -> &'static str {
+    match method {
+        Method::MobileSubscriber => "Đăng ký bằng thuê bao di động",
+        Method::Bhxh => "Đăng ký bằng mã số BHXH",
+        Method::SimSignature => "Đăng ký bằng Sim ký số",
+        Method::UsbToken => "Đăng ký bằng USB ký số",
+    }
+}
+
+fn method_detail(method: Method, level: Option<u8>, lang: Lang) -> String {
     let how = match method {
         Method::MobileSubscriber => "Nhận mã OTP qua tin nhắn đến số điện thoại chính chủ",
         Method::Bhxh => "Đối chiếu với cơ sở dữ liệu Bảo hiểm xã hội",
         Method::SimSignature => "Xác nhận bằng Sim ký số trên điện thoại",
         Method::UsbToken => "Cắm USB ký số và nhập mã PIN",
     };
+    let how = tr(lang, how).to_string();
     match level {
-        Some(l) => format!("Mức {l} · {how}"),
-        None => how.into(),
+        Some(l) => fill(tr(lang, "Mức {} · {}"), &[l.to_string(), how]),
+        None => how,
     }
 }

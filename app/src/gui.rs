@@ -17,6 +17,15 @@ fn model<T: Clone + 'static>(items: Vec<T>) -> ModelRc<T> {
 /// Copies `view` into the window.
 pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
     let k = ui.global::<Kiosk>();
+    if k.get_language() != view.lang.code() {
+        if let Err(e) = kiosk_ui::i18n::select(view.lang) {
+            eprintln!(
+                "kiosk: the screens cannot switch to {}: {e}",
+                view.lang.code()
+            );
+        }
+        k.set_language(view.lang.code().into());
+    }
     k.set_online(view.status.online);
     k.set_queue_depth(i32::try_from(view.status.queue_depth).unwrap_or(i32::MAX));
     k.set_signal_bars(i32::from(view.status.signal_bars));
@@ -149,6 +158,7 @@ pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding
     on!(on_focus, |c, id| c.on_focus(&id));
     on!(on_key, |c, key| c.on_key(&key));
     on!(on_toggle_telex, |c| c.on_toggle_telex());
+    on!(on_toggle_language, |c| c.on_toggle_language());
     on!(on_submit, |c| c.on_submit());
     on!(on_resend, |c| c.on_resend());
     on!(on_back, |c| c.on_back());

@@ -148,7 +148,8 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
-    pub fn message_vi(&self) -> &'static str {
+    /// The Vietnamese wording; the catalogue has the others.
+    pub fn message(&self) -> &'static str {
         match self {
             Unavailable::DisabledByPolicy => {
                 "Phương thức này hiện không được cung cấp tại điểm đăng ký."

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use kiosk_ui::i18n::Lang;
 use kiosk_ui::{Kiosk, KioskWindow};
 use slint::ComponentHandle;
 use time::OffsetDateTime;
@@ -30,6 +31,12 @@ pub enum WalkError {
         expected: &'static str,
         shown: String,
     },
+    #[error("{step}: the screens are in {shown}, not {expected}")]
+    WrongLanguage {
+        step: String,
+        expected: &'static str,
+        shown: String,
+    },
     #[error("{0}")]
     Setup(String),
 }
@@ -43,6 +50,9 @@ pub struct Walker {
     skew: Arc<AtomicI64>,
     out: PathBuf,
     size: (u32, u32),
+    /// The language each visit is made in, chosen with the status bar's
+    /// switch before Đăng ký.
+    lang: Lang,
     shots: Vec<PathBuf>,
     /// Whether each step is drawn to a PNG.
     pictures: bool,
@@ -81,14 +91,31 @@ impl Walker {
                 shown,
             });
         }
+        // A visit keeps its language to the end; home after one is
+        // Vietnamese again (the first home shows the switch already made).
+        let language = if expected == "home" && name != "home" {
+            Lang::Vi
+        } else {
+            self.lang
+        };
+        let shown = self.k().get_language().to_string();
+        if shown != language.code() {
+            return Err(WalkError::WrongLanguage {
+                step: name.into(),
+                expected: language.code(),
+                shown,
+            });
+        }
         if !self.pictures {
             return Ok(());
         }
         let (w, h) = self.size;
         let pixels = kiosk_ui::render(&self.window, &self.ui);
-        let path = self
-            .out
-            .join(format!("{:02}-{name}-{w}x{h}.png", self.shots.len() + 1));
+        let path = self.out.join(format!(
+            "{:02}-{name}-{}-{w}x{h}.png",
+            self.shots.len() + 1,
+            self.lang.code()
+        ));
         kiosk_ui::write_png(&path, w, h, &pixels).map_err(|e| WalkError::Setup(e.to_string()))?;
         self.shots.push(path);
         Ok(())
@@ -147,6 +174,15 @@ impl Walker {
         Ok(())
     }
 
+    /// Đăng ký, in the walk's language: the switch first when the kiosk
+    /// shows another.
+    fn register_visit(&self) {
+        if self.k().get_language() != self.lang.code() {
+            self.k().invoke_toggle_language();
+        }
+        self.k().invoke_register();
+    }
+
     fn advance(&self, seconds: i64) {
         self.skew.fetch_add(seconds, Ordering::SeqCst);
     }
@@ -170,8 +206,11 @@ impl Walker {
     }
 
     fn walk(&mut self) -> Result<(), WalkError> {
+        if self.lang != Lang::Vi {
+            self.k().invoke_toggle_language();
+        }
         self.snap("home", "home")?;
-        self.k().invoke_register();
+        self.register_visit();
         self.snap("subject", "subject")?;
         self.k().invoke_choose_subject("citizen".into());
         self.snap("method", "method")?;
@@ -195,7 +234,7 @@ impl Walker {
         self.otp_and_password("mobile")?;
 
         // The same citizen again: the manual's three ways out.
-        self.k().invoke_register();
+        self.register_visit();
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("mobile_subscriber".into());
         self.fill("full_name", "nguyeenx vawn an");
@@ -207,7 +246,7 @@ impl Walker {
         self.k().invoke_submit();
 
         // Mã số BHXH, matched live against the demo portal's records.
-        self.k().invoke_register();
+        self.register_visit();
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("bhxh".into());
         self.fill("bhxh_code", "0101234569");
@@ -219,7 +258,7 @@ impl Walker {
 
         // Sim ký số: the request goes to the phone through the portal; the
         // demo phone confirms it, and the certificate's details come back.
-        self.k().invoke_register();
+        self.register_visit();
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("sim_signature".into());
         self.fill("phone", "0987654321");
@@ -246,7 +285,7 @@ impl Walker {
 
         // USB ký số, with the demo token in the reader: a wrong PIN first.
         if self.demo.has_token() {
-            self.k().invoke_register();
+            self.register_visit();
             self.k().invoke_choose_subject("citizen".into());
             self.k().invoke_choose_method("usb_token".into());
             self.snap("token-pin", "pin")?;
@@ -265,13 +304,13 @@ impl Walker {
         }
 
         // A business sees only what is offered to businesses.
-        self.k().invoke_register();
+        self.register_visit();
         self.k().invoke_choose_subject("business".into());
         self.snap("business-methods", "method")?;
         self.k().invoke_cancel();
 
         // Walking away: the warning, then a wiped kiosk.
-        self.k().invoke_register();
+        self.register_visit();
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("mobile_subscriber".into());
         self.fill("full_name", "le thij hoaf");
@@ -302,6 +341,7 @@ impl Walker {
         data_dir: &Path,
         width: u32,
         height: u32,
+        lang: Lang,
     ) -> Result<Walker, WalkError> {
         std::fs::create_dir_all(out)
             .map_err(|e| WalkError::Setup(format!("{}: {e}", out.display())))?;
@@ -328,6 +368,7 @@ impl Walker {
             skew,
             out: out.to_path_buf(),
             size: (width, height),
+            lang,
             shots: Vec::new(),
             pictures: true,
             registered: 0,
@@ -342,7 +383,7 @@ impl Walker {
     /// Home → mobile-subscriber form, with the name typed and the letter
     /// keyboard up: the busiest screen there is.
     pub fn open_form(&mut self) -> Result<(), WalkError> {
-        self.k().invoke_register();
+        self.register_visit();
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("mobile_subscriber".into());
         self.fill("full_name", "nguyeenx thij thury");
@@ -363,7 +404,7 @@ impl Walker {
         for _ in 0..n {
             let i = self.registered;
             self.registered += 1;
-            self.k().invoke_register();
+            self.register_visit();
             self.k().invoke_choose_subject("citizen".into());
             self.k().invoke_choose_method("mobile_subscriber".into());
             self.fill("full_name", "tran vawn an");
@@ -376,15 +417,16 @@ impl Walker {
     }
 }
 
-/// Walks every method the demo kiosk offers at `width`×`height`, writing
-/// PNGs into `out`; answers their paths.
+/// Walks every method the demo kiosk offers at `width`×`height` in
+/// `lang`, writing PNGs into `out`; answers their paths.
 pub fn run(
     out: &Path,
     data_dir: &Path,
     width: u32,
     height: u32,
+    lang: Lang,
 ) -> Result<Vec<PathBuf>, WalkError> {
-    let mut walker = Walker::start(out, data_dir, width, height)?;
+    let mut walker = Walker::start(out, data_dir, width, height, lang)?;
     walker.walk()?;
     Ok(walker.shots)
 }

@@ -458,3 +458,154 @@ fn methods_the_kiosk_cannot_serve_are_shown_disabled_with_the_reason() {
     assert!(!mobile.enabled);
     assert!(mobile.reason.contains("SMS"), "{}", mobile.reason);
 }
+
+/// Whether `text` has a letter only Vietnamese writes.
+fn has_vietnamese(text: &str) -> bool {
+    text.chars().any(|c| {
+        "àáạảãầấậẩẫằắặẳẵèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđă"
+            .contains(c.to_lowercase().next().unwrap_or(c))
+    })
+}
+
+/// Every text of the view that is the kiosk's wording, not what was typed.
+fn wording(view: &View) -> Vec<String> {
+    let mut texts = vec![
+        view.subject_title.clone(),
+        view.method_title.clone(),
+        view.title.clone(),
+        view.message.clone(),
+        view.submit_label.clone(),
+        view.resend_label.clone(),
+    ];
+    texts.extend(view.lines.iter().cloned());
+    for m in &view.methods {
+        texts.extend([m.title.clone(), m.detail.clone(), m.reason.clone()]);
+    }
+    for f in &view.fields {
+        texts.extend([f.label.clone(), f.error.clone()]);
+        // The Telex hint shows Vietnamese letters on purpose.
+        if !f.hint.contains('→') {
+            texts.push(f.hint.clone());
+        }
+    }
+    texts.extend(view.rules.iter().map(|r| r.text.clone()));
+    texts
+}
+
+fn assert_english(view: &View) {
+    assert_eq!(view.lang, kiosk_ui::i18n::Lang::En);
+    for text in wording(view) {
+        assert!(!has_vietnamese(&text), "on {}: {text:?}", view.page);
+    }
+}
+
+#[test]
+fn a_citizen_can_register_in_english_and_the_next_one_meets_vietnamese() {
+    use kiosk_ui::i18n::Lang;
+    let mut k = kiosk();
+    // The switch works from home, and the choice holds into the visit.
+    k.controller.on_toggle_language();
+    assert_eq!(k.controller.view().lang, Lang::En);
+    k.controller.on_register();
+    assert_eq!(k.page(), "subject");
+    assert_english(&k.controller.view());
+    k.controller.on_choose_subject("citizen");
+    let view = k.controller.view();
+    assert_english(&view);
+    assert!(
+        view.methods.iter().any(|m| m.title == "Mobile subscriber"),
+        "{:?}",
+        view.methods
+    );
+    k.controller.on_choose_method("mobile_subscriber");
+    assert_english(&k.controller.view());
+    assert_eq!(
+        k.controller.view().method_title,
+        "Register with your mobile number"
+    );
+
+    // A field error, in English; switching shows the same error in
+    // Vietnamese, and what was typed stays.
+    k.type_into("personal_id", "12345");
+    k.controller.on_focus("phone");
+    assert_eq!(
+        k.error("personal_id"),
+        "Enter all 12 (citizen ID) or 9 (old ID card) digits."
+    );
+    k.controller.on_toggle_language();
+    assert_eq!(
+        k.error("personal_id"),
+        "Cần nhập đủ 12 (CCCD) hoặc 9 (CMND) chữ số."
+    );
+    assert_eq!(k.value("personal_id"), "12345");
+    k.controller.on_toggle_language();
+    assert_english(&k.controller.view());
+
+    k.type_into("personal_id", &"⌫".repeat(5));
+    k.type_keys("051199001199");
+    k.type_into("full_name", "Nguyeenx Thij Thury");
+    k.type_into("date_of_birth", "01011999");
+    k.type_into("phone", "0912345678");
+    k.controller.on_submit();
+    k.settle();
+    assert_eq!(k.page(), "otp");
+    assert_english(&k.controller.view());
+    k.type_keys("000000");
+    k.controller.on_submit();
+    let view = k.controller.view();
+    assert_english(&view);
+    assert!(
+        view.fields[0]
+            .error
+            .starts_with("Wrong code. Attempts left:"),
+        "{view:?}"
+    );
+    let code = k.last_code();
+    k.type_keys(&code);
+    k.controller.on_submit();
+    assert_eq!(k.page(), "password");
+    assert_english(&k.controller.view());
+    k.type_keys("Matkhau@2026⏎Matkhau@2026");
+    k.controller.on_submit();
+    k.settle();
+    let view = k.controller.view();
+    assert_eq!(view.page, "done");
+    assert_english(&view);
+    assert!(view.message.contains("level 1"), "{}", view.message);
+
+    // Hoàn tất: the next person meets the kiosk in Vietnamese.
+    k.controller.on_submit();
+    assert_eq!(k.page(), "home");
+    assert_eq!(k.controller.view().lang, Lang::Vi);
+}
+
+#[test]
+fn english_chosen_by_someone_who_walked_away_goes_back_to_vietnamese() {
+    use kiosk_ui::i18n::Lang;
+    let mut k = kiosk();
+    let timeout = i64::from(k.controller.policy().session.idle_timeout_seconds);
+    // Cancelled mid-visit.
+    k.controller.on_toggle_language();
+    k.controller.on_register();
+    k.controller.on_cancel();
+    assert_eq!(k.controller.view().lang, Lang::Vi);
+    // Timed out mid-visit.
+    k.controller.on_toggle_language();
+    k.controller.on_register();
+    k.advance(timeout);
+    k.controller.on_tick();
+    assert_eq!(k.page(), "home");
+    assert_eq!(k.controller.view().lang, Lang::Vi);
+    // Chosen at home, then nobody came.
+    k.controller.on_toggle_language();
+    k.advance(timeout - 1);
+    k.controller.on_tick();
+    assert_eq!(
+        k.controller.view().lang,
+        Lang::En,
+        "not idle long enough yet"
+    );
+    k.advance(1);
+    k.controller.on_tick();
+    assert_eq!(k.controller.view().lang, Lang::Vi);
+}

@@ -351,7 +351,7 @@ fn each_unusable_token_ends_with_its_own_vietnamese_message() {
             "{}",
             token.label
         );
-        assert!(!Failure::Token(expected).message_vi().is_empty());
+        assert!(!Failure::Token(expected).message().is_empty());
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use kiosk_ui::i18n::Lang;
+
 fn colours(path: &Path) -> usize {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
     let mut reader = decoder.read_info().unwrap();
@@ -18,10 +20,12 @@ fn colours(path: &Path) -> usize {
 #[test]
 fn every_method_walks_through_the_real_screens_at_both_sizes() {
     let dir = tempfile::tempdir().unwrap();
-    for (width, height) in [(1080, 1920), (1920, 1080)] {
+    // Portrait in Vietnamese, landscape in English: every screen in each
+    // language and at each size (the walk checks the language of each).
+    for (width, height, lang) in [(1080, 1920, Lang::Vi), (1920, 1080, Lang::En)] {
         let data = dir.path().join(format!("data-{width}"));
-        let shots = kiosk::walk::run(&dir.path().join("png"), &data, width, height)
-            .unwrap_or_else(|e| panic!("{width}x{height}: {e}"));
+        let shots = kiosk::walk::run(&dir.path().join("png"), &data, width, height, lang)
+            .unwrap_or_else(|e| panic!("{width}x{height} {lang:?}: {e}"));
         let names: Vec<String> = shots
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -49,7 +53,7 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             assert!(
                 names
                     .iter()
-                    .any(|n| n.contains(&format!("-{step}-{width}x{height}"))),
+                    .any(|n| n.contains(&format!("-{step}-{}-{width}x{height}", lang.code()))),
                 "{step} missing from {names:?}"
             );
         }

@@ -315,4 +315,44 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.expect("home");
     let fields = t.ui.global::<Kiosk>().get_fields();
     assert!(fields.iter().all(|f| f.value.is_empty()));
+
+    // English from the status bar's switch: the screens' own texts (the
+    // bundled translation) and the kiosk's (labels, errors) both change,
+    // back and forth, and what was typed stays.
+    t.tap("English");
+    t.tap("Register");
+    t.expect("subject");
+    t.tap("Citizen");
+    t.tap("Mobile subscriber");
+    t.expect("form");
+    t.tap("Phone number");
+    t.type_text("0101234567");
+    t.tap("Email");
+    let error = |label: &str| {
+        t.find(label)
+            .and_then(|e| e.accessible_description())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        error("Phone number"),
+        "This prefix belongs to no mobile network in Vietnam."
+    );
+    assert!(t.find("Back").is_some() && t.find("Quay lại").is_none());
+    t.tap("Tiếng Việt");
+    assert_eq!(
+        error("Số điện thoại"),
+        "Đầu số không thuộc nhà mạng di động nào tại Việt Nam."
+    );
+    assert!(t.find("Quay lại").is_some() && t.find("Back").is_none());
+    assert_eq!(
+        t.find("Số điện thoại")
+            .and_then(|e| e.accessible_value())
+            .unwrap_or_default(),
+        "0101234567"
+    );
+    t.tap("English");
+    // Cancel: the next person meets the kiosk in Vietnamese.
+    t.tap("Cancel");
+    t.expect("home");
+    assert!(t.find("Đăng ký").is_some() && t.find("English").is_some());
 }

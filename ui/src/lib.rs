@@ -12,8 +12,8 @@
 //!
 //! The desktop build (feature `desktop`, the default) opens a winit window;
 //! the appliance build (feature `linuxkms`) draws straight to the display
-//! through DRM/KMS with the software renderer. Not yet here: English
-//! translations.
+//! through DRM/KMS with the software renderer. The screens are written in
+//! Vietnamese; [`i18n`] holds the English catalogue they and `app` share.
 //!
 //! ```no_run
 //! use slint::ComponentHandle;
@@ -24,6 +24,7 @@
 //! kiosk_ui::write_png(std::path::Path::new("home.png"), 1080, 1920, &pixels).unwrap();
 //! ```
 
+pub mod i18n;
 pub mod telex;
 
 use std::path::Path;

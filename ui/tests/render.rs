@@ -85,9 +85,8 @@ fn the_demo_phone_shows_a_signature_request_with_its_two_answers() {
     k.set_demo(true);
     k.set_page("phone-wait".into());
     k.set_verification_code("4821".into());
-    k.set_demo_signature(
-        "Đến +84987654321:\nDang ky tai khoan Cong dich vu cong. Ma xac nhan: 4821".into(),
-    );
+    k.set_demo_signature_to("+84987654321".into());
+    k.set_demo_signature("Dang ky tai khoan Cong dich vu cong. Ma xac nhan: 4821".into());
     let pixels = kiosk_ui::render(&window, &ui);
     let png = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-phone-sim.png");
     kiosk_ui::write_png(&png, width, height, &pixels).unwrap();
@@ -108,4 +107,72 @@ fn the_demo_phone_shows_a_signature_request_with_its_two_answers() {
         .filter(|&(x, y)| at(&pixels, width, x, y) == (0xff, 0xf7, 0xe0))
         .count();
     assert_eq!(none, 0, "the card stays after the request ended");
+}
+
+/// The `@tr` texts of every `.slint` file, as Slint reads them.
+fn tr_texts() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let mut texts = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "slint") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in source.match_indices("@tr(\"") {
+            let mut text = String::new();
+            let mut chars = source[at + 5..].chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some('n') => text.push('\n'),
+                        Some(other) => text.push(other),
+                        None => break,
+                    },
+                    c => text.push(c),
+                }
+            }
+            texts.push(text);
+        }
+    }
+    texts
+}
+
+#[test]
+fn every_screen_text_has_its_english() {
+    let texts = tr_texts();
+    assert!(texts.len() > 40, "found only {} @tr texts", texts.len());
+    let missing: Vec<&String> = texts
+        .iter()
+        .filter(|t| !kiosk_ui::i18n::has_translation(kiosk_ui::i18n::Lang::En, t))
+        .collect();
+    assert!(missing.is_empty(), "no English for {missing:?}");
+}
+
+#[test]
+fn the_bundled_english_changes_the_screens_and_goes_back() {
+    use kiosk_ui::i18n::{Lang, select};
+    let (width, height) = (1080u32, 1920u32);
+    let window = kiosk_ui::headless(width, height);
+    let ui = KioskWindow::new().unwrap();
+    ui.global::<Kiosk>().set_page("home".into());
+    let vietnamese = kiosk_ui::render(&window, &ui);
+    select(Lang::En).expect("English is bundled");
+    let english = kiosk_ui::render(&window, &ui);
+    let differ = vietnamese
+        .iter()
+        .zip(&english)
+        .filter(|(a, b)| (a.r, a.g, a.b) != (b.r, b.g, b.b))
+        .count();
+    assert!(differ > 10_000, "only {differ} pixels changed");
+    select(Lang::Vi).unwrap();
+    let again = kiosk_ui::render(&window, &ui);
+    assert!(
+        vietnamese
+            .iter()
+            .zip(&again)
+            .all(|(a, b)| (a.r, a.g, a.b) == (b.r, b.g, b.b)),
+        "Vietnamese did not come back"
+    );
 }

@@ -33,8 +33,9 @@ use kiosk::uplink::{
 use kiosk_hal::modem::{ModemConfig, ModemService};
 use kiosk_hal::token::cert::TrustAnchors;
 use kiosk_sync::portal::PhoneAnswer;
-use kiosk_ui::{Kiosk, KioskWindow};
-use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use kiosk_ui::i18n::Lang;
+use kiosk_ui::{DemoMessage, Kiosk, KioskWindow};
+use slint::{ComponentHandle, ModelRc, VecModel};
 use time::OffsetDateTime;
 
 #[derive(Debug, Parser)]
@@ -97,18 +98,24 @@ fn main() -> ExitCode {
 }
 
 fn headless(out: &std::path::Path, demo_dir: &std::path::Path) -> ExitCode {
-    for (width, height) in [(1080, 1920), (1920, 1080)] {
-        // A fresh kiosk per size, so the second walk is not a repeat visit.
-        let data = demo_dir.join(format!("walk-{width}x{height}"));
+    let walks = [(1080, 1920), (1920, 1080)]
+        .into_iter()
+        .flat_map(|size| Lang::ALL.map(|lang| (size, lang)));
+    for ((width, height), lang) in walks {
+        // A fresh kiosk per walk, so no walk is a repeat visit.
+        let data = demo_dir.join(format!("walk-{}-{width}x{height}", lang.code()));
         let _ = std::fs::remove_dir_all(&data);
-        match kiosk::walk::run(out, &data, width, height) {
+        match kiosk::walk::run(out, &data, width, height, lang) {
             Ok(shots) => {
                 for shot in &shots {
                     println!("{}", shot.display());
                 }
             }
             Err(e) => {
-                eprintln!("kiosk: the walk at {width}x{height} stopped: {e}");
+                eprintln!(
+                    "kiosk: the walk at {width}x{height} in {} stopped: {e}",
+                    lang.code()
+                );
                 return ExitCode::FAILURE;
             }
         }
@@ -122,7 +129,7 @@ fn first_frame(
     started: std::time::Instant,
 ) -> ExitCode {
     let dir = png.parent().unwrap_or(std::path::Path::new("."));
-    let walker = match kiosk::walk::Walker::start(dir, demo_dir, 1080, 1920) {
+    let walker = match kiosk::walk::Walker::start(dir, demo_dir, 1080, 1920, Lang::Vi) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("kiosk: {e}");
@@ -273,13 +280,7 @@ fn window(args: &Args) -> Result<(), String> {
     if let Some(demo) = &demo
         && demo.has_token()
     {
-        k.set_demo_note(
-            format!(
-                "USB ký số thử (Lê Thị Hồng) đã cắm sẵn vào máy, mã PIN: {}",
-                kiosk::demo::DEMO_TOKEN_PIN
-            )
-            .into(),
-        );
+        k.set_demo_token_pin(kiosk::demo::DEMO_TOKEN_PIN.into());
     }
     if let Some(demo) = &demo {
         // The demo phone's holder answers the mobile-signature request.
@@ -325,22 +326,27 @@ fn window(args: &Args) -> Result<(), String> {
             ui.global::<Kiosk>().set_wide(size.width > size.height);
             // The demo phone: once a second too, off the portal's database.
             if let Some(demo) = demo.as_ref().filter(|_| ticks.is_multiple_of(5)) {
-                let shown = demo
+                let (to, text) = demo
                     .pending_signature()
-                    .map(|(_, phone, text)| format!("Đến {phone}:\n{text}"))
+                    .map(|(_, phone, text)| (phone, text))
                     .unwrap_or_default();
-                if ui.global::<Kiosk>().get_demo_signature() != shown.as_str() {
-                    ui.global::<Kiosk>().set_demo_signature(shown.into());
+                let k = ui.global::<Kiosk>();
+                if k.get_demo_signature() != text.as_str() {
+                    k.set_demo_signature_to(to.into());
+                    k.set_demo_signature(text.into());
                 }
             }
             if let Some(sms) = demo.as_deref().map(Demo::sms)
                 && sms.len() != sms_shown
             {
                 sms_shown = sms.len();
-                let sms: Vec<SharedString> = sms
+                let sms: Vec<DemoMessage> = sms
                     .iter()
                     .rev()
-                    .map(|s| format!("Đến {}:\n{}", s.to, s.text).into())
+                    .map(|s| DemoMessage {
+                        to: s.to.as_str().into(),
+                        text: s.text.as_str().into(),
+                    })
                     .collect();
                 ui.global::<Kiosk>()
                     .set_demo_sms(ModelRc::new(VecModel::from(sms)));

@@ -21,6 +21,7 @@ use kiosk::register::Completer;
 use kiosk::selftest::{SyntheticPerson, walk_offline_mobile};
 use kiosk::store::Store;
 use kiosk::uplink::{Enrolment, Uplink, parse_pin};
+use kiosk_ui::i18n::Lang;
 use time::OffsetDateTime;
 
 #[derive(Parser)]
@@ -464,7 +465,7 @@ fn check_password(policy: &Policy) -> Result<(), Failure> {
     let check = PasswordCheck::evaluate(&first, &confirm, &policy.password);
     for rule in PasswordRule::ALL {
         let mark = if check.holds(rule) { "ok  " } else { "FAIL" };
-        println!("{mark} {}", rule.label_en(&policy.password));
+        println!("{mark} {}", rule.label(&policy.password).render(Lang::En));
     }
     if check.is_ok() {
         Ok(())

@@ -1,6 +1,7 @@
 //! How to reach the citizen: mobile number and e-mail.
 
 use crate::policy::IdentifierRules;
+use kiosk_ui::i18n::Text;
 
 /// Why a phone number or e-mail was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,17 +19,20 @@ pub enum ContactError {
 }
 
 impl ContactError {
-    pub fn message_vi(&self) -> String {
+    /// What the screen says, in the language chosen when it is shown.
+    pub fn message(&self) -> Text {
         match self {
-            ContactError::Empty => "Vui lòng nhập thông tin này.".into(),
-            ContactError::BadCharacters => "Số điện thoại chỉ gồm chữ số.".into(),
+            ContactError::Empty => Text::new("Vui lòng nhập thông tin này."),
+            ContactError::BadCharacters => Text::new("Số điện thoại chỉ gồm chữ số."),
             ContactError::WrongLength => {
-                "Số điện thoại di động gồm 10 chữ số, bắt đầu bằng 0 (hoặc +84).".into()
+                Text::new("Số điện thoại di động gồm 10 chữ số, bắt đầu bằng 0 (hoặc +84).")
             }
             ContactError::UnknownPrefix => {
-                "Đầu số không thuộc nhà mạng di động nào tại Việt Nam.".into()
+                Text::new("Đầu số không thuộc nhà mạng di động nào tại Việt Nam.")
             }
-            ContactError::BadEmail => "Địa chỉ email không hợp lệ (ví dụ: ten@gmail.com).".into(),
+            ContactError::BadEmail => {
+                Text::new("Địa chỉ email không hợp lệ (ví dụ: ten@gmail.com).")
+            }
         }
     }
 }

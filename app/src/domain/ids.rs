@@ -3,6 +3,7 @@
 //! Each type can only be built by its parser. Error messages never repeat the
 //! number itself, so they are safe to log.
 
+use kiosk_ui::i18n::Text;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -31,22 +32,25 @@ pub enum IdError {
 
 impl IdError {
     /// The message shown on screen, in Vietnamese.
-    pub fn message_vi(&self) -> String {
+    /// What the screen says, in the language chosen when it is shown.
+    pub fn message(&self) -> Text {
         match self {
-            IdError::Empty => "Vui lòng nhập thông tin này.".into(),
-            IdError::NotDigits => "Chỉ được nhập chữ số.".into(),
-            IdError::WrongLength { expected, .. } => format!("Cần nhập đủ {expected} chữ số."),
+            IdError::Empty => Text::new("Vui lòng nhập thông tin này."),
+            IdError::NotDigits => Text::new("Chỉ được nhập chữ số."),
+            IdError::WrongLength { expected, .. } => {
+                Text::with("Cần nhập đủ {} chữ số.", [expected])
+            }
             IdError::UnknownBirthCode => {
-                "Ba số đầu không phải mã tỉnh/thành phố hoặc mã quốc gia hợp lệ.".into()
+                Text::new("Ba số đầu không phải mã tỉnh/thành phố hoặc mã quốc gia hợp lệ.")
             }
             IdError::BirthYearInFuture => {
-                "Số định danh không hợp lệ (năm sinh ở tương lai).".into()
+                Text::new("Số định danh không hợp lệ (năm sinh ở tương lai).")
             }
             IdError::InconsistentWithBirthDate => {
-                "Số định danh không khớp với giới tính/năm sinh theo ngày sinh đã nhập.".into()
+                Text::new("Số định danh không khớp với giới tính/năm sinh theo ngày sinh đã nhập.")
             }
-            IdError::BadCheckDigit => "Mã số thuế không hợp lệ (sai chữ số kiểm tra).".into(),
-            IdError::BadBranch => "Mã chi nhánh (3 số cuối) phải từ 001 đến 999.".into(),
+            IdError::BadCheckDigit => Text::new("Mã số thuế không hợp lệ (sai chữ số kiểm tra)."),
+            IdError::BadBranch => Text::new("Mã chi nhánh (3 số cuối) phải từ 001 đến 999."),
         }
     }
 }

@@ -37,7 +37,8 @@ impl SubjectKind {
         }
     }
 
-    pub fn label_vi(&self) -> &'static str {
+    /// The Vietnamese wording; the catalogue has the others.
+    pub fn label(&self) -> &'static str {
         match self {
             SubjectKind::Citizen => "Công dân",
             SubjectKind::Business => "Doanh nghiệp",
@@ -80,7 +81,8 @@ impl Method {
         Method::ALL.into_iter().find(|m| m.as_str() == text)
     }
 
-    pub fn label_vi(&self) -> &'static str {
+    /// The Vietnamese wording; the catalogue has the others.
+    pub fn label(&self) -> &'static str {
         match self {
             Method::MobileSubscriber => "Thuê bao di động",
             Method::Bhxh => "Bảo hiểm xã hội",

@@ -1,5 +1,6 @@
 //! Names and dates of birth.
 
+use kiosk_ui::i18n::Text;
 use time::{Date, Month};
 use unicode_normalization::UnicodeNormalization;
 
@@ -29,19 +30,22 @@ pub enum PersonError {
 }
 
 impl PersonError {
-    pub fn message_vi(&self) -> String {
+    /// What the screen says, in the language chosen when it is shown.
+    pub fn message(&self) -> Text {
         match self {
-            PersonError::Empty => "Vui lòng nhập thông tin này.".into(),
-            PersonError::TooShort => "Tên quá ngắn.".into(),
-            PersonError::TooLong(n) => format!("Không được dài quá {n} ký tự."),
-            PersonError::BadCharacters => "Có ký tự không hợp lệ.".into(),
+            PersonError::Empty => Text::new("Vui lòng nhập thông tin này."),
+            PersonError::TooShort => Text::new("Tên quá ngắn."),
+            PersonError::TooLong(n) => Text::with("Không được dài quá {} ký tự.", [n]),
+            PersonError::BadCharacters => Text::new("Có ký tự không hợp lệ."),
             PersonError::BadDate => {
-                "Ngày không hợp lệ (định dạng ngày/tháng/năm, ví dụ 05/09/1990).".into()
+                Text::new("Ngày không hợp lệ (định dạng ngày/tháng/năm, ví dụ 05/09/1990).")
             }
-            PersonError::NoSuchDate => "Ngày không tồn tại (ví dụ 30/02).".into(),
-            PersonError::InFuture => "Ngày sinh không được ở tương lai.".into(),
-            PersonError::TooYoung(n) => format!("Người đăng ký phải từ đủ {n} tuổi trở lên."),
-            PersonError::TooOld(n) => format!("Ngày sinh không hợp lệ (quá {n} năm trước)."),
+            PersonError::NoSuchDate => Text::new("Ngày không tồn tại (ví dụ 30/02)."),
+            PersonError::InFuture => Text::new("Ngày sinh không được ở tương lai."),
+            PersonError::TooYoung(n) => {
+                Text::with("Người đăng ký phải từ đủ {} tuổi trở lên.", [n])
+            }
+            PersonError::TooOld(n) => Text::with("Ngày sinh không hợp lệ (quá {} năm trước).", [n]),
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Each is zeroized on drop and prints as `***` in `Debug`.
 
+use kiosk_ui::i18n::Text;
 use zeroize::Zeroizing;
 
 use crate::policy::PasswordRules;
@@ -29,25 +30,14 @@ impl PasswordRule {
     ];
 
     /// The checklist line shown beside the password fields.
-    pub fn label_vi(&self, rules: &PasswordRules) -> String {
+    pub fn label(&self, rules: &PasswordRules) -> Text {
         match self {
-            PasswordRule::MinLength => format!("Từ {} ký tự trở lên", rules.min_length),
-            PasswordRule::Lowercase => "Có chữ thường (a–z)".into(),
-            PasswordRule::Uppercase => "Có chữ in hoa (A–Z)".into(),
-            PasswordRule::Digit => "Có chữ số (0–9)".into(),
-            PasswordRule::Special => "Có ký tự đặc biệt (ví dụ ! @ # $ %)".into(),
-            PasswordRule::Matches => "Hai lần nhập trùng khớp".into(),
-        }
-    }
-
-    pub fn label_en(&self, rules: &PasswordRules) -> String {
-        match self {
-            PasswordRule::MinLength => format!("At least {} characters", rules.min_length),
-            PasswordRule::Lowercase => "A lower-case letter".into(),
-            PasswordRule::Uppercase => "An upper-case letter".into(),
-            PasswordRule::Digit => "A digit".into(),
-            PasswordRule::Special => "A special character".into(),
-            PasswordRule::Matches => "Both entries match".into(),
+            PasswordRule::MinLength => Text::with("Từ {} ký tự trở lên", [rules.min_length]),
+            PasswordRule::Lowercase => Text::new("Có chữ thường (a–z)"),
+            PasswordRule::Uppercase => Text::new("Có chữ in hoa (A–Z)"),
+            PasswordRule::Digit => Text::new("Có chữ số (0–9)"),
+            PasswordRule::Special => Text::new("Có ký tự đặc biệt (ví dụ ! @ # $ %)"),
+            PasswordRule::Matches => Text::new("Hai lần nhập trùng khớp"),
         }
     }
 }
@@ -111,11 +101,12 @@ pub enum PasswordError {
 }
 
 impl PasswordError {
-    pub fn message_vi(&self) -> String {
+    /// What the screen says, in the language chosen when it is shown.
+    pub fn message(&self) -> Text {
         match self {
-            PasswordError::Rules(_) => "Mật khẩu chưa đáp ứng đủ các quy tắc bên dưới.".into(),
-            PasswordError::ControlCharacters => "Mật khẩu có ký tự không hợp lệ.".into(),
-            PasswordError::TooLong(n) => format!("Mật khẩu không được dài quá {n} ký tự."),
+            PasswordError::Rules(_) => Text::new("Mật khẩu chưa đáp ứng đủ các quy tắc bên dưới."),
+            PasswordError::ControlCharacters => Text::new("Mật khẩu có ký tự không hợp lệ."),
+            PasswordError::TooLong(n) => Text::with("Mật khẩu không được dài quá {} ký tự.", [n]),
         }
     }
 }

@@ -248,8 +248,7 @@ impl<M: MethodFlow> Registration<M> {
                             PasswordError::Rules(check) => check.failing.clone(),
                             _ => Vec::new(),
                         };
-                        let field_error =
-                            FieldError::new(Field::Password, error.message_vi(), &error);
+                        let field_error = FieldError::new(Field::Password, error.message(), &error);
                         Ok((
                             S::Password(who),
                             vec![

@@ -1,5 +1,6 @@
 //! The four methods: each one's own steps up to an established identity.
 
+use kiosk_ui::i18n::Text;
 use rand::{CryptoRng, RngExt as _};
 use time::{Date, OffsetDateTime, UtcOffset};
 
@@ -108,12 +109,12 @@ impl<'a> Validator<'a> {
         &mut self,
         field: Field,
         result: Result<T, E>,
-        vi: impl Fn(&E) -> String,
+        message: impl Fn(&E) -> Text,
     ) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                self.errors.push(FieldError::new(field, vi(&e), &e));
+                self.errors.push(FieldError::new(field, message(&e), &e));
                 None
             }
         }
@@ -121,27 +122,27 @@ impl<'a> Validator<'a> {
 
     fn name(&mut self, text: &str) -> Option<PersonName> {
         let r = PersonName::parse(text, &self.policy.person);
-        self.take(Field::FullName, r, |e| e.message_vi())
+        self.take(Field::FullName, r, |e| e.message())
     }
 
     fn personal_id(&mut self, text: &str) -> Option<PersonalId> {
         let r = PersonalId::parse(text, &self.policy.identifiers, self.today.year());
-        self.take(Field::PersonalId, r, |e| e.message_vi())
+        self.take(Field::PersonalId, r, |e| e.message())
     }
 
     fn dob(&mut self, text: &str) -> Option<DateOfBirth> {
         let r = DateOfBirth::parse(text, self.today, &self.policy.person);
-        self.take(Field::DateOfBirth, r, |e| e.message_vi())
+        self.take(Field::DateOfBirth, r, |e| e.message())
     }
 
     fn phone(&mut self, text: &str) -> Option<PhoneNumber> {
         let r = PhoneNumber::parse(text, &self.policy.identifiers);
-        self.take(Field::Phone, r, |e| e.message_vi())
+        self.take(Field::Phone, r, |e| e.message())
     }
 
     fn bhxh(&mut self, text: &str) -> Option<BhxhCode> {
         let r = BhxhCode::parse(text);
-        self.take(Field::BhxhCode, r, |e| e.message_vi())
+        self.take(Field::BhxhCode, r, |e| e.message())
     }
 
     /// Blank is fine when optional; anything typed must be valid.
@@ -150,7 +151,7 @@ impl<'a> Validator<'a> {
             return Some(None);
         }
         let r = Email::parse(text);
-        self.take(Field::Email, r, |e| e.message_vi()).map(Some)
+        self.take(Field::Email, r, |e| e.message()).map(Some)
     }
 
     fn finish<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
@@ -228,7 +229,7 @@ impl MethodFlow for MobileSubscriber {
             && let Err(e) = id.check_birth_date(dob.date())
         {
             v.errors
-                .push(FieldError::new(Field::PersonalId, e.message_vi(), &e));
+                .push(FieldError::new(Field::PersonalId, e.message(), &e));
         }
         let all = (|| Some((name?, id?, dob?, phone?, email?)))();
         match v.finish(all) {

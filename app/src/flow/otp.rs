@@ -4,6 +4,7 @@
 //! only as a salted SHA-256; the clear code leaves in the [`OtpCode`] handed
 //! to the modem and is zeroized after.
 
+use kiosk_ui::i18n::Text;
 use rand::{CryptoRng, RngExt as _};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -32,21 +33,22 @@ pub enum OtpError {
 }
 
 impl OtpError {
-    pub fn message_vi(&self) -> String {
+    /// What the screen says, in the language chosen when it is shown.
+    pub fn message(&self) -> Text {
         match self {
-            OtpError::Malformed(n) => format!("Mã OTP gồm {n} chữ số."),
+            OtpError::Malformed(n) => Text::with("Mã OTP gồm {} chữ số.", [n]),
             OtpError::Wrong { attempts_left } => {
-                format!("Mã OTP không đúng. Còn {attempts_left} lần nhập.")
+                Text::with("Mã OTP không đúng. Còn {} lần nhập.", [attempts_left])
             }
-            OtpError::Expired => "Mã OTP đã hết hạn. Nhấn “Gửi lại OTP” để nhận mã mới.".into(),
+            OtpError::Expired => Text::new("Mã OTP đã hết hạn. Nhấn “Gửi lại OTP” để nhận mã mới."),
             OtpError::TooManyAttempts => {
-                "Đã nhập sai quá số lần cho phép. Nhấn “Gửi lại OTP” để nhận mã mới.".into()
+                Text::new("Đã nhập sai quá số lần cho phép. Nhấn “Gửi lại OTP” để nhận mã mới.")
             }
-            OtpError::ResendTooSoon { .. } => "Vui lòng chờ trước khi gửi lại mã OTP.".into(),
-            OtpError::NoResendsLeft => {
-                "Đã hết số lần gửi lại OTP. Vui lòng thực hiện lại từ đầu hoặc liên hệ cán bộ hỗ trợ.".into()
-            }
-            OtpError::AlreadyUsed => "Mã OTP đã được sử dụng.".into(),
+            OtpError::ResendTooSoon { .. } => Text::new("Vui lòng chờ trước khi gửi lại mã OTP."),
+            OtpError::NoResendsLeft => Text::new(
+                "Đã hết số lần gửi lại OTP. Vui lòng thực hiện lại từ đầu hoặc liên hệ cán bộ hỗ trợ.",
+            ),
+            OtpError::AlreadyUsed => Text::new("Mã OTP đã được sử dụng."),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The vocabulary of the state machines: events, effects, screens, and the
 //! registration draft they produce.
 
+use kiosk_ui::i18n::Text;
 use time::OffsetDateTime;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -46,15 +47,17 @@ pub enum Field {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: Field,
-    pub message_vi: String,
+    /// On screen, in the citizen's language.
+    pub message: Text,
+    /// In logs and the CLI.
     pub message_en: String,
 }
 
 impl FieldError {
-    pub fn new(field: Field, vi: impl Into<String>, en: impl std::fmt::Display) -> Self {
+    pub fn new(field: Field, message: Text, en: impl std::fmt::Display) -> Self {
         FieldError {
             field,
-            message_vi: vi.into(),
+            message,
             message_en: en.to_string(),
         }
     }
@@ -163,7 +166,8 @@ impl PendingCheck {
         .find(|c| c.as_str() == text)
     }
 
-    pub fn label_vi(&self) -> &'static str {
+    /// The Vietnamese wording; the catalogue has the others.
+    pub fn label(&self) -> &'static str {
         match self {
             PendingCheck::GlobalDuplicate => "kiểm tra trùng tài khoản trên toàn hệ thống",
             PendingCheck::SubscriberOwnership => "xác minh thuê bao chính chủ với nhà mạng",
@@ -207,7 +211,8 @@ impl WayOut {
         WayOut::Complaint,
     ];
 
-    pub fn label_vi(&self) -> &'static str {
+    /// The Vietnamese wording; the catalogue has the others.
+    pub fn label(&self) -> &'static str {
         match self {
             WayOut::ForgotPassword => {
                 "Lấy lại mật khẩu bằng chức năng “Quên mật khẩu” tại màn hình đăng nhập"
@@ -240,16 +245,28 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn message_vi(&self) -> String {
+    pub fn message(&self) -> Text {
         match self {
-            Failure::BhxhNotMatched => "Thông tin nhập không khớp với cơ sở dữ liệu Bảo hiểm xã hội, không đăng ký được tài khoản.".into(),
-            Failure::NotSubscriberOwner => "Số điện thoại không phải thuê bao đăng ký chính chủ của người đăng ký.".into(),
-            Failure::NoPhoneToVerify => "Không có số điện thoại để gửi mã OTP. Vui lòng thực hiện lại từ đầu.".into(),
-            Failure::OtpExhausted => "Đã hết số lần nhập và gửi lại mã OTP. Vui lòng thực hiện lại sau hoặc liên hệ cán bộ hỗ trợ.".into(),
-            Failure::CertificateSubjectMismatch => "Chứng thư số không thuộc đối tượng đã chọn (công dân/doanh nghiệp).".into(),
-            Failure::Token(p) => p.message_vi().into(),
-            Failure::MobileSignature(p) => p.message_vi().into(),
-            Failure::StorageFailed => "Không lưu được hồ sơ đăng ký; chưa có thông tin nào được ghi nhận. Vui lòng thử lại hoặc liên hệ cán bộ hỗ trợ.".into(),
+            Failure::BhxhNotMatched => Text::new(
+                "Thông tin nhập không khớp với cơ sở dữ liệu Bảo hiểm xã hội, không đăng ký được tài khoản.",
+            ),
+            Failure::NotSubscriberOwner => {
+                Text::new("Số điện thoại không phải thuê bao đăng ký chính chủ của người đăng ký.")
+            }
+            Failure::NoPhoneToVerify => {
+                Text::new("Không có số điện thoại để gửi mã OTP. Vui lòng thực hiện lại từ đầu.")
+            }
+            Failure::OtpExhausted => Text::new(
+                "Đã hết số lần nhập và gửi lại mã OTP. Vui lòng thực hiện lại sau hoặc liên hệ cán bộ hỗ trợ.",
+            ),
+            Failure::CertificateSubjectMismatch => {
+                Text::new("Chứng thư số không thuộc đối tượng đã chọn (công dân/doanh nghiệp).")
+            }
+            Failure::Token(p) => Text::new(p.message()),
+            Failure::MobileSignature(p) => Text::new(p.message()),
+            Failure::StorageFailed => Text::new(
+                "Không lưu được hồ sơ đăng ký; chưa có thông tin nào được ghi nhận. Vui lòng thử lại hoặc liên hệ cán bộ hỗ trợ.",
+            ),
         }
     }
 }
@@ -266,7 +283,8 @@ pub enum TokenProblem {
 }
 
 impl TokenProblem {
-    pub fn message_vi(&self) -> &'static str {
+    /// The Vietnamese wording; the catalogue has the others.
+    pub fn message(&self) -> &'static str {
         match self {
             TokenProblem::CertificateExpired => "Chứng thư số trong USB đã hết hạn.",
             TokenProblem::CertificateNotYetValid => {
@@ -304,7 +322,8 @@ pub enum SignatureProblem {
 }
 
 impl SignatureProblem {
-    pub fn message_vi(&self) -> &'static str {
+    /// The Vietnamese wording; the catalogue has the others.
+    pub fn message(&self) -> &'static str {
         match self {
             SignatureProblem::UserCancelled => "Yêu cầu đã bị từ chối trên điện thoại.",
             SignatureProblem::PinBlocked => {
@@ -337,7 +356,8 @@ pub enum DeliveryFailure {
 }
 
 impl DeliveryFailure {
-    pub fn message_vi(&self) -> &'static str {
+    /// The Vietnamese wording; the catalogue has the others.
+    pub fn message(&self) -> &'static str {
         match self {
             DeliveryFailure::DailyLimit => {
                 "Số điện thoại này đã nhận đủ số mã OTP cho phép trong ngày. Vui lòng thử lại vào ngày mai hoặc liên hệ cán bộ hỗ trợ."
