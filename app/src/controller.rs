@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk_ui::i18n::{Lang, Text, fill, tr};
+use kiosk_ui::telex::{self, ToneStyle};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -133,6 +134,9 @@ fn field_label(focus: Focus, subject: Option<SubjectKind>) -> (&'static str, &'s
     }
 }
 
+/// The key that respells the name's last word (`.slint` sends the same).
+const RESPELL: &str = "⇄";
+
 /// The on-screen keyboards (`.slint` names them the same).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyboard {
@@ -203,6 +207,9 @@ pub struct View {
     pub fields: Vec<FieldView>,
     pub keyboard: &'static str,
     pub telex: bool,
+    /// The name's last word with its tone on the other vowel (*Thủy* ⇄
+    /// *Thuỷ*), offered as a key; empty when it reads the same either way.
+    pub respell: String,
     /// Headline and text of the busy, failed, done, exists and wait pages.
     pub title: String,
     pub message: String,
@@ -249,6 +256,9 @@ struct Session {
     errors: Vec<FieldError>,
     focus: Option<Focus>,
     telex: bool,
+    /// Where Telex puts the tone in *oa, oe, uy*: as on the citizen's ID
+    /// card, chosen with the respell key.
+    tone_style: ToneStyle,
     page: Page,
     /// Jobs sent to the runtime and not answered yet.
     in_flight: usize,
@@ -280,6 +290,7 @@ impl Session {
             errors: Vec::new(),
             focus: None,
             telex: true,
+            tone_style: ToneStyle::Classic,
             page: Page::Subject,
             in_flight: 0,
         }
@@ -527,6 +538,23 @@ impl Controller {
         };
         let telex = session.telex && focus.keyboard() == Keyboard::Text;
         let max = focus.max_chars(&policy);
+        let style = session.tone_style;
+        if key == RESPELL {
+            if !telex {
+                return;
+            }
+            let text = session.buffer(focus);
+            if let Some(respelled) =
+                telex::respell_last_word(text, style.other()).map(Zeroizing::new)
+                && respelled.chars().count() <= max
+                && respelled.len() < BUFFER
+            {
+                text.clear();
+                text.push_str(&respelled);
+                session.tone_style = style.other();
+            }
+            return;
+        }
         let text = session.buffer(focus);
         if key == "⌫" {
             text.pop();
@@ -555,7 +583,7 @@ impl Controller {
             };
             if telex && key.chars().count() == 1 {
                 let c = key.chars().next().unwrap_or(' ');
-                kiosk_ui::telex::type_key(&mut next, c, kiosk_ui::telex::ToneStyle::Classic);
+                telex::type_key(&mut next, c, style);
             } else {
                 next.push_str(&key);
             }
@@ -1008,6 +1036,12 @@ impl Controller {
             .collect();
         if let Some(focus) = session.focus {
             view.keyboard = focus.keyboard().as_str();
+            if session.telex && focus.keyboard() == Keyboard::Text {
+                view.respell =
+                    telex::respell_last_word(session.value(focus), session.tone_style.other())
+                        .and_then(|t| t.rsplit(' ').next().map(str::to_string))
+                        .unwrap_or_default();
+            }
         }
         match &session.page {
             Page::Subject => view.page = "subject",

@@ -62,6 +62,7 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
     ));
     k.set_keyboard(view.keyboard.into());
     k.set_telex(view.telex);
+    k.set_respell(view.respell.as_str().into());
     k.set_title(view.title.as_str().into());
     k.set_message(view.message.as_str().into());
     k.set_lines(model(

@@ -313,7 +313,9 @@ impl Walker {
         self.register_visit();
         self.k().invoke_choose_subject("citizen".into());
         self.k().invoke_choose_method("mobile_subscriber".into());
-        self.fill("full_name", "le thij hoaf");
+        self.fill("full_name", "lee thij hoaf");
+        // Hòa or Hoà, as on the citizen's card: the key offers the other.
+        self.snap("name-respell", "form")?;
         let rules = self.binding.controller().borrow().policy().session.clone();
         self.advance(i64::from(rules.idle_timeout_seconds - rules.idle_warning_seconds) + 5);
         self.binding.controller().borrow_mut().on_tick();

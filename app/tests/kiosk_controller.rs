@@ -609,3 +609,29 @@ fn english_chosen_by_someone_who_walked_away_goes_back_to_vietnamese() {
     k.controller.on_tick();
     assert_eq!(k.controller.view().lang, Lang::Vi);
 }
+
+#[test]
+fn a_name_can_take_the_tone_where_the_id_card_has_it() {
+    let mut k = kiosk();
+    k.controller.on_register();
+    k.controller.on_choose_subject("citizen");
+    k.controller.on_choose_method("mobile_subscriber");
+    k.type_into("full_name", "nguyeenx thij thury");
+    assert_eq!(k.value("full_name"), "Nguyễn Thị Thủy");
+    assert_eq!(k.controller.view().respell, "Thuỷ");
+    k.type_keys("⇄");
+    assert_eq!(k.value("full_name"), "Nguyễn Thị Thuỷ");
+    assert_eq!(k.controller.view().respell, "Thủy", "and back again");
+    // The choice holds for the words that follow.
+    k.type_keys(" hoaf");
+    assert_eq!(k.value("full_name"), "Nguyễn Thị Thuỷ Hoà");
+    // A word with one spelling offers nothing; plain letters never do.
+    k.type_keys(" an");
+    assert_eq!(k.controller.view().respell, "");
+    k.type_keys("⌫⌫⌫");
+    assert_eq!(k.controller.view().respell, "Hòa");
+    k.controller.on_toggle_telex();
+    assert_eq!(k.controller.view().respell, "");
+    k.type_keys("⇄");
+    assert_eq!(k.value("full_name"), "Nguyễn Thị Thuỷ Hoà");
+}

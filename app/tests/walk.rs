@@ -47,6 +47,7 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             "token-confirm",
             "token-done",
             "business-methods",
+            "name-respell",
             "idle-warning",
             "idle-timeout-home",
         ] {

@@ -311,6 +311,14 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Thuê bao di động");
     t.tap("Họ và tên");
     t.type_text("le thij hoaf");
+    // The tone where the citizen's card has it: Hòa, or Hoà.
+    t.tap_key("Viết là Hoà");
+    assert_eq!(
+        t.find("Họ và tên")
+            .and_then(|e| e.accessible_value())
+            .unwrap_or_default(),
+        "Le Thị Hoà"
+    );
     t.tap("Hủy");
     t.expect("home");
     let fields = t.ui.global::<Kiosk>().get_fields();

@@ -27,6 +27,15 @@ pub enum ToneStyle {
     Modern,
 }
 
+impl ToneStyle {
+    pub fn other(self) -> ToneStyle {
+        match self {
+            ToneStyle::Classic => ToneStyle::Modern,
+            ToneStyle::Modern => ToneStyle::Classic,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tone {
     None,
@@ -377,6 +386,15 @@ pub fn type_key(text: &mut String, key: char, style: ToneStyle) {
     text.push_str(&word.render(style));
 }
 
+/// `text` with its last word's tone placed by `style`, when that spells
+/// the word differently (*Thủy* → *Thuỷ*); `None` when the word reads the
+/// same either way.
+pub fn respell_last_word(text: &str, style: ToneStyle) -> Option<String> {
+    let (start, word) = Word::read(text);
+    let respelled = word.render(style);
+    (respelled != text[start..]).then(|| format!("{}{respelled}", &text[..start]))
+}
+
 /// Types every character of `keys` in turn, as a sequence of key presses.
 pub fn type_keys(text: &mut String, keys: &str, style: ToneStyle) {
     for key in keys.chars() {
@@ -402,6 +420,25 @@ mod tests {
     }
     fn m(keys: &str) -> String {
         compose(keys, ToneStyle::Modern)
+    }
+
+    #[test]
+    fn the_last_word_can_take_the_other_tone_placement() {
+        let thuy = c("Traafn Thij Thury");
+        assert_eq!(
+            respell_last_word(&thuy, ToneStyle::Modern).as_deref(),
+            Some("Trần Thị Thuỷ")
+        );
+        assert_eq!(respell_last_word(&thuy, ToneStyle::Classic), None);
+        assert_eq!(
+            respell_last_word("Nguyễn Văn Hoà", ToneStyle::Classic).as_deref(),
+            Some("Nguyễn Văn Hòa")
+        );
+        // One placement only: nothing to offer.
+        assert_eq!(respell_last_word("Nguyễn", ToneStyle::Modern), None);
+        assert_eq!(respell_last_word("Hoàng", ToneStyle::Modern), None);
+        assert_eq!(respell_last_word("Trần ", ToneStyle::Modern), None);
+        assert_eq!(ToneStyle::Classic.other().other(), ToneStyle::Classic);
     }
 
     #[test]
