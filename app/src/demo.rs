@@ -157,6 +157,12 @@ impl Demo {
             .collect()
     }
 
+    /// The simulated network refuses (with this `+CMS ERROR`) every SMS
+    /// from now on, or, with `None`, takes them again.
+    pub fn refuse_sms(&self, cms_error: Option<u16>) {
+        self.sim.set_faults(|f| f.cms_error = cms_error);
+    }
+
     /// The code in the last SMS, as the citizen reads it off the phone.
     pub fn last_code(&self, digits: usize) -> Option<String> {
         let last = self.sms().pop()?;

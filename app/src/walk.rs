@@ -254,6 +254,12 @@ impl Walker {
         self.fill("date_of_birth", "30071978");
         self.fill("phone", "0901234567");
         self.snap("bhxh-form", "form")?;
+        // The network refuses the first SMS: the kiosk says so and offers
+        // to try again, which works once the network takes it.
+        self.demo.refuse_sms(Some(500));
+        self.k().invoke_submit();
+        self.snap("bhxh-otp-not-sent", "otp-not-sent")?;
+        self.demo.refuse_sms(None);
         self.otp_and_password("bhxh")?;
 
         // Sim ký số: the request goes to the phone through the portal; the
@@ -281,6 +287,19 @@ impl Walker {
         self.type_keys("Matkhau@2026⏎Matkhau@2026");
         self.k().invoke_submit();
         self.snap("sim-done", "done")?;
+        self.k().invoke_submit();
+
+        // Another citizen refuses the request on the phone.
+        self.register_visit();
+        self.k().invoke_choose_subject("citizen".into());
+        self.k().invoke_choose_method("sim_signature".into());
+        self.fill("phone", "0987654321");
+        self.k().invoke_submit();
+        let request = self.wait_for_phone()?;
+        self.demo
+            .answer_signature(&request, PhoneAnswer::Refuse)
+            .map_err(WalkError::Setup)?;
+        self.snap("sim-refused", "failed")?;
         self.k().invoke_submit();
 
         // USB ký số, with the demo token in the reader: a wrong PIN first.

@@ -42,6 +42,8 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             "sim-back",
             "sim-confirm",
             "sim-done",
+            "sim-refused",
+            "bhxh-otp-not-sent",
             "token-pin",
             "token-wrong-pin",
             "token-confirm",

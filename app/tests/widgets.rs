@@ -143,6 +143,40 @@ impl Touch {
             "{}",
             self.ui.global::<Kiosk>().get_message()
         );
+        self.assert_touch_targets();
+    }
+
+    /// Everything that can be touched on this page is announced by name and
+    /// is at least 64 px each way.
+    fn assert_touch_targets(&self) {
+        let targets = self
+            .ui
+            .root_element()
+            .query_descendants()
+            .match_predicate(|e| {
+                matches!(
+                    e.accessible_role(),
+                    Some(AccessibleRole::Button | AccessibleRole::TextInput)
+                )
+            })
+            .find_all();
+        assert!(!targets.is_empty(), "nothing to touch on {}", self.page());
+        for e in targets {
+            let label = e.accessible_label().unwrap_or_default();
+            assert!(
+                !label.is_empty(),
+                "a target with no label on {}",
+                self.page()
+            );
+            let size = e.size();
+            assert!(
+                size.width >= 64.0 && size.height >= 64.0,
+                "{label:?} on {} is {}×{}",
+                self.page(),
+                size.width,
+                size.height
+            );
+        }
     }
 }
 
@@ -359,6 +393,11 @@ fn a_citizen_registers_by_touch_with_each_method() {
         "0101234567"
     );
     t.tap("English");
+    // The same targets hold on a landscape counter screen, keyboard beside.
+    t.ui.window().set_size(slint::PhysicalSize::new(1920, 1080));
+    t.ui.global::<Kiosk>().set_wide(true);
+    t.tap("Full name");
+    t.expect("form");
     // Cancel: the next person meets the kiosk in Vietnamese.
     t.tap("Cancel");
     t.expect("home");
