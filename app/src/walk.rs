@@ -183,6 +183,21 @@ impl Walker {
         self.k().invoke_register();
     }
 
+    /// Đăng ký → Công dân → `method`.
+    fn citizen_chooses(&self, method: &str) {
+        self.register_visit();
+        self.k().invoke_choose_subject("citizen".into());
+        self.k().invoke_choose_method(method.into());
+    }
+
+    /// The SIM form sent with `phone`: the request's id once it reaches
+    /// the demo phone.
+    fn sign_with_phone(&self, phone: &str) -> Result<String, WalkError> {
+        self.fill("phone", phone);
+        self.k().invoke_submit();
+        self.wait_for_phone()
+    }
+
     fn advance(&self, seconds: i64) {
         self.skew.fetch_add(seconds, Ordering::SeqCst);
     }
@@ -234,9 +249,7 @@ impl Walker {
         self.otp_and_password("mobile")?;
 
         // The same citizen again: the manual's three ways out.
-        self.register_visit();
-        self.k().invoke_choose_subject("citizen".into());
-        self.k().invoke_choose_method("mobile_subscriber".into());
+        self.citizen_chooses("mobile_subscriber");
         self.fill("full_name", "nguyeenx vawn an");
         self.fill("personal_id", "051085001234");
         self.fill("date_of_birth", "14031985");
@@ -246,9 +259,7 @@ impl Walker {
         self.k().invoke_submit();
 
         // Mã số BHXH, matched live against the demo portal's records.
-        self.register_visit();
-        self.k().invoke_choose_subject("citizen".into());
-        self.k().invoke_choose_method("bhxh".into());
+        self.citizen_chooses("bhxh");
         self.fill("bhxh_code", "0101234569");
         self.fill("full_name", "ddawngj quoocs uwng");
         self.fill("date_of_birth", "30071978");
@@ -264,12 +275,8 @@ impl Walker {
 
         // Sim ký số: the request goes to the phone through the portal; the
         // demo phone confirms it, and the certificate's details come back.
-        self.register_visit();
-        self.k().invoke_choose_subject("citizen".into());
-        self.k().invoke_choose_method("sim_signature".into());
-        self.fill("phone", "0987654321");
-        self.k().invoke_submit();
-        let first = self.wait_for_phone()?;
+        self.citizen_chooses("sim_signature");
+        let first = self.sign_with_phone("0987654321")?;
         self.picture("sim-waiting", "phone-wait")?;
         // Back: the request is withdrawn from the phone, the number stays.
         self.k().invoke_back();
@@ -290,12 +297,8 @@ impl Walker {
         self.k().invoke_submit();
 
         // Another citizen refuses the request on the phone.
-        self.register_visit();
-        self.k().invoke_choose_subject("citizen".into());
-        self.k().invoke_choose_method("sim_signature".into());
-        self.fill("phone", "0987654321");
-        self.k().invoke_submit();
-        let request = self.wait_for_phone()?;
+        self.citizen_chooses("sim_signature");
+        let request = self.sign_with_phone("0987654321")?;
         self.demo
             .answer_signature(&request, PhoneAnswer::Refuse)
             .map_err(WalkError::Setup)?;
@@ -304,9 +307,7 @@ impl Walker {
 
         // USB ký số, with the demo token in the reader: a wrong PIN first.
         if self.demo.has_token() {
-            self.register_visit();
-            self.k().invoke_choose_subject("citizen".into());
-            self.k().invoke_choose_method("usb_token".into());
+            self.citizen_chooses("usb_token");
             self.snap("token-pin", "pin")?;
             self.type_keys("111111");
             self.k().invoke_submit();
@@ -329,9 +330,7 @@ impl Walker {
         self.k().invoke_cancel();
 
         // Walking away: the warning, then a wiped kiosk.
-        self.register_visit();
-        self.k().invoke_choose_subject("citizen".into());
-        self.k().invoke_choose_method("mobile_subscriber".into());
+        self.citizen_chooses("mobile_subscriber");
         self.fill("full_name", "lee thij hoaf");
         // Hòa or Hoà, as on the citizen's card: the key offers the other.
         self.snap("name-respell", "form")?;
@@ -404,9 +403,7 @@ impl Walker {
     /// Home → mobile-subscriber form, with the name typed and the letter
     /// keyboard up: the busiest screen there is.
     pub fn open_form(&mut self) -> Result<(), WalkError> {
-        self.register_visit();
-        self.k().invoke_choose_subject("citizen".into());
-        self.k().invoke_choose_method("mobile_subscriber".into());
+        self.citizen_chooses("mobile_subscriber");
         self.fill("full_name", "nguyeenx thij thury");
         self.snap("form", "form")
     }
@@ -425,9 +422,7 @@ impl Walker {
         for _ in 0..n {
             let i = self.registered;
             self.registered += 1;
-            self.register_visit();
-            self.k().invoke_choose_subject("citizen".into());
-            self.k().invoke_choose_method("mobile_subscriber".into());
+            self.citizen_chooses("mobile_subscriber");
             self.fill("full_name", "tran vawn an");
             self.fill("personal_id", &format!("0790900{i:05}"));
             self.fill("date_of_birth", "01011990");

@@ -3,9 +3,9 @@
 //! it is data rather than wording (a demo certificate's subject, the
 //! self-test's synthetic person).
 //!
-//! The screens' own `@tr` texts are held to the same by kiosk-ui's tests;
-//! that the texts are looked up when shown is held by the controller's and
-//! the widgets' tests in English.
+//! The same holds for the screens' own `@tr` texts (`ui/ui/*.slint`). That
+//! the texts are looked up when shown is held by the controller's and the
+//! widgets' tests in English.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +38,32 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The text of the string literal whose opening quote `chars` just passed,
+/// with `\n` and `\"` read as Rust and Slint read them.
+fn literal(chars: &mut impl Iterator<Item = char>) -> String {
+    let mut text = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('n') => text.push('\n'),
+                Some(other) => text.push(other),
+                None => break,
+            },
+            c => text.push(c),
+        }
+    }
+    text
+}
+
+/// The `@tr` texts of a `.slint` file.
+fn tr_texts(source: &str) -> Vec<String> {
+    source
+        .match_indices("@tr(\"")
+        .map(|(at, _)| literal(&mut source[at + 5..].chars()))
+        .collect()
+}
+
 /// The string literals of `source` outside comments and test modules.
 fn literals(source: &str) -> Vec<String> {
     let code = source.split("#[cfg(test)]").next().unwrap_or(source);
@@ -53,22 +79,9 @@ fn literals(source: &str) -> Vec<String> {
                 // A comment to the end of the line.
                 break;
             }
-            if c != '"' {
-                continue;
+            if c == '"' {
+                found.push(literal(&mut chars));
             }
-            let mut text = String::new();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' => break,
-                    '\\' => match chars.next() {
-                        Some('n') => text.push('\n'),
-                        Some(other) => text.push(other),
-                        None => break,
-                    },
-                    c => text.push(c),
-                }
-            }
-            found.push(text);
         }
     }
     found
@@ -132,11 +145,33 @@ fn no_vietnamese_text_is_formatted_before_it_is_translated() {
 }
 
 #[test]
+fn every_screen_text_has_its_english() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/ui");
+    let mut texts = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "slint") {
+            texts.extend(tr_texts(&std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    assert!(texts.len() > 40, "found only {} @tr texts", texts.len());
+    let missing: Vec<&String> = texts
+        .iter()
+        .filter(|t| !has_translation(Lang::En, t))
+        .collect();
+    assert!(missing.is_empty(), "no English for {missing:?}");
+}
+
+#[test]
 fn the_literal_scanner_finds_what_it_must() {
     let found = literals(
         "let a = \"Mã {}\"; // \"Bỏ qua\"\n// \"Không\"\nf(\"x\\\"y\", \"Hai\\nDòng\");\n#[cfg(test)]\nmod t { \"Thử\" }",
     );
     assert_eq!(found, ["Mã {}", "x\"y", "Hai\nDòng"]);
     assert_eq!(placeholders(found[0].as_str()), 1);
+    assert_eq!(
+        tr_texts("text: @tr(\"Chờ {}\", n); x: @tr(\"Đăng ký tài khoản\\nCổng\");"),
+        ["Chờ {}", "Đăng ký tài khoản\nCổng"]
+    );
     assert!(is_vietnamese("Mã") && !is_vietnamese("Ma") && is_vietnamese("Đ"));
 }

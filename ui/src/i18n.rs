@@ -162,70 +162,79 @@ impl From<&'static str> for Text {
     }
 }
 
-/// Fills `{}`, `{N}`, `{{` and `}}` in `template` the way `@tr` does. A
-/// placeholder with no argument is left as it is.
-pub fn fill(template: &str, args: &[String]) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut next = 0;
+/// A piece of a template: text as written, or a placeholder and the
+/// argument it takes.
+enum Piece<'a> {
+    Text(&'a str),
+    Arg { index: usize, written: &'a str },
+}
+
+/// Reads `template` the way `@tr` does: `{}` takes the next argument, `{N}`
+/// argument N, `{{` and `}}` are braces, anything else is text.
+fn pieces(template: &str) -> impl Iterator<Item = Piece<'_>> {
     let mut rest = template;
-    while let Some(at) = rest.find(['{', '}']) {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-            continue;
+    let mut next = 0;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
         }
-        if let Some(end) = tail.find('}').filter(|_| tail.starts_with('{')) {
-            let inside = &tail[1..end];
-            let index = if inside.is_empty() {
-                next += 1;
-                Some(next - 1)
-            } else {
-                inside.parse::<usize>().ok()
-            };
-            if let Some(arg) = index.and_then(|i| args.get(i)) {
-                out.push_str(arg);
-                rest = &tail[end + 1..];
-                continue;
+        let (piece, after) = match rest.find(['{', '}']) {
+            None => (Piece::Text(rest), ""),
+            Some(at) if at > 0 => (Piece::Text(&rest[..at]), &rest[at..]),
+            _ if rest.starts_with("{{") || rest.starts_with("}}") => {
+                (Piece::Text(&rest[..1]), &rest[2..])
             }
-        }
-        out.push_str(&tail[..1]);
-        rest = &tail[1..];
-    }
-    out.push_str(rest);
-    out
+            _ => {
+                let arg = rest
+                    .strip_prefix('{')
+                    .and_then(|r| r.find('}'))
+                    .and_then(|len| {
+                        let inside = &rest[1..=len];
+                        let index = if inside.is_empty() {
+                            next += 1;
+                            Some(next - 1)
+                        } else {
+                            inside.parse::<usize>().ok()
+                        }?;
+                        Some((index, len + 2))
+                    });
+                match arg {
+                    Some((index, end)) => (
+                        Piece::Arg {
+                            index,
+                            written: &rest[..end],
+                        },
+                        &rest[end..],
+                    ),
+                    None => (Piece::Text(&rest[..1]), &rest[1..]),
+                }
+            }
+        };
+        rest = after;
+        Some(piece)
+    })
+}
+
+/// Fills the placeholders of `template` from `args`; a placeholder with no
+/// argument is left as it is.
+pub fn fill(template: &str, args: &[String]) -> String {
+    pieces(template)
+        .map(|piece| match piece {
+            Piece::Text(text) => text,
+            Piece::Arg { index, written } => args.get(index).map_or(written, String::as_str),
+        })
+        .collect()
 }
 
 /// How many arguments `template` takes (the highest index used, plus one).
 pub fn placeholders(template: &str) -> usize {
-    let mut next = 0;
-    let mut most = 0;
-    let mut rest = template;
-    while let Some(at) = rest.find('{') {
-        let tail = &rest[at..];
-        if let Some(after) = tail.strip_prefix("{{") {
-            rest = after;
-            continue;
-        }
-        match tail.find('}') {
-            Some(end) => {
-                let inside = &tail[1..end];
-                let index = if inside.is_empty() {
-                    next += 1;
-                    Some(next - 1)
-                } else {
-                    inside.parse::<usize>().ok()
-                };
-                if let Some(i) = index {
-                    most = most.max(i + 1);
-                }
-                rest = &tail[end + 1..];
-            }
-            None => break,
-        }
-    }
-    most
+    pieces(template)
+        .filter_map(|piece| match piece {
+            Piece::Arg { index, .. } => Some(index + 1),
+            Piece::Text(_) => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Shows the screens' own texts (`@tr`) in `lang`. Call after the first

@@ -109,47 +109,6 @@ fn the_demo_phone_shows_a_signature_request_with_its_two_answers() {
     assert_eq!(none, 0, "the card stays after the request ended");
 }
 
-/// The `@tr` texts of every `.slint` file, as Slint reads them.
-fn tr_texts() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
-    let mut texts = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "slint") {
-            continue;
-        }
-        let source = std::fs::read_to_string(&path).unwrap();
-        for (at, _) in source.match_indices("@tr(\"") {
-            let mut text = String::new();
-            let mut chars = source[at + 5..].chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' => break,
-                    '\\' => match chars.next() {
-                        Some('n') => text.push('\n'),
-                        Some(other) => text.push(other),
-                        None => break,
-                    },
-                    c => text.push(c),
-                }
-            }
-            texts.push(text);
-        }
-    }
-    texts
-}
-
-#[test]
-fn every_screen_text_has_its_english() {
-    let texts = tr_texts();
-    assert!(texts.len() > 40, "found only {} @tr texts", texts.len());
-    let missing: Vec<&String> = texts
-        .iter()
-        .filter(|t| !kiosk_ui::i18n::has_translation(kiosk_ui::i18n::Lang::En, t))
-        .collect();
-    assert!(missing.is_empty(), "no English for {missing:?}");
-}
-
 #[test]
 fn the_bundled_english_changes_the_screens_and_goes_back() {
     use kiosk_ui::i18n::{Lang, select};
