@@ -19,6 +19,10 @@ use crate::{
     DevicePublicKey, Envelope, ExportFile, PAYLOAD_SCHEMA, PortalSecretKey, RegistrationPayload,
 };
 
+/// How long a mobile-signature session is kept after it could last end
+/// (its expiry): enough for a kiosk to read its outcome, no longer.
+pub const SIGNATURE_SESSION_RETENTION_SECS: i64 = 3600;
+
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS enrolment_codes (
     code_hash  BLOB PRIMARY KEY,
@@ -584,7 +588,9 @@ impl Portal {
 
     /// Starts a mobile-signature session for a kiosk: the request goes to
     /// the holder's phone and waits for them. A number with no signing SIM
-    /// ends at once as `no_signature_sim`.
+    /// ends at once as `no_signature_sim`. Sessions that ended more than
+    /// [`SIGNATURE_SESSION_RETENTION_SECS`] ago (number, text, signature)
+    /// are deleted first: the kiosk has long since read its outcome.
     pub fn start_signature(
         &mut self,
         kiosk_id: i64,
@@ -600,6 +606,10 @@ impl Portal {
             })
             .optional()?
             .is_some();
+        self.conn.execute(
+            "DELETE FROM msig_sessions WHERE expires_at < ?1",
+            [now - SIGNATURE_SESSION_RETENTION_SECS],
+        )?;
         let id = format!("{:032x}", rand::rng().random::<u128>());
         let state = if known { "pending" } else { "no_signature_sim" };
         self.conn.execute(
@@ -957,6 +967,52 @@ mod tests {
             kiosk,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn ended_signature_sessions_are_deleted_after_their_retention() {
+        let mut w = world();
+        let first = w
+            .portal
+            .start_signature(1, "+84912345678", "Ma xac nhan: 1234", 1000, 120)
+            .unwrap();
+        let expiry = 1000 + 120;
+        w.portal
+            .start_signature(
+                1,
+                "+84912345679",
+                "Ma xac nhan: 5678",
+                expiry + SIGNATURE_SESSION_RETENTION_SECS,
+                120,
+            )
+            .unwrap();
+        assert!(
+            w.portal
+                .signature_session(
+                    Some(1),
+                    &first.id,
+                    expiry + SIGNATURE_SESSION_RETENTION_SECS
+                )
+                .unwrap()
+                .is_some(),
+            "kept until its retention is over"
+        );
+        let now = expiry + SIGNATURE_SESSION_RETENTION_SECS + 1;
+        w.portal
+            .start_signature(1, "+84912345670", "Ma xac nhan: 9012", now, 120)
+            .unwrap();
+        assert!(
+            w.portal
+                .signature_session(Some(1), &first.id, now)
+                .unwrap()
+                .is_none()
+        );
+        let left: i64 = w
+            .portal
+            .conn
+            .query_row("SELECT COUNT(*) FROM msig_sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 2);
     }
 
     #[test]
