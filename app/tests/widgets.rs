@@ -124,16 +124,19 @@ impl Touch {
         self.settle();
     }
 
-    /// The password twice, the result, and home again.
-    fn password_and_done(&self) {
+    /// The password twice, the result, and home again; answers what the
+    /// result said.
+    fn password_and_done(&self) -> String {
         self.expect("password");
         self.type_text("Matkhau@2026");
         self.tap("Nhập lại mật khẩu");
         self.type_text("Matkhau@2026");
         self.tap("Đăng ký");
         self.expect("done");
+        let result = self.ui.global::<Kiosk>().get_message().to_string();
         self.tap("Hoàn tất");
         self.expect("home");
+        result
     }
 
     fn expect(&self, page: &str) {
@@ -269,6 +272,27 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Xác nhận");
     t.password_and_done();
     t.expect("home");
+
+    // Mã số BHXH: the demo's Đặng Quốc Ưng, matched live by the portal.
+    t.tap("Đăng ký");
+    t.tap("Công dân");
+    t.tap("Bảo hiểm xã hội");
+    t.expect("form");
+    t.tap("Mã số BHXH");
+    t.type_text("0101234569");
+    t.tap("Họ và tên");
+    t.type_text("ddawngj quoocs uwng");
+    t.tap("Ngày sinh");
+    t.type_text("30071978");
+    t.tap("Số điện thoại");
+    t.type_text("0901234567");
+    t.tap("Đăng ký");
+    t.expect("otp");
+    let code = t.demo.last_code(digits).expect("the phone got the code");
+    t.type_text(&code);
+    t.tap("Xác nhận");
+    let result = t.password_and_done();
+    assert!(result.contains("mức 2"), "{result}");
 
     // Sim ký số: the demo phone's own "Xác nhận ký" button answers.
     t.tap("Đăng ký");
