@@ -419,11 +419,6 @@ impl Controller {
         self.session.is_some()
     }
 
-    /// The language of the screens now.
-    pub fn lang(&self) -> Lang {
-        self.lang
-    }
-
     /// Whether the runtime is working for the current session.
     pub fn is_busy(&self) -> bool {
         self.session.as_ref().is_some_and(|s| s.in_flight > 0)
