@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
@@ -182,11 +182,41 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A request that passed authentication.
-struct Authed {
+/// A request signed by an enrolled kiosk: its key, its id and the body
+/// (decompressed). Taking it as a handler's argument authenticates the
+/// request first.
+struct Signed {
     key: DevicePublicKey,
-    kiosk_id: Option<i64>,
+    kiosk_id: i64,
     body: Vec<u8>,
+}
+
+/// A request signed by a kiosk that is enrolling: its key is not known yet.
+struct Enrolling {
+    key: DevicePublicKey,
+    body: Vec<u8>,
+}
+
+impl FromRequest<Arc<Shared>> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
+        let (kiosk_id, key, body) = authenticate(request, shared, |p, key| p.kiosk(key)).await?;
+        Ok(Signed {
+            key,
+            kiosk_id,
+            body,
+        })
+    }
+}
+
+impl FromRequest<Arc<Shared>> for Enrolling {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
+        let ((), key, body) = authenticate(request, shared, |_, _| Ok(())).await?;
+        Ok(Enrolling { key, body })
+    }
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -209,14 +239,26 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
-async fn authenticate(
+/// Checks the request's signature, its time and its nonce, runs `lookup`
+/// for the signing key in the same database call, and answers what it
+/// found, the key and the body (decompressed).
+async fn authenticate<T: Send + 'static>(
+    request: Request,
     shared: &Arc<Shared>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-    enrolling: bool,
-) -> Result<Authed, ApiError> {
+    lookup: impl FnOnce(&mut Portal, &DevicePublicKey) -> Result<T, PortalError> + Send + 'static,
+) -> Result<(T, DevicePublicKey, Vec<u8>), ApiError> {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let headers = request.headers().clone();
+    let body = Bytes::from_request(request, shared).await.map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "bad_request"
+        };
+        ApiError::new(e.status(), code, e.body_text())
+    })?;
+    let headers = &headers;
     let authority = header_str(headers, "host")
         .map(str::to_string)
         .or_else(|| uri.authority().map(|a| a.to_string()))
@@ -250,20 +292,15 @@ async fn authenticate(
     let key = verified.key;
     let nonce = verified.nonce.clone();
     let created = verified.created;
-    let kiosk_id = shared
+    let (found, fresh) = shared
         .db(move |p| {
-            let kiosk_id = if enrolling {
-                None
-            } else {
-                Some(p.kiosk(&key)?)
-            };
+            let found = lookup(p, &key)?;
             Ok((
-                kiosk_id,
+                found,
                 p.remember_nonce(&key, &nonce, created, now - 2 * window)?,
             ))
         })
         .await?;
-    let (kiosk_id, fresh) = kiosk_id;
     if !fresh {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -282,11 +319,7 @@ async fn authenticate(
             ));
         }
     };
-    Ok(Authed {
-        key: verified.key,
-        kiosk_id,
-        body,
-    })
+    Ok((found, verified.key, body))
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -295,14 +328,10 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 
 async fn enrol(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    enrolling: Enrolling,
 ) -> Result<Json<EnrolResponse>, ApiError> {
-    let authed = authenticate(&shared, &method, &uri, &headers, body, true).await?;
-    let request: EnrolRequest = json_body(&authed.body)?;
-    let key = authed.key;
+    let request: EnrolRequest = json_body(&enrolling.body)?;
+    let key = enrolling.key;
     let policy_public_key = shared.policy_key.public_key().to_base64();
     let (kiosk_id, portal_public_key, policy) = shared
         .db(move |p| {
@@ -320,13 +349,9 @@ async fn enrol(
 
 async fn upload(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<Json<UploadResponse>, ApiError> {
-    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
-    let request: UploadRequest = json_body(&authed.body)?;
+    let request: UploadRequest = json_body(&signed.body)?;
     if request.envelopes.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -334,7 +359,7 @@ async fn upload(
             format!("at most {MAX_BATCH} registrations per upload"),
         ));
     }
-    let key = authed.key;
+    let key = signed.key;
     let outcomes = shared
         .db(move |p| p.receive(&key, &request.envelopes, now()))
         .await?;
@@ -356,11 +381,8 @@ struct StatusQuery {
 
 async fn status(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<Json<StatusResponse>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = query.limit.unwrap_or(500);
@@ -369,8 +391,7 @@ async fn status(
             "limit must be 1..={MAX_STATUS_PAGE} and after at least 0"
         )));
     }
-    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
-    let key = authed.key;
+    let key = signed.key;
     let after = query.after;
     let changes = shared
         .db(move |p| p.status_page(&key, after, limit))
@@ -392,14 +413,10 @@ async fn status(
 
 async fn heartbeat(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
-    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
-    let report: Heartbeat = json_body(&authed.body)?;
-    let kiosk_id = authed.kiosk_id.expect("authenticated as a kiosk");
+    let report: Heartbeat = json_body(&signed.body)?;
+    let kiosk_id = signed.kiosk_id;
     let policy_version = shared
         .db(move |p| {
             let text = serde_json::to_string(&report).expect("a heartbeat serialises");
@@ -415,12 +432,9 @@ async fn heartbeat(
 
 async fn policy(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    // Only an enrolled kiosk reads the policy.
+    _kiosk: Signed,
 ) -> Result<Json<api::SignedPolicy>, ApiError> {
-    authenticate(&shared, &method, &uri, &headers, body, false).await?;
     shared
         .db(|p| p.current_policy())
         .await?
@@ -478,13 +492,9 @@ impl LiveCheck for api::SubscriberCheck {
 /// stored.
 async fn live_check<Q: LiveCheck>(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<Json<Q::Answer>, ApiError> {
-    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
-    let question: Q = json_body(&authed.body)?;
+    let question: Q = json_body(&signed.body)?;
     Ok(Json(shared.db(move |p| question.answer(p)).await?))
 }
 
@@ -519,19 +529,15 @@ fn no_session() -> ApiError {
 
 async fn start_signature(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<Json<api::SignatureSession>, ApiError> {
-    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
-    let request: api::StartSignature = json_body(&authed.body)?;
+    let request: api::StartSignature = json_body(&signed.body)?;
     if request.display_text.chars().count() > 160 || request.display_text.is_empty() {
         return Err(ApiError::bad_request(
             "display_text must be 1 to 160 characters (what a phone shows)",
         ));
     }
-    let kiosk = authed.kiosk_id.expect("authenticated as a kiosk");
+    let kiosk = signed.kiosk_id;
     let session = shared
         .db(move |p| {
             p.start_signature(
@@ -557,10 +563,7 @@ async fn signature_session(
     State(shared): State<Arc<Shared>>,
     axum::extract::Path(id): axum::extract::Path<String>,
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<Json<api::SignatureSession>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     if query.wait > MAX_WAIT_SECS {
@@ -568,8 +571,7 @@ async fn signature_session(
             "wait is at most {MAX_WAIT_SECS} seconds"
         )));
     }
-    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
-    let kiosk = authed.kiosk_id.expect("authenticated as a kiosk");
+    let kiosk = signed.kiosk_id;
     // Long-poll: the phone's answer is written by another process (the
     // admin CLI) or thread (the demo's phone), so the database is read
     // again until it changes or the wait is over.
@@ -590,13 +592,9 @@ async fn signature_session(
 async fn cancel_signature(
     State(shared): State<Arc<Shared>>,
     axum::extract::Path(id): axum::extract::Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<Json<api::SignatureSession>, ApiError> {
-    let authed = authenticate(&shared, &method, &uri, &headers, body, false).await?;
-    let kiosk = authed.kiosk_id.expect("authenticated as a kiosk");
+    let kiosk = signed.kiosk_id;
     let session = shared
         .db(move |p| p.cancel_signature(kiosk, &id, now()))
         .await?
