@@ -92,11 +92,7 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
     k.set_page(view.page.into());
 }
 
-/// The kiosk's wall clock, `HH:MM` in Vietnam's time.
-pub fn clock_text(now: time::OffsetDateTime) -> String {
-    let local = now.to_offset(time::macros::offset!(+7));
-    format!("{:02}:{:02}", local.hour(), local.minute())
-}
+use crate::domain::clock::clock_text;
 
 /// The window's link to the controller: what was last shown, so a redraw
 /// with nothing new (the timer ticks several times a second) rebuilds no

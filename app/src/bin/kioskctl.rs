@@ -342,9 +342,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 }
 
 fn today() -> time::Date {
-    OffsetDateTime::now_utc()
-        .to_offset(time::macros::offset!(+7))
-        .date()
+    kiosk::domain::clock::local_date(OffsetDateTime::now_utc())
 }
 
 fn check(

@@ -2,7 +2,7 @@
 
 use kiosk_ui::i18n::Text;
 use rand::{CryptoRng, RngExt as _};
-use time::{Date, OffsetDateTime, UtcOffset};
+use time::{Date, OffsetDateTime};
 
 use super::engine::Identified;
 use super::types::*;
@@ -11,16 +11,7 @@ use crate::domain::{
 };
 use crate::policy::Policy;
 
-/// Vietnam keeps one time zone and no daylight saving.
-const VIETNAM: UtcOffset = match UtcOffset::from_hms(7, 0, 0) {
-    Ok(o) => o,
-    Err(_) => UtcOffset::UTC,
-};
-
-/// The date on the kiosk's wall, for age and birth-year rules.
-pub fn local_date(now: OffsetDateTime) -> Date {
-    now.to_offset(VIETNAM).date()
-}
+use crate::domain::clock::local_date;
 
 /// What a method's step sees besides its own state.
 #[derive(Debug)]
