@@ -11,17 +11,20 @@
 //! off their phone.
 
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk_hal::modem::sim::Simulator;
 use kiosk_hal::modem::{Locator, ModemConfig, ModemService};
 use kiosk_hal::token::cert::TrustAnchors;
+use kiosk_portal::mssp::Mssp;
+use kiosk_portal::server::{self, ServerConfig, Shared};
+use kiosk_portal::{PhoneAnswer, Portal};
 use kiosk_sync::client::{ClientConfig, PortalClient};
-use kiosk_sync::mssp::Mssp;
-use kiosk_sync::portal::{PhoneAnswer, Portal};
-use kiosk_sync::server::{self, ServerConfig, Shared};
 use kiosk_sync::{DeviceKey, PortalSecretKey};
+use kiosk_ui::{DemoMessage, Kiosk, KioskWindow};
+use slint::{ComponentHandle, ModelRc, VecModel};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -291,7 +294,7 @@ fn start_portal(
     // The people the live checks know: see sync/fixtures/demo.json.
     let mut portal = portal;
     portal
-        .load_fixtures(&kiosk_sync::portal::demo_fixtures())
+        .load_fixtures(&kiosk_portal::demo_fixtures())
         .map_err(|e| e.to_string())?;
     let shared = Shared::new(
         portal,
@@ -339,4 +342,61 @@ fn enrol(
         portal_public_key: answer.portal_public_key,
         policy_public_key: answer.policy_public_key,
     })
+}
+
+/// Wires the demo phone beside the kiosk's screen: its buttons answer a
+/// mobile-signature request, and the answer is what the kiosk's timer
+/// calls at each tick (every 200 ms) to show the SMS and signature requests
+/// the phone received.
+pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u32) + use<> {
+    let k = ui.global::<Kiosk>();
+    k.set_demo(true);
+    if demo.has_token() {
+        k.set_demo_token_pin(DEMO_TOKEN_PIN.into());
+    }
+    let demo = Rc::new(demo);
+    {
+        // The demo phone's holder answers the mobile-signature request.
+        let demo = Rc::clone(&demo);
+        k.on_demo_sign(move |confirm| {
+            if let Some((id, _, _)) = demo.pending_signature() {
+                let answer = if confirm {
+                    PhoneAnswer::Confirm
+                } else {
+                    PhoneAnswer::Refuse
+                };
+                if let Err(e) = demo.answer_signature(&id, answer) {
+                    eprintln!("kiosk: demo phone: {e}");
+                }
+            }
+        });
+    }
+    let mut sms_shown = 0;
+    move |ui: &KioskWindow, ticks: u32| {
+        let k = ui.global::<Kiosk>();
+        let sms = demo.sms();
+        if sms.len() != sms_shown {
+            sms_shown = sms.len();
+            let sms: Vec<DemoMessage> = sms
+                .iter()
+                .rev()
+                .map(|s| DemoMessage {
+                    to: s.to.as_str().into(),
+                    text: s.text.as_str().into(),
+                })
+                .collect();
+            k.set_demo_sms(ModelRc::new(VecModel::from(sms)));
+        }
+        // Once a second, off the portal's database.
+        if ticks.is_multiple_of(5) {
+            let (to, text) = demo
+                .pending_signature()
+                .map(|(_, phone, text)| (phone, text))
+                .unwrap_or_default();
+            if k.get_demo_signature() != text.as_str() {
+                k.set_demo_signature_to(to.into());
+                k.set_demo_signature(text.into());
+            }
+        }
+    }
 }

@@ -11,6 +11,9 @@
 //! - [`store`]: SQLite with the outbox and the hash-chained audit log.
 //! - [`uplink`]: the outbox relay on tokio, and the kiosk's enrolment.
 //! - [`keys`], [`config`]: the kiosk's keys and configuration file.
+//! - `demo`, `walk` (the `demo` feature, in the desktop build, never in the
+//!   appliance): the kiosk with simulated devices and the reference portal,
+//!   and the headless walk through its screens.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -28,6 +31,7 @@
 pub mod config;
 pub mod controller;
 pub mod courier;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
 pub mod flow;
@@ -40,4 +44,5 @@ pub mod selftest;
 pub mod store;
 pub mod token;
 pub mod uplink;
+#[cfg(feature = "demo")]
 pub mod walk;

@@ -153,7 +153,7 @@ impl Backend {
                     Ok(false) | Err(_) => match self
                         .live
                         .as_ref()
-                        .and_then(|l| l.account_exists(&key.canonical()))
+                        .and_then(|l| l.account_exists(&key.reference()))
                     {
                         Some(true) => DuplicateOutcome::AccountExists,
                         Some(false) if local.is_ok() => DuplicateOutcome::NoAccount,
@@ -178,9 +178,12 @@ impl Backend {
                 Event::BhxhChecked(match answer {
                     None => BhxhOutcome::Unavailable,
                     Some(None) => BhxhOutcome::NotMatched,
-                    Some(Some(id)) => match id.split_once(':').and_then(|(_, digits)| {
-                        PersonalId::parse(digits, &self.policy.identifiers, year).ok()
-                    }) {
+                    Some(Some(id)) => match id
+                        .kind()
+                        .is_personal_id()
+                        .then(|| PersonalId::parse(id.value(), &self.policy.identifiers, year).ok())
+                        .flatten()
+                    {
                         Some(id) => BhxhOutcome::Matched(id),
                         // The portal's record is unreadable here: it matches later.
                         None => BhxhOutcome::Unavailable,
@@ -188,7 +191,7 @@ impl Backend {
                 })
             }
             Effect::CheckSubscriber { phone, id } => {
-                let identity = format!("{}:{}", id.kind(), id.as_str());
+                let identity = id.reference();
                 Event::SubscriberChecked(
                     match self
                         .live

@@ -114,14 +114,17 @@ pub fn mobile_signature_outcome(
 ) -> crate::flow::SignatureOutcome {
     use crate::flow::{SignatureOutcome, SignatureProblem};
     use base64::Engine as _;
+    use kiosk_sync::api::SignatureState;
     let failed = SignatureOutcome::Failed;
-    match session.state.as_str() {
-        "signed" => {}
-        "refused" => return failed(SignatureProblem::UserCancelled),
-        "expired" => return failed(SignatureProblem::Expired),
-        "no_signature_sim" => return failed(SignatureProblem::NoSignatureSim),
-        "pin_blocked" => return failed(SignatureProblem::PinBlocked),
-        _ => return failed(SignatureProblem::ServiceUnavailable),
+    match session.state {
+        SignatureState::Signed => {}
+        SignatureState::Refused => return failed(SignatureProblem::UserCancelled),
+        SignatureState::Expired => return failed(SignatureProblem::Expired),
+        SignatureState::NoSignatureSim => return failed(SignatureProblem::NoSignatureSim),
+        SignatureState::PinBlocked => return failed(SignatureProblem::PinBlocked),
+        SignatureState::Pending | SignatureState::Cancelled => {
+            return failed(SignatureProblem::ServiceUnavailable);
+        }
     }
     let b64 = |s: &Option<String>| {
         s.as_deref()

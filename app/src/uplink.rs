@@ -18,7 +18,7 @@ use std::time::Duration;
 use kiosk_sync::api::{Heartbeat, Peripherals};
 use kiosk_sync::client::{ClientConfig, PortalClient};
 use kiosk_sync::relay::{RelayConfig, RelayStatus, UploadResult, next_batch, settle};
-use kiosk_sync::{DeviceKey, Envelope};
+use kiosk_sync::{DeviceKey, Envelope, IdentityRef};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -731,7 +731,7 @@ impl LiveChecks {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(session.id.clone());
             let deadline = tokio::time::Instant::now() + SIGNATURE_FOLLOW;
-            while session.state == "pending" {
+            while session.state == kiosk_sync::api::SignatureState::Pending {
                 if tokio::time::Instant::now() >= deadline {
                     done(None);
                     return;
@@ -792,13 +792,18 @@ impl LiveChecks {
     }
 
     /// `Some(true)` when an account exists for `identity` (`cccd:…`).
-    pub fn account_exists(&self, identity: &str) -> Option<bool> {
+    pub fn account_exists(&self, identity: &IdentityRef) -> Option<bool> {
         self.ask(self.client.account_exists(identity))
     }
 
     /// The matched record's personal ID (`cccd:…`), `Some(None)` when the
     /// record does not match.
-    pub fn bhxh(&self, code: &str, full_name: &str, date_of_birth: &str) -> Option<Option<String>> {
+    pub fn bhxh(
+        &self,
+        code: &str,
+        full_name: &str,
+        date_of_birth: &str,
+    ) -> Option<Option<IdentityRef>> {
         let check = kiosk_sync::api::BhxhCheck {
             bhxh_code: code.into(),
             full_name: full_name.into(),
@@ -808,10 +813,14 @@ impl LiveChecks {
             .map(|a| a.personal_id)
     }
 
-    pub fn subscriber(&self, phone: &str, personal_id: &str) -> Option<kiosk_sync::api::Ownership> {
+    pub fn subscriber(
+        &self,
+        phone: &str,
+        personal_id: &IdentityRef,
+    ) -> Option<kiosk_sync::api::Ownership> {
         let check = kiosk_sync::api::SubscriberCheck {
             phone: phone.into(),
-            personal_id: personal_id.into(),
+            personal_id: personal_id.clone(),
         };
         self.ask(self.client.check_subscriber(&check))
     }

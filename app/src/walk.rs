@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::demo::Demo;
 use crate::gui;
-use kiosk_sync::portal::PhoneAnswer;
+use kiosk_portal::PhoneAnswer;
 
 /// A step that did not end where it should.
 #[derive(Debug, thiserror::Error)]

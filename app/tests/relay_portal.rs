@@ -6,7 +6,7 @@
 
 mod support;
 
-use kiosk_sync::portal::Portal;
+use kiosk_portal::Portal;
 use kiosk_sync::relay::{RelayConfig, RelayStatus, UploadResult, next_batch, settle};
 use kiosk_sync::{Envelope, PortalSecretKey};
 use rand::SeedableRng;

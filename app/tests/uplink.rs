@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use kiosk::policy::Policy;
 use kiosk::uplink::{Enrolment, Uplink};
+use kiosk_portal::Portal;
+use kiosk_portal::server::{self, ServerConfig, Shared};
 use kiosk_sync::client::{ClientConfig, PortalClient};
-use kiosk_sync::faultproxy::{Fault, FaultProxy};
-use kiosk_sync::portal::Portal;
-use kiosk_sync::server::{self, ServerConfig, Shared};
 use kiosk_sync::{DeviceKey, PortalSecretKey};
+use kiosk_tooling::faultproxy::{Fault, FaultProxy};
 use support::{Fixture, Person};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -354,7 +354,7 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
     let rig = rt.block_on(PortalRig::start());
     rig.shared
         .portal()
-        .load_fixtures(&kiosk_sync::portal::demo_fixtures())
+        .load_fixtures(&kiosk_portal::demo_fixtures())
         .unwrap();
     let k = rt.block_on(rig.kiosk(0));
     let enrolment = Enrolment::load(k.dir.path()).unwrap().unwrap();

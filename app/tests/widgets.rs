@@ -318,7 +318,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
         "the phone shows {text:?}, the kiosk {shown}"
     );
     t.demo
-        .answer_signature(&id, kiosk_sync::portal::PhoneAnswer::Confirm)
+        .answer_signature(&id, kiosk_portal::PhoneAnswer::Confirm)
         .unwrap();
     t.settle();
     t.expect("confirm");

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::relay::ItemOutcome;
-use crate::{DeviceKey, DevicePublicKey, Envelope, EnvelopeError};
+use crate::{DeviceKey, DevicePublicKey, Envelope, EnvelopeError, IdentityRef};
 
 /// Every route's prefix: the API's major version.
 pub const PREFIX: &str = "/v1";
@@ -194,7 +194,7 @@ impl SignedPolicy {
 #[serde(deny_unknown_fields)]
 pub struct DuplicateCheck {
     /// `cccd:…`, `cmnd:…`, `mst:…` or `bhxh:…`
-    pub identity: String,
+    pub identity: IdentityRef,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,7 +218,7 @@ pub struct BhxhCheck {
 pub struct BhxhAnswer {
     pub matched: bool,
     /// The record's personal ID (`cccd:…`), when matched.
-    pub personal_id: Option<String>,
+    pub personal_id: Option<IdentityRef>,
 }
 
 /// `POST /v1/checks/subscriber`: is this number registered to this person?
@@ -228,7 +228,7 @@ pub struct SubscriberCheck {
     /// E.164
     pub phone: String,
     /// `cccd:…` or `cmnd:…`
-    pub personal_id: String,
+    pub personal_id: IdentityRef,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,13 +256,62 @@ pub struct StartSignature {
     pub display_text: String,
 }
 
+/// Where a mobile-signature session stands. Only `pending` changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureState {
+    /// Waiting on the holder's phone.
+    Pending,
+    /// The holder confirmed and entered the SIM's PIN: the signature is there.
+    Signed,
+    /// The holder refused on the phone.
+    Refused,
+    /// Nobody answered in time (or the phone was off).
+    Expired,
+    /// The kiosk withdrew the request.
+    Cancelled,
+    /// The number has no signing SIM.
+    NoSignatureSim,
+    /// The SIM's PIN is blocked (ETSI TS 102 204 status 402).
+    PinBlocked,
+}
+
+impl SignatureState {
+    /// The wire name, as stored by the reference portal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureState::Pending => "pending",
+            SignatureState::Signed => "signed",
+            SignatureState::Refused => "refused",
+            SignatureState::Expired => "expired",
+            SignatureState::Cancelled => "cancelled",
+            SignatureState::NoSignatureSim => "no_signature_sim",
+            SignatureState::PinBlocked => "pin_blocked",
+        }
+    }
+
+    pub const ALL: [SignatureState; 7] = [
+        SignatureState::Pending,
+        SignatureState::Signed,
+        SignatureState::Refused,
+        SignatureState::Expired,
+        SignatureState::Cancelled,
+        SignatureState::NoSignatureSim,
+        SignatureState::PinBlocked,
+    ];
+
+    /// The state named `text`.
+    pub fn parse(text: &str) -> Option<SignatureState> {
+        SignatureState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 /// A mobile-signature session.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureSession {
     pub id: String,
-    /// pending, signed, refused, expired, cancelled, no_signature_sim
-    pub state: String,
+    pub state: SignatureState,
     pub expires_at: i64,
     /// When signed: `ecdsa-p256-sha256` (raw r‖s) or `rsa-pkcs1-sha256`.
     pub scheme: Option<String>,
@@ -324,7 +373,7 @@ mod tests {
         assert_eq!(format!("{check:?}"), "BhxhCheck(..)");
         let sub = SubscriberCheck {
             phone: "+84987654321".into(),
-            personal_id: "cccd:079192004567".into(),
+            personal_id: "cccd:079192004567".parse().unwrap(),
         };
         assert_eq!(format!("{sub:?}"), "SubscriberCheck(..)");
     }

@@ -30,7 +30,7 @@ use crate::api::{
 };
 use crate::httpsig::{self, RequestParts};
 use crate::relay::UploadResult;
-use crate::{DeviceKey, Envelope};
+use crate::{DeviceKey, Envelope, IdentityRef};
 
 /// Bodies at least this large are sent gzip-compressed.
 const GZIP_FROM: usize = 1024;
@@ -427,9 +427,9 @@ impl PortalClient {
     }
 
     /// Live check: does an account exist for `identity` (`cccd:…`)?
-    pub async fn account_exists(&self, identity: &str) -> Result<bool, ClientError> {
+    pub async fn account_exists(&self, identity: &IdentityRef) -> Result<bool, ClientError> {
         let body = serde_json::to_vec(&api::DuplicateCheck {
-            identity: identity.into(),
+            identity: identity.clone(),
         })
         .expect("a check serialises");
         let answer: api::DuplicateAnswer = self

@@ -10,14 +10,14 @@
 //! The plaintext inside is a [`RegistrationPayload`], whose JSON shape is
 //! the contract with the portal.
 //!
-//! [`portal`] is the reference portal's core (enrolment, idempotent intake,
-//! accounts unique across kiosks, status feed, import of export files).
 //! [`relay`] holds the outbox relay's deterministic core: batching,
 //! backoff with jitter, `Retry-After`, and what happens to each row after
-//! an upload. The HTTP driver around it, the portal client, the OpenAPI
-//! description of the kiosk API and the reference `portal` server grow here
-//! too; none of them depends on the kiosk's domain (`app` depends on this
-//! crate, never the reverse).
+//! an upload. [`api`] is the kiosk API's bodies (described by
+//! `sync/openapi.json`), [`httpsig`] its request signatures, [`client`] the
+//! kiosk's pinned-TLS client. None of it depends on the kiosk's domain
+//! (`app` depends on this crate, never the reverse). The reference portal
+//! that serves the other side is a crate of its own, `kiosk-portal`
+//! (`sync/portal/`), never compiled into the kiosk.
 //!
 //! Start from [`seal`]:
 //!
@@ -36,6 +36,8 @@
 /// `Debug` that names the type and prints none of its fields: for what
 /// carries personal data (names, ID and phone numbers, certificates), so
 /// that no log or panic message can show it.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! opaque_debug {
     ($($t:ty),* $(,)?) => {
         $(impl std::fmt::Debug for $t {
@@ -50,18 +52,15 @@ pub mod api;
 pub mod client;
 mod envelope;
 mod export;
-pub mod faultproxy;
 pub mod httpsig;
-pub mod mssp;
+pub mod identity;
 mod payload;
-pub mod portal;
 pub mod relay;
-pub mod server;
-pub mod tls;
 
 pub use envelope::{
     DeviceKey, DevicePublicKey, Envelope, EnvelopeError, EnvelopeHeader, PortalPublicKey,
     PortalSecretKey, seal,
 };
 pub use export::{EXPORT_FORMAT, ExportFile};
+pub use identity::{IdentityKind, IdentityRef};
 pub use payload::{PAYLOAD_SCHEMA, RegistrationPayload};

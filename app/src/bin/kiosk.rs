@@ -8,6 +8,9 @@
 //!   through the real screens and writes a PNG per step into `DIR`, in
 //!   portrait (1080×1920) and landscape (1920×1080).
 //!
+//! The demo and the walk exist only in a build with the `demo` feature (the
+//! desktop build); the appliance build refuses `--demo` with a message.
+//!
 //! Exit codes: 0 done, 2 usage, 3 environment (no display, bad config).
 
 use std::cell::RefCell;
@@ -20,7 +23,6 @@ use std::time::Duration;
 use clap::Parser;
 use kiosk::config::{Config, DEFAULT_CONFIG};
 use kiosk::controller::Controller;
-use kiosk::demo::Demo;
 use kiosk::gui;
 use kiosk::keys::Keyring;
 use kiosk::policy::ActivePolicy;
@@ -32,10 +34,8 @@ use kiosk::uplink::{
 };
 use kiosk_hal::modem::{ModemConfig, ModemService};
 use kiosk_hal::token::cert::TrustAnchors;
-use kiosk_sync::portal::PhoneAnswer;
-use kiosk_ui::i18n::Lang;
-use kiosk_ui::{DemoMessage, Kiosk, KioskWindow};
-use slint::{ComponentHandle, ModelRc, VecModel};
+use kiosk_ui::{Kiosk, KioskWindow};
+use slint::ComponentHandle;
 use time::OffsetDateTime;
 
 #[derive(Debug, Parser)]
@@ -64,15 +64,25 @@ struct Args {
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let args = Args::parse();
-    if let Some(png) = &args.first_frame {
-        return first_frame(png, &args.demo_dir, started);
-    }
-    if let Some(out) = &args.headless {
-        if !args.demo {
-            eprintln!("kiosk: --headless walks the demo kiosk; add --demo");
+    if args.demo || args.first_frame.is_some() {
+        #[cfg(feature = "demo")]
+        {
+            if let Some(png) = &args.first_frame {
+                return demo_mode::first_frame(png, &args.demo_dir, started);
+            }
+            if let Some(out) = &args.headless {
+                return demo_mode::headless(out, &args.demo_dir);
+            }
+        }
+        #[cfg(not(feature = "demo"))]
+        {
+            let _ = started;
+            eprintln!("kiosk: this build has no demo (it was built without the demo feature)");
             return ExitCode::from(2);
         }
-        return headless(out, &args.demo_dir);
+    } else if args.headless.is_some() {
+        eprintln!("kiosk: --headless walks the demo kiosk; add --demo");
+        return ExitCode::from(2);
     }
     let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
@@ -97,60 +107,68 @@ fn main() -> ExitCode {
     }
 }
 
-fn headless(out: &std::path::Path, demo_dir: &std::path::Path) -> ExitCode {
-    let walks = [(1080, 1920), (1920, 1080)]
-        .into_iter()
-        .flat_map(|size| Lang::ALL.map(|lang| (size, lang)));
-    for ((width, height), lang) in walks {
-        // A fresh kiosk per walk, so no walk is a repeat visit.
-        let data = demo_dir.join(format!("walk-{}-{width}x{height}", lang.code()));
-        let _ = std::fs::remove_dir_all(&data);
-        match kiosk::walk::run(out, &data, width, height, lang) {
-            Ok(shots) => {
-                for shot in &shots {
-                    println!("{}", shot.display());
+/// The demo kiosk's walk and first frame (the `demo` feature only).
+#[cfg(feature = "demo")]
+mod demo_mode {
+    use std::process::ExitCode;
+
+    use kiosk_ui::i18n::Lang;
+
+    pub(super) fn headless(out: &std::path::Path, demo_dir: &std::path::Path) -> ExitCode {
+        let walks = [(1080, 1920), (1920, 1080)]
+            .into_iter()
+            .flat_map(|size| Lang::ALL.map(|lang| (size, lang)));
+        for ((width, height), lang) in walks {
+            // A fresh kiosk per walk, so no walk is a repeat visit.
+            let data = demo_dir.join(format!("walk-{}-{width}x{height}", lang.code()));
+            let _ = std::fs::remove_dir_all(&data);
+            match kiosk::walk::run(out, &data, width, height, lang) {
+                Ok(shots) => {
+                    for shot in &shots {
+                        println!("{}", shot.display());
+                    }
+                }
+                Err(e) => {
+                    eprintln!(
+                        "kiosk: the walk at {width}x{height} in {} stopped: {e}",
+                        lang.code()
+                    );
+                    return ExitCode::FAILURE;
                 }
             }
+        }
+        ExitCode::SUCCESS
+    }
+
+    pub(super) fn first_frame(
+        png: &std::path::Path,
+        demo_dir: &std::path::Path,
+        started: std::time::Instant,
+    ) -> ExitCode {
+        let dir = png.parent().unwrap_or(std::path::Path::new("."));
+        let walker = match kiosk::walk::Walker::start(dir, demo_dir, 1080, 1920, Lang::Vi) {
+            Ok(w) => w,
             Err(e) => {
-                eprintln!(
-                    "kiosk: the walk at {width}x{height} in {} stopped: {e}",
-                    lang.code()
-                );
+                eprintln!("kiosk: {e}");
                 return ExitCode::FAILURE;
             }
-        }
-    }
-    ExitCode::SUCCESS
-}
-
-fn first_frame(
-    png: &std::path::Path,
-    demo_dir: &std::path::Path,
-    started: std::time::Instant,
-) -> ExitCode {
-    let dir = png.parent().unwrap_or(std::path::Path::new("."));
-    let walker = match kiosk::walk::Walker::start(dir, demo_dir, 1080, 1920, Lang::Vi) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("kiosk: {e}");
+        };
+        let pixels = walker.render_frame();
+        let elapsed = started.elapsed();
+        if let Err(e) = kiosk_ui::write_png(png, 1080, 1920, &pixels) {
+            eprintln!("kiosk: {}: {e}", png.display());
             return ExitCode::FAILURE;
         }
-    };
-    let pixels = walker.render_frame();
-    let elapsed = started.elapsed();
-    if let Err(e) = kiosk_ui::write_png(png, 1080, 1920, &pixels) {
-        eprintln!("kiosk: {}: {e}", png.display());
-        return ExitCode::FAILURE;
+        let peak = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string()))
+            })
+            .unwrap_or_default();
+        println!("first_frame_ms={} peak_rss={peak}", elapsed.as_millis());
+        ExitCode::SUCCESS
     }
-    let peak = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string()))
-        })
-        .unwrap_or_default();
-    println!("first_frame_ms={} peak_rss={peak}", elapsed.as_millis());
-    ExitCode::SUCCESS
 }
 
 /// The appliance's controller from its configuration, and, once the kiosk
@@ -263,48 +281,34 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
     ))
 }
 
+/// Whatever else runs at each tick of the window's timer.
+type Tick = Box<dyn FnMut(&KioskWindow, u32)>;
+
 fn window(args: &Args) -> Result<(), String> {
-    let (demo, controller, _background) = if args.demo {
-        let (demo, controller) = Demo::start(&args.demo_dir, Box::new(OffsetDateTime::now_utc))?;
-        (Some(demo), controller, None)
+    let ui = KioskWindow::new().map_err(|e| e.to_string())?;
+    // The demo phone, in the demo; nothing in the appliance.
+    let mut extra: Tick = Box::new(|_, _| {});
+    let (controller, _background) = if args.demo {
+        #[cfg(feature = "demo")]
+        {
+            let (demo, controller) =
+                kiosk::demo::Demo::start(&args.demo_dir, Box::new(OffsetDateTime::now_utc))?;
+            extra = Box::new(kiosk::demo::attach_phone(&ui, demo));
+            (controller, None)
+        }
+        #[cfg(not(feature = "demo"))]
+        unreachable!("main refuses --demo in a build without the demo")
     } else {
         let config = Config::load(&args.config).map_err(|e| e.to_string())?;
-        let (controller, background) = from_config(&config)?;
-        (None, controller, background)
+        from_config(&config)?
     };
-    let ui = KioskWindow::new().map_err(|e| e.to_string())?;
-    let k = ui.global::<Kiosk>();
-    k.set_demo(demo.is_some());
     let binding = gui::bind(&ui, Rc::new(RefCell::new(controller)));
-    let demo = demo.map(Rc::new);
-    if let Some(demo) = &demo
-        && demo.has_token()
-    {
-        k.set_demo_token_pin(kiosk::demo::DEMO_TOKEN_PIN.into());
-    }
-    if let Some(demo) = &demo {
-        // The demo phone's holder answers the mobile-signature request.
-        let demo = Rc::clone(demo);
-        k.on_demo_sign(move |confirm| {
-            if let Some((id, _, _)) = demo.pending_signature() {
-                let answer = if confirm {
-                    PhoneAnswer::Confirm
-                } else {
-                    PhoneAnswer::Refuse
-                };
-                if let Err(e) = demo.answer_signature(&id, answer) {
-                    eprintln!("kiosk: demo phone: {e}");
-                }
-            }
-        });
-    }
 
     // The runtime's answers, the idle timeout and the clock: a few times a
     // second; the status bar every few seconds.
     let timer = slint::Timer::default();
     let weak = ui.as_weak();
     let mut ticks = 0u32;
-    let mut sms_shown = 0;
     timer.start(
         slint::TimerMode::Repeated,
         Duration::from_millis(200),
@@ -324,33 +328,7 @@ fn window(args: &Args) -> Result<(), String> {
             }
             let size = ui.window().size();
             ui.global::<Kiosk>().set_wide(size.width > size.height);
-            // The demo phone: once a second too, off the portal's database.
-            if let Some(demo) = demo.as_ref().filter(|_| ticks.is_multiple_of(5)) {
-                let (to, text) = demo
-                    .pending_signature()
-                    .map(|(_, phone, text)| (phone, text))
-                    .unwrap_or_default();
-                let k = ui.global::<Kiosk>();
-                if k.get_demo_signature() != text.as_str() {
-                    k.set_demo_signature_to(to.into());
-                    k.set_demo_signature(text.into());
-                }
-            }
-            if let Some(sms) = demo.as_deref().map(Demo::sms)
-                && sms.len() != sms_shown
-            {
-                sms_shown = sms.len();
-                let sms: Vec<DemoMessage> = sms
-                    .iter()
-                    .rev()
-                    .map(|s| DemoMessage {
-                        to: s.to.as_str().into(),
-                        text: s.text.as_str().into(),
-                    })
-                    .collect();
-                ui.global::<Kiosk>()
-                    .set_demo_sms(ModelRc::new(VecModel::from(sms)));
-            }
+            extra(&ui, ticks);
             binding.refresh(&ui);
         },
     );

@@ -3,6 +3,7 @@
 //! Each type can only be built by its parser. Error messages never repeat the
 //! number itself, so they are safe to log.
 
+use kiosk_sync::{IdentityKind, IdentityRef};
 use kiosk_ui::i18n::Text;
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -234,10 +235,20 @@ impl PersonalId {
     }
 
     pub fn kind(&self) -> &'static str {
+        self.identity_kind().as_str()
+    }
+
+    fn identity_kind(&self) -> IdentityKind {
         match self {
-            PersonalId::Cccd(_) => "cccd",
-            PersonalId::Cmnd(_) => "cmnd",
+            PersonalId::Cccd(_) => IdentityKind::Cccd,
+            PersonalId::Cmnd(_) => IdentityKind::Cmnd,
         }
+    }
+
+    /// `cccd:…` or `cmnd:…`, as the portal and the carriers know the person.
+    pub fn reference(&self) -> IdentityRef {
+        IdentityRef::new(self.identity_kind(), self.as_str())
+            .expect("a parsed personal ID is digits")
     }
 }
 

@@ -1,6 +1,7 @@
 //! The vocabulary of the state machines: events, effects, screens, and the
 //! registration draft they produce.
 
+use kiosk_sync::{IdentityKind, IdentityRef};
 use kiosk_ui::i18n::Text;
 use time::OffsetDateTime;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -74,14 +75,20 @@ pub enum IdentityKey {
 }
 
 impl IdentityKey {
-    /// `cccd:079303012345`, `mst:0100047516`, … The input of the keyed hash
-    /// the store keeps, and of the portal's duplicate check.
+    /// `cccd:079303012345`, `mst:0100047516`, …: what the portal's
+    /// duplicate check asks about.
+    pub fn reference(&self) -> IdentityRef {
+        let made = match self {
+            IdentityKey::Person(id) => return id.reference(),
+            IdentityKey::Business(mst) => IdentityRef::new(IdentityKind::Mst, mst.as_str()),
+            IdentityKey::BhxhCode(code) => IdentityRef::new(IdentityKind::Bhxh, code.as_str()),
+        };
+        made.expect("a parsed tax or BHXH code is digits")
+    }
+
+    /// The reference as text: the input of the keyed hash the store keeps.
     pub fn canonical(&self) -> Zeroizing<String> {
-        Zeroizing::new(match self {
-            IdentityKey::Person(id) => format!("{}:{}", id.kind(), id.as_str()),
-            IdentityKey::Business(mst) => format!("mst:{}", mst.as_str()),
-            IdentityKey::BhxhCode(code) => format!("bhxh:{}", code.as_str()),
-        })
+        self.reference().wire()
     }
 }
 

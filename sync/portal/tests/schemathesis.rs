@@ -14,16 +14,16 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
+use kiosk_portal::Portal;
+use kiosk_portal::server::{self, ServerConfig, Shared};
 use kiosk_sync::httpsig::{self, RequestParts};
-use kiosk_sync::portal::Portal;
-use kiosk_sync::server::{self, ServerConfig, Shared};
 use kiosk_sync::{DeviceKey, PortalSecretKey};
 
 fn schemathesis() -> PathBuf {
     if let Some(path) = std::env::var_os("SCHEMATHESIS") {
         return path.into();
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/venv/bin/schemathesis");
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/venv/bin/schemathesis");
     assert!(
         venv.exists(),
         "schemathesis is not installed: run tests/run, which installs it under target/venv"

@@ -14,9 +14,9 @@ use std::process::ExitCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::{Parser, Subcommand};
+use kiosk_portal::Portal;
+use kiosk_portal::server::{self, ServerConfig, Shared};
 use kiosk_sync::api::SignedPolicy;
-use kiosk_sync::portal::Portal;
-use kiosk_sync::server::{self, ServerConfig, Shared};
 use kiosk_sync::{DeviceKey, PortalSecretKey};
 
 #[derive(Parser)]
@@ -191,7 +191,7 @@ fn print_keys(data: &Path, keys: &Keys) -> Result<(), Failure> {
         keys.policy.public_key().to_base64()
     );
     let cert = read_text(&data.join("tls.crt"))?;
-    let pin = kiosk_sync::tls::pin_of_pem(&cert).map_err(environment)?;
+    let pin = kiosk_portal::tls::pin_of_pem(&cert).map_err(environment)?;
     let hex: String = pin.iter().map(|b| format!("{b:02x}")).collect();
     println!("tls_pin = \"{hex}\"");
     Ok(())
@@ -225,14 +225,14 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 )?;
             }
             if !data.join("mssp.key").exists() {
-                let mssp = kiosk_sync::mssp::Mssp::generate().map_err(environment)?;
+                let mssp = kiosk_portal::mssp::Mssp::generate().map_err(environment)?;
                 write_secret(&data.join("mssp.key"), &mssp.key_pem())?;
                 std::fs::write(data.join("mssp-ca.crt"), mssp.ca_pem())
                     .map_err(|e| environment(format!("{}: {e}", data.display())))?;
             }
             if !data.join("tls.crt").exists() {
                 let (cert, key, _) =
-                    kiosk_sync::tls::self_signed(tls_names).map_err(environment)?;
+                    kiosk_portal::tls::self_signed(tls_names).map_err(environment)?;
                 write_secret(&data.join("tls.key"), &zeroize::Zeroizing::new(key))?;
                 std::fs::write(data.join("tls.crt"), cert)
                     .map_err(|e| environment(format!("{}: {e}", data.display())))?;
@@ -250,7 +250,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let tls_config = if *tls {
                 let key = zeroize::Zeroizing::new(read_text(&data.join("tls.key"))?);
                 Some(
-                    kiosk_sync::tls::server_config(&read_text(&data.join("tls.crt"))?, &key)
+                    kiosk_portal::tls::server_config(&read_text(&data.join("tls.crt"))?, &key)
                         .map_err(environment)?,
                 )
             } else {
@@ -291,7 +291,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 };
                 match tls_config {
                     Some(config) => server::serve(
-                        kiosk_sync::tls::TlsListener::new(listener, config),
+                        kiosk_portal::tls::TlsListener::new(listener, config),
                         shared,
                         shutdown,
                     )
@@ -377,7 +377,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let (mut portal, _) = open(data)?;
             let text =
                 std::fs::read(file).map_err(|e| environment(format!("{}: {e}", file.display())))?;
-            let fixtures: kiosk_sync::portal::Fixtures = serde_json::from_slice(&text)
+            let fixtures: kiosk_portal::Fixtures = serde_json::from_slice(&text)
                 .map_err(|e| refused(format!("{}: {e}", file.display())))?;
             let (bhxh, subscribers) = portal.load_fixtures(&fixtures).map_err(environment)?;
             println!("loaded {bhxh} BHXH record(s) and {subscribers} subscriber(s)");
@@ -399,11 +399,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                     }
                     return Ok(());
                 }
-                PhoneCommand::Confirm { id } => (id, kiosk_sync::portal::PhoneAnswer::Confirm),
-                PhoneCommand::Refuse { id } => (id, kiosk_sync::portal::PhoneAnswer::Refuse),
-                PhoneCommand::Expire { id } => (id, kiosk_sync::portal::PhoneAnswer::Expire),
+                PhoneCommand::Confirm { id } => (id, kiosk_portal::PhoneAnswer::Confirm),
+                PhoneCommand::Refuse { id } => (id, kiosk_portal::PhoneAnswer::Refuse),
+                PhoneCommand::Expire { id } => (id, kiosk_portal::PhoneAnswer::Expire),
             };
-            let mssp = kiosk_sync::mssp::Mssp::from_key_pem(&zeroize::Zeroizing::new(read_text(
+            let mssp = kiosk_portal::mssp::Mssp::from_key_pem(&zeroize::Zeroizing::new(read_text(
                 &data.join("mssp.key"),
             )?))
             .map_err(environment)?;
@@ -412,7 +412,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 .map_err(environment)?
             {
                 Some(s) => {
-                    println!("session {}: {}", s.id, s.state);
+                    println!("session {}: {}", s.id, s.state.as_str());
                     Ok(())
                 }
                 None => Err(refused(format!("no session has id {}", answer.0))),

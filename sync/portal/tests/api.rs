@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use kiosk_sync::api::SignedPolicy;
+use kiosk_portal::Portal;
+use kiosk_portal::server::{self, ServerConfig, Shared};
+use kiosk_sync::api::{SignatureState, SignedPolicy};
 use kiosk_sync::client::{ClientConfig, ClientError, PortalClient};
 use kiosk_sync::httpsig::{self, RequestParts};
-use kiosk_sync::portal::Portal;
 use kiosk_sync::relay::{ItemOutcome, UploadResult};
-use kiosk_sync::server::{self, ServerConfig, Shared};
 use kiosk_sync::{
     DeviceKey, Envelope, EnvelopeHeader, PAYLOAD_SCHEMA, PortalPublicKey, PortalSecretKey,
     RegistrationPayload, seal,
@@ -465,13 +465,13 @@ async fn over_tls_only_the_pinned_certificate_is_trusted() {
     .unwrap();
     let shared = Shared::new(portal, DeviceKey::generate(), ServerConfig::default());
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-    let (cert, key, pin) = kiosk_sync::tls::self_signed(&names).unwrap();
-    assert_eq!(kiosk_sync::tls::pin_of_pem(&cert).unwrap(), pin);
+    let (cert, key, pin) = kiosk_portal::tls::self_signed(&names).unwrap();
+    assert_eq!(kiosk_portal::tls::pin_of_pem(&cert).unwrap(), pin);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}/", listener.local_addr().unwrap());
-    let tls = kiosk_sync::tls::TlsListener::new(
+    let tls = kiosk_portal::tls::TlsListener::new(
         listener,
-        kiosk_sync::tls::server_config(&cert, &key).unwrap(),
+        kiosk_portal::tls::server_config(&cert, &key).unwrap(),
     );
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server::serve(tls, Arc::clone(&shared), async {
@@ -489,7 +489,7 @@ async fn over_tls_only_the_pinned_certificate_is_trusted() {
     // https without a pin is a configuration error, not a silent trust.
     assert!(matches!(client(None), Err(ClientError::Address(_))));
     // Another certificate's pin: the handshake fails, nothing is sent.
-    let (_, _, other) = kiosk_sync::tls::self_signed(&names).unwrap();
+    let (_, _, other) = kiosk_portal::tls::self_signed(&names).unwrap();
     let refused = client(Some(other)).unwrap().enrol(&code).await;
     assert!(
         matches!(&refused, Err(ClientError::Transport(e)) if e.contains("certificate")),
@@ -505,7 +505,7 @@ async fn over_tls_only_the_pinned_certificate_is_trusted() {
 async fn live_checks_answer_from_the_portals_data() {
     use kiosk_sync::api::{BhxhCheck, Ownership, SubscriberCheck};
     let rig = Rig::start().await;
-    let fixtures: kiosk_sync::portal::Fixtures =
+    let fixtures: kiosk_portal::Fixtures =
         serde_json::from_str(include_str!("../fixtures/demo.json")).unwrap();
     assert_eq!(
         rig.shared.portal().load_fixtures(&fixtures).unwrap(),
@@ -524,8 +524,11 @@ async fn live_checks_answer_from_the_portals_data() {
         .await
         .unwrap();
     assert_eq!(
-        (matched.matched, matched.personal_id.as_deref()),
-        (true, Some("cccd:079192004567"))
+        (
+            matched.matched,
+            matched.personal_id.map(|id| id.wire().to_string())
+        ),
+        (true, Some("cccd:079192004567".to_string()))
     );
     for (name, dob) in [
         ("Trần Thị Thùy", "1992-11-02"),
@@ -537,7 +540,7 @@ async fn live_checks_answer_from_the_portals_data() {
 
     let subscriber = |phone: &str, id: &str| SubscriberCheck {
         phone: phone.into(),
-        personal_id: id.into(),
+        personal_id: id.parse().unwrap(),
     };
     let client = &client;
     let ask = |c| async move { client.check_subscriber(&c).await.unwrap() };
@@ -555,24 +558,39 @@ async fn live_checks_answer_from_the_portals_data() {
     );
 
     // Duplicate: none, until a registration for that person arrives.
-    assert!(!client.account_exists("cccd:051099000123").await.unwrap());
+    assert!(
+        !client
+            .account_exists(&"cccd:051099000123".parse().unwrap())
+            .await
+            .unwrap()
+    );
     answered(
         client
             .upload(vec![rig.envelope(&key, "d1", "051099000123")])
             .await,
     );
-    assert!(client.account_exists("cccd:051099000123").await.unwrap());
-    assert!(!client.account_exists("cmnd:051099000123").await.unwrap());
+    assert!(
+        client
+            .account_exists(&"cccd:051099000123".parse().unwrap())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !client
+            .account_exists(&"cmnd:051099000123".parse().unwrap())
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mobile_signature_session_follows_the_phone() {
-    use kiosk_sync::mssp::Mssp;
-    use kiosk_sync::portal::PhoneAnswer;
+    use kiosk_portal::PhoneAnswer;
+    use kiosk_portal::mssp::Mssp;
     let rig = Rig::start().await;
     rig.shared
         .portal()
-        .load_fixtures(&kiosk_sync::portal::demo_fixtures())
+        .load_fixtures(&kiosk_portal::demo_fixtures())
         .unwrap();
     let mssp = Mssp::generate().unwrap();
     let (_, client) = rig.enrolled().await;
@@ -581,14 +599,14 @@ async fn a_mobile_signature_session_follows_the_phone() {
 
     // No signing SIM on that number: the answer is immediate.
     let none = client.start_signature("+84912345678", text).await.unwrap();
-    assert_eq!(none.state, "no_signature_sim");
+    assert_eq!(none.state, SignatureState::NoSignatureSim);
 
     // The phone confirms while the kiosk is waiting on it.
     let session = client.start_signature("+84987654321", text).await.unwrap();
-    assert_eq!(session.state, "pending");
+    assert_eq!(session.state, SignatureState::Pending);
     assert!(session.certificate.is_none() && session.signature.is_none());
     let still = client.signature_session(&session.id, 0).await.unwrap();
-    assert_eq!(still.state, "pending");
+    assert_eq!(still.state, SignatureState::Pending);
     let waiting = client.signature_session(&session.id, 20);
     let phone = async {
         // The phone answers once the kiosk is waiting: the session is
@@ -633,9 +651,9 @@ async fn a_mobile_signature_session_follows_the_phone() {
 
     // Refused on the phone, timed out, cancelled at the kiosk.
     for (answer, state) in [
-        (Some(PhoneAnswer::Refuse), "refused"),
-        (Some(PhoneAnswer::Expire), "expired"),
-        (None, "cancelled"),
+        (Some(PhoneAnswer::Refuse), SignatureState::Refused),
+        (Some(PhoneAnswer::Expire), SignatureState::Expired),
+        (None, SignatureState::Cancelled),
     ] {
         let s = client.start_signature("+84901234567", text).await.unwrap();
         match answer {

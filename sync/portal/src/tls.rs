@@ -20,7 +20,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn self_signed(names: &[String]) -> Result<(String, String, [u8; 32]), String> {
     let certified =
         rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| e.to_string())?;
-    let pin = crate::client::certificate_pin(certified.cert.der());
+    let pin = kiosk_sync::client::certificate_pin(certified.cert.der());
     Ok((
         certified.cert.pem(),
         certified.signing_key.serialize_pem(),
@@ -31,7 +31,7 @@ pub fn self_signed(names: &[String]) -> Result<(String, String, [u8; 32]), Strin
 /// The pin of the first certificate in a PEM file's text.
 pub fn pin_of_pem(cert_pem: &str) -> Result<[u8; 32], String> {
     let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| e.to_string())?;
-    Ok(crate::client::certificate_pin(cert.as_ref()))
+    Ok(kiosk_sync::client::certificate_pin(cert.as_ref()))
 }
 
 /// A rustls server configuration from PEM texts.

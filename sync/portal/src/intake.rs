@@ -1,0 +1,214 @@
+//! Intake: sealed registrations from kiosks (uploads and export files),
+//! decided idempotently, and the accounts they open.
+//!
+//! Intake is idempotent by registration id: re-sending a batch after a lost
+//! answer, or importing the same file twice, answers the recorded outcome
+//! and creates nothing twice. A batch is decided in one transaction (one
+//! disk sync, not one per registration): a crash in the middle of it
+//! records none of it, and the kiosk, which got no answer, sends it again.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use kiosk_sync::relay::ItemOutcome;
+use kiosk_sync::{
+    DevicePublicKey, Envelope, ExportFile, IdentityKind, IdentityRef, PAYLOAD_SCHEMA,
+    PortalSecretKey, RegistrationPayload,
+};
+
+use crate::checks::{bhxh_match_in, subscriber_owner_in};
+use crate::{Portal, PortalError};
+
+/// The identity an account is unique by, from what the kiosk sealed.
+fn identity(p: &RegistrationPayload) -> Option<IdentityRef> {
+    let (kind, value) = if let (Some(kind), Some(id)) = (&p.personal_id_kind, &p.personal_id) {
+        (
+            IdentityKind::parse(kind).filter(|k| k.is_personal_id())?,
+            id,
+        )
+    } else if let Some(mst) = &p.tax_code {
+        (IdentityKind::Mst, mst)
+    } else {
+        (IdentityKind::Bhxh, p.bhxh_code.as_ref()?)
+    };
+    IdentityRef::new(kind, value).ok()
+}
+
+impl Portal {
+    /// Takes a batch from the kiosk holding `key`; answers one outcome per
+    /// envelope, the recorded one for a registration seen before.
+    pub fn receive(
+        &mut self,
+        key: &DevicePublicKey,
+        envelopes: &[Envelope],
+        now: i64,
+    ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
+        let kiosk = self.kiosk(key)?;
+        let secret = &self.secret;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcomes = envelopes
+            .iter()
+            .map(|e| {
+                Ok((
+                    e.registration_id.clone(),
+                    receive_one(&tx, secret, kiosk, key, e, now)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, PortalError>>()?;
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Imports a kiosk's export file; the same as receiving its envelopes.
+    pub fn import(
+        &mut self,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
+        let file = ExportFile::from_bytes(bytes)?;
+        let key = DevicePublicKey::from_base64(&file.kiosk_key)?;
+        self.receive(&key, &file.envelopes, now)
+    }
+
+    /// Accounts by level and pending state, for the admin CLI: never the
+    /// identities themselves.
+    pub fn account_summary(&self) -> Result<Vec<(i64, String, i64)>, PortalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT level, pending, COUNT(*) FROM accounts GROUP BY level, pending ORDER BY level, pending",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Accounts opened, for the admin CLI: never the identities themselves.
+    pub fn account_count(&self) -> Result<i64, PortalError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
+    }
+}
+
+/// Runs the checks the kiosk could not (it was offline): the reason the
+/// registration is refused, or `None` when nothing stands in the way. A
+/// register that does not know the number says nothing against it.
+fn failed_check(conn: &Connection, p: &RegistrationPayload) -> Result<Option<String>, PortalError> {
+    for check in &p.pending {
+        match check.as_str() {
+            "bhxh_match" => {
+                let (Some(code), Some(name), Some(dob)) =
+                    (&p.bhxh_code, &p.full_name, &p.date_of_birth)
+                else {
+                    return Ok(Some("BHXH data missing".into()));
+                };
+                if bhxh_match_in(conn, code, name, dob)?.is_none() {
+                    return Ok(Some("BHXH data did not match".into()));
+                }
+            }
+            "subscriber_ownership" => {
+                if let (Some(phone), Some(id)) = (&p.phone, identity(p))
+                    && id.kind().is_personal_id()
+                    && subscriber_owner_in(conn, phone, &id)? == Some(false)
+                {
+                    return Ok(Some(
+                        "the mobile number is registered to someone else".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Decides one envelope of a batch inside the batch's transaction.
+fn receive_one(
+    tx: &rusqlite::Transaction<'_>,
+    secret: &PortalSecretKey,
+    kiosk: i64,
+    key: &DevicePublicKey,
+    envelope: &Envelope,
+    now: i64,
+) -> Result<ItemOutcome, PortalError> {
+    // Nothing is recorded for an envelope this kiosk did not sign: a
+    // replayed copy must not take the registration id from its maker.
+    match envelope.verify() {
+        Ok(signer) if signer == *key => {}
+        Ok(_) => return Ok(ItemOutcome::Rejected("signed by another kiosk".into())),
+        Err(e) => return Ok(ItemOutcome::Rejected(e.to_string())),
+    }
+    let seen: Option<(String, Option<String>)> = tx
+        .query_row(
+            "SELECT outcome, reason FROM registrations WHERE registration_id = ?1",
+            [&envelope.registration_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((outcome, reason)) = seen {
+        return Ok(match outcome.as_str() {
+            "accepted" => ItemOutcome::Accepted,
+            "duplicate" => ItemOutcome::Duplicate,
+            _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
+        });
+    }
+    let opened = envelope.open(secret).map_err(|e| e.to_string());
+    let payload = opened.and_then(|plain| {
+        serde_json::from_slice::<RegistrationPayload>(&plain).map_err(|e| e.to_string())
+    });
+    let (outcome, reason, account) = match payload {
+        Err(reason) => ("rejected", Some(reason), None),
+        Ok(p) if p.schema != PAYLOAD_SCHEMA || p.registration_id != envelope.registration_id => (
+            "rejected",
+            Some("payload does not match its envelope".to_string()),
+            None,
+        ),
+        Ok(p) => match (identity(&p), failed_check(tx, &p)?) {
+            (None, _) => (
+                "rejected",
+                Some("no identity to open an account for".to_string()),
+                None,
+            ),
+            (Some(_), Some(reason)) => ("rejected", Some(reason), None),
+            (Some(identity), None) => {
+                let identity = identity.wire();
+                let existing: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM accounts WHERE identity = ?1",
+                        [&*identity],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match existing {
+                    Some(id) => ("duplicate", None, Some(id)),
+                    None => {
+                        tx.execute(
+                            "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![&*identity, p.level, p.pending.join(","), now, p.registration_id],
+                        )?;
+                        ("accepted", None, Some(tx.last_insert_rowid()))
+                    }
+                }
+            }
+        },
+    };
+    tx.execute(
+        "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![envelope.registration_id, kiosk, now, outcome, reason, account],
+    )?;
+    // The reference portal runs every check on intake, so each outcome is
+    // final at once: an accepted registration's account is active.
+    let status = if outcome == "accepted" {
+        "activated"
+    } else {
+        outcome
+    };
+    tx.execute(
+        "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, ?3, ?4)",
+        params![kiosk, envelope.registration_id, status, now],
+    )?;
+    Ok(match outcome {
+        "accepted" => ItemOutcome::Accepted,
+        "duplicate" => ItemOutcome::Duplicate,
+        _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
+    })
+}

@@ -1,0 +1,166 @@
+//! The reference portal's core, without HTTP: kiosk enrolment, intake of
+//! sealed registrations, accounts with duplicate detection across all
+//! kiosks, the status feed, and import of export files.
+//!
+//! Intake is idempotent by registration id: re-sending a batch after a lost
+//! answer, or importing the same file twice, answers the recorded outcome
+//! and creates nothing twice. A batch is decided in one transaction (one
+//! disk sync, not one per registration): a crash in the middle of it
+//! records none of it, and the kiosk, which got no answer, sends it again.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use kiosk_sync::PortalSecretKey;
+
+mod checks;
+mod enrolment;
+mod feed;
+mod fixtures;
+mod fleet;
+mod intake;
+pub mod mssp;
+mod policy;
+pub mod server;
+mod signature;
+pub mod tls;
+
+pub use feed::StatusChange;
+pub use fixtures::{BhxhRecord, Fixtures, SignatureUser, Subscriber, demo_fixtures};
+pub use fleet::KioskRow;
+pub use signature::{PhoneAnswer, SIGNATURE_SESSION_RETENTION_SECS, SignatureSession};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS enrolment_codes (
+    code_hash  BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    used_by    INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS kiosks (
+    id          INTEGER PRIMARY KEY,
+    public_key  TEXT NOT NULL UNIQUE,
+    enrolled_at INTEGER NOT NULL,
+    revoked_at  INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS accounts (
+    id         INTEGER PRIMARY KEY,
+    identity   TEXT NOT NULL UNIQUE,   -- cccd:…, cmnd:…, mst:…, bhxh:…
+    level      INTEGER NOT NULL,
+    pending    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    registration_id TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS registrations (
+    registration_id TEXT PRIMARY KEY,
+    kiosk_id        INTEGER NOT NULL REFERENCES kiosks (id),
+    received_at     INTEGER NOT NULL,
+    outcome         TEXT NOT NULL,     -- accepted, duplicate, rejected
+    reason          TEXT,
+    account_id      INTEGER REFERENCES accounts (id)
+) STRICT;
+CREATE TABLE IF NOT EXISTS nonces (
+    kiosk_key TEXT NOT NULL,
+    nonce     TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    PRIMARY KEY (kiosk_key, nonce)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS heartbeats (
+    kiosk_id INTEGER PRIMARY KEY REFERENCES kiosks (id),
+    at       INTEGER NOT NULL,
+    report   TEXT NOT NULL           -- JSON, no personal data
+) STRICT;
+CREATE TABLE IF NOT EXISTS policies (
+    version      INTEGER PRIMARY KEY,
+    document     TEXT NOT NULL,
+    signature    TEXT NOT NULL,
+    published_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS bhxh_records (   -- the social-insurance database, as fixtures
+    code          TEXT PRIMARY KEY,
+    full_name     TEXT NOT NULL,
+    date_of_birth TEXT NOT NULL,         -- YYYY-MM-DD
+    personal_id   TEXT NOT NULL          -- cccd:… or cmnd:…
+) STRICT;
+CREATE TABLE IF NOT EXISTS subscribers (    -- the carriers' subscriber registers, as fixtures
+    phone       TEXT PRIMARY KEY,        -- E.164
+    personal_id TEXT NOT NULL            -- cccd:… or cmnd:…
+) STRICT;
+CREATE TABLE IF NOT EXISTS msig_users (     -- mobile-signature subscribers, as fixtures
+    phone       TEXT PRIMARY KEY,        -- E.164
+    full_name   TEXT NOT NULL,
+    personal_id TEXT NOT NULL,           -- cccd:… or cmnd:…
+    key_pkcs8   BLOB,                    -- made at the first signature
+    certificate BLOB
+) STRICT;
+CREATE TABLE IF NOT EXISTS msig_sessions (
+    id           TEXT PRIMARY KEY,
+    kiosk_id     INTEGER NOT NULL,
+    phone        TEXT NOT NULL,
+    display_text TEXT NOT NULL,
+    state        TEXT NOT NULL,          -- pending, signed, refused, expired, cancelled, no_signature_sim
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    certificate  BLOB,
+    signature    BLOB
+) STRICT;
+CREATE TABLE IF NOT EXISTS status_feed (
+    seq             INTEGER PRIMARY KEY,
+    kiosk_id        INTEGER NOT NULL,
+    registration_id TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    at              INTEGER NOT NULL
+) STRICT;
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("unknown or already used enrolment code")]
+    BadCode,
+    #[error("the enrolment code has expired")]
+    CodeExpired,
+    #[error("this kiosk is not enrolled")]
+    UnknownKiosk,
+    #[error("this kiosk has been revoked")]
+    RevokedKiosk,
+    #[error("mobile-signature service: {0}")]
+    Mssp(String),
+    #[error("a policy of this version or newer is already published")]
+    StalePolicy,
+    #[error("export file: {0}")]
+    Export(#[from] kiosk_sync::EnvelopeError),
+}
+
+#[derive(Debug)]
+pub struct Portal {
+    conn: Connection,
+    secret: PortalSecretKey,
+}
+impl Portal {
+    pub fn open(path: &Path, secret: PortalSecretKey) -> Result<Portal, PortalError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Portal { conn, secret })
+    }
+
+    /// What kiosks seal registrations to.
+    pub fn public_key(&self) -> kiosk_sync::PortalPublicKey {
+        self.secret.public_key()
+    }
+}
+
+kiosk_sync::opaque_debug!(
+    Fixtures,
+    BhxhRecord,
+    Subscriber,
+    SignatureUser,
+    SignatureSession
+);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,327 @@
+//! The portal core's own tests: enrolment, intake, checks and sessions
+//! together, as a kiosk meets them.
+
+use super::*;
+use kiosk_sync::relay::ItemOutcome;
+use kiosk_sync::{
+    DeviceKey, Envelope, EnvelopeHeader, ExportFile, PAYLOAD_SCHEMA, PortalSecretKey,
+    RegistrationPayload, seal,
+};
+
+fn payload(id: &str, person: &str) -> Vec<u8> {
+    let p = RegistrationPayload {
+        schema: PAYLOAD_SCHEMA.into(),
+        registration_id: id.into(),
+        reference: format!("DK-{id}"),
+        created_at: 1,
+        method: "mobile_subscriber".into(),
+        subject: "citizen".into(),
+        level: 1,
+        pending: vec!["global_duplicate".into()],
+        full_name: Some("Nguyễn Văn An".into()),
+        business_name: None,
+        personal_id_kind: Some("cccd".into()),
+        personal_id: Some(person.into()),
+        tax_code: None,
+        bhxh_code: None,
+        date_of_birth: Some("1999-09-05".into()),
+        phone: Some("+84912345678".into()),
+        email: None,
+        certificate: None,
+        password_hash: "$argon2id$…".into(),
+    };
+    serde_json::to_vec(&p).unwrap()
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    portal: Portal,
+    public: kiosk_sync::PortalPublicKey,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = PortalSecretKey::generate();
+    let public = secret.public_key();
+    World {
+        portal: Portal::open(&dir.path().join("portal.sqlite3"), secret).unwrap(),
+        public,
+        _dir: dir,
+    }
+}
+
+fn enrolled(w: &mut World) -> DeviceKey {
+    let kiosk = DeviceKey::generate();
+    let code = w.portal.issue_enrolment_code(0, 3600).unwrap();
+    w.portal.enrol(&code, &kiosk.public_key(), 10).unwrap();
+    kiosk
+}
+
+fn envelope(w: &World, kiosk: &DeviceKey, id: &str, person: &str) -> Envelope {
+    seal(
+        &payload(id, person),
+        EnvelopeHeader::new(id, 1),
+        &w.public,
+        kiosk,
+    )
+    .unwrap()
+}
+
+#[test]
+fn ended_signature_sessions_are_deleted_after_their_retention() {
+    let mut w = world();
+    let first = w
+        .portal
+        .start_signature(1, "+84912345678", "Ma xac nhan: 1234", 1000, 120)
+        .unwrap();
+    let expiry = 1000 + 120;
+    w.portal
+        .start_signature(
+            1,
+            "+84912345679",
+            "Ma xac nhan: 5678",
+            expiry + SIGNATURE_SESSION_RETENTION_SECS,
+            120,
+        )
+        .unwrap();
+    assert!(
+        w.portal
+            .signature_session(
+                Some(1),
+                &first.id,
+                expiry + SIGNATURE_SESSION_RETENTION_SECS
+            )
+            .unwrap()
+            .is_some(),
+        "kept until its retention is over"
+    );
+    let now = expiry + SIGNATURE_SESSION_RETENTION_SECS + 1;
+    w.portal
+        .start_signature(1, "+84912345670", "Ma xac nhan: 9012", now, 120)
+        .unwrap();
+    assert!(
+        w.portal
+            .signature_session(Some(1), &first.id, now)
+            .unwrap()
+            .is_none()
+    );
+    let left: i64 = w
+        .portal
+        .conn
+        .query_row("SELECT COUNT(*) FROM msig_sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 2);
+}
+
+#[test]
+fn enrolment_codes_are_one_time_and_expire() {
+    let mut w = world();
+    let kiosk = DeviceKey::generate();
+    let code = w.portal.issue_enrolment_code(0, 60).unwrap();
+    assert_eq!(code.len(), 8);
+    assert!(matches!(
+        w.portal.enrol(&code, &kiosk.public_key(), 61),
+        Err(PortalError::CodeExpired)
+    ));
+    let code = w.portal.issue_enrolment_code(100, 60).unwrap();
+    let id = w.portal.enrol(&code, &kiosk.public_key(), 110).unwrap();
+    assert!(matches!(
+        w.portal
+            .enrol(&code, &DeviceKey::generate().public_key(), 111),
+        Err(PortalError::BadCode)
+    ));
+    assert!(matches!(
+        w.portal.enrol("00000000", &kiosk.public_key(), 111),
+        Err(PortalError::BadCode)
+    ));
+    assert_eq!(w.portal.kiosk(&kiosk.public_key()).unwrap(), id);
+}
+
+#[test]
+fn a_resent_batch_creates_nothing_twice() {
+    let mut w = world();
+    let kiosk = enrolled(&mut w);
+    let batch = vec![
+        envelope(&w, &kiosk, "r1", "051099000001"),
+        envelope(&w, &kiosk, "r2", "051099000002"),
+    ];
+    let first = w.portal.receive(&kiosk.public_key(), &batch, 100).unwrap();
+    let again = w.portal.receive(&kiosk.public_key(), &batch, 200).unwrap();
+    assert_eq!(
+        first,
+        vec![
+            ("r1".into(), ItemOutcome::Accepted),
+            ("r2".into(), ItemOutcome::Accepted)
+        ]
+    );
+    assert_eq!(again, first);
+    assert_eq!(w.portal.account_count().unwrap(), 2);
+    assert_eq!(
+        w.portal.status_since(&kiosk.public_key(), 0).unwrap().len(),
+        2
+    );
+}
+
+#[test]
+fn the_same_citizen_at_two_offline_kiosks_gets_one_account() {
+    let mut w = world();
+    let (a, b) = (enrolled(&mut w), enrolled(&mut w));
+    let from_a = envelope(&w, &a, "ra", "051099000009");
+    let from_b = envelope(&w, &b, "rb", "051099000009");
+    assert_eq!(
+        w.portal.receive(&a.public_key(), &[from_a], 100).unwrap()[0].1,
+        ItemOutcome::Accepted
+    );
+    assert_eq!(
+        w.portal.receive(&b.public_key(), &[from_b], 101).unwrap()[0].1,
+        ItemOutcome::Duplicate
+    );
+    assert_eq!(w.portal.account_count().unwrap(), 1);
+    let feed = w.portal.status_since(&b.public_key(), 0).unwrap();
+    assert_eq!(
+        (feed[0].registration_id.as_str(), feed[0].status.as_str()),
+        ("rb", "duplicate")
+    );
+    // Each kiosk reads only its own feed, from its cursor on.
+    assert_eq!(
+        w.portal
+            .status_since(&a.public_key(), feed[0].cursor)
+            .unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn unknown_revoked_and_forged_senders_are_refused() {
+    let mut w = world();
+    let kiosk = enrolled(&mut w);
+    let stranger = DeviceKey::generate();
+    let e = envelope(&w, &stranger, "rx", "051099000003");
+    assert!(matches!(
+        w.portal
+            .receive(&stranger.public_key(), std::slice::from_ref(&e), 1),
+        Err(PortalError::UnknownKiosk)
+    ));
+    // An enrolled kiosk relaying another kiosk's envelope: refused for that item.
+    let out = w.portal.receive(&kiosk.public_key(), &[e], 2).unwrap();
+    assert!(matches!(&out[0].1, ItemOutcome::Rejected(r) if r.contains("another kiosk")));
+    let id = w.portal.kiosk(&kiosk.public_key()).unwrap();
+    w.portal.revoke(id, 3).unwrap();
+    let e = envelope(&w, &kiosk, "ry", "051099000004");
+    assert!(matches!(
+        w.portal.receive(&kiosk.public_key(), &[e], 4),
+        Err(PortalError::RevokedKiosk)
+    ));
+}
+
+#[test]
+fn importing_the_same_export_twice_creates_nothing_twice() {
+    let mut w = world();
+    let kiosk = enrolled(&mut w);
+    let file = ExportFile::new(
+        &kiosk.public_key(),
+        5,
+        vec![
+            envelope(&w, &kiosk, "u1", "051099000005"),
+            envelope(&w, &kiosk, "u2", "051099000006"),
+        ],
+    );
+    let bytes = file.to_bytes();
+    let first = w.portal.import(&bytes, 10).unwrap();
+    assert_eq!(w.portal.import(&bytes, 20).unwrap(), first);
+    assert_eq!(w.portal.account_count().unwrap(), 2);
+    assert_eq!(
+        w.portal.status_since(&kiosk.public_key(), 0).unwrap().len(),
+        2
+    );
+}
+
+#[test]
+fn a_replayed_envelope_cannot_take_the_registration_from_its_maker() {
+    let mut w = world();
+    let (maker, replayer) = (enrolled(&mut w), enrolled(&mut w));
+    let e = envelope(&w, &maker, "stolen", "051099000011");
+    let out = w
+        .portal
+        .receive(&replayer.public_key(), std::slice::from_ref(&e), 1)
+        .unwrap();
+    assert!(matches!(&out[0].1, ItemOutcome::Rejected(r) if r.contains("another kiosk")));
+    assert_eq!(
+        w.portal.receive(&maker.public_key(), &[e], 2).unwrap()[0].1,
+        ItemOutcome::Accepted
+    );
+    assert!(
+        w.portal
+            .status_since(&replayer.public_key(), 0)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn checks_left_pending_by_an_offline_kiosk_run_on_intake() {
+    let mut w = world();
+    w.portal.load_fixtures(&demo_fixtures()).unwrap();
+    let kiosk = enrolled(&mut w);
+    let sealed = |id: &str, edit: &dyn Fn(&mut RegistrationPayload)| {
+        let mut p: RegistrationPayload =
+            serde_json::from_slice(&payload(id, "051085001234")).unwrap();
+        edit(&mut p);
+        seal(
+            &serde_json::to_vec(&p).unwrap(),
+            EnvelopeHeader::new(id, 1),
+            &w.public,
+            &kiosk,
+        )
+        .unwrap()
+    };
+    let bhxh = |name: &'static str, dob: &'static str| {
+        move |p: &mut RegistrationPayload| {
+            p.personal_id = Some("079192004567".into());
+            p.pending = vec!["bhxh_match".into()];
+            p.bhxh_code = Some("7901234568".into());
+            p.full_name = Some(name.into());
+            p.date_of_birth = Some(dob.into());
+        }
+    };
+    let wrong_dob = sealed("b1", &bhxh("Trần Thị Thủy", "1992-11-03"));
+    let stranger_phone = sealed("s1", &|p: &mut RegistrationPayload| {
+        p.pending = vec!["subscriber_ownership".into()];
+        p.phone = Some("+84987654321".into()); // Trần Thị Thủy's
+    });
+    let right = sealed("b2", &bhxh("TRẦN THỊ THỦY", "1992-11-02"));
+    let out = w
+        .portal
+        .receive(&kiosk.public_key(), &[wrong_dob, stranger_phone, right], 5)
+        .unwrap();
+    assert_eq!(
+        out[0].1,
+        ItemOutcome::Rejected("BHXH data did not match".into())
+    );
+    assert!(matches!(&out[1].1, ItemOutcome::Rejected(r) if r.contains("someone else")));
+    assert_eq!(out[2].1, ItemOutcome::Accepted);
+    assert_eq!(w.portal.account_count().unwrap(), 1);
+    let feed: Vec<String> = w
+        .portal
+        .status_since(&kiosk.public_key(), 0)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(feed, vec!["rejected", "rejected", "activated"]);
+}
+
+#[test]
+fn a_tampered_envelope_is_rejected_and_stays_rejected() {
+    let mut w = world();
+    let kiosk = enrolled(&mut w);
+    let mut e = envelope(&w, &kiosk, "t1", "051099000007");
+    e.ciphertext[3] ^= 1;
+    let out = w
+        .portal
+        .receive(&kiosk.public_key(), &[e.clone()], 1)
+        .unwrap();
+    assert!(matches!(&out[0].1, ItemOutcome::Rejected(_)));
+    assert_eq!(w.portal.receive(&kiosk.public_key(), &[e], 2).unwrap(), out);
+    assert_eq!(w.portal.account_count().unwrap(), 0);
+}
