@@ -32,10 +32,10 @@ use crate::config::PasswordHashCost;
 use crate::controller::Controller;
 use crate::keys::{self, Keyring};
 use crate::policy::Policy;
-use crate::runtime::{Backend, Runtime};
 use crate::store::Store;
 use crate::token::TokenService;
 use crate::uplink::{Background, Enrolment, LiveChecks, Uplink};
+use crate::worker::{Backend, Worker};
 
 /// A running demo kiosk's devices and portal.
 #[derive(Debug)]
@@ -108,7 +108,7 @@ impl Demo {
             live: Some(live),
             tokens,
         };
-        let controller = Controller::new(policy, Runtime::spawn(backend), clock);
+        let controller = Controller::new(policy, Box::new(Worker::spawn(backend)), clock);
         Ok((
             Demo {
                 sim,

@@ -39,10 +39,10 @@ pub mod gui;
 pub mod keys;
 pub mod policy;
 pub mod register;
-pub mod runtime;
 pub mod selftest;
 pub mod store;
 pub mod token;
 pub mod uplink;
 #[cfg(feature = "demo")]
 pub mod walk;
+pub mod worker;

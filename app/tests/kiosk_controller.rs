@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kiosk::controller::{Controller, View};
 use kiosk::policy::Policy;
-use kiosk::runtime::{Backend, Runtime};
+use kiosk::worker::{Backend, Worker};
 use kiosk_hal::modem::sim::Simulator;
 use support::{FAST_HASH, Fixture, ModemRig};
 use time::OffsetDateTime;
@@ -53,7 +53,7 @@ fn kiosk() -> Kiosk {
         live: None,
         tokens: None,
     };
-    let runtime = Runtime::spawn(backend);
+    let runtime = Box::new(Worker::spawn(backend));
     let clock = Arc::new(Mutex::new(T0));
     let read = Arc::clone(&clock);
     let mut controller = Controller::new(policy, runtime, Box::new(move || *read.lock().unwrap()));

@@ -346,8 +346,8 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
     use kiosk::flow::{
         BhxhOutcome, DuplicateOutcome, Effect, Event, IdentityKey, SubscriberOutcome,
     };
-    use kiosk::runtime::Backend;
     use kiosk::uplink::{Background, LiveChecks};
+    use kiosk::worker::Backend;
 
     let background = Background::new().unwrap();
     let rt = background.runtime();

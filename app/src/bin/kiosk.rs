@@ -26,12 +26,12 @@ use kiosk::controller::Controller;
 use kiosk::gui;
 use kiosk::keys::Keyring;
 use kiosk::policy::ActivePolicy;
-use kiosk::runtime::{Backend, Runtime};
 use kiosk::store::Store;
 use kiosk::token::TokenService;
 use kiosk::uplink::{
     Background, Enrolment, LiveChecks, Uplink, load_portal_policy, portal_policy_path,
 };
+use kiosk::worker::{Backend, Worker};
 use kiosk_hal::modem::{ModemConfig, ModemService};
 use kiosk_hal::token::cert::TrustAnchors;
 use kiosk_ui::{Kiosk, KioskWindow};
@@ -200,7 +200,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
     let modem = match &config.modem {
         Some(m) => Some(
             Box::new(ModemService::spawn(ModemConfig::new(m.locator()?)))
-                as Box<dyn kiosk::runtime::Modem>,
+                as Box<dyn kiosk::worker::Modem>,
         ),
         None => None,
     };
@@ -274,7 +274,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
     Ok((
         Controller::new(
             policy,
-            Runtime::spawn(backend),
+            Box::new(Worker::spawn(backend)),
             Box::new(OffsetDateTime::now_utc),
         ),
         background,

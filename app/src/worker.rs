@@ -1,11 +1,12 @@
-//! The runtime: carries out what the state machines ask for, off the UI
+//! The worker: carries out what the state machines ask for, off the UI
 //! thread, and answers with events.
 //!
 //! One worker thread owns the store, the keys and the devices. Jobs are done
 //! in order, one at a time, so the store has a single writer and a device
-//! never sees two requests at once. Each job is tagged with the session it
-//! belongs to; the controller drops answers for a session that has ended, so
-//! a late modem reply can never land in the next citizen's registration.
+//! never sees two requests at once. Each effect is tagged with the
+//! [`SessionId`] it belongs to; the controller drops answers for a session
+//! that has ended, so a late modem reply can never land in the next
+//! citizen's registration.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -17,6 +18,7 @@ use kiosk_sync::api::{Ownership, Peripherals};
 use time::OffsetDateTime;
 
 use crate::config::PasswordHashCost;
+use crate::controller::{Effects, SessionId};
 use crate::courier::Courier;
 use crate::domain::PersonalId;
 use crate::flow::{
@@ -30,7 +32,7 @@ use crate::store::Store;
 use crate::token::TokenService;
 use crate::uplink::{LiveChecks, UplinkHandle};
 
-/// A modem as the runtime sees it: something that sends SMS and reports
+/// A modem as the worker sees it: something that sends SMS and reports
 /// its health for the status bar.
 pub trait Modem: SmsSender + Send {
     fn health(&self) -> Health;
@@ -59,15 +61,17 @@ pub struct Status {
 /// Work that leaves the UI thread.
 #[derive(Debug)]
 pub enum Job {
-    Effect(Effect),
-    /// Refresh [`Status`].
+    /// An effect of the flow of this session.
+    Effect(SessionId, Effect),
+    /// Refresh [`Status`]; no session's.
     Status,
 }
 
 /// What comes back.
 #[derive(Debug)]
 pub enum Answer {
-    Event(Event),
+    /// The answer to an effect, for the session that asked.
+    Event(SessionId, Event),
     Status(Status),
 }
 
@@ -288,63 +292,67 @@ impl Backend {
 
 /// The worker thread and its two channels.
 #[derive(Debug)]
-pub struct Runtime {
-    jobs: Option<mpsc::Sender<(u64, Job)>>,
-    answers: mpsc::Receiver<(u64, Answer)>,
+pub struct Worker {
+    jobs: Option<mpsc::Sender<Job>>,
+    answers: mpsc::Receiver<Answer>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Runtime {
+impl Worker {
     /// Starts the worker. Answers wait in a channel for the controller to
     /// poll (the window does so on its timer).
-    pub fn spawn(mut backend: Backend) -> Runtime {
-        let (jobs, inbox) = mpsc::channel::<(u64, Job)>();
+    pub fn spawn(mut backend: Backend) -> Worker {
+        let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, answers) = mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name("kiosk-runtime".into())
+            .name("kiosk-worker".into())
             .spawn(move || {
-                for (session, job) in inbox {
+                for job in inbox {
                     let answer = match job {
                         Job::Status => Some(Answer::Status(backend.status())),
-                        Job::Effect(effect) => {
+                        Job::Effect(session, effect) => {
                             let outbox = outbox.clone();
                             let later: Later = Box::new(move |event| {
-                                let _ = outbox.send((session, Answer::Event(event)));
+                                let _ = outbox.send(Answer::Event(session, event));
                             });
-                            backend.run_with(effect, later).map(Answer::Event)
+                            backend
+                                .run_with(effect, later)
+                                .map(|event| Answer::Event(session, event))
                         }
                     };
                     if let Some(answer) = answer
-                        && outbox.send((session, answer)).is_err()
+                        && outbox.send(answer).is_err()
                     {
                         break;
                     }
                 }
             })
-            .expect("spawning the runtime thread");
-        Runtime {
+            .expect("spawning the worker thread");
+        Worker {
             jobs: Some(jobs),
             answers,
             thread: Some(thread),
         }
     }
+}
 
-    pub fn submit(&self, session: u64, job: Job) {
+impl Effects for Worker {
+    fn submit(&self, job: Job) {
         if let Some(jobs) = &self.jobs {
-            let _ = jobs.send((session, job));
+            let _ = jobs.send(job);
         }
     }
 
-    pub fn try_answer(&self) -> Option<(u64, Answer)> {
+    fn try_answer(&self) -> Option<Answer> {
         self.answers.try_recv().ok()
     }
 
-    pub fn wait_answer(&self, timeout: Duration) -> Option<(u64, Answer)> {
+    fn wait_answer(&self, timeout: Duration) -> Option<Answer> {
         self.answers.recv_timeout(timeout).ok()
     }
 }
 
-impl Drop for Runtime {
+impl Drop for Worker {
     fn drop(&mut self) {
         self.jobs = None;
         if let Some(thread) = self.thread.take() {

@@ -1,0 +1,265 @@
+//! Typing: which input has the keyboard, which keyboard it needs, and what
+//! a key does to the text (Telex for names, digits for numbers, the slashes
+//! of a date). Every buffer is allocated once and wiped; a key that would
+//! overflow it is refused rather than reallocating.
+
+use std::sync::Arc;
+
+use kiosk_ui::telex;
+use zeroize::Zeroizing;
+
+use super::Controller;
+use super::session::Page;
+use crate::flow::{Field, Screen, check_field};
+use crate::policy::Policy;
+
+/// The room every typed buffer gets up front; input stops before it, so a
+/// buffer never reallocates (and never leaves a copy behind in freed memory).
+pub(super) const BUFFER: usize = 128;
+
+/// Where typed keys go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Field(Field),
+    /// The second password entry.
+    Confirm,
+}
+
+impl Focus {
+    pub fn id(self) -> &'static str {
+        match self {
+            Focus::Field(f) => field_id(f),
+            Focus::Confirm => "confirm",
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<Focus> {
+        if id == "confirm" {
+            return Some(Focus::Confirm);
+        }
+        FIELDS
+            .iter()
+            .find(|f| field_id(**f) == id)
+            .map(|f| Focus::Field(*f))
+    }
+
+    /// The on-screen keyboard this input needs.
+    pub(super) fn keyboard(self) -> Keyboard {
+        match self {
+            Focus::Field(Field::FullName) => Keyboard::Text,
+            Focus::Field(Field::Email) => Keyboard::Email,
+            Focus::Field(Field::Password) | Focus::Confirm => Keyboard::Password,
+            Focus::Field(Field::DateOfBirth) => Keyboard::Date,
+            Focus::Field(_) => Keyboard::Digits,
+        }
+    }
+
+    fn max_chars(self, policy: &Policy) -> usize {
+        match self {
+            Focus::Field(Field::FullName) => policy.person.name_max_chars.min(100),
+            Focus::Field(Field::PersonalId) => 12,
+            Focus::Field(Field::DateOfBirth) => 10,
+            Focus::Field(Field::Phone) => 12,
+            Focus::Field(Field::BhxhCode) => 15,
+            Focus::Field(Field::Email) => 100,
+            Focus::Field(Field::Otp) => usize::from(policy.otp.digits),
+            Focus::Field(Field::Pin) => 16,
+            Focus::Field(Field::Password) | Focus::Confirm => 64,
+        }
+    }
+}
+
+const FIELDS: [Field; 9] = [
+    Field::FullName,
+    Field::PersonalId,
+    Field::DateOfBirth,
+    Field::Phone,
+    Field::Email,
+    Field::BhxhCode,
+    Field::Otp,
+    Field::Pin,
+    Field::Password,
+];
+
+pub fn field_id(field: Field) -> &'static str {
+    match field {
+        Field::FullName => "full_name",
+        Field::PersonalId => "personal_id",
+        Field::DateOfBirth => "date_of_birth",
+        Field::Phone => "phone",
+        Field::Email => "email",
+        Field::BhxhCode => "bhxh_code",
+        Field::Otp => "otp",
+        Field::Pin => "pin",
+        Field::Password => "password",
+    }
+}
+
+/// The key that respells the name's last word (`.slint` sends the same).
+const RESPELL: &str = "⇄";
+
+/// The on-screen keyboards (`.slint` names them the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyboard {
+    None,
+    /// 0–9.
+    Digits,
+    /// 0–9 with `/` filled in for dd/mm/yyyy.
+    Date,
+    /// Letters with Telex (switchable to plain letters).
+    Text,
+    /// Letters, digits, @ . _ - .com .vn.
+    Email,
+    /// Letters, digits and symbols; never Telex.
+    Password,
+}
+
+impl Keyboard {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Keyboard::None => "none",
+            Keyboard::Digits => "digits",
+            Keyboard::Date => "date",
+            Keyboard::Text => "text",
+            Keyboard::Email => "email",
+            Keyboard::Password => "password",
+        }
+    }
+}
+
+impl Controller {
+    /// A field was touched: it gets the keyboard. Leaving a field checks it.
+    pub fn on_focus(&mut self, id: &str) {
+        self.touch();
+        let Some(focus) = Focus::parse(id) else {
+            return;
+        };
+        self.leave_field();
+        if let Some(session) = self.session.as_mut()
+            && session.inputs().iter().any(|(f, _)| *f == focus)
+        {
+            session.focus = Some(focus);
+        }
+    }
+
+    pub(super) fn leave_field(&mut self) {
+        let now = (self.clock)();
+        let policy = Arc::clone(&self.policy);
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let Some(Focus::Field(field)) = session.focus else {
+            return;
+        };
+        if matches!(session.page, Page::Flow(Screen::Form)) {
+            session.errors.retain(|e| e.field != field);
+            if let Some(error) =
+                check_field(field, session.value(Focus::Field(field)), &policy, now)
+            {
+                session.errors.push(error);
+            }
+        }
+    }
+
+    /// A key of an on-screen keyboard: a character or a piece of text
+    /// (`.com`), `⌫` to delete, `⏎` to go to the next field or submit.
+    pub fn on_key(&mut self, key: &str) {
+        self.touch();
+        if key == "⏎" {
+            self.next_field_or_submit();
+            return;
+        }
+        let policy = Arc::clone(&self.policy);
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let Some(focus) = session.focus else {
+            return;
+        };
+        let telex = session.telex && focus.keyboard() == Keyboard::Text;
+        let max = focus.max_chars(&policy);
+        let style = session.tone_style;
+        if key == RESPELL {
+            if !telex {
+                return;
+            }
+            let text = session.buffer(focus);
+            if let Some(respelled) =
+                telex::respell_last_word(text, style.other()).map(Zeroizing::new)
+                && respelled.chars().count() <= max
+                && respelled.len() < BUFFER
+            {
+                text.clear();
+                text.push_str(&respelled);
+                session.tone_style = style.other();
+            }
+            return;
+        }
+        let text = session.buffer(focus);
+        if key == "⌫" {
+            text.pop();
+            if focus == Focus::Field(Field::DateOfBirth) && text.ends_with('/') {
+                text.pop();
+            }
+        } else {
+            let allowed = match focus.keyboard() {
+                Keyboard::Digits | Keyboard::Date => key.chars().all(|c| c.is_ascii_digit()),
+                Keyboard::Text => key.chars().all(|c| c.is_alphabetic() || " -'.".contains(c)),
+                _ => key.chars().all(|c| !c.is_control()),
+            };
+            if !allowed {
+                return;
+            }
+            // The candidate text, in a buffer of the same fixed size that is
+            // wiped when dropped.
+            let mut next = Zeroizing::new(String::with_capacity(BUFFER));
+            next.push_str(text);
+            // Names start each word with a capital, without the shift key.
+            let word_start = next.is_empty() || next.ends_with(' ');
+            let key = if focus == Focus::Field(Field::FullName) && word_start {
+                key.to_uppercase()
+            } else {
+                key.to_string()
+            };
+            if telex && key.chars().count() == 1 {
+                let c = key.chars().next().unwrap_or(' ');
+                telex::type_key(&mut next, c, style);
+            } else {
+                next.push_str(&key);
+            }
+            if focus == Focus::Field(Field::DateOfBirth) && matches!(next.len(), 2 | 5) {
+                next.push('/');
+            }
+            if next.chars().count() <= max && next.len() < BUFFER {
+                text.clear();
+                text.push_str(&next);
+            }
+        }
+        if let Some(Focus::Field(field)) = session.focus {
+            session.errors.retain(|e| e.field != field);
+        }
+    }
+
+    /// The Telex / ABC switch on the letters keyboard.
+    pub fn on_toggle_telex(&mut self) {
+        self.touch();
+        if let Some(session) = self.session.as_mut() {
+            session.telex = !session.telex;
+        }
+    }
+
+    pub(super) fn next_field_or_submit(&mut self) {
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        let inputs = session.inputs();
+        let at = inputs.iter().position(|(f, _)| Some(*f) == session.focus);
+        match at.and_then(|i| inputs.get(i + 1)) {
+            Some((next, _)) => {
+                let id = next.id();
+                self.on_focus(id);
+            }
+            None => self.on_submit(),
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! The controller between the screens and the state machines.
+//!
+//! It owns one session at a time: what the citizen typed (every buffer is
+//! zeroized, and allocated once so typing leaves no stray copies), which
+//! field has the keyboard, and the registration in progress. The UI calls
+//! the `on_*` methods with what the citizen touched; the controller turns
+//! them into flow events, sends the flow's effects to the [`Effects`] (the worker), feeds
+//! the answers back, and describes the screen as a [`View`]: plain data the
+//! Slint binding copies into the window. Nothing here depends on Slint, so
+//! the whole kiosk can be driven and checked without a display.
+//!
+//! A session ends on completion, on Hủy, and when the citizen walks away
+//! (the policy's idle timeout, with a visible countdown before it). Ending
+//! drops the session: its buffers are wiped, answers still in flight for it
+//! are discarded, and the screen goes home.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiosk_ui::i18n::{Lang, Text};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::domain::{Method, Pin, SubjectKind};
+use crate::flow::{self, Effect, Event, Field, FieldError, Screen};
+use crate::policy::Policy;
+use crate::worker::{Answer, Job, Status};
+
+mod input;
+mod session;
+#[cfg(test)]
+mod tests;
+mod view;
+
+pub use input::{Focus, Keyboard, field_id};
+pub use session::SessionId;
+use session::{Page, Session};
+pub use view::{FieldView, MethodView, RuleView, View};
+
+/// What the controller asks of the world: a worker that carries out
+/// effects and answers, in the kiosk [`crate::worker::Worker`], a scripted
+/// stand-in in the view's tests.
+pub trait Effects {
+    /// Hands over a job; never blocks.
+    fn submit(&self, job: Job);
+    /// An answer that is ready, if any.
+    fn try_answer(&self) -> Option<Answer>;
+    /// Waits up to `timeout` for an answer.
+    fn wait_answer(&self, timeout: Duration) -> Option<Answer>;
+}
+
+/// The kiosk's controller. See the module documentation.
+pub struct Controller {
+    policy: Arc<Policy>,
+    effects: Box<dyn Effects>,
+    clock: Box<dyn Fn() -> OffsetDateTime>,
+    status: Status,
+    session: Option<Session>,
+    /// The id the next session gets.
+    next_session: SessionId,
+    last_touch: OffsetDateTime,
+    /// Chosen by the citizen; every visit starts in Vietnamese.
+    lang: Lang,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("status", &self.status)
+            .field("session", &self.session.as_ref().map(|s| s.id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    pub fn new(
+        policy: Arc<Policy>,
+        effects: Box<dyn Effects>,
+        clock: Box<dyn Fn() -> OffsetDateTime>,
+    ) -> Controller {
+        let now = clock();
+        effects.submit(Job::Status);
+        Controller {
+            policy,
+            effects,
+            clock,
+            status: Status::default(),
+            session: None,
+            next_session: SessionId::FIRST,
+            last_touch: now,
+            lang: Lang::Vi,
+        }
+    }
+
+    /// The controller's clock (the kiosk's time).
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether a session is open (something of a citizen is in memory).
+    pub fn has_session(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// Whether the worker is working for the current session.
+    pub fn is_busy(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.in_flight > 0)
+    }
+
+    fn touch(&mut self) {
+        self.last_touch = (self.clock)();
+    }
+
+    // --- what the citizen touches ---
+
+    /// "Đăng ký" on the home screen.
+    pub fn on_register(&mut self) {
+        self.touch();
+        self.end_session();
+        let id = self.next_session;
+        self.next_session = id.next();
+        self.session = Some(Session::new(id));
+        self.effects.submit(Job::Status);
+    }
+
+    pub fn on_choose_subject(&mut self, id: &str) {
+        self.touch();
+        let subject = SubjectKind::ALL.into_iter().find(|s| s.as_str() == id);
+        if let (Some(session), Some(subject)) = (self.session.as_mut(), subject) {
+            session.subject = Some(subject);
+            session.page = Page::Method;
+        }
+    }
+
+    pub fn on_choose_method(&mut self, id: &str) {
+        self.touch();
+        let Some(method) = Method::parse(id) else {
+            return;
+        };
+        let Some(subject) = self.session.as_ref().and_then(|s| s.subject) else {
+            return;
+        };
+        if self.method_unavailable(method, subject).is_some() {
+            return;
+        }
+        self.start(method, subject);
+    }
+
+    fn start(&mut self, method: Method, subject: SubjectKind) {
+        let started = flow::start(
+            method,
+            subject,
+            Arc::clone(&self.policy),
+            self.status.online,
+        );
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        match started {
+            Ok((registration, effects)) => {
+                session.method = Some(method);
+                session.registration = Some(registration);
+                session.errors.clear();
+                self.apply(effects);
+            }
+            Err(e) => eprintln!("kiosk: {method:?} could not start: {e}"),
+        }
+    }
+
+    /// The page's main button: Đăng ký, Xác nhận, Thử lại, Hoàn tất.
+    pub fn on_submit(&mut self) {
+        self.touch();
+        self.leave_field();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if session.in_flight > 0 {
+            return;
+        }
+        let event = match &session.page {
+            Page::Flow(Screen::Form) => Event::Submit(session.form.clone()),
+            Page::Flow(Screen::EnterOtp { .. }) => {
+                let typed = Zeroizing::new(session.otp.to_string());
+                session.otp.clear();
+                Event::OtpEntered(typed)
+            }
+            Page::Flow(Screen::Password { .. }) => Event::PasswordSubmitted {
+                first: Zeroizing::new(session.password.to_string()),
+                confirm: Zeroizing::new(session.confirm.to_string()),
+            },
+            Page::Flow(Screen::EnterPin { .. }) => {
+                let pin = Pin::new(&session.pin);
+                session.pin.clear();
+                match pin {
+                    Some(pin) => Event::PinEntered(pin),
+                    None => {
+                        session.errors = vec![FieldError::new(
+                            Field::Pin,
+                            Text::new("Mã PIN gồm 4 đến 16 chữ số."),
+                            "the PIN has 4 to 16 characters",
+                        )];
+                        return;
+                    }
+                }
+            }
+            Page::Flow(Screen::ConfirmDetails { .. }) => Event::DetailsConfirmed {
+                email: Zeroizing::new(session.form.email.clone()),
+            },
+            Page::Flow(Screen::OtpNotSent { .. }) => Event::RetryDelivery,
+            Page::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
+                Event::Finish
+            }
+            _ => return,
+        };
+        self.feed(event);
+    }
+
+    /// "Gửi lại OTP".
+    pub fn on_resend(&mut self) {
+        self.touch();
+        if matches!(
+            self.session.as_ref().map(|s| &s.page),
+            Some(Page::Flow(Screen::EnterOtp { .. }))
+        ) {
+            self.feed(Event::ResendOtp);
+        }
+    }
+
+    /// "Quay lại": one step back. After the form, back means editing the
+    /// form again: the method starts over with what was typed, so no check
+    /// can be skipped by going back and forth.
+    pub fn on_back(&mut self) {
+        self.touch();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        // Waiting on the citizen's phone is the one wait Back may leave: the
+        // request is cancelled and its answer, if any, never comes.
+        let on_phone = matches!(session.page, Page::Flow(Screen::WaitingForPhone { .. }));
+        if session.in_flight > 0 && !on_phone {
+            return;
+        }
+        let restart = match (session.method, session.subject) {
+            (Some(m), Some(s)) => Some((m, s)),
+            _ => None,
+        };
+        match &session.page {
+            Page::Subject => self.end_session(),
+            Page::Method => {
+                session.page = Page::Subject;
+                session.subject = None;
+            }
+            Page::Flow(Screen::Form) => {
+                session.registration = None;
+                session.method = None;
+                session.errors.clear();
+                session.focus = None;
+                session.page = Page::Method;
+            }
+            Page::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
+                self.feed(Event::Finish);
+            }
+            Page::Flow(_) => {
+                session.otp.clear();
+                session.pin.clear();
+                session.password.clear();
+                session.confirm.clear();
+                // Undo work in flight at the flow (a signature request).
+                self.cancel_flow();
+                if let Some((method, subject)) = restart {
+                    self.start(method, subject);
+                }
+            }
+        }
+    }
+
+    /// "Hủy": everything of this session is wiped and the kiosk goes home.
+    pub fn on_cancel(&mut self) {
+        self.touch();
+        if self.is_storing() {
+            // The registration is being written; it finishes in a moment
+            // and the citizen gets their reference.
+            return;
+        }
+        self.cancel_flow();
+        self.leave();
+    }
+
+    fn is_storing(&self) -> bool {
+        matches!(
+            self.session.as_ref().map(|s| &s.page),
+            Some(Page::Flow(Screen::Storing))
+        )
+    }
+
+    /// Sends Cancel to the flow and runs only what undoes work in flight.
+    fn cancel_flow(&mut self) {
+        let now = (self.clock)();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let Some(registration) = session.registration.as_mut() else {
+            return;
+        };
+        if let Ok(effects) = registration.handle(now, Event::Cancel, &mut rand::rng()) {
+            for effect in effects {
+                if matches!(effect, Effect::CancelMobileSignature) {
+                    // The wait on the phone ends here: its answer never
+                    // comes, so it no longer counts as in flight.
+                    session.in_flight = session.in_flight.saturating_sub(1);
+                    self.effects.submit(Job::Effect(session.id, effect));
+                }
+            }
+        }
+        session.registration = None;
+    }
+
+    /// The language switch in the status bar: Tiếng Việt ⇄ English. What
+    /// is typed stays; every text on screen changes, errors included.
+    pub fn on_toggle_language(&mut self) {
+        self.touch();
+        self.lang = self.lang.other();
+    }
+
+    /// "Tiếp tục" on the idle warning: the citizen is still here.
+    pub fn on_still_here(&mut self) {
+        self.touch();
+    }
+
+    // --- time and the worker ---
+
+    /// Called every second or so: takes the worker's answers and ends a
+    /// session the citizen walked away from.
+    pub fn on_tick(&mut self) {
+        self.poll();
+        if self.session.is_some() && self.idle_left().is_some_and(|s| s == 0) && !self.is_storing()
+        {
+            self.cancel_flow();
+            self.leave();
+        }
+        // English chosen at home by someone who then walked away.
+        let idle = ((self.clock)() - self.last_touch).whole_seconds();
+        if self.session.is_none() && idle >= i64::from(self.policy.session.idle_timeout_seconds) {
+            self.lang = Lang::Vi;
+        }
+    }
+
+    /// Takes every answer the worker has ready.
+    pub fn poll(&mut self) {
+        while let Some(answer) = self.effects.try_answer() {
+            self.answer(answer);
+        }
+    }
+
+    /// Waits up to `timeout` until the worker has answered everything for
+    /// this session (for the headless walk and the tests).
+    pub fn settle(&mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        self.poll();
+        while self.is_busy() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if let Some(answer) = self.effects.wait_answer(left) {
+                self.answer(answer);
+            }
+        }
+        true
+    }
+
+    /// Asks for fresh status and waits up to `timeout` for it.
+    pub fn wait_for_status(&mut self, timeout: Duration) -> bool {
+        self.effects.submit(Job::Status);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.effects.wait_answer(left) {
+                Some(Answer::Status(status)) => {
+                    let present = status.tokens_present;
+                    self.status = status;
+                    self.follow_token(present);
+                    return true;
+                }
+                Some(answer) => self.answer(answer),
+                None => return false,
+            }
+        }
+    }
+
+    /// Asks the worker for fresh status (queue depth, modem).
+    pub fn refresh_status(&mut self) {
+        self.effects.submit(Job::Status);
+    }
+
+    fn answer(&mut self, answer: Answer) {
+        match answer {
+            Answer::Status(status) => {
+                let present = status.tokens_present;
+                self.status = status;
+                self.follow_token(present);
+            }
+            Answer::Event(session_id, event) => {
+                let Some(session) = self.session.as_mut() else {
+                    return;
+                };
+                if session.id != session_id {
+                    // The citizen this was for has gone.
+                    return;
+                }
+                session.in_flight = session.in_flight.saturating_sub(1);
+                let stored = matches!(event, Event::Stored { .. });
+                self.feed(event);
+                if stored {
+                    self.effects.submit(Job::Status);
+                }
+            }
+        }
+    }
+
+    /// Tells a token flow that the token arrived or left: the reader is
+    /// polled with the status.
+    fn follow_token(&mut self, present: usize) {
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        if session.in_flight > 0 {
+            return;
+        }
+        let event = match (&session.page, present) {
+            (Page::Flow(Screen::WaitingForToken), 1..) => Event::TokenInserted,
+            (Page::Flow(Screen::EnterPin { .. }), 0) => Event::TokenRemoved,
+            _ => return,
+        };
+        self.feed(event);
+    }
+
+    fn feed(&mut self, event: Event) {
+        let now = (self.clock)();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let Some(registration) = session.registration.as_mut() else {
+            return;
+        };
+        match registration.handle(now, event, &mut rand::rng()) {
+            Ok(effects) => self.apply(effects),
+            Err(e) => eprintln!("kiosk: {e}"),
+        }
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            let Some(session) = self.session.as_mut() else {
+                return;
+            };
+            match effect {
+                Effect::Show(screen) => {
+                    let token_wait = matches!(screen, Screen::WaitingForToken);
+                    session.errors.clear();
+                    session.page = Page::Flow(screen);
+                    session.focus = session.inputs().first().map(|(f, _)| *f);
+                    if token_wait {
+                        // Is a token in the reader already?
+                        self.effects.submit(Job::Status);
+                    }
+                }
+                Effect::FieldErrors(errors) => {
+                    session.focus = errors
+                        .first()
+                        .map(|e| Focus::Field(e.field))
+                        .or(session.focus);
+                    session.errors = errors;
+                }
+                Effect::EndSession => self.leave(),
+                other => {
+                    session.in_flight += 1;
+                    self.effects.submit(Job::Effect(session.id, other));
+                }
+            }
+        }
+    }
+
+    fn end_session(&mut self) {
+        // Dropping the session zeroizes every buffer in it.
+        self.session = None;
+    }
+
+    /// The citizen is done (finished, cancelled or gone): the session ends
+    /// and the next person meets the kiosk in Vietnamese.
+    fn leave(&mut self) {
+        self.end_session();
+        self.lang = Lang::Vi;
+    }
+
+    // --- what is shown ---
+
+    /// Seconds left before the idle timeout, once the warning is due.
+    pub fn idle_left(&self) -> Option<u32> {
+        self.session.as_ref()?;
+        let rules = &self.policy.session;
+        let idle = ((self.clock)() - self.last_touch).whole_seconds().max(0);
+        let left = i64::from(rules.idle_timeout_seconds) - idle;
+        (left <= i64::from(rules.idle_warning_seconds)).then(|| left.max(0) as u32)
+    }
+}

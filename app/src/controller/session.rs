@@ -1,0 +1,153 @@
+//! One citizen's visit: what they typed, where they are, and the
+//! registration in progress. Dropping a session wipes all of it.
+
+use kiosk_ui::telex::ToneStyle;
+use zeroize::Zeroizing;
+
+use super::input::{BUFFER, Focus};
+use crate::domain::{Method, SubjectKind};
+use crate::flow::{AnyRegistration, Field, FieldError, Form, Screen, required_fields};
+
+/// Which visit an effect and its answer belong to: each session gets the
+/// next, so an answer for a citizen who has left is recognised and dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+impl SessionId {
+    /// The first session of a kiosk's run.
+    pub const FIRST: SessionId = SessionId(1);
+
+    pub fn next(self) -> SessionId {
+        SessionId(self.0 + 1)
+    }
+}
+
+/// Where a session is, besides what the flow said last.
+#[derive(Debug, Clone)]
+pub(super) enum Page {
+    Subject,
+    Method,
+    Flow(Screen),
+}
+
+/// One citizen's visit. Dropping it wipes what they typed.
+#[derive(Debug)]
+pub(super) struct Session {
+    pub(super) id: SessionId,
+    pub(super) subject: Option<SubjectKind>,
+    pub(super) method: Option<Method>,
+    pub(super) registration: Option<AnyRegistration>,
+    pub(super) form: Form,
+    pub(super) otp: Zeroizing<String>,
+    pub(super) pin: Zeroizing<String>,
+    pub(super) password: Zeroizing<String>,
+    pub(super) confirm: Zeroizing<String>,
+    pub(super) errors: Vec<FieldError>,
+    pub(super) focus: Option<Focus>,
+    pub(super) telex: bool,
+    /// Where Telex puts the tone in *oa, oe, uy*: as on the citizen's ID
+    /// card, chosen with the respell key.
+    pub(super) tone_style: ToneStyle,
+    pub(super) page: Page,
+    /// Jobs sent to the worker and not answered yet.
+    pub(super) in_flight: usize,
+}
+
+fn buffer() -> String {
+    String::with_capacity(BUFFER)
+}
+
+impl Session {
+    pub(super) fn new(id: SessionId) -> Session {
+        Session {
+            id,
+            subject: None,
+            method: None,
+            registration: None,
+            form: Form {
+                full_name: buffer(),
+                personal_id: buffer(),
+                date_of_birth: buffer(),
+                phone: buffer(),
+                email: buffer(),
+                bhxh_code: buffer(),
+            },
+            otp: Zeroizing::new(buffer()),
+            pin: Zeroizing::new(buffer()),
+            password: Zeroizing::new(buffer()),
+            confirm: Zeroizing::new(buffer()),
+            errors: Vec::new(),
+            focus: None,
+            telex: true,
+            tone_style: ToneStyle::Classic,
+            page: Page::Subject,
+            in_flight: 0,
+        }
+    }
+
+    pub(super) fn buffer(&mut self, focus: Focus) -> &mut String {
+        match focus {
+            Focus::Field(Field::FullName) => &mut self.form.full_name,
+            Focus::Field(Field::PersonalId) => &mut self.form.personal_id,
+            Focus::Field(Field::DateOfBirth) => &mut self.form.date_of_birth,
+            Focus::Field(Field::Phone) => &mut self.form.phone,
+            Focus::Field(Field::Email) => &mut self.form.email,
+            Focus::Field(Field::BhxhCode) => &mut self.form.bhxh_code,
+            Focus::Field(Field::Otp) => &mut self.otp,
+            Focus::Field(Field::Pin) => &mut self.pin,
+            Focus::Field(Field::Password) => &mut self.password,
+            Focus::Confirm => &mut self.confirm,
+        }
+    }
+
+    pub(super) fn value(&self, focus: Focus) -> &str {
+        match focus {
+            Focus::Field(Field::FullName) => &self.form.full_name,
+            Focus::Field(Field::PersonalId) => &self.form.personal_id,
+            Focus::Field(Field::DateOfBirth) => &self.form.date_of_birth,
+            Focus::Field(Field::Phone) => &self.form.phone,
+            Focus::Field(Field::Email) => &self.form.email,
+            Focus::Field(Field::BhxhCode) => &self.form.bhxh_code,
+            Focus::Field(Field::Otp) => &self.otp,
+            Focus::Field(Field::Pin) => &self.pin,
+            Focus::Field(Field::Password) => &self.password,
+            Focus::Confirm => &self.confirm,
+        }
+    }
+
+    /// The inputs of the current page, in screen order.
+    pub(super) fn inputs(&self) -> Vec<(Focus, bool)> {
+        match &self.page {
+            Page::Flow(Screen::Form) => match (self.method, self.subject) {
+                (Some(m), Some(s)) => required_fields(m, s)
+                    .into_iter()
+                    // The signature methods ask for the e-mail on the
+                    // confirmation page, after the certificate is known.
+                    .filter(|(f, _)| {
+                        !(matches!(m, Method::SimSignature | Method::UsbToken)
+                            && *f == Field::Email)
+                    })
+                    .map(|(f, r)| (Focus::Field(f), r))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            Page::Flow(Screen::EnterOtp { .. }) => vec![(Focus::Field(Field::Otp), true)],
+            Page::Flow(Screen::EnterPin { .. }) => vec![(Focus::Field(Field::Pin), true)],
+            Page::Flow(Screen::Password { .. }) => vec![
+                (Focus::Field(Field::Password), true),
+                (Focus::Confirm, true),
+            ],
+            Page::Flow(Screen::ConfirmDetails { email_required, .. }) => {
+                vec![(Focus::Field(Field::Email), *email_required)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub(super) fn error_for(&self, focus: Focus) -> Option<&FieldError> {
+        let Focus::Field(field) = focus else {
+            return None;
+        };
+        self.errors.iter().find(|e| e.field == field)
+    }
+}

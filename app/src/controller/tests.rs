@@ -1,0 +1,303 @@
+//! The controller and its view without a pty, a database or a window: the
+//! worker is scripted (each test answers the effects the flow asked for)
+//! and the clock is set by hand, so timeouts and countdowns are checked in
+//! microseconds. The same screens against the real devices are in
+//! `app/tests/kiosk_controller.rs`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiosk_ui::i18n::Lang;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use super::*;
+use crate::flow::{DeliveryFailure, DuplicateOutcome, SubscriberOutcome};
+
+const T0: OffsetDateTime = datetime!(2026-12-04 09:00 +7);
+
+/// Jobs the controller handed over, and answers waiting for it.
+#[derive(Default)]
+struct Script {
+    jobs: RefCell<Vec<Job>>,
+    answers: RefCell<VecDeque<Answer>>,
+}
+
+struct Scripted(Rc<Script>);
+
+impl Effects for Scripted {
+    fn submit(&self, job: Job) {
+        self.0.jobs.borrow_mut().push(job);
+    }
+
+    fn try_answer(&self) -> Option<Answer> {
+        self.0.answers.borrow_mut().pop_front()
+    }
+
+    fn wait_answer(&self, _: Duration) -> Option<Answer> {
+        self.try_answer()
+    }
+}
+
+struct Rig {
+    c: Controller,
+    script: Rc<Script>,
+    now: Rc<Cell<OffsetDateTime>>,
+}
+
+fn ready() -> Status {
+    Status {
+        online: false,
+        modem_ready: true,
+        signal_bars: 3,
+        ..Status::default()
+    }
+}
+
+impl Rig {
+    fn new(status: Status) -> Rig {
+        let script = Rc::new(Script::default());
+        let now = Rc::new(Cell::new(T0));
+        let clock = Rc::clone(&now);
+        let c = Controller::new(
+            Arc::new(Policy::built_in().clone()),
+            Box::new(Scripted(Rc::clone(&script))),
+            Box::new(move || clock.get()),
+        );
+        let mut rig = Rig { c, script, now };
+        rig.status(status);
+        rig
+    }
+
+    fn status(&mut self, status: Status) {
+        self.script
+            .answers
+            .borrow_mut()
+            .push_back(Answer::Status(status));
+        self.c.poll();
+    }
+
+    fn advance(&mut self, seconds: i64) {
+        self.now
+            .set(self.now.get() + time::Duration::seconds(seconds));
+        self.c.on_tick();
+    }
+
+    /// The effects asked for since the last call, with their session.
+    fn effects(&self) -> Vec<(SessionId, Effect)> {
+        self.script
+            .jobs
+            .borrow_mut()
+            .drain(..)
+            .filter_map(|job| match job {
+                Job::Effect(session, effect) => Some((session, effect)),
+                Job::Status => None,
+            })
+            .collect()
+    }
+
+    fn answer(&mut self, session: SessionId, event: Event) {
+        self.script
+            .answers
+            .borrow_mut()
+            .push_back(Answer::Event(session, event));
+        self.c.poll();
+    }
+
+    fn type_in(&mut self, field: &str, text: &str) {
+        self.c.on_focus(field);
+        for key in text.chars() {
+            self.c.on_key(&key.to_string());
+        }
+    }
+
+    /// Home → citizen → mobile subscriber → a filled form, submitted.
+    fn mobile_form_submitted(&mut self) -> SessionId {
+        self.c.on_register();
+        self.c.on_choose_subject("citizen");
+        self.c.on_choose_method("mobile_subscriber");
+        self.c.on_toggle_telex();
+        self.type_in("full_name", "Nguyen Van An");
+        self.c.on_toggle_telex();
+        self.type_in("personal_id", "051099012345");
+        self.type_in("date_of_birth", "05091999");
+        self.type_in("phone", "0912345678");
+        self.effects();
+        self.c.on_submit();
+        let effects = self.effects();
+        let [(session, Effect::CheckDuplicate(_))] = &effects[..] else {
+            panic!("the form asks for a duplicate check first: {effects:?}");
+        };
+        *session
+    }
+
+    /// ... and the checks answered as offline: the SMS is being sent.
+    fn sending_sms(&mut self) -> SessionId {
+        let session = self.mobile_form_submitted();
+        self.answer(
+            session,
+            Event::DuplicateChecked(DuplicateOutcome::CheckedLocallyOnly),
+        );
+        let effects = self.effects();
+        if let [(_, Effect::CheckSubscriber { .. })] = &effects[..] {
+            self.answer(
+                session,
+                Event::SubscriberChecked(SubscriberOutcome::Unavailable),
+            );
+        }
+        assert!(
+            matches!(self.effects()[..], [(_, Effect::SendOtp { .. })]),
+            "the code goes out by SMS"
+        );
+        session
+    }
+
+    /// ... and the code sent: the OTP page.
+    fn at_otp(&mut self) -> SessionId {
+        let session = self.sending_sms();
+        self.answer(session, Event::OtpDelivered);
+        assert_eq!(self.c.view().page, "otp");
+        session
+    }
+}
+
+#[test]
+fn the_home_screen_shows_nothing_of_anyone() {
+    let rig = Rig::new(ready());
+    let view = rig.c.view();
+    assert_eq!(view.page, "home");
+    assert!(view.fields.is_empty() && view.title.is_empty());
+    assert_eq!(view.status.signal_bars, 3);
+}
+
+#[test]
+fn without_a_modem_the_sms_methods_are_greyed_out_with_the_reason() {
+    let mut rig = Rig::new(Status::default());
+    rig.c.on_register();
+    rig.c.on_choose_subject("citizen");
+    let view = rig.c.view();
+    assert_eq!(view.page, "method");
+    let mobile = view
+        .methods
+        .iter()
+        .find(|m| m.id == "mobile_subscriber")
+        .expect("the mobile method is listed");
+    assert!(!mobile.enabled);
+    assert!(mobile.reason.contains("SMS"), "{}", mobile.reason);
+    // Chosen anyway (a stale touch): nothing starts.
+    rig.c.on_choose_method("mobile_subscriber");
+    assert_eq!(rig.c.view().page, "method");
+
+    rig.status(ready());
+    let view = rig.c.view();
+    let mobile = view.methods.iter().find(|m| m.id == "mobile_subscriber");
+    assert!(mobile.is_some_and(|m| m.enabled && m.reason.is_empty()));
+}
+
+#[test]
+fn typed_keys_fill_the_focused_field_as_the_keyboard_allows() {
+    let mut rig = Rig::new(ready());
+    rig.c.on_register();
+    rig.c.on_choose_subject("citizen");
+    rig.c.on_choose_method("mobile_subscriber");
+    rig.type_in("date_of_birth", "05x091999");
+    rig.type_in("full_name", "nguyeenx van an");
+    let view = rig.c.view();
+    let value = |id: &str| {
+        view.fields
+            .iter()
+            .find(|f| f.id == id)
+            .map(|f| f.value.clone())
+    };
+    assert_eq!(value("date_of_birth").as_deref(), Some("05/09/1999"));
+    assert_eq!(value("full_name").as_deref(), Some("Nguyễn Van An"));
+    assert_eq!(view.keyboard, Keyboard::Text.as_str());
+}
+
+#[test]
+fn the_otp_page_counts_down_on_the_clock_it_is_given() {
+    let mut rig = Rig::new(ready());
+    rig.at_otp();
+    let view = rig.c.view();
+    assert_eq!(view.countdown, "5:00");
+    assert!(!view.resend_enabled);
+    assert!(view.resend_label.contains("1:00"), "{}", view.resend_label);
+
+    rig.advance(61);
+    let view = rig.c.view();
+    assert_eq!(view.countdown, "3:59");
+    assert!(view.resend_enabled, "{}", view.resend_label);
+
+    // The citizen keeps touching (no idle timeout) until the code expires.
+    for _ in 0..4 {
+        rig.c.on_still_here();
+        rig.advance(60);
+    }
+    let view = rig.c.view();
+    assert_eq!(view.countdown, "0:00");
+    assert!(!view.submit_enabled);
+    assert!(
+        !view.fields[0].error.is_empty(),
+        "expiry is said on the field"
+    );
+}
+
+#[test]
+fn an_answer_for_a_citizen_who_has_left_never_reaches_the_next() {
+    let mut rig = Rig::new(ready());
+    let first = rig.mobile_form_submitted();
+    rig.c.on_cancel();
+    assert_eq!(rig.c.view().page, "home");
+    let second = rig.mobile_form_submitted();
+    assert_ne!(first, second);
+    // The first visit's late answer: dropped, the second still waits.
+    rig.answer(
+        first,
+        Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+    );
+    assert_eq!(rig.c.view().page, "busy");
+    assert!(rig.c.is_busy());
+    rig.answer(
+        second,
+        Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+    );
+    assert_eq!(rig.c.view().page, "exists");
+}
+
+#[test]
+fn walking_away_warns_then_wipes_the_session_in_vietnamese() {
+    let mut rig = Rig::new(ready());
+    rig.c.on_register();
+    rig.c.on_toggle_language();
+    rig.c.on_choose_subject("citizen");
+    rig.c.on_choose_method("mobile_subscriber");
+    rig.type_in("phone", "0912345678");
+    rig.advance(69);
+    assert_eq!(rig.c.view().idle_left, None);
+    rig.advance(1);
+    assert_eq!(rig.c.view().idle_left, Some(20));
+    rig.advance(19);
+    assert_eq!(rig.c.view().idle_left, Some(1));
+    assert!(rig.c.has_session());
+    rig.advance(1);
+    let view = rig.c.view();
+    assert!(!rig.c.has_session());
+    assert_eq!((view.page, view.lang), ("home", Lang::Vi));
+}
+
+#[test]
+fn a_failed_sms_says_so_and_offers_another_try() {
+    let mut rig = Rig::new(ready());
+    let session = rig.sending_sms();
+    rig.answer(session, Event::OtpNotDelivered(DeliveryFailure::Rejected));
+    let view = rig.c.view();
+    assert_eq!(view.page, "otp-not-sent");
+    assert!(view.submit_enabled);
+    rig.c.on_toggle_language();
+    let english = rig.c.view();
+    assert_eq!(english.submit_label, "Try again");
+    assert_ne!(english.message, view.message);
+}

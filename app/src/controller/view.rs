@@ -1,0 +1,457 @@
+//! What the screen shows: the [`View`], built fresh from the session, the
+//! policy and the kiosk's status, in the language chosen. Every text the
+//! citizen reads is looked up here, so the view can be checked in both
+//! languages without a window.
+
+use kiosk_ui::i18n::{Lang, Text, fill, tr};
+use kiosk_ui::telex;
+use time::OffsetDateTime;
+
+use super::Controller;
+use super::input::{Focus, Keyboard};
+use super::session::{Page, Session};
+use crate::domain::{Method, PasswordCheck, PasswordRule, SubjectKind};
+use crate::flow::{Field, Screen};
+use crate::policy::Unavailable;
+use crate::worker::Status;
+
+/// One method on the method screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodView {
+    pub id: String,
+    pub title: String,
+    pub detail: String,
+    pub enabled: bool,
+    pub reason: String,
+}
+
+/// One input on screen. `value` is what is drawn: passwords and PINs as dots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldView {
+    pub id: String,
+    pub label: String,
+    pub value: String,
+    pub hint: String,
+    pub required: bool,
+    pub error: String,
+    pub focused: bool,
+}
+
+/// A line of the password checklist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleView {
+    pub text: String,
+    pub ok: bool,
+}
+
+/// Everything a screen shows. Built fresh after each change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// home, subject, method, form, busy, otp, otp-not-sent, password,
+    /// exists, token-wait, pin, confirm, phone-wait, done, failed.
+    pub page: &'static str,
+    pub subject_title: String,
+    pub method_title: String,
+    pub methods: Vec<MethodView>,
+    pub fields: Vec<FieldView>,
+    pub keyboard: &'static str,
+    pub telex: bool,
+    /// The name's last word with its tone on the other vowel (*Thủy* ⇄
+    /// *Thuỷ*), offered as a key; empty when it reads the same either way.
+    pub respell: String,
+    /// Headline and text of the busy, failed, done, exists and wait pages.
+    pub title: String,
+    pub message: String,
+    /// Lines under the message: next steps, ways out, certificate details.
+    pub lines: Vec<String>,
+    pub submit_label: String,
+    pub submit_enabled: bool,
+    /// OTP: "Gửi lại OTP" and whether it may be pressed now.
+    pub resend_label: String,
+    pub resend_enabled: bool,
+    /// OTP: time left to enter the code, `m:ss`.
+    pub countdown: String,
+    pub rules: Vec<RuleView>,
+    pub reference: String,
+    /// Shown big on the SIM signature waiting page.
+    pub verification_code: String,
+    /// Seconds until the idle timeout ends the session, once the warning shows.
+    pub idle_left: Option<u32>,
+    pub status: Status,
+    /// The language everything above is in, and the screens' own texts.
+    pub lang: Lang,
+}
+
+fn field_label(focus: Focus, subject: Option<SubjectKind>) -> (&'static str, &'static str) {
+    match focus {
+        Focus::Field(Field::FullName) => ("Họ và tên", "Gõ có dấu: aa→â, dd→đ, s f r x j"),
+        Focus::Field(Field::PersonalId) => ("Số CCCD/CMND", "12 số CCCD hoặc 9 số CMND"),
+        Focus::Field(Field::DateOfBirth) => ("Ngày sinh", "ngày/tháng/năm"),
+        Focus::Field(Field::Phone) => ("Số điện thoại", "Ví dụ 0912345678"),
+        Focus::Field(Field::Email) => (
+            "Email",
+            if subject == Some(SubjectKind::Business) {
+                "Email của doanh nghiệp"
+            } else {
+                "Không bắt buộc"
+            },
+        ),
+        Focus::Field(Field::BhxhCode) => ("Mã số BHXH", "10 chữ số trên thẻ BHYT/sổ BHXH"),
+        Focus::Field(Field::Otp) => ("Mã OTP", ""),
+        Focus::Field(Field::Pin) => ("Mã PIN", ""),
+        Focus::Field(Field::Password) => ("Mật khẩu", ""),
+        Focus::Confirm => ("Nhập lại mật khẩu", ""),
+    }
+}
+
+impl Controller {
+    /// Why `method` cannot be chosen now (Vietnamese wording), if it cannot.
+    pub(super) fn method_unavailable(
+        &self,
+        method: Method,
+        subject: SubjectKind,
+    ) -> Option<&'static str> {
+        if let Err(why) = self
+            .policy
+            .check_offered(method, subject, self.status.online)
+        {
+            return Some(why.message());
+        }
+        let needs_modem = matches!(method, Method::MobileSubscriber | Method::Bhxh);
+        if needs_modem && !self.status.modem_ready {
+            return Some(
+                "Thiết bị gửi tin nhắn SMS chưa sẵn sàng, chưa gửi được mã OTP. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.",
+            );
+        }
+        if method == Method::UsbToken && !self.status.token_reader {
+            return Some(
+                "Máy này chưa sẵn sàng đọc USB ký số. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.",
+            );
+        }
+        None
+    }
+
+    /// The screen as it should look now.
+    pub fn view(&self) -> View {
+        let mut view = View {
+            page: "home",
+            keyboard: Keyboard::None.as_str(),
+            status: self.status.clone(),
+            idle_left: self.idle_left(),
+            lang: self.lang,
+            ..View::default()
+        };
+        let lang = self.lang;
+        let Some(session) = self.session.as_ref() else {
+            return view;
+        };
+        let now = (self.clock)();
+        view.telex = session.telex;
+        view.subject_title = session
+            .subject
+            .map(|s| tr(lang, s.label()).to_string())
+            .unwrap_or_default();
+        view.method_title = session
+            .method
+            .map(|m| tr(lang, form_title(m)).to_string())
+            .unwrap_or_default();
+        view.fields = session
+            .inputs()
+            .into_iter()
+            .map(|(focus, required)| {
+                let (label, hint) = field_label(focus, session.subject);
+                let value = session.value(focus);
+                let secret = matches!(
+                    focus,
+                    Focus::Field(Field::Password | Field::Pin) | Focus::Confirm
+                );
+                FieldView {
+                    id: focus.id().into(),
+                    label: tr(lang, label).into(),
+                    value: if secret {
+                        "●".repeat(value.chars().count())
+                    } else {
+                        value.to_string()
+                    },
+                    hint: tr(lang, hint).into(),
+                    required,
+                    error: session
+                        .error_for(focus)
+                        .map(|e| e.message.render(lang))
+                        .unwrap_or_default(),
+                    focused: session.focus == Some(focus),
+                }
+            })
+            .collect();
+        if let Some(focus) = session.focus {
+            view.keyboard = focus.keyboard().as_str();
+            if session.telex && focus.keyboard() == Keyboard::Text {
+                view.respell =
+                    telex::respell_last_word(session.value(focus), session.tone_style.other())
+                        .and_then(|t| t.rsplit(' ').next().map(str::to_string))
+                        .unwrap_or_default();
+            }
+        }
+        match &session.page {
+            Page::Subject => view.page = "subject",
+            Page::Method => {
+                view.page = "method";
+                let subject = session.subject.unwrap_or(SubjectKind::Citizen);
+                view.methods = self
+                    .policy
+                    .methods_for(subject, self.status.online)
+                    .into_iter()
+                    .map(|(method, offered)| {
+                        let reason = match offered {
+                            Err(Unavailable::NotForSubject) => None,
+                            _ => self.method_unavailable(method, subject),
+                        };
+                        MethodView {
+                            id: method.as_str().into(),
+                            title: tr(lang, method.label()).into(),
+                            detail: method_detail(method, offered.ok().map(|l| l.get()), lang),
+                            enabled: reason.is_none(),
+                            reason: reason.map(|r| tr(lang, r).into()).unwrap_or_default(),
+                        }
+                    })
+                    .collect();
+            }
+            Page::Flow(screen) => self.describe(screen, session, now, &mut view),
+        }
+        view
+    }
+
+    fn describe(&self, screen: &Screen, session: &Session, now: OffsetDateTime, view: &mut View) {
+        let lang = self.lang;
+        let t = |vietnamese: &str| tr(lang, vietnamese).to_string();
+        match screen {
+            Screen::Form => {
+                view.page = "form";
+                view.submit_label = t("Đăng ký");
+                view.submit_enabled = true;
+            }
+            Screen::Checking => busy(
+                view,
+                t("Đang kiểm tra thông tin…"),
+                t("Vui lòng chờ trong giây lát."),
+            ),
+            Screen::Storing => busy(
+                view,
+                t("Đang lưu hồ sơ đăng ký…"),
+                t("Vui lòng không rời khỏi máy trong giây lát."),
+            ),
+            Screen::ProvingToken => busy(
+                view,
+                t("Đang kiểm tra USB ký số…"),
+                t("Không rút USB ra khỏi máy."),
+            ),
+            Screen::SendingOtp { masked_phone } => busy(
+                view,
+                t("Đang gửi mã OTP…"),
+                Text::with("Mã OTP đang được gửi đến số {}.", [masked_phone]).render(lang),
+            ),
+            Screen::OtpNotSent { failure } => {
+                view.page = "otp-not-sent";
+                view.title = t("Chưa gửi được mã OTP");
+                view.message = t(failure.message());
+                view.submit_label = t("Thử lại");
+                view.submit_enabled = *failure != crate::flow::DeliveryFailure::DailyLimit;
+            }
+            Screen::EnterOtp {
+                masked_phone,
+                expires_at,
+                attempts_left,
+                resends_left,
+                resend_available_at,
+                error,
+            } => {
+                view.page = "otp";
+                view.title = t("Nhập mã OTP");
+                view.message = Text::with(
+                    "Mã OTP gồm {} chữ số đã được gửi đến số {}.",
+                    [self.policy.otp.digits.to_string(), masked_phone.clone()],
+                )
+                .render(lang);
+                let left = (*expires_at - now).whole_seconds().max(0);
+                view.countdown = format!("{}:{:02}", left / 60, left % 60);
+                view.lines = vec![Text::with("Còn {} lần nhập.", [attempts_left]).render(lang)];
+                let shown = match error {
+                    _ if left == 0 => Some(crate::flow::OtpError::Expired.message()),
+                    Some(error) => Some(error.message()),
+                    None => None,
+                };
+                if let (Some(text), Some(f)) = (shown, view.fields.first_mut()) {
+                    f.error = text.render(lang);
+                }
+                let wait = resend_available_at
+                    .map(|at| (at - now).whole_seconds())
+                    .unwrap_or(0);
+                view.resend_enabled = *resends_left > 0 && wait <= 0;
+                view.resend_label = if *resends_left == 0 {
+                    t("Đã hết lượt gửi lại")
+                } else if wait > 0 {
+                    Text::with(
+                        "Gửi lại OTP sau {}",
+                        [format!("{}:{:02}", wait / 60, wait % 60)],
+                    )
+                    .render(lang)
+                } else {
+                    Text::with("Gửi lại OTP (còn {} lần)", [resends_left]).render(lang)
+                };
+                view.submit_label = t("Xác nhận");
+                view.submit_enabled =
+                    session.otp.chars().count() == usize::from(self.policy.otp.digits) && left > 0;
+            }
+            Screen::Password { .. } => {
+                view.page = "password";
+                view.title = t("Đặt mật khẩu");
+                view.message = t("Mật khẩu dùng để đăng nhập Cổng Dịch vụ công.");
+                let check = PasswordCheck::evaluate(
+                    &session.password,
+                    &session.confirm,
+                    &self.policy.password,
+                );
+                view.rules = PasswordRule::ALL
+                    .iter()
+                    .map(|rule| RuleView {
+                        text: rule.label(&self.policy.password).render(lang),
+                        ok: check.holds(*rule),
+                    })
+                    .collect();
+                view.submit_label = t("Đăng ký");
+                view.submit_enabled = check.is_ok();
+            }
+            Screen::AccountExists { ways_out } => {
+                view.page = "exists";
+                view.title = t("Tài khoản đã tồn tại");
+                view.message =
+                    t("Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:");
+                view.lines = ways_out.iter().map(|w| t(w.label())).collect();
+                view.submit_label = t("Hoàn tất");
+                view.submit_enabled = true;
+                view.keyboard = Keyboard::None.as_str();
+            }
+            Screen::WaitingForToken => {
+                view.page = "token-wait";
+                view.title = t("Cắm USB ký số");
+                view.message = t("Cắm USB ký số vào cổng USB của máy. Máy sẽ tự nhận USB.");
+            }
+            Screen::EnterPin {
+                count_low,
+                final_try,
+                wrong,
+            } => {
+                view.page = "pin";
+                view.title = t("Nhập mã PIN của USB ký số");
+                view.message = t("Mã PIN chỉ được dùng trên USB, máy không lưu lại.");
+                if *wrong {
+                    let text = if *final_try {
+                        "Mã PIN không đúng. Đây là lần nhập cuối, nhập sai nữa USB sẽ bị khoá."
+                    } else if *count_low {
+                        "Mã PIN không đúng. Chỉ còn ít lần nhập trước khi USB bị khoá."
+                    } else {
+                        "Mã PIN không đúng."
+                    };
+                    if let Some(f) = view.fields.first_mut() {
+                        f.error = t(text);
+                    }
+                }
+                view.submit_label = t("Đăng nhập");
+                view.submit_enabled = session.pin.chars().count() >= 4;
+            }
+            Screen::WaitingForPhone { verification_code } => {
+                view.page = "phone-wait";
+                view.title = t("Xác nhận trên điện thoại");
+                view.message = t(
+                    "Kiểm tra mã dưới đây trùng với mã trên điện thoại, rồi chọn “Xác nhận” và nhập mã PIN của Sim ký số.",
+                );
+                view.verification_code = verification_code.clone();
+            }
+            Screen::ConfirmDetails { details, .. } => {
+                view.page = "confirm";
+                view.title = t("Kiểm tra thông tin");
+                view.message = t("Thông tin lấy từ chứng thư số:");
+                view.lines = details
+                    .0
+                    .iter()
+                    .map(|(label, value)| format!("{}: {value}", tr(lang, label)))
+                    .collect();
+                view.submit_label = t("Đăng ký");
+                view.submit_enabled = true;
+            }
+            Screen::Done {
+                reference,
+                level,
+                pending,
+            } => {
+                view.page = "done";
+                view.title = t("Đã ghi nhận đăng ký");
+                view.reference = reference.clone();
+                view.keyboard = Keyboard::None.as_str();
+                if pending.is_empty() {
+                    view.message = Text::with(
+                        "Tài khoản mức {} sẽ được kích hoạt khi máy gửi hồ sơ lên Cổng Dịch vụ công.",
+                        [level.get()],
+                    )
+                    .render(lang);
+                } else {
+                    view.message = Text::with(
+                        "Tài khoản mức {} đang chờ Cổng Dịch vụ công xác nhận:",
+                        [level.get()],
+                    )
+                    .render(lang);
+                    view.lines = pending
+                        .iter()
+                        .map(|p| fill(&t("Chờ {}"), &[t(p.label())]))
+                        .collect();
+                }
+                view.lines.push(t(
+                    "Bạn sẽ nhận tin nhắn khi tài khoản được kích hoạt. Đăng nhập bằng số định danh và mật khẩu vừa đặt.",
+                ));
+                view.lines
+                    .push(t("Ghi lại mã hồ sơ để tra cứu hoặc hỏi tại quầy."));
+                view.submit_label = t("Hoàn tất");
+                view.submit_enabled = true;
+            }
+            Screen::Failed(failure) => {
+                view.page = "failed";
+                view.title = t("Không đăng ký được tài khoản");
+                view.message = failure.message().render(lang);
+                view.keyboard = Keyboard::None.as_str();
+                view.submit_label = t("Về trang đầu");
+                view.submit_enabled = true;
+            }
+        }
+    }
+}
+
+fn busy(view: &mut View, title: String, message: String) {
+    view.page = "busy";
+    view.title = title;
+    view.message = message;
+    view.keyboard = Keyboard::None.as_str();
+}
+
+/// The heading of a method's form.
+fn form_title(method: Method) -> &'static str {
+    match method {
+        Method::MobileSubscriber => "Đăng ký bằng thuê bao di động",
+        Method::Bhxh => "Đăng ký bằng mã số BHXH",
+        Method::SimSignature => "Đăng ký bằng Sim ký số",
+        Method::UsbToken => "Đăng ký bằng USB ký số",
+    }
+}
+
+fn method_detail(method: Method, level: Option<u8>, lang: Lang) -> String {
+    let how = match method {
+        Method::MobileSubscriber => "Nhận mã OTP qua tin nhắn đến số điện thoại chính chủ",
+        Method::Bhxh => "Đối chiếu với cơ sở dữ liệu Bảo hiểm xã hội",
+        Method::SimSignature => "Xác nhận bằng Sim ký số trên điện thoại",
+        Method::UsbToken => "Cắm USB ký số và nhập mã PIN",
+    };
+    let how = tr(lang, how).to_string();
+    match level {
+        Some(l) => fill(tr(lang, "Mức {} · {}"), &[l.to_string(), how]),
+        None => how,
+    }
+}
