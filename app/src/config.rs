@@ -68,6 +68,9 @@ pub struct Config {
     pub modem: Option<ModemSection>,
     #[serde(default)]
     pub token: TokenSection,
+    /// Which log events are kept, as `RUST_LOG` takes them (`"info"`,
+    /// `"warn,kiosk::uplink=debug"`); `RUST_LOG` itself wins.
+    pub log: Option<String>,
 }
 
 /// The PKCS#11 modules to load and the CAs to trust.
@@ -140,6 +143,7 @@ impl Default for Config {
             password_hash: PasswordHashCost::default(),
             modem: None,
             token: TokenSection::default(),
+            log: None,
         }
     }
 }

@@ -63,6 +63,7 @@ impl<S: SmsSender + ?Sized> Courier<'_, S> {
         if store.otp_sent_since(&tag, day_ago)?
             >= u32::from(self.policy.otp.max_sms_per_number_per_day)
         {
+            tracing::info!("OTP refused: this number had its codes for the day");
             return Ok(Event::OtpNotDelivered(DeliveryFailure::DailyLimit));
         }
         let validity = Duration::from_secs(u64::from(self.policy.otp.ttl_seconds));
@@ -74,9 +75,14 @@ impl<S: SmsSender + ?Sized> Courier<'_, S> {
                     sent_at,
                     sent_at + i64::from(self.policy.otp.ttl_seconds),
                 )?;
+                tracing::info!("OTP sent");
                 Ok(Event::OtpDelivered)
             }
-            Err(e) => Ok(Event::OtpNotDelivered(delivery_failure(&e))),
+            Err(e) => {
+                let failure = delivery_failure(&e);
+                tracing::warn!(?failure, error = %e, "OTP not sent");
+                Ok(Event::OtpNotDelivered(failure))
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use kiosk_portal::server::{self, ServerConfig, Shared};
 use kiosk_portal::{PhoneAnswer, Portal};
 use kiosk_sync::client::{ClientConfig, PortalClient};
 use kiosk_sync::{DeviceKey, PortalSecretKey};
-use kiosk_ui::{DemoMessage, Kiosk, KioskWindow};
+use kiosk_ui::{DemoMessage, DemoPanel, KioskWindow};
 use slint::{ComponentHandle, ModelRc, VecModel};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -34,7 +34,7 @@ use crate::keys::{self, Keyring};
 use crate::policy::Policy;
 use crate::store::Store;
 use crate::token::TokenService;
-use crate::uplink::{Background, Enrolment, LiveChecks, Uplink};
+use crate::uplink::{AsyncRuntime, Enrolment, LiveChecks, Uplink};
 use crate::worker::{Backend, Worker};
 
 /// A running demo kiosk's devices and portal.
@@ -45,7 +45,7 @@ pub struct Demo {
     mssp: Mssp,
     token: bool,
     // Dropped before the pseudo-terminal's directory: it stops the portal.
-    _background: Background,
+    _background: AsyncRuntime,
     _tty: tempfile::TempDir,
 }
 
@@ -65,7 +65,7 @@ impl Demo {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let keys = Keyring::open_or_create(&data_dir.join("keys")).map_err(|e| e.to_string())?;
         let store = Store::open(&data_dir.join("kiosk.sqlite3")).map_err(|e| e.to_string())?;
-        let mut background = Background::new().map_err(|e| e.to_string())?;
+        let mut background = AsyncRuntime::new().map_err(|e| e.to_string())?;
         let (portal, portal_url) = start_portal(data_dir, &mut background)?;
         let mssp = demo_mssp(data_dir)?;
         let enrolment = enrol(&portal, &portal_url, &keys, &background)?;
@@ -83,15 +83,19 @@ impl Demo {
             &keys,
             &enrolment.client_config().map_err(|e| e.to_string())?,
             Arc::clone(&policy),
-        )?
-        .with_policy_updates(&enrolment, crate::uplink::portal_policy_path(data_dir))?;
+        )
+        .and_then(|u| {
+            u.with_policy_updates(&enrolment, crate::uplink::portal_policy_path(data_dir))
+        })
+        .map_err(|e| e.to_string())?;
         let uplink = background.start_uplink(uplink);
         let live = LiveChecks::new(
             &keys,
             &enrolment,
             background.runtime().handle().clone(),
             uplink.clone(),
-        )?
+        )
+        .map_err(|e| e.to_string())?
         .with_anchors(demo_anchors(data_dir, &mssp)?);
         let tokens = demo_token(data_dir)?;
         let token = tokens.is_some();
@@ -276,7 +280,7 @@ fn demo_token(data_dir: &Path) -> Result<Option<TokenService>, String> {
 /// The reference portal on a free loopback port, on the background runtime.
 fn start_portal(
     data_dir: &Path,
-    background: &mut Background,
+    background: &mut AsyncRuntime,
 ) -> Result<(Arc<Shared>, String), String> {
     let dir = data_dir.join("portal");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -322,7 +326,7 @@ fn enrol(
     portal: &Arc<Shared>,
     url: &str,
     keys: &Keyring,
-    background: &Background,
+    background: &AsyncRuntime,
 ) -> Result<Enrolment, String> {
     let code = portal
         .portal()
@@ -349,16 +353,16 @@ fn enrol(
 /// calls at each tick (every 200 ms) to show the SMS and signature requests
 /// the phone received.
 pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u32) + use<> {
-    let k = ui.global::<Kiosk>();
-    k.set_demo(true);
+    let k = ui.global::<DemoPanel>();
+    k.set_shown(true);
     if demo.has_token() {
-        k.set_demo_token_pin(DEMO_TOKEN_PIN.into());
+        k.set_token_pin(DEMO_TOKEN_PIN.into());
     }
     let demo = Rc::new(demo);
     {
         // The demo phone's holder answers the mobile-signature request.
         let demo = Rc::clone(&demo);
-        k.on_demo_sign(move |confirm| {
+        k.on_sign(move |confirm| {
             if let Some((id, _, _)) = demo.pending_signature() {
                 let answer = if confirm {
                     PhoneAnswer::Confirm
@@ -366,14 +370,14 @@ pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u3
                     PhoneAnswer::Refuse
                 };
                 if let Err(e) = demo.answer_signature(&id, answer) {
-                    eprintln!("kiosk: demo phone: {e}");
+                    tracing::warn!(error = %e, "the demo phone could not answer");
                 }
             }
         });
     }
     let mut sms_shown = 0;
     move |ui: &KioskWindow, ticks: u32| {
-        let k = ui.global::<Kiosk>();
+        let k = ui.global::<DemoPanel>();
         let sms = demo.sms();
         if sms.len() != sms_shown {
             sms_shown = sms.len();
@@ -385,7 +389,7 @@ pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u3
                     text: s.text.as_str().into(),
                 })
                 .collect();
-            k.set_demo_sms(ModelRc::new(VecModel::from(sms)));
+            k.set_sms(ModelRc::new(VecModel::from(sms)));
         }
         // Once a second, off the portal's database.
         if ticks.is_multiple_of(5) {
@@ -393,9 +397,9 @@ pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u3
                 .pending_signature()
                 .map(|(_, phone, text)| (phone, text))
                 .unwrap_or_default();
-            if k.get_demo_signature() != text.as_str() {
-                k.set_demo_signature_to(to.into());
-                k.set_demo_signature(text.into());
+            if k.get_signature() != text.as_str() {
+                k.set_signature_to(to.into());
+                k.set_signature(text.into());
             }
         }
     }

@@ -1,11 +1,11 @@
 //! The Slint binding: the window's callbacks call the [`Controller`], and
-//! after each one the controller's [`View`] is copied into the `Kiosk`
-//! global. This is the only module that knows both sides.
+//! after each one the controller's [`View`] is copied into the window's
+//! globals (`KioskStatus`, `KioskScreen`, `KioskKeys`). This is the only module that knows both sides.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use kiosk_ui::{FieldItem, Kiosk, KioskWindow, MethodItem, RuleItem};
+use kiosk_ui::{FieldItem, KioskKeys, KioskScreen, KioskStatus, KioskWindow, MethodItem, RuleItem};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use crate::controller::{Controller, View};
@@ -16,22 +16,26 @@ fn model<T: Clone + 'static>(items: Vec<T>) -> ModelRc<T> {
 
 /// Copies `view` into the window.
 pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
-    let k = ui.global::<Kiosk>();
-    if k.get_language() != view.lang.code() {
+    let bar = ui.global::<KioskStatus>();
+    if bar.get_language() != view.lang.code() {
         if let Err(e) = kiosk_ui::i18n::select(view.lang) {
-            eprintln!(
-                "kiosk: the screens cannot switch to {}: {e}",
-                view.lang.code()
-            );
+            tracing::warn!(lang = view.lang.code(), error = %e, "the screens cannot switch language");
         }
-        k.set_language(view.lang.code().into());
+        bar.set_language(view.lang.code().into());
     }
-    k.set_online(view.status.online);
-    k.set_queue_depth(i32::try_from(view.status.queue_depth).unwrap_or(i32::MAX));
-    k.set_signal_bars(i32::from(view.status.signal_bars));
-    k.set_modem_ready(view.status.modem_ready);
-    k.set_token_reader(view.status.token_reader);
-    k.set_clock(clock.into());
+    bar.set_online(view.status.online);
+    bar.set_queue_depth(i32::try_from(view.status.queue_depth).unwrap_or(i32::MAX));
+    bar.set_signal_bars(i32::from(view.status.signal_bars));
+    bar.set_modem_ready(view.status.modem_ready);
+    bar.set_token_reader(view.status.token_reader);
+    bar.set_clock(clock.into());
+
+    let keys = ui.global::<KioskKeys>();
+    keys.set_keyboard(view.keyboard);
+    keys.set_telex(view.telex);
+    keys.set_respell(view.respell.as_str().into());
+
+    let k = ui.global::<KioskScreen>();
     k.set_subject_title(view.subject_title.as_str().into());
     k.set_method_title(view.method_title.as_str().into());
     k.set_methods(model(
@@ -60,9 +64,6 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
             })
             .collect(),
     ));
-    k.set_keyboard(view.keyboard.into());
-    k.set_telex(view.telex);
-    k.set_respell(view.respell.as_str().into());
     k.set_title(view.title.as_str().into());
     k.set_message(view.message.as_str().into());
     k.set_lines(model(
@@ -89,7 +90,7 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
     k.set_verification_code(view.verification_code.as_str().into());
     k.set_idle_left(view.idle_left.map_or(-1, |s| i32::try_from(s).unwrap_or(0)));
     // The page last, once everything it shows is in place.
-    k.set_page(view.page.into());
+    k.set_page(view.page);
 }
 
 use crate::domain::clock::clock_text;
@@ -133,12 +134,11 @@ pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding
         controller,
         shown: RefCell::new(None),
     });
-    let k = ui.global::<Kiosk>();
     macro_rules! on {
-        ($setter:ident, |$c:ident $(, $arg:ident)?| $body:expr) => {{
+        ($global:ident . $setter:ident, |$c:ident $(, $arg:ident)?| $body:expr) => {{
             let binding = Rc::clone(&binding);
             let weak = ui.as_weak();
-            k.$setter(move |$($arg)?| {
+            ui.global::<$global>().$setter(move |$($arg)?| {
                 {
                     let mut $c = binding.controller.borrow_mut();
                     $body;
@@ -149,18 +149,20 @@ pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding
             });
         }};
     }
-    on!(on_register, |c| c.on_register());
-    on!(on_choose_subject, |c, id| c.on_choose_subject(&id));
-    on!(on_choose_method, |c, id| c.on_choose_method(&id));
-    on!(on_focus, |c, id| c.on_focus(&id));
-    on!(on_key, |c, key| c.on_key(&key));
-    on!(on_toggle_telex, |c| c.on_toggle_telex());
-    on!(on_toggle_language, |c| c.on_toggle_language());
-    on!(on_submit, |c| c.on_submit());
-    on!(on_resend, |c| c.on_resend());
-    on!(on_back, |c| c.on_back());
-    on!(on_cancel, |c| c.on_cancel());
-    on!(on_still_here, |c| c.on_still_here());
+    on!(KioskScreen.on_register, |c| c.on_register());
+    on!(KioskScreen.on_choose_subject, |c, id| c
+        .on_choose_subject(&id));
+    on!(KioskScreen.on_choose_method, |c, id| c
+        .on_choose_method(&id));
+    on!(KioskScreen.on_focus, |c, id| c.on_focus(&id));
+    on!(KioskKeys.on_key, |c, key| c.on_key(&key));
+    on!(KioskKeys.on_toggle_telex, |c| c.on_toggle_telex());
+    on!(KioskStatus.on_toggle_language, |c| c.on_toggle_language());
+    on!(KioskScreen.on_submit, |c| c.on_submit());
+    on!(KioskScreen.on_resend, |c| c.on_resend());
+    on!(KioskScreen.on_back, |c| c.on_back());
+    on!(KioskScreen.on_cancel, |c| c.on_cancel());
+    on!(KioskScreen.on_still_here, |c| c.on_still_here());
     binding.refresh(ui);
     binding
 }

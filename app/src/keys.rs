@@ -7,9 +7,9 @@
 //!   (local duplicate detection without storing the numbers) and the audit
 //!   log's MAC key are derived.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -151,25 +151,10 @@ pub(crate) fn read_key(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>, KeyEr
     Ok(Some(Zeroizing::new(key)))
 }
 
-/// Writes through a temporary file, fsyncs, renames, fsyncs the directory:
-/// a power cut leaves either no key or the whole key.
+/// Written whole or not at all, owner-only: a power cut leaves either no
+/// key or the whole key.
 pub(crate) fn write_key(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    let tmp = path.with_extension("key.tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    file.write_all(bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    Ok(())
+    crate::atomic::write(path, bytes, 0o600).map_err(io(path))
 }
 
 #[cfg(test)]

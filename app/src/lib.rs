@@ -11,6 +11,8 @@
 //! - [`store`]: SQLite with the outbox and the hash-chained audit log.
 //! - [`uplink`]: the outbox relay on tokio, and the kiosk's enrolment.
 //! - [`keys`], [`config`]: the kiosk's keys and configuration file.
+//! - [`logging`]: `tracing` to the journal or standard error; never
+//!   personal data.
 //! - `demo`, `walk` (the `demo` feature, in the desktop build, never in the
 //!   appliance): the kiosk with simulated devices and the reference portal,
 //!   and the headless walk through its screens.
@@ -28,6 +30,7 @@
 //! assert_eq!(registration.step(), "form");
 //! ```
 
+pub mod atomic;
 pub mod config;
 pub mod controller;
 pub mod courier;
@@ -37,6 +40,7 @@ pub mod domain;
 pub mod flow;
 pub mod gui;
 pub mod keys;
+pub mod logging;
 pub mod policy;
 pub mod register;
 pub mod selftest;

@@ -182,6 +182,13 @@ impl Completer<'_> {
             },
             &self.keys.audit_key(),
         )?;
+        tracing::info!(
+            %reference,
+            method = draft.method.as_str(),
+            level = draft.level.get(),
+            pending = pending.len(),
+            "registration stored"
+        );
         Ok(Receipt {
             registration_id: id,
             reference,

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use kiosk_ui::i18n::Lang;
-use kiosk_ui::{Kiosk, KioskWindow};
+use kiosk_ui::{KioskKeys, KioskScreen, KioskStatus, KioskWindow, Page};
 use slint::ComponentHandle;
 use time::OffsetDateTime;
 
@@ -25,11 +25,11 @@ use kiosk_portal::PhoneAnswer;
 /// A step that did not end where it should.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
-    #[error("{step}: expected the {expected} screen, the kiosk shows {shown}")]
+    #[error("{step}: expected the {expected:?} screen, the kiosk shows {shown:?}")]
     WrongPage {
         step: String,
-        expected: &'static str,
-        shown: String,
+        expected: Page,
+        shown: Page,
     },
     #[error("{step}: the screens are in {shown}, not {expected}")]
     WrongLanguage {
@@ -57,15 +57,37 @@ pub struct Walker {
     /// Whether each step is drawn to a PNG.
     pictures: bool,
     registered: u32,
+    /// Every value typed, as its field held it (names composed by Telex)
+    /// and as keyed (codes, PINs, passwords).
+    typed: RefCell<Vec<String>>,
+}
+
+/// What a walk did.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// The pictures, one per step (none from [`run_without_pictures`]).
+    pub shots: Vec<PathBuf>,
+    /// Every value the walk typed: names as the fields composed them,
+    /// numbers, e-mails, codes, PINs and passwords as keyed. What no log
+    /// line may contain.
+    pub typed: Vec<String>,
 }
 
 impl Walker {
-    fn k(&self) -> Kiosk<'_> {
-        self.ui.global::<Kiosk>()
+    fn screen(&self) -> KioskScreen<'_> {
+        self.ui.global::<KioskScreen>()
+    }
+
+    fn bar(&self) -> KioskStatus<'_> {
+        self.ui.global::<KioskStatus>()
+    }
+
+    fn keys(&self) -> KioskKeys<'_> {
+        self.ui.global::<KioskKeys>()
     }
 
     /// Lets the runtime finish, redraws, checks the page, writes the PNG.
-    fn snap(&mut self, name: &str, expected: &'static str) -> Result<(), WalkError> {
+    fn snap(&mut self, name: &str, expected: Page) -> Result<(), WalkError> {
         self.binding
             .controller()
             .borrow_mut()
@@ -75,7 +97,7 @@ impl Walker {
 
     /// Draws the screen as it is, while the kiosk waits on someone (the
     /// citizen's phone): nothing to settle.
-    fn picture(&mut self, name: &str, expected: &'static str) -> Result<(), WalkError> {
+    fn picture(&mut self, name: &str, expected: Page) -> Result<(), WalkError> {
         self.binding.controller().borrow_mut().poll();
         // The status bar's queue depth after a registration was stored.
         self.binding
@@ -83,7 +105,7 @@ impl Walker {
             .borrow_mut()
             .wait_for_status(Duration::from_secs(10));
         self.binding.refresh(&self.ui);
-        let shown = self.k().get_page().to_string();
+        let shown = self.screen().get_page();
         if shown != expected {
             return Err(WalkError::WrongPage {
                 step: name.into(),
@@ -93,12 +115,12 @@ impl Walker {
         }
         // A visit keeps its language to the end; home after one is
         // Vietnamese again (the first home shows the switch already made).
-        let language = if expected == "home" && name != "home" {
+        let language = if expected == Page::Home && name != "home" {
             Lang::Vi
         } else {
             self.lang
         };
-        let shown = self.k().get_language().to_string();
+        let shown = self.bar().get_language().to_string();
         if shown != language.code() {
             return Err(WalkError::WrongLanguage {
                 step: name.into(),
@@ -123,13 +145,31 @@ impl Walker {
 
     fn type_keys(&self, keys: &str) {
         for key in keys.chars() {
-            self.k().invoke_key(key.to_string().into());
+            self.keys().invoke_key(key.to_string().into());
         }
+        let mut typed = self.typed.borrow_mut();
+        typed.extend(
+            keys.split('⏎')
+                .filter(|k| !k.is_empty())
+                .map(str::to_string),
+        );
     }
 
     fn fill(&self, field: &str, keys: &str) {
-        self.k().invoke_focus(field.into());
+        self.screen().invoke_focus(field.into());
         self.type_keys(keys);
+        let held = self
+            .binding
+            .controller()
+            .borrow()
+            .view()
+            .fields
+            .into_iter()
+            .find(|f| f.id == field)
+            .map(|f| f.value);
+        if let Some(held) = held {
+            self.typed.borrow_mut().push(held);
+        }
     }
 
     fn read_code(&self) -> String {
@@ -177,24 +217,24 @@ impl Walker {
     /// Đăng ký, in the walk's language: the switch first when the kiosk
     /// shows another.
     fn register_visit(&self) {
-        if self.k().get_language() != self.lang.code() {
-            self.k().invoke_toggle_language();
+        if self.bar().get_language() != self.lang.code() {
+            self.bar().invoke_toggle_language();
         }
-        self.k().invoke_register();
+        self.screen().invoke_register();
     }
 
     /// Đăng ký → Công dân → `method`.
     fn citizen_chooses(&self, method: &str) {
         self.register_visit();
-        self.k().invoke_choose_subject("citizen".into());
-        self.k().invoke_choose_method(method.into());
+        self.screen().invoke_choose_subject("citizen".into());
+        self.screen().invoke_choose_method(method.into());
     }
 
     /// The SIM form sent with `phone`: the request's id once it reaches
     /// the demo phone.
     fn sign_with_phone(&self, phone: &str) -> Result<String, WalkError> {
         self.fill("phone", phone);
-        self.k().invoke_submit();
+        self.screen().invoke_submit();
         self.wait_for_phone()
     }
 
@@ -204,48 +244,49 @@ impl Walker {
 
     /// OTP, password, result: the tail every phone method shares.
     fn otp_and_password(&mut self, prefix: &str) -> Result<(), WalkError> {
-        self.k().invoke_submit();
-        self.snap(&format!("{prefix}-otp"), "otp")?;
+        self.screen().invoke_submit();
+        self.snap(&format!("{prefix}-otp"), Page::Otp)?;
         let code = self.read_code();
         self.type_keys(&code);
-        self.snap(&format!("{prefix}-otp-typed"), "otp")?;
-        self.k().invoke_submit();
-        self.snap(&format!("{prefix}-password"), "password")?;
+        self.snap(&format!("{prefix}-otp-typed"), Page::Otp)?;
+        self.screen().invoke_submit();
+        self.snap(&format!("{prefix}-password"), Page::Password)?;
         self.type_keys("Matkhau@2026⏎Matkhau");
-        self.snap(&format!("{prefix}-password-checklist"), "password")?;
+        self.snap(&format!("{prefix}-password-checklist"), Page::Password)?;
         self.type_keys("@2026");
-        self.k().invoke_submit();
-        self.snap(&format!("{prefix}-done"), "done")?;
-        self.k().invoke_submit();
-        self.snap(&format!("{prefix}-home-again"), "home")
+        self.screen().invoke_submit();
+        self.snap(&format!("{prefix}-done"), Page::Done)?;
+        self.screen().invoke_submit();
+        self.snap(&format!("{prefix}-home-again"), Page::Home)
     }
 
     fn walk(&mut self) -> Result<(), WalkError> {
         if self.lang != Lang::Vi {
-            self.k().invoke_toggle_language();
+            self.bar().invoke_toggle_language();
         }
-        self.snap("home", "home")?;
+        self.snap("home", Page::Home)?;
         self.register_visit();
-        self.snap("subject", "subject")?;
-        self.k().invoke_choose_subject("citizen".into());
-        self.snap("method", "method")?;
+        self.snap("subject", Page::Subject)?;
+        self.screen().invoke_choose_subject("citizen".into());
+        self.snap("method", Page::Method)?;
 
         // Thuê bao di động, with a mistake the citizen then fixes. The
         // demo portal's carrier register knows this number and this person
         // (sync/fixtures/demo.json), so the subscriber check passes live.
-        self.k().invoke_choose_method("mobile_subscriber".into());
-        self.snap("mobile-form", "form")?;
+        self.screen()
+            .invoke_choose_method("mobile_subscriber".into());
+        self.snap("mobile-form", Page::Form)?;
         self.fill("full_name", "nguyeenx vawn an");
-        self.snap("mobile-telex", "form")?;
+        self.snap("mobile-telex", Page::Form)?;
         self.fill("personal_id", "051085001234");
         self.fill("date_of_birth", "14031985");
         self.fill("phone", "0101234567");
-        self.k().invoke_focus("email".into());
-        self.snap("mobile-field-error", "form")?;
+        self.screen().invoke_focus("email".into());
+        self.snap("mobile-field-error", Page::Form)?;
         self.fill("phone", &"⌫".repeat(10));
         self.type_keys("0912345678");
         self.fill("email", "thuy.nguyen@gmail.com");
-        self.snap("mobile-email", "form")?;
+        self.snap("mobile-email", Page::Form)?;
         self.otp_and_password("mobile")?;
 
         // The same citizen again: the manual's three ways out.
@@ -254,9 +295,9 @@ impl Walker {
         self.fill("personal_id", "051085001234");
         self.fill("date_of_birth", "14031985");
         self.fill("phone", "0912345678");
-        self.k().invoke_submit();
-        self.snap("mobile-account-exists", "exists")?;
-        self.k().invoke_submit();
+        self.screen().invoke_submit();
+        self.snap("mobile-account-exists", Page::Exists)?;
+        self.screen().invoke_submit();
 
         // Mã số BHXH, matched live against the demo portal's records.
         self.citizen_chooses("bhxh");
@@ -264,12 +305,12 @@ impl Walker {
         self.fill("full_name", "ddawngj quoocs uwng");
         self.fill("date_of_birth", "30071978");
         self.fill("phone", "0901234567");
-        self.snap("bhxh-form", "form")?;
+        self.snap("bhxh-form", Page::Form)?;
         // The network refuses the first SMS: the kiosk says so and offers
         // to try again, which works once the network takes it.
         self.demo.refuse_sms(Some(500));
-        self.k().invoke_submit();
-        self.snap("bhxh-otp-not-sent", "otp-not-sent")?;
+        self.screen().invoke_submit();
+        self.snap("bhxh-otp-not-sent", Page::OtpNotSent)?;
         self.demo.refuse_sms(None);
         self.otp_and_password("bhxh")?;
 
@@ -277,24 +318,24 @@ impl Walker {
         // demo phone confirms it, and the certificate's details come back.
         self.citizen_chooses("sim_signature");
         let first = self.sign_with_phone("0987654321")?;
-        self.picture("sim-waiting", "phone-wait")?;
+        self.picture("sim-waiting", Page::PhoneWait)?;
         // Back: the request is withdrawn from the phone, the number stays.
-        self.k().invoke_back();
-        self.snap("sim-back", "form")?;
+        self.screen().invoke_back();
+        self.snap("sim-back", Page::Form)?;
         self.wait_until_withdrawn(&first)?;
-        self.k().invoke_submit();
+        self.screen().invoke_submit();
         let request = self.wait_for_phone()?;
         self.demo
             .answer_signature(&request, PhoneAnswer::Confirm)
             .map_err(WalkError::Setup)?;
-        self.snap("sim-confirm", "confirm")?;
+        self.snap("sim-confirm", Page::Confirm)?;
         self.fill("email", "thuy.tran@gmail.com");
-        self.k().invoke_submit();
-        self.snap("sim-password", "password")?;
+        self.screen().invoke_submit();
+        self.snap("sim-password", Page::Password)?;
         self.type_keys("Matkhau@2026⏎Matkhau@2026");
-        self.k().invoke_submit();
-        self.snap("sim-done", "done")?;
-        self.k().invoke_submit();
+        self.screen().invoke_submit();
+        self.snap("sim-done", Page::Done)?;
+        self.screen().invoke_submit();
 
         // Another citizen refuses the request on the phone.
         self.citizen_chooses("sim_signature");
@@ -302,45 +343,45 @@ impl Walker {
         self.demo
             .answer_signature(&request, PhoneAnswer::Refuse)
             .map_err(WalkError::Setup)?;
-        self.snap("sim-refused", "failed")?;
-        self.k().invoke_submit();
+        self.snap("sim-refused", Page::Failed)?;
+        self.screen().invoke_submit();
 
         // USB ký số, with the demo token in the reader: a wrong PIN first.
         if self.demo.has_token() {
             self.citizen_chooses("usb_token");
-            self.snap("token-pin", "pin")?;
+            self.snap("token-pin", Page::Pin)?;
             self.type_keys("111111");
-            self.k().invoke_submit();
-            self.snap("token-wrong-pin", "pin")?;
+            self.screen().invoke_submit();
+            self.snap("token-wrong-pin", Page::Pin)?;
             self.type_keys(crate::demo::DEMO_TOKEN_PIN);
-            self.k().invoke_submit();
-            self.snap("token-confirm", "confirm")?;
-            self.k().invoke_submit();
-            self.snap("token-password", "password")?;
+            self.screen().invoke_submit();
+            self.snap("token-confirm", Page::Confirm)?;
+            self.screen().invoke_submit();
+            self.snap("token-password", Page::Password)?;
             self.type_keys("Matkhau@2026⏎Matkhau@2026");
-            self.k().invoke_submit();
-            self.snap("token-done", "done")?;
-            self.k().invoke_submit();
+            self.screen().invoke_submit();
+            self.snap("token-done", Page::Done)?;
+            self.screen().invoke_submit();
         }
 
         // A business sees only what is offered to businesses.
         self.register_visit();
-        self.k().invoke_choose_subject("business".into());
-        self.snap("business-methods", "method")?;
-        self.k().invoke_cancel();
+        self.screen().invoke_choose_subject("business".into());
+        self.snap("business-methods", Page::Method)?;
+        self.screen().invoke_cancel();
 
         // Walking away: the warning, then a wiped kiosk.
         self.citizen_chooses("mobile_subscriber");
         self.fill("full_name", "lee thij hoaf");
         // Hòa or Hoà, as on the citizen's card: the key offers the other.
-        self.snap("name-respell", "form")?;
+        self.snap("name-respell", Page::Form)?;
         let rules = self.binding.controller().borrow().policy().session.clone();
         self.advance(i64::from(rules.idle_timeout_seconds - rules.idle_warning_seconds) + 5);
         self.binding.controller().borrow_mut().on_tick();
-        self.snap("idle-warning", "form")?;
+        self.snap("idle-warning", Page::Form)?;
         self.advance(i64::from(rules.idle_warning_seconds));
         self.binding.controller().borrow_mut().on_tick();
-        self.snap("idle-timeout-home", "home")
+        self.snap("idle-timeout-home", Page::Home)
     }
 }
 
@@ -378,7 +419,7 @@ impl Walker {
             .borrow_mut()
             .wait_for_status(Duration::from_secs(10));
         let ui = KioskWindow::new().map_err(|e| WalkError::Setup(e.to_string()))?;
-        ui.global::<Kiosk>().set_wide(width > height);
+        ui.global::<KioskScreen>().set_wide(width > height);
         let binding = gui::bind(&ui, controller);
         Ok(Walker {
             ui,
@@ -392,6 +433,7 @@ impl Walker {
             shots: Vec::new(),
             pictures: true,
             registered: 0,
+            typed: RefCell::new(Vec::new()),
         })
     }
 
@@ -405,7 +447,7 @@ impl Walker {
     pub fn open_form(&mut self) -> Result<(), WalkError> {
         self.citizen_chooses("mobile_subscriber");
         self.fill("full_name", "nguyeenx thij thury");
-        self.snap("form", "form")
+        self.snap("form", Page::Form)
     }
 
     /// `n` complete mobile registrations through the screens, each with its
@@ -434,15 +476,34 @@ impl Walker {
 }
 
 /// Walks every method the demo kiosk offers at `width`×`height` in
-/// `lang`, writing PNGs into `out`; answers their paths.
+/// `lang`, writing PNGs into `out`.
 pub fn run(
     out: &Path,
     data_dir: &Path,
     width: u32,
     height: u32,
     lang: Lang,
-) -> Result<Vec<PathBuf>, WalkError> {
+) -> Result<Walked, WalkError> {
     let mut walker = Walker::start(out, data_dir, width, height, lang)?;
     walker.walk()?;
-    Ok(walker.shots)
+    Ok(Walked {
+        shots: walker.shots,
+        typed: walker.typed.into_inner(),
+    })
+}
+
+/// The same walk, every step checked, no picture drawn.
+pub fn run_without_pictures(
+    data_dir: &Path,
+    width: u32,
+    height: u32,
+    lang: Lang,
+) -> Result<Walked, WalkError> {
+    let mut walker = Walker::start(&data_dir.join("walk"), data_dir, width, height, lang)?;
+    walker.pictures = false;
+    walker.walk()?;
+    Ok(Walked {
+        shots: walker.shots,
+        typed: walker.typed.into_inner(),
+    })
 }

@@ -30,7 +30,7 @@ use crate::policy::Policy;
 use crate::register::Completer;
 use crate::store::Store;
 use crate::token::TokenService;
-use crate::uplink::{LiveChecks, UplinkHandle};
+use crate::uplink::{BhxhRecord, LiveChecks, UplinkHandle};
 
 /// A modem as the worker sees it: something that sends SMS and reports
 /// its health for the status bar.
@@ -181,8 +181,8 @@ impl Backend {
                 let year = now.year();
                 Event::BhxhChecked(match answer {
                     None => BhxhOutcome::Unavailable,
-                    Some(None) => BhxhOutcome::NotMatched,
-                    Some(Some(id)) => match id
+                    Some(BhxhRecord::NotMatched) => BhxhOutcome::NotMatched,
+                    Some(BhxhRecord::Matched(id)) => match id
                         .kind()
                         .is_personal_id()
                         .then(|| PersonalId::parse(id.value(), &self.policy.identifiers, year).ok())
@@ -219,7 +219,7 @@ impl Backend {
                     match courier.deliver(&mut self.store, &to, &text, now) {
                         Ok(event) => event,
                         Err(e) => {
-                            eprintln!("kiosk: OTP bookkeeping failed: {e}");
+                            tracing::error!(error = %e, "OTP bookkeeping failed; the code is not sent");
                             Event::OtpNotDelivered(DeliveryFailure::NoModem)
                         }
                     }
@@ -280,7 +280,7 @@ impl Backend {
                         }
                     }
                     Err(e) => {
-                        eprintln!("kiosk: storing a registration failed: {e}");
+                        tracing::error!(error = %e, "storing a registration failed");
                         Event::StoreFailed
                     }
                 }
@@ -311,6 +311,7 @@ impl Worker {
                     let answer = match job {
                         Job::Status => Some(Answer::Status(backend.status())),
                         Job::Effect(session, effect) => {
+                            tracing::trace!(?session, ?effect, "effect");
                             let outbox = outbox.clone();
                             let later: Later = Box::new(move |event| {
                                 let _ = outbox.send(Answer::Event(session, event));

@@ -4,6 +4,7 @@
 
 mod support;
 
+use kiosk_ui::{KeyboardKind, Page};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,7 +100,7 @@ impl Kiosk {
         view.fields
             .iter()
             .find(|f| f.id == field)
-            .unwrap_or_else(|| panic!("no field {field} on {}", view.page))
+            .unwrap_or_else(|| panic!("no field {field} on {:?}", view.page))
             .value
             .clone()
     }
@@ -114,7 +115,7 @@ impl Kiosk {
             .clone()
     }
 
-    fn page(&self) -> &'static str {
+    fn page(&self) -> Page {
         self.controller.view().page
     }
 
@@ -127,7 +128,7 @@ impl Kiosk {
         self.controller.on_register();
         self.controller.on_choose_subject("citizen");
         self.controller.on_choose_method("mobile_subscriber");
-        assert_eq!(self.page(), "form");
+        assert_eq!(self.page(), Page::Form);
         self.type_into("full_name", "Nguyeenx Thij Thury");
         self.type_into("personal_id", "051199001199");
         self.type_into("date_of_birth", "01011999");
@@ -146,14 +147,14 @@ impl Kiosk {
     /// From the OTP screen: the code off the phone, a password, the
     /// result, then Hoàn tất.
     fn finish_from_otp(&mut self) {
-        assert_eq!(self.page(), "otp");
+        assert_eq!(self.page(), Page::Otp);
         let code = self.last_code();
         self.type_keys(&code);
         self.controller.on_submit();
         self.type_keys("Matkhau@2026⏎Matkhau@2026");
         self.controller.on_submit();
         self.settle();
-        assert_eq!(self.page(), "done");
+        assert_eq!(self.page(), Page::Done);
         self.controller.on_submit();
     }
 
@@ -167,7 +168,7 @@ impl Kiosk {
 #[test]
 fn a_citizen_registers_by_mobile_from_home_to_reference() {
     let mut k = kiosk();
-    assert_eq!(k.page(), "home");
+    assert_eq!(k.page(), Page::Home);
     k.fill_mobile_form("0912345678");
     assert_eq!(
         k.value("full_name"),
@@ -179,11 +180,11 @@ fn a_citizen_registers_by_mobile_from_home_to_reference() {
         "01/01/1999",
         "slashes come by themselves"
     );
-    assert_eq!(k.controller.view().keyboard, "digits");
+    assert_eq!(k.controller.view().keyboard, KeyboardKind::Digits);
 
     k.controller.on_submit();
     k.settle();
-    assert_eq!(k.page(), "otp");
+    assert_eq!(k.page(), Page::Otp);
     let view = k.controller.view();
     assert_eq!(view.countdown, "5:00");
     assert!(
@@ -196,8 +197,8 @@ fn a_citizen_registers_by_mobile_from_home_to_reference() {
     k.type_keys(&code);
     assert!(k.controller.view().submit_enabled);
     k.controller.on_submit();
-    assert_eq!(k.page(), "password");
-    assert_eq!(k.controller.view().keyboard, "password");
+    assert_eq!(k.page(), Page::Password);
+    assert_eq!(k.controller.view().keyboard, KeyboardKind::Password);
 
     k.type_keys("Matkhau@2026");
     let view = k.controller.view();
@@ -217,7 +218,7 @@ fn a_citizen_registers_by_mobile_from_home_to_reference() {
     k.controller.on_submit();
     k.settle();
     let view = k.controller.view();
-    assert_eq!(view.page, "done", "{view:?}");
+    assert_eq!(view.page, Page::Done, "{view:?}");
     assert!(view.reference.starts_with("DK-"), "{}", view.reference);
     assert!(view.message.contains("mức 1"), "{}", view.message);
     assert!(
@@ -235,7 +236,7 @@ fn a_citizen_registers_by_mobile_from_home_to_reference() {
     assert_eq!(queue[0].reference, view.reference);
 
     k.controller.on_submit();
-    assert_eq!(k.page(), "home");
+    assert_eq!(k.page(), Page::Home);
     assert!(!k.controller.has_session());
 }
 
@@ -256,7 +257,7 @@ fn field_errors_show_next_to_the_field_as_they_occur() {
     // Submitting lists every problem at once, including blank fields.
     k.controller.on_submit();
     k.settle();
-    assert_eq!(k.page(), "form");
+    assert_eq!(k.page(), Page::Form);
     let view = k.controller.view();
     let with_errors: Vec<&str> = view
         .fields
@@ -305,12 +306,12 @@ fn otp_resend_is_held_back_until_allowed_and_a_new_code_replaces_the_old() {
     if first != second {
         k.type_keys(&first);
         k.controller.on_submit();
-        assert_eq!(k.page(), "otp");
+        assert_eq!(k.page(), Page::Otp);
         assert!(!k.error("otp").is_empty(), "the old code is dead");
     }
     k.type_keys(&second);
     k.controller.on_submit();
-    assert_eq!(k.page(), "password");
+    assert_eq!(k.page(), Page::Password);
 }
 
 #[test]
@@ -345,7 +346,7 @@ fn walking_away_wipes_the_session_after_a_visible_countdown() {
     k.controller.on_tick();
     assert!(!k.controller.has_session());
     let view = k.controller.view();
-    assert_eq!(view.page, "home");
+    assert_eq!(view.page, Page::Home);
     let shown = format!("{view:?}");
     for trace in ["Nguyễn", "Thủy", "051199001199", "0912345678", "1999"] {
         assert!(!shown.contains(trace), "{trace} is still on screen");
@@ -388,7 +389,7 @@ fn an_answer_for_a_citizen_who_left_never_reaches_the_next() {
     k.type_into("phone", "0987654321");
     k.controller.on_submit();
     k.settle();
-    assert_eq!(k.page(), "otp", "B was not told A's answer");
+    assert_eq!(k.page(), Page::Otp, "B was not told A's answer");
     assert_eq!(k.sim.sent().len(), 2);
     assert_eq!(k.sim.sent()[1].decoded.destination, "+84987654321");
 }
@@ -404,7 +405,7 @@ fn a_second_registration_for_the_same_person_gets_the_ways_out() {
     k.controller.on_submit();
     k.settle();
     let view = k.controller.view();
-    assert_eq!(view.page, "exists");
+    assert_eq!(view.page, Page::Exists);
     assert_eq!(view.lines.len(), 3);
     assert!(view.lines[0].contains("Quên mật khẩu"));
     assert_eq!(k.sim.sent().len(), 1, "no OTP for an existing account");
@@ -416,16 +417,16 @@ fn back_after_the_form_edits_it_again_and_keeps_what_was_typed() {
     k.fill_mobile_form("0912345678");
     k.controller.on_submit();
     k.settle();
-    assert_eq!(k.page(), "otp");
+    assert_eq!(k.page(), Page::Otp);
     k.controller.on_back();
-    assert_eq!(k.page(), "form");
+    assert_eq!(k.page(), Page::Form);
     assert_eq!(k.value("full_name"), "Nguyễn Thị Thủy");
     k.controller.on_back();
-    assert_eq!(k.page(), "method");
+    assert_eq!(k.page(), Page::Method);
     k.controller.on_back();
-    assert_eq!(k.page(), "subject");
+    assert_eq!(k.page(), Page::Subject);
     k.controller.on_back();
-    assert_eq!(k.page(), "home");
+    assert_eq!(k.page(), Page::Home);
     assert!(!k.controller.has_session());
 }
 
@@ -444,7 +445,7 @@ fn methods_the_kiosk_cannot_serve_are_shown_disabled_with_the_reason() {
     assert!(!usb.enabled);
     assert!(usb.reason.contains("USB ký số"), "{}", usb.reason);
     k.controller.on_choose_method("usb_token");
-    assert_eq!(k.page(), "method", "a disabled method does not start");
+    assert_eq!(k.page(), Page::Method, "a disabled method does not start");
 
     // Pull the modem: the phone methods go grey with the reason.
     k.sim.unplug();
@@ -495,7 +496,7 @@ fn wording(view: &View) -> Vec<String> {
 fn assert_english(view: &View) {
     assert_eq!(view.lang, kiosk_ui::i18n::Lang::En);
     for text in wording(view) {
-        assert!(!has_vietnamese(&text), "on {}: {text:?}", view.page);
+        assert!(!has_vietnamese(&text), "on {:?}: {text:?}", view.page);
     }
 }
 
@@ -507,7 +508,7 @@ fn a_citizen_can_register_in_english_and_the_next_one_meets_vietnamese() {
     k.controller.on_toggle_language();
     assert_eq!(k.controller.view().lang, Lang::En);
     k.controller.on_register();
-    assert_eq!(k.page(), "subject");
+    assert_eq!(k.page(), Page::Subject);
     assert_english(&k.controller.view());
     k.controller.on_choose_subject("citizen");
     let view = k.controller.view();
@@ -548,7 +549,7 @@ fn a_citizen_can_register_in_english_and_the_next_one_meets_vietnamese() {
     k.type_into("phone", "0912345678");
     k.controller.on_submit();
     k.settle();
-    assert_eq!(k.page(), "otp");
+    assert_eq!(k.page(), Page::Otp);
     assert_english(&k.controller.view());
     k.type_keys("000000");
     k.controller.on_submit();
@@ -563,19 +564,19 @@ fn a_citizen_can_register_in_english_and_the_next_one_meets_vietnamese() {
     let code = k.last_code();
     k.type_keys(&code);
     k.controller.on_submit();
-    assert_eq!(k.page(), "password");
+    assert_eq!(k.page(), Page::Password);
     assert_english(&k.controller.view());
     k.type_keys("Matkhau@2026⏎Matkhau@2026");
     k.controller.on_submit();
     k.settle();
     let view = k.controller.view();
-    assert_eq!(view.page, "done");
+    assert_eq!(view.page, Page::Done);
     assert_english(&view);
     assert!(view.message.contains("level 1"), "{}", view.message);
 
     // Hoàn tất: the next person meets the kiosk in Vietnamese.
     k.controller.on_submit();
-    assert_eq!(k.page(), "home");
+    assert_eq!(k.page(), Page::Home);
     assert_eq!(k.controller.view().lang, Lang::Vi);
 }
 
@@ -594,7 +595,7 @@ fn english_chosen_by_someone_who_walked_away_goes_back_to_vietnamese() {
     k.controller.on_register();
     k.advance(timeout);
     k.controller.on_tick();
-    assert_eq!(k.page(), "home");
+    assert_eq!(k.page(), Page::Home);
     assert_eq!(k.controller.view().lang, Lang::Vi);
     // Chosen at home, then nobody came.
     k.controller.on_toggle_language();

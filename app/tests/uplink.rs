@@ -346,10 +346,10 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
     use kiosk::flow::{
         BhxhOutcome, DuplicateOutcome, Effect, Event, IdentityKey, SubscriberOutcome,
     };
-    use kiosk::uplink::{Background, LiveChecks};
+    use kiosk::uplink::{AsyncRuntime, LiveChecks};
     use kiosk::worker::Backend;
 
-    let background = Background::new().unwrap();
+    let background = AsyncRuntime::new().unwrap();
     let rt = background.runtime();
     let rig = rt.block_on(PortalRig::start());
     rig.shared

@@ -25,7 +25,8 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
     for (width, height, lang) in [(1080, 1920, Lang::Vi), (1920, 1080, Lang::En)] {
         let data = dir.path().join(format!("data-{width}"));
         let shots = kiosk::walk::run(&dir.path().join("png"), &data, width, height, lang)
-            .unwrap_or_else(|e| panic!("{width}x{height} {lang:?}: {e}"));
+            .unwrap_or_else(|e| panic!("{width}x{height} {lang:?}: {e}"))
+            .shots;
         let names: Vec<String> = shots
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

@@ -15,7 +15,7 @@ use std::time::Duration;
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot as _};
 use kiosk::demo::Demo;
 use kiosk::gui;
-use kiosk_ui::{Kiosk, KioskWindow};
+use kiosk_ui::{KioskKeys, KioskScreen, KioskWindow, Page};
 use slint::platform::PointerEventButton;
 use slint::{ComponentHandle, Model as _};
 use time::OffsetDateTime;
@@ -38,8 +38,8 @@ impl Touch {
         self.binding.refresh(&self.ui);
     }
 
-    fn page(&self) -> String {
-        self.ui.global::<Kiosk>().get_page().to_string()
+    fn page(&self) -> Page {
+        self.ui.global::<KioskScreen>().get_page()
     }
 
     fn find(&self, label: &str) -> Option<ElementHandle> {
@@ -58,7 +58,7 @@ impl Touch {
     fn tap(&self, label: &str) {
         let element = self
             .find(label)
-            .unwrap_or_else(|| panic!("nothing announced as {label:?} on {}", self.page()));
+            .unwrap_or_else(|| panic!("nothing announced as {label:?} on {:?}", self.page()));
         element.mock_single_click(PointerEventButton::Left);
         self.settle();
     }
@@ -80,11 +80,11 @@ impl Touch {
                 .or_else(|| self.find(&label.to_uppercase()))
                 .or_else(|| self.find(&label.to_lowercase()))
                 .unwrap_or_else(|| {
-                    let k = self.ui.global::<Kiosk>();
+                    let k = self.ui.global::<KioskScreen>();
                     panic!(
-                        "no key {label:?} on {} (keyboard {:?}, focus {:?})",
+                        "no key {label:?} on {:?} (keyboard {:?}, focus {:?})",
                         self.page(),
-                        k.get_keyboard(),
+                        self.ui.global::<KioskKeys>().get_keyboard(),
                         k.get_fields()
                             .iter()
                             .find(|f| f.focused)
@@ -98,7 +98,7 @@ impl Touch {
 
     fn tap_key(&self, label: &str) {
         self.find(label)
-            .unwrap_or_else(|| panic!("no key {label:?} on {}", self.page()))
+            .unwrap_or_else(|| panic!("no key {label:?} on {:?}", self.page()))
             .mock_single_click(PointerEventButton::Left);
         self.binding.refresh(&self.ui);
     }
@@ -127,24 +127,24 @@ impl Touch {
     /// The password twice, the result, and home again; answers what the
     /// result said.
     fn password_and_done(&self) -> String {
-        self.expect("password");
+        self.expect(Page::Password);
         self.type_text("Matkhau@2026");
         self.tap("Nhập lại mật khẩu");
         self.type_text("Matkhau@2026");
         self.tap("Đăng ký");
-        self.expect("done");
-        let result = self.ui.global::<Kiosk>().get_message().to_string();
+        self.expect(Page::Done);
+        let result = self.ui.global::<KioskScreen>().get_message().to_string();
         self.tap("Hoàn tất");
-        self.expect("home");
+        self.expect(Page::Home);
         result
     }
 
-    fn expect(&self, page: &str) {
+    fn expect(&self, page: Page) {
         assert_eq!(
             self.page(),
             page,
             "{}",
-            self.ui.global::<Kiosk>().get_message()
+            self.ui.global::<KioskScreen>().get_message()
         );
         self.assert_touch_targets();
     }
@@ -163,18 +163,18 @@ impl Touch {
                 )
             })
             .find_all();
-        assert!(!targets.is_empty(), "nothing to touch on {}", self.page());
+        assert!(!targets.is_empty(), "nothing to touch on {:?}", self.page());
         for e in targets {
             let label = e.accessible_label().unwrap_or_default();
             assert!(
                 !label.is_empty(),
-                "a target with no label on {}",
+                "a target with no label on {:?}",
                 self.page()
             );
             let size = e.size();
             assert!(
                 size.width >= 64.0 && size.height >= 64.0,
-                "{label:?} on {} is {}×{}",
+                "{label:?} on {:?} is {}×{}",
                 self.page(),
                 size.width,
                 size.height
@@ -209,13 +209,13 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.settle();
 
     // Thuê bao di động: the demo's Nguyễn Văn An, typed with Telex.
-    t.expect("home");
+    t.expect(Page::Home);
     t.tap("Đăng ký");
-    t.expect("subject");
+    t.expect(Page::Subject);
     t.tap("Công dân");
-    t.expect("method");
+    t.expect(Page::Method);
     t.tap("Thuê bao di động");
-    t.expect("form");
+    t.expect(Page::Form);
     t.tap("Họ và tên");
     t.type_text("nguyeenx vawn an");
     t.tap("Số CCCD/CMND");
@@ -249,7 +249,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
         .unwrap_or_default();
     assert_eq!(name, "Nguyễn Văn An");
     t.tap("Đăng ký");
-    t.expect("otp");
+    t.expect(Page::Otp);
     // "Gửi lại OTP" waits its interval, then allows the policy's resends,
     // then no more.
     let rules = t.binding.controller().borrow().policy().otp.clone();
@@ -271,13 +271,13 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.type_text(&code);
     t.tap("Xác nhận");
     t.password_and_done();
-    t.expect("home");
+    t.expect(Page::Home);
 
     // Mã số BHXH: the demo's Đặng Quốc Ưng, matched live by the portal.
     t.tap("Đăng ký");
     t.tap("Công dân");
     t.tap("Bảo hiểm xã hội");
-    t.expect("form");
+    t.expect(Page::Form);
     t.tap("Mã số BHXH");
     t.type_text("0101234569");
     t.tap("Họ và tên");
@@ -287,7 +287,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Số điện thoại");
     t.type_text("0901234567");
     t.tap("Đăng ký");
-    t.expect("otp");
+    t.expect(Page::Otp);
     let code = t.demo.last_code(digits).expect("the phone got the code");
     t.type_text(&code);
     t.tap("Xác nhận");
@@ -298,12 +298,15 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Đăng ký");
     t.tap("Công dân");
     t.tap("Sim ký số");
-    t.expect("form");
+    t.expect(Page::Form);
     t.tap("Số điện thoại");
     t.type_text("0987654321");
     t.tap("Đăng ký");
-    t.expect("phone-wait");
-    let shown = t.ui.global::<Kiosk>().get_verification_code().to_string();
+    t.expect(Page::PhoneWait);
+    let shown =
+        t.ui.global::<KioskScreen>()
+            .get_verification_code()
+            .to_string();
     assert!(
         ElementHandle::find_by_accessible_label(&t.ui, &format!("Mã xác thực {shown}"))
             .next()
@@ -321,9 +324,9 @@ fn a_citizen_registers_by_touch_with_each_method() {
         .answer_signature(&id, kiosk_portal::PhoneAnswer::Confirm)
         .unwrap();
     t.settle();
-    t.expect("confirm");
+    t.expect(Page::Confirm);
     // The certificate's holder, as the phone's SIM certificate names her.
-    let lines = t.ui.global::<Kiosk>().get_lines();
+    let lines = t.ui.global::<KioskScreen>().get_lines();
     assert!(
         lines.iter().any(|l| l.contains("Trần Thị Thủy")),
         "{:?}",
@@ -340,13 +343,13 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Đăng ký");
     t.tap("Công dân");
     t.tap("USB ký số");
-    t.expect("pin");
+    t.expect(Page::Pin);
     t.type_text("111111");
     t.tap("Đăng nhập");
-    t.expect("pin");
+    t.expect(Page::Pin);
     t.type_text(kiosk::demo::DEMO_TOKEN_PIN);
     t.tap("Đăng nhập");
-    t.expect("confirm");
+    t.expect(Page::Confirm);
     t.tap("Đăng ký");
     t.password_and_done();
 
@@ -359,8 +362,8 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Họ và tên");
     t.type_text("le thij hoaf");
     t.wait(i64::from(session.idle_timeout_seconds) + 1);
-    t.expect("home");
-    let fields = t.ui.global::<Kiosk>().get_fields();
+    t.expect(Page::Home);
+    let fields = t.ui.global::<KioskScreen>().get_fields();
     assert!(fields.iter().all(|f| f.value.is_empty()));
 
     // Hủy from the middle of a form: home, nothing of it left on screen.
@@ -378,8 +381,8 @@ fn a_citizen_registers_by_touch_with_each_method() {
         "Le Thị Hoà"
     );
     t.tap("Hủy");
-    t.expect("home");
-    let fields = t.ui.global::<Kiosk>().get_fields();
+    t.expect(Page::Home);
+    let fields = t.ui.global::<KioskScreen>().get_fields();
     assert!(fields.iter().all(|f| f.value.is_empty()));
 
     // English from the status bar's switch: the screens' own texts (the
@@ -387,10 +390,10 @@ fn a_citizen_registers_by_touch_with_each_method() {
     // back and forth, and what was typed stays.
     t.tap("English");
     t.tap("Register");
-    t.expect("subject");
+    t.expect(Page::Subject);
     t.tap("Citizen");
     t.tap("Mobile subscriber");
-    t.expect("form");
+    t.expect(Page::Form);
     t.tap("Phone number");
     t.type_text("0101234567");
     t.tap("Email");
@@ -419,11 +422,11 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("English");
     // The same targets hold on a landscape counter screen, keyboard beside.
     t.ui.window().set_size(slint::PhysicalSize::new(1920, 1080));
-    t.ui.global::<Kiosk>().set_wide(true);
+    t.ui.global::<KioskScreen>().set_wide(true);
     t.tap("Full name");
-    t.expect("form");
+    t.expect(Page::Form);
     // Cancel: the next person meets the kiosk in Vietnamese.
     t.tap("Cancel");
-    t.expect("home");
+    t.expect(Page::Home);
     assert!(t.find("Đăng ký").is_some() && t.find("English").is_some());
 }

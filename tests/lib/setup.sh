@@ -11,7 +11,7 @@ ensure_rust() {
     if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
         export PATH="$HOME/.cargo/bin:$PATH"
     fi
-    command -v cargo >/dev/null 2>&1 || die "cargo not found. Install Rust 1.90 or newer with rustup (https://rustup.rs), then run this again. Debian's own rustc is too old for this project."
+    command -v cargo >/dev/null 2>&1 || die "cargo not found. Install Rust 1.92 or newer with rustup (https://rustup.rs), then run this again. Debian's own rustc is too old for this project."
 }
 
 ensure_packages() {

@@ -5,7 +5,9 @@
 //! renderer that draws the screens with Slint's software renderer into PNG
 //! files, with no display: deterministic pictures for review and for tests.
 //!
-//! It is a view: screens read and write the [`Kiosk`] global, and every
+//! It is a view: screens read and write the globals of `ui/globals.slint`
+//! ([`KioskStatus`], [`KioskScreen`], [`KioskKeys`]; the demo phone's
+//! [`DemoPanel`]), and every
 //! rule — which fields are required, what an error says, which methods are
 //! offered and why one is not — comes from `app`. This crate knows nothing
 //! of the domain.
@@ -19,7 +21,7 @@
 //! use slint::ComponentHandle;
 //! let window = kiosk_ui::headless(1080, 1920);
 //! let ui = kiosk_ui::KioskWindow::new().unwrap();
-//! ui.global::<kiosk_ui::Kiosk>().set_page("home".into());
+//! ui.global::<kiosk_ui::KioskScreen>().set_page(kiosk_ui::Page::Home);
 //! let pixels = kiosk_ui::render(&window, &ui);
 //! kiosk_ui::write_png(std::path::Path::new("home.png"), 1080, 1920, &pixels).unwrap();
 //! ```

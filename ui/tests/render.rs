@@ -3,7 +3,9 @@
 
 use slint::{ComponentHandle, ModelRc, Rgb8Pixel, VecModel};
 
-use kiosk_ui::{FieldItem, Kiosk, KioskWindow, MethodItem};
+use kiosk_ui::{
+    DemoPanel, FieldItem, KeyboardKind, KioskKeys, KioskScreen, KioskWindow, MethodItem, Page,
+};
 
 fn at(pixels: &[Rgb8Pixel], width: u32, x: u32, y: u32) -> (u8, u8, u8) {
     let p = pixels[(y * width + x) as usize];
@@ -15,17 +17,17 @@ fn every_screen_renders_at_kiosk_sizes() {
     for (width, height) in [(1080u32, 1920u32), (1920, 1080)] {
         let window = kiosk_ui::headless(width, height);
         for (screen, keyboard) in [
-            ("home", "none"),
-            ("subject", "none"),
-            ("method", "none"),
-            ("form", "text"),
-            ("otp", "digits"),
-            ("password", "password"),
-            ("done", "none"),
+            (Page::Home, KeyboardKind::None),
+            (Page::Subject, KeyboardKind::None),
+            (Page::Method, KeyboardKind::None),
+            (Page::Form, KeyboardKind::Text),
+            (Page::Otp, KeyboardKind::Digits),
+            (Page::Password, KeyboardKind::Password),
+            (Page::Done, KeyboardKind::None),
         ] {
             let ui = KioskWindow::new().unwrap();
-            let k = ui.global::<Kiosk>();
-            k.set_page(screen.into());
+            let k = ui.global::<KioskScreen>();
+            k.set_page(screen);
             k.set_wide(width > height);
             k.set_methods(ModelRc::new(VecModel::from(vec![MethodItem {
                 id: "bhxh".into(),
@@ -43,13 +45,13 @@ fn every_screen_renders_at_kiosk_sizes() {
                 error: String::new().into(),
                 focused: true,
             }])));
-            k.set_keyboard(keyboard.into());
+            ui.global::<KioskKeys>().set_keyboard(keyboard);
             let pixels = kiosk_ui::render(&window, &ui);
             // The status bar is dark ink across the top.
             assert_eq!(
                 at(&pixels, width, width / 2, 4),
                 (0x1b, 0x24, 0x30),
-                "{screen} {width}x{height}"
+                "{screen:?} {width}x{height}"
             );
             // Text was drawn: antialiased glyphs give many distinct colours.
             let mut colours: Vec<(u8, u8, u8)> = pixels.iter().map(|p| (p.r, p.g, p.b)).collect();
@@ -57,10 +59,10 @@ fn every_screen_renders_at_kiosk_sizes() {
             colours.dedup();
             assert!(
                 colours.len() > 50,
-                "{screen} {width}x{height}: only {} colours",
+                "{screen:?} {width}x{height}: only {} colours",
                 colours.len()
             );
-            if screen == "home" {
+            if screen == Page::Home {
                 // The big "Đăng ký" button sits in the middle in brand red.
                 let red = pixels
                     .iter()
@@ -81,12 +83,13 @@ fn the_demo_phone_shows_a_signature_request_with_its_two_answers() {
     let (width, height) = (1520u32, 1920u32);
     let window = kiosk_ui::headless(width, height);
     let ui = KioskWindow::new().unwrap();
-    let k = ui.global::<Kiosk>();
-    k.set_demo(true);
-    k.set_page("phone-wait".into());
+    let k = ui.global::<KioskScreen>();
+    k.set_page(Page::PhoneWait);
     k.set_verification_code("4821".into());
-    k.set_demo_signature_to("+84987654321".into());
-    k.set_demo_signature("Dang ky tai khoan Cong dich vu cong. Ma xac nhan: 4821".into());
+    let phone = ui.global::<DemoPanel>();
+    phone.set_shown(true);
+    phone.set_signature_to("+84987654321".into());
+    phone.set_signature("Dang ky tai khoan Cong dich vu cong. Ma xac nhan: 4821".into());
     let pixels = kiosk_ui::render(&window, &ui);
     let png = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-phone-sim.png");
     kiosk_ui::write_png(&png, width, height, &pixels).unwrap();
@@ -100,7 +103,7 @@ fn the_demo_phone_shows_a_signature_request_with_its_two_answers() {
     };
     assert!(in_panel((0xff, 0xf7, 0xe0)) > 20_000, "no request card");
     assert!(in_panel((0x0b, 0x5c, 0xab)) > 5_000, "no confirm button");
-    k.set_demo_signature("".into());
+    phone.set_signature("".into());
     let pixels = kiosk_ui::render(&window, &ui);
     let none = (0..height)
         .flat_map(|y| (1080..width).map(move |x| (x, y)))
@@ -115,7 +118,7 @@ fn the_bundled_english_changes_the_screens_and_goes_back() {
     let (width, height) = (1080u32, 1920u32);
     let window = kiosk_ui::headless(width, height);
     let ui = KioskWindow::new().unwrap();
-    ui.global::<Kiosk>().set_page("home".into());
+    ui.global::<KioskScreen>().set_page(Page::Home);
     let vietnamese = kiosk_ui::render(&window, &ui);
     select(Lang::En).expect("English is bundled");
     let english = kiosk_ui::render(&window, &ui);

@@ -14,6 +14,7 @@
 //! Exit codes: 0 done, 2 usage, 3 environment (no display, bad config).
 
 use std::cell::RefCell;
+use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -29,12 +30,12 @@ use kiosk::policy::ActivePolicy;
 use kiosk::store::Store;
 use kiosk::token::TokenService;
 use kiosk::uplink::{
-    Background, Enrolment, LiveChecks, Uplink, load_portal_policy, portal_policy_path,
+    AsyncRuntime, Enrolment, LiveChecks, Uplink, load_portal_policy, portal_policy_path,
 };
 use kiosk::worker::{Backend, Worker};
 use kiosk_hal::modem::{ModemConfig, ModemService};
 use kiosk_hal::token::cert::TrustAnchors;
-use kiosk_ui::{Kiosk, KioskWindow};
+use kiosk_ui::{KioskScreen, KioskWindow};
 use slint::ComponentHandle;
 use time::OffsetDateTime;
 
@@ -64,6 +65,12 @@ struct Args {
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let args = Args::parse();
+    // The configured filter is known only once the file is read: until
+    // then, RUST_LOG or the default.
+    let configured = (!args.demo)
+        .then(|| Config::load(&args.config).ok().and_then(|c| c.log))
+        .flatten();
+    kiosk::logging::init("kiosk", configured.as_deref());
     if args.demo || args.first_frame.is_some() {
         #[cfg(feature = "demo")]
         {
@@ -98,10 +105,15 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(3);
     }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        demo = args.demo,
+        "kiosk starting"
+    );
     match window(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kiosk: {e}");
+            tracing::error!(error = %e, "the kiosk stopped");
             ExitCode::from(3)
         }
     }
@@ -123,8 +135,8 @@ mod demo_mode {
             let data = demo_dir.join(format!("walk-{}-{width}x{height}", lang.code()));
             let _ = std::fs::remove_dir_all(&data);
             match kiosk::walk::run(out, &data, width, height, lang) {
-                Ok(shots) => {
-                    for shot in &shots {
+                Ok(walked) => {
+                    for shot in &walked.shots {
                         println!("{}", shot.display());
                     }
                 }
@@ -173,7 +185,7 @@ mod demo_mode {
 
 /// The appliance's controller from its configuration, and, once the kiosk
 /// is enrolled, the relay to the portal running in the background.
-fn from_config(config: &Config) -> Result<(Controller, Option<Background>), String> {
+fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Box<dyn Error>> {
     let enrolment = Enrolment::load(&config.data_dir).map_err(|e| e.to_string())?;
     // Enrolment gives the portal's key; until then, the configured one.
     let portal = enrolment
@@ -186,15 +198,12 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
     if let Some(file) = &config.policy_file
         && let Err(e) = active.load_file(file)
     {
-        eprintln!(
-            "kiosk: policy {}: {e}; keeping the built-in policy",
-            file.display()
-        );
+        tracing::warn!(file = %file.display(), error = %e, "the policy file is not used; keeping the built-in policy");
     }
     if let Some(e) = &enrolment
         && let Err(problem) = load_portal_policy(&config.data_dir, e, &mut active)
     {
-        eprintln!("kiosk: the portal's policy: {problem}; keeping the one in force");
+        tracing::warn!(error = %problem, "the portal's policy is not used; keeping the one in force");
     }
     let policy = active.current();
     let modem = match &config.modem {
@@ -225,7 +234,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
                 None,
             )),
             Err(e) => {
-                eprintln!("kiosk: {e}; USB tokens are not offered");
+                tracing::warn!(error = %e, "USB tokens are not offered");
                 None
             }
         }
@@ -241,7 +250,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
                 Arc::clone(&policy),
             )?
             .with_policy_updates(e, portal_policy_path(&config.data_dir))?;
-            let mut background = Background::new().map_err(|e| e.to_string())?;
+            let mut background = AsyncRuntime::new().map_err(|e| e.to_string())?;
             let handle = background.start_uplink(uplink);
             let mut live = LiveChecks::new(
                 &keys,
@@ -253,7 +262,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
             // the method then ends with its message, never with a guess.
             match anchors() {
                 Ok(anchors) => live = live.with_anchors(anchors),
-                Err(e) => eprintln!("kiosk: {e}; mobile signatures cannot be verified"),
+                Err(e) => tracing::warn!(error = %e, "mobile signatures cannot be verified"),
             }
             (Some(background), Some(handle), Some(live))
         }
@@ -284,7 +293,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<Background>), Stri
 /// Whatever else runs at each tick of the window's timer.
 type Tick = Box<dyn FnMut(&KioskWindow, u32)>;
 
-fn window(args: &Args) -> Result<(), String> {
+fn window(args: &Args) -> Result<(), Box<dyn Error>> {
     let ui = KioskWindow::new().map_err(|e| e.to_string())?;
     // The demo phone, in the demo; nothing in the appliance.
     let mut extra: Tick = Box::new(|_, _| {});
@@ -327,10 +336,12 @@ fn window(args: &Args) -> Result<(), String> {
                 c.on_tick();
             }
             let size = ui.window().size();
-            ui.global::<Kiosk>().set_wide(size.width > size.height);
+            ui.global::<KioskScreen>()
+                .set_wide(size.width > size.height);
             extra(&ui, ticks);
             binding.refresh(&ui);
         },
     );
-    ui.run().map_err(|e| e.to_string())
+    tracing::info!("kiosk ready");
+    Ok(ui.run()?)
 }

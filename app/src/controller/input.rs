@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
+use kiosk_ui::KeyboardKind;
 use kiosk_ui::telex;
 use zeroize::Zeroizing;
 
 use super::Controller;
-use super::session::Page;
+use super::session::Stage;
 use crate::flow::{Field, Screen, check_field};
 use crate::policy::Policy;
 
@@ -43,14 +44,14 @@ impl Focus {
             .map(|f| Focus::Field(*f))
     }
 
-    /// The on-screen keyboard this input needs.
-    pub(super) fn keyboard(self) -> Keyboard {
+    /// The on-screen keyboard this input needs (`globals.slint`).
+    pub(super) fn keyboard(self) -> KeyboardKind {
         match self {
-            Focus::Field(Field::FullName) => Keyboard::Text,
-            Focus::Field(Field::Email) => Keyboard::Email,
-            Focus::Field(Field::Password) | Focus::Confirm => Keyboard::Password,
-            Focus::Field(Field::DateOfBirth) => Keyboard::Date,
-            Focus::Field(_) => Keyboard::Digits,
+            Focus::Field(Field::FullName) => KeyboardKind::Text,
+            Focus::Field(Field::Email) => KeyboardKind::Email,
+            Focus::Field(Field::Password) | Focus::Confirm => KeyboardKind::Password,
+            Focus::Field(Field::DateOfBirth) => KeyboardKind::Date,
+            Focus::Field(_) => KeyboardKind::Digits,
         }
     }
 
@@ -98,35 +99,6 @@ pub fn field_id(field: Field) -> &'static str {
 /// The key that respells the name's last word (`.slint` sends the same).
 const RESPELL: &str = "⇄";
 
-/// The on-screen keyboards (`.slint` names them the same).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keyboard {
-    None,
-    /// 0–9.
-    Digits,
-    /// 0–9 with `/` filled in for dd/mm/yyyy.
-    Date,
-    /// Letters with Telex (switchable to plain letters).
-    Text,
-    /// Letters, digits, @ . _ - .com .vn.
-    Email,
-    /// Letters, digits and symbols; never Telex.
-    Password,
-}
-
-impl Keyboard {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Keyboard::None => "none",
-            Keyboard::Digits => "digits",
-            Keyboard::Date => "date",
-            Keyboard::Text => "text",
-            Keyboard::Email => "email",
-            Keyboard::Password => "password",
-        }
-    }
-}
-
 impl Controller {
     /// A field was touched: it gets the keyboard. Leaving a field checks it.
     pub fn on_focus(&mut self, id: &str) {
@@ -151,7 +123,7 @@ impl Controller {
         let Some(Focus::Field(field)) = session.focus else {
             return;
         };
-        if matches!(session.page, Page::Flow(Screen::Form)) {
+        if matches!(session.stage, Stage::Flow(Screen::Form)) {
             session.errors.retain(|e| e.field != field);
             if let Some(error) =
                 check_field(field, session.value(Focus::Field(field)), &policy, now)
@@ -176,7 +148,7 @@ impl Controller {
         let Some(focus) = session.focus else {
             return;
         };
-        let telex = session.telex && focus.keyboard() == Keyboard::Text;
+        let telex = session.telex && focus.keyboard() == KeyboardKind::Text;
         let max = focus.max_chars(&policy);
         let style = session.tone_style;
         if key == RESPELL {
@@ -203,8 +175,10 @@ impl Controller {
             }
         } else {
             let allowed = match focus.keyboard() {
-                Keyboard::Digits | Keyboard::Date => key.chars().all(|c| c.is_ascii_digit()),
-                Keyboard::Text => key.chars().all(|c| c.is_alphabetic() || " -'.".contains(c)),
+                KeyboardKind::Digits | KeyboardKind::Date => {
+                    key.chars().all(|c| c.is_ascii_digit())
+                }
+                KeyboardKind::Text => key.chars().all(|c| c.is_alphabetic() || " -'.".contains(c)),
                 _ => key.chars().all(|c| !c.is_control()),
             };
             if !allowed {

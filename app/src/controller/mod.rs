@@ -32,9 +32,9 @@ mod session;
 mod tests;
 mod view;
 
-pub use input::{Focus, Keyboard, field_id};
+pub use input::{Focus, field_id};
 pub use session::SessionId;
-use session::{Page, Session};
+use session::{Session, Stage};
 pub use view::{FieldView, MethodView, RuleView, View};
 
 /// What the controller asks of the world: a worker that carries out
@@ -124,6 +124,7 @@ impl Controller {
         let id = self.next_session;
         self.next_session = id.next();
         self.session = Some(Session::new(id));
+        tracing::debug!(session = ?id, "session started");
         self.effects.submit(Job::Status);
     }
 
@@ -132,7 +133,7 @@ impl Controller {
         let subject = SubjectKind::ALL.into_iter().find(|s| s.as_str() == id);
         if let (Some(session), Some(subject)) = (self.session.as_mut(), subject) {
             session.subject = Some(subject);
-            session.page = Page::Method;
+            session.stage = Stage::Method;
         }
     }
 
@@ -167,7 +168,7 @@ impl Controller {
                 session.errors.clear();
                 self.apply(effects);
             }
-            Err(e) => eprintln!("kiosk: {method:?} could not start: {e}"),
+            Err(e) => tracing::warn!(?method, error = %e, "a method could not start"),
         }
     }
 
@@ -181,18 +182,18 @@ impl Controller {
         if session.in_flight > 0 {
             return;
         }
-        let event = match &session.page {
-            Page::Flow(Screen::Form) => Event::Submit(session.form.clone()),
-            Page::Flow(Screen::EnterOtp { .. }) => {
+        let event = match &session.stage {
+            Stage::Flow(Screen::Form) => Event::Submit(session.form.clone()),
+            Stage::Flow(Screen::EnterOtp { .. }) => {
                 let typed = Zeroizing::new(session.otp.to_string());
                 session.otp.clear();
                 Event::OtpEntered(typed)
             }
-            Page::Flow(Screen::Password { .. }) => Event::PasswordSubmitted {
+            Stage::Flow(Screen::Password { .. }) => Event::PasswordSubmitted {
                 first: Zeroizing::new(session.password.to_string()),
                 confirm: Zeroizing::new(session.confirm.to_string()),
             },
-            Page::Flow(Screen::EnterPin { .. }) => {
+            Stage::Flow(Screen::EnterPin { .. }) => {
                 let pin = Pin::new(&session.pin);
                 session.pin.clear();
                 match pin {
@@ -207,11 +208,11 @@ impl Controller {
                     }
                 }
             }
-            Page::Flow(Screen::ConfirmDetails { .. }) => Event::DetailsConfirmed {
+            Stage::Flow(Screen::ConfirmDetails { .. }) => Event::DetailsConfirmed {
                 email: Zeroizing::new(session.form.email.clone()),
             },
-            Page::Flow(Screen::OtpNotSent { .. }) => Event::RetryDelivery,
-            Page::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
+            Stage::Flow(Screen::OtpNotSent { .. }) => Event::RetryDelivery,
+            Stage::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
                 Event::Finish
             }
             _ => return,
@@ -223,8 +224,8 @@ impl Controller {
     pub fn on_resend(&mut self) {
         self.touch();
         if matches!(
-            self.session.as_ref().map(|s| &s.page),
-            Some(Page::Flow(Screen::EnterOtp { .. }))
+            self.session.as_ref().map(|s| &s.stage),
+            Some(Stage::Flow(Screen::EnterOtp { .. }))
         ) {
             self.feed(Event::ResendOtp);
         }
@@ -240,7 +241,7 @@ impl Controller {
         };
         // Waiting on the citizen's phone is the one wait Back may leave: the
         // request is cancelled and its answer, if any, never comes.
-        let on_phone = matches!(session.page, Page::Flow(Screen::WaitingForPhone { .. }));
+        let on_phone = matches!(session.stage, Stage::Flow(Screen::WaitingForPhone { .. }));
         if session.in_flight > 0 && !on_phone {
             return;
         }
@@ -248,23 +249,23 @@ impl Controller {
             (Some(m), Some(s)) => Some((m, s)),
             _ => None,
         };
-        match &session.page {
-            Page::Subject => self.end_session(),
-            Page::Method => {
-                session.page = Page::Subject;
+        match &session.stage {
+            Stage::Subject => self.end_session(),
+            Stage::Method => {
+                session.stage = Stage::Subject;
                 session.subject = None;
             }
-            Page::Flow(Screen::Form) => {
+            Stage::Flow(Screen::Form) => {
                 session.registration = None;
                 session.method = None;
                 session.errors.clear();
                 session.focus = None;
-                session.page = Page::Method;
+                session.stage = Stage::Method;
             }
-            Page::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
+            Stage::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
                 self.feed(Event::Finish);
             }
-            Page::Flow(_) => {
+            Stage::Flow(_) => {
                 session.otp.clear();
                 session.pin.clear();
                 session.password.clear();
@@ -292,8 +293,8 @@ impl Controller {
 
     fn is_storing(&self) -> bool {
         matches!(
-            self.session.as_ref().map(|s| &s.page),
-            Some(Page::Flow(Screen::Storing))
+            self.session.as_ref().map(|s| &s.stage),
+            Some(Stage::Flow(Screen::Storing))
         )
     }
 
@@ -431,9 +432,9 @@ impl Controller {
         if session.in_flight > 0 {
             return;
         }
-        let event = match (&session.page, present) {
-            (Page::Flow(Screen::WaitingForToken), 1..) => Event::TokenInserted,
-            (Page::Flow(Screen::EnterPin { .. }), 0) => Event::TokenRemoved,
+        let event = match (&session.stage, present) {
+            (Stage::Flow(Screen::WaitingForToken), 1..) => Event::TokenInserted,
+            (Stage::Flow(Screen::EnterPin { .. }), 0) => Event::TokenRemoved,
             _ => return,
         };
         self.feed(event);
@@ -447,9 +448,10 @@ impl Controller {
         let Some(registration) = session.registration.as_mut() else {
             return;
         };
+        tracing::trace!(session = ?session.id, ?event, "event");
         match registration.handle(now, event, &mut rand::rng()) {
             Ok(effects) => self.apply(effects),
-            Err(e) => eprintln!("kiosk: {e}"),
+            Err(e) => tracing::warn!(error = %e, "the flow refused an event"),
         }
     }
 
@@ -462,7 +464,7 @@ impl Controller {
                 Effect::Show(screen) => {
                     let token_wait = matches!(screen, Screen::WaitingForToken);
                     session.errors.clear();
-                    session.page = Page::Flow(screen);
+                    session.stage = Stage::Flow(screen);
                     session.focus = session.inputs().first().map(|(f, _)| *f);
                     if token_wait {
                         // Is a token in the reader already?
@@ -487,7 +489,9 @@ impl Controller {
 
     fn end_session(&mut self) {
         // Dropping the session zeroizes every buffer in it.
-        self.session = None;
+        if let Some(session) = self.session.take() {
+            tracing::debug!(session = ?session.id, "session ended");
+        }
     }
 
     /// The citizen is done (finished, cancelled or gone): the session ends

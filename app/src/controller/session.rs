@@ -24,7 +24,7 @@ impl SessionId {
 
 /// Where a session is, besides what the flow said last.
 #[derive(Debug, Clone)]
-pub(super) enum Page {
+pub(super) enum Stage {
     Subject,
     Method,
     Flow(Screen),
@@ -48,7 +48,7 @@ pub(super) struct Session {
     /// Where Telex puts the tone in *oa, oe, uy*: as on the citizen's ID
     /// card, chosen with the respell key.
     pub(super) tone_style: ToneStyle,
-    pub(super) page: Page,
+    pub(super) stage: Stage,
     /// Jobs sent to the worker and not answered yet.
     pub(super) in_flight: usize,
 }
@@ -80,7 +80,7 @@ impl Session {
             focus: None,
             telex: true,
             tone_style: ToneStyle::Classic,
-            page: Page::Subject,
+            stage: Stage::Subject,
             in_flight: 0,
         }
     }
@@ -117,8 +117,8 @@ impl Session {
 
     /// The inputs of the current page, in screen order.
     pub(super) fn inputs(&self) -> Vec<(Focus, bool)> {
-        match &self.page {
-            Page::Flow(Screen::Form) => match (self.method, self.subject) {
+        match &self.stage {
+            Stage::Flow(Screen::Form) => match (self.method, self.subject) {
                 (Some(m), Some(s)) => required_fields(m, s)
                     .into_iter()
                     // The signature methods ask for the e-mail on the
@@ -131,13 +131,13 @@ impl Session {
                     .collect(),
                 _ => Vec::new(),
             },
-            Page::Flow(Screen::EnterOtp { .. }) => vec![(Focus::Field(Field::Otp), true)],
-            Page::Flow(Screen::EnterPin { .. }) => vec![(Focus::Field(Field::Pin), true)],
-            Page::Flow(Screen::Password { .. }) => vec![
+            Stage::Flow(Screen::EnterOtp { .. }) => vec![(Focus::Field(Field::Otp), true)],
+            Stage::Flow(Screen::EnterPin { .. }) => vec![(Focus::Field(Field::Pin), true)],
+            Stage::Flow(Screen::Password { .. }) => vec![
                 (Focus::Field(Field::Password), true),
                 (Focus::Confirm, true),
             ],
-            Page::Flow(Screen::ConfirmDetails { email_required, .. }) => {
+            Stage::Flow(Screen::ConfirmDetails { email_required, .. }) => {
                 vec![(Focus::Field(Field::Email), *email_required)]
             }
             _ => Vec::new(),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk_ui::i18n::Lang;
+use kiosk_ui::{KeyboardKind, Page};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -159,7 +160,7 @@ impl Rig {
     fn at_otp(&mut self) -> SessionId {
         let session = self.sending_sms();
         self.answer(session, Event::OtpDelivered);
-        assert_eq!(self.c.view().page, "otp");
+        assert_eq!(self.c.view().page, Page::Otp);
         session
     }
 }
@@ -168,7 +169,7 @@ impl Rig {
 fn the_home_screen_shows_nothing_of_anyone() {
     let rig = Rig::new(ready());
     let view = rig.c.view();
-    assert_eq!(view.page, "home");
+    assert_eq!(view.page, Page::Home);
     assert!(view.fields.is_empty() && view.title.is_empty());
     assert_eq!(view.status.signal_bars, 3);
 }
@@ -179,7 +180,7 @@ fn without_a_modem_the_sms_methods_are_greyed_out_with_the_reason() {
     rig.c.on_register();
     rig.c.on_choose_subject("citizen");
     let view = rig.c.view();
-    assert_eq!(view.page, "method");
+    assert_eq!(view.page, Page::Method);
     let mobile = view
         .methods
         .iter()
@@ -189,7 +190,7 @@ fn without_a_modem_the_sms_methods_are_greyed_out_with_the_reason() {
     assert!(mobile.reason.contains("SMS"), "{}", mobile.reason);
     // Chosen anyway (a stale touch): nothing starts.
     rig.c.on_choose_method("mobile_subscriber");
-    assert_eq!(rig.c.view().page, "method");
+    assert_eq!(rig.c.view().page, Page::Method);
 
     rig.status(ready());
     let view = rig.c.view();
@@ -214,7 +215,7 @@ fn typed_keys_fill_the_focused_field_as_the_keyboard_allows() {
     };
     assert_eq!(value("date_of_birth").as_deref(), Some("05/09/1999"));
     assert_eq!(value("full_name").as_deref(), Some("Nguyễn Van An"));
-    assert_eq!(view.keyboard, Keyboard::Text.as_str());
+    assert_eq!(view.keyboard, KeyboardKind::Text);
 }
 
 #[test]
@@ -250,7 +251,7 @@ fn an_answer_for_a_citizen_who_has_left_never_reaches_the_next() {
     let mut rig = Rig::new(ready());
     let first = rig.mobile_form_submitted();
     rig.c.on_cancel();
-    assert_eq!(rig.c.view().page, "home");
+    assert_eq!(rig.c.view().page, Page::Home);
     let second = rig.mobile_form_submitted();
     assert_ne!(first, second);
     // The first visit's late answer: dropped, the second still waits.
@@ -258,13 +259,13 @@ fn an_answer_for_a_citizen_who_has_left_never_reaches_the_next() {
         first,
         Event::DuplicateChecked(DuplicateOutcome::AccountExists),
     );
-    assert_eq!(rig.c.view().page, "busy");
+    assert_eq!(rig.c.view().page, Page::Busy);
     assert!(rig.c.is_busy());
     rig.answer(
         second,
         Event::DuplicateChecked(DuplicateOutcome::AccountExists),
     );
-    assert_eq!(rig.c.view().page, "exists");
+    assert_eq!(rig.c.view().page, Page::Exists);
 }
 
 #[test]
@@ -285,7 +286,7 @@ fn walking_away_warns_then_wipes_the_session_in_vietnamese() {
     rig.advance(1);
     let view = rig.c.view();
     assert!(!rig.c.has_session());
-    assert_eq!((view.page, view.lang), ("home", Lang::Vi));
+    assert_eq!((view.page, view.lang), (Page::Home, Lang::Vi));
 }
 
 #[test]
@@ -294,7 +295,7 @@ fn a_failed_sms_says_so_and_offers_another_try() {
     let session = rig.sending_sms();
     rig.answer(session, Event::OtpNotDelivered(DeliveryFailure::Rejected));
     let view = rig.c.view();
-    assert_eq!(view.page, "otp-not-sent");
+    assert_eq!(view.page, Page::OtpNotSent);
     assert!(view.submit_enabled);
     rig.c.on_toggle_language();
     let english = rig.c.view();

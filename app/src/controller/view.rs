@@ -5,11 +5,12 @@
 
 use kiosk_ui::i18n::{Lang, Text, fill, tr};
 use kiosk_ui::telex;
+use kiosk_ui::{KeyboardKind, Page};
 use time::OffsetDateTime;
 
 use super::Controller;
-use super::input::{Focus, Keyboard};
-use super::session::{Page, Session};
+use super::input::Focus;
+use super::session::{Session, Stage};
 use crate::domain::{Method, PasswordCheck, PasswordRule, SubjectKind};
 use crate::flow::{Field, Screen};
 use crate::policy::Unavailable;
@@ -45,16 +46,15 @@ pub struct RuleView {
 }
 
 /// Everything a screen shows. Built fresh after each change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct View {
-    /// home, subject, method, form, busy, otp, otp-not-sent, password,
-    /// exists, token-wait, pin, confirm, phone-wait, done, failed.
-    pub page: &'static str,
+    /// Which screen (`globals.slint`'s `Page`).
+    pub page: Page,
     pub subject_title: String,
     pub method_title: String,
     pub methods: Vec<MethodView>,
     pub fields: Vec<FieldView>,
-    pub keyboard: &'static str,
+    pub keyboard: KeyboardKind,
     pub telex: bool,
     /// The name's last word with its tone on the other vowel (*Thủy* ⇄
     /// *Thuỷ*), offered as a key; empty when it reads the same either way.
@@ -134,8 +134,8 @@ impl Controller {
     /// The screen as it should look now.
     pub fn view(&self) -> View {
         let mut view = View {
-            page: "home",
-            keyboard: Keyboard::None.as_str(),
+            page: Page::Home,
+            keyboard: KeyboardKind::None,
             status: self.status.clone(),
             idle_left: self.idle_left(),
             lang: self.lang,
@@ -184,18 +184,18 @@ impl Controller {
             })
             .collect();
         if let Some(focus) = session.focus {
-            view.keyboard = focus.keyboard().as_str();
-            if session.telex && focus.keyboard() == Keyboard::Text {
+            view.keyboard = focus.keyboard();
+            if session.telex && focus.keyboard() == KeyboardKind::Text {
                 view.respell =
                     telex::respell_last_word(session.value(focus), session.tone_style.other())
                         .and_then(|t| t.rsplit(' ').next().map(str::to_string))
                         .unwrap_or_default();
             }
         }
-        match &session.page {
-            Page::Subject => view.page = "subject",
-            Page::Method => {
-                view.page = "method";
+        match &session.stage {
+            Stage::Subject => view.page = Page::Subject,
+            Stage::Method => {
+                view.page = Page::Method;
                 let subject = session.subject.unwrap_or(SubjectKind::Citizen);
                 view.methods = self
                     .policy
@@ -216,7 +216,7 @@ impl Controller {
                     })
                     .collect();
             }
-            Page::Flow(screen) => self.describe(screen, session, now, &mut view),
+            Stage::Flow(screen) => self.describe(screen, session, now, &mut view),
         }
         view
     }
@@ -226,7 +226,7 @@ impl Controller {
         let t = |vietnamese: &str| tr(lang, vietnamese).to_string();
         match screen {
             Screen::Form => {
-                view.page = "form";
+                view.page = Page::Form;
                 view.submit_label = t("Đăng ký");
                 view.submit_enabled = true;
             }
@@ -251,7 +251,7 @@ impl Controller {
                 Text::with("Mã OTP đang được gửi đến số {}.", [masked_phone]).render(lang),
             ),
             Screen::OtpNotSent { failure } => {
-                view.page = "otp-not-sent";
+                view.page = Page::OtpNotSent;
                 view.title = t("Chưa gửi được mã OTP");
                 view.message = t(failure.message());
                 view.submit_label = t("Thử lại");
@@ -265,7 +265,7 @@ impl Controller {
                 resend_available_at,
                 error,
             } => {
-                view.page = "otp";
+                view.page = Page::Otp;
                 view.title = t("Nhập mã OTP");
                 view.message = Text::with(
                     "Mã OTP gồm {} chữ số đã được gửi đến số {}.",
@@ -303,7 +303,7 @@ impl Controller {
                     session.otp.chars().count() == usize::from(self.policy.otp.digits) && left > 0;
             }
             Screen::Password { .. } => {
-                view.page = "password";
+                view.page = Page::Password;
                 view.title = t("Đặt mật khẩu");
                 view.message = t("Mật khẩu dùng để đăng nhập Cổng Dịch vụ công.");
                 let check = PasswordCheck::evaluate(
@@ -322,17 +322,17 @@ impl Controller {
                 view.submit_enabled = check.is_ok();
             }
             Screen::AccountExists { ways_out } => {
-                view.page = "exists";
+                view.page = Page::Exists;
                 view.title = t("Tài khoản đã tồn tại");
                 view.message =
                     t("Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:");
                 view.lines = ways_out.iter().map(|w| t(w.label())).collect();
                 view.submit_label = t("Hoàn tất");
                 view.submit_enabled = true;
-                view.keyboard = Keyboard::None.as_str();
+                view.keyboard = KeyboardKind::None;
             }
             Screen::WaitingForToken => {
-                view.page = "token-wait";
+                view.page = Page::TokenWait;
                 view.title = t("Cắm USB ký số");
                 view.message = t("Cắm USB ký số vào cổng USB của máy. Máy sẽ tự nhận USB.");
             }
@@ -341,7 +341,7 @@ impl Controller {
                 final_try,
                 wrong,
             } => {
-                view.page = "pin";
+                view.page = Page::Pin;
                 view.title = t("Nhập mã PIN của USB ký số");
                 view.message = t("Mã PIN chỉ được dùng trên USB, máy không lưu lại.");
                 if *wrong {
@@ -360,7 +360,7 @@ impl Controller {
                 view.submit_enabled = session.pin.chars().count() >= 4;
             }
             Screen::WaitingForPhone { verification_code } => {
-                view.page = "phone-wait";
+                view.page = Page::PhoneWait;
                 view.title = t("Xác nhận trên điện thoại");
                 view.message = t(
                     "Kiểm tra mã dưới đây trùng với mã trên điện thoại, rồi chọn “Xác nhận” và nhập mã PIN của Sim ký số.",
@@ -368,7 +368,7 @@ impl Controller {
                 view.verification_code = verification_code.clone();
             }
             Screen::ConfirmDetails { details, .. } => {
-                view.page = "confirm";
+                view.page = Page::Confirm;
                 view.title = t("Kiểm tra thông tin");
                 view.message = t("Thông tin lấy từ chứng thư số:");
                 view.lines = details
@@ -384,10 +384,10 @@ impl Controller {
                 level,
                 pending,
             } => {
-                view.page = "done";
+                view.page = Page::Done;
                 view.title = t("Đã ghi nhận đăng ký");
                 view.reference = reference.clone();
-                view.keyboard = Keyboard::None.as_str();
+                view.keyboard = KeyboardKind::None;
                 if pending.is_empty() {
                     view.message = Text::with(
                         "Tài khoản mức {} sẽ được kích hoạt khi máy gửi hồ sơ lên Cổng Dịch vụ công.",
@@ -414,10 +414,10 @@ impl Controller {
                 view.submit_enabled = true;
             }
             Screen::Failed(failure) => {
-                view.page = "failed";
+                view.page = Page::Failed;
                 view.title = t("Không đăng ký được tài khoản");
                 view.message = failure.message().render(lang);
-                view.keyboard = Keyboard::None.as_str();
+                view.keyboard = KeyboardKind::None;
                 view.submit_label = t("Về trang đầu");
                 view.submit_enabled = true;
             }
@@ -426,10 +426,10 @@ impl Controller {
 }
 
 fn busy(view: &mut View, title: String, message: String) {
-    view.page = "busy";
+    view.page = Page::Busy;
     view.title = title;
     view.message = message;
-    view.keyboard = Keyboard::None.as_str();
+    view.keyboard = KeyboardKind::None;
 }
 
 /// The heading of a method's form.

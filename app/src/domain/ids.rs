@@ -74,12 +74,15 @@ fn digits_only(input: &str, allowed_separators: &[char]) -> Result<String, IdErr
     Ok(out)
 }
 
-fn mask(digits: &str, keep_front: usize, keep_back: usize) -> String {
-    digits
-        .chars()
+/// `text` with all but its first `keep_front` and last `keep_back`
+/// characters starred: how an identifier is shown where a person's full
+/// number must not be (screens, `kioskctl`, logs).
+pub fn mask_middle(text: &str, keep_front: usize, keep_back: usize) -> String {
+    let n = text.chars().count();
+    text.chars()
         .enumerate()
         .map(|(i, c)| {
-            if i < keep_front || i + keep_back >= digits.len() {
+            if i < keep_front || i + keep_back >= n {
                 c
             } else {
                 '*'
@@ -161,7 +164,7 @@ impl Cccd {
 
     /// For logs and lists: `079*******45`.
     pub fn masked(&self) -> String {
-        mask(&self.0, 3, 2)
+        mask_middle(&self.0, 3, 2)
     }
 }
 
@@ -186,7 +189,7 @@ impl Cmnd {
     }
 
     pub fn masked(&self) -> String {
-        mask(&self.0, 2, 2)
+        mask_middle(&self.0, 2, 2)
     }
 }
 
@@ -309,7 +312,7 @@ impl Mst {
     }
 
     pub fn masked(&self) -> String {
-        mask(&self.0, 3, 2)
+        mask_middle(&self.0, 3, 2)
     }
 }
 
@@ -352,7 +355,7 @@ impl BhxhCode {
     }
 
     pub fn masked(&self) -> String {
-        mask(&self.0, 2, 2)
+        mask_middle(&self.0, 2, 2)
     }
 }
 

@@ -12,7 +12,7 @@ mod person;
 mod secret;
 
 pub use contact::{ContactError, Email, PhoneNumber};
-pub use ids::{BhxhCode, Cccd, Cmnd, IdError, Mst, PersonalId, Sex, mst_check_digit};
+pub use ids::{BhxhCode, Cccd, Cmnd, IdError, Mst, PersonalId, Sex, mask_middle, mst_check_digit};
 pub use person::{BusinessName, DateOfBirth, PersonError, PersonName, age_on};
 pub use secret::{OtpCode, Password, PasswordCheck, PasswordError, PasswordRule, Pin};
 

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::methods::{Ctx, MethodFlow, Step};
 use super::otp::OtpChallenge;
+use super::outcomes::*;
 use super::types::*;
 use super::{Bhxh, MobileSubscriber, SimSignature, UsbToken};
 use crate::domain::{Level, Method, Password, PasswordError, PasswordRule, SubjectKind};

@@ -5,6 +5,7 @@ use rand::{CryptoRng, RngExt as _};
 use time::{Date, OffsetDateTime};
 
 use super::engine::Identified;
+use super::outcomes::*;
 use super::types::*;
 use crate::domain::{
     BhxhCode, DateOfBirth, Email, Method, PersonName, PersonalId, PhoneNumber, SubjectKind,

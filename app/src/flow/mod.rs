@@ -19,6 +19,7 @@
 mod engine;
 mod methods;
 mod otp;
+mod outcomes;
 mod types;
 
 pub use engine::{AnyRegistration, Registration, start};
@@ -26,6 +27,7 @@ pub use methods::{
     Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken, check_field, required_fields,
 };
 pub use otp::{OtpChallenge, OtpError};
+pub use outcomes::*;
 pub use types::*;
 
 #[cfg(test)]

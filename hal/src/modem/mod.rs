@@ -16,9 +16,8 @@
 pub mod at;
 pub mod driver;
 pub mod pdu;
+pub mod service;
 pub mod sim;
 
-pub use driver::{
-    AtModem, Health, Locator, ModemConfig, ModemError, ModemService, Registration, Signal,
-    SimStatus, SmsSender, Timeouts, connect,
-};
+pub use driver::{AtModem, Health, ModemError, Registration, Signal, SimStatus, Timeouts};
+pub use service::{Locator, ModemConfig, ModemService, SmsSender, connect};

@@ -126,6 +126,14 @@ fn environment(message: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Requests are logged at info; RUST_LOG chooses otherwise.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,kiosk_portal=info,portal=info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -35,6 +35,7 @@ impl FromRequest<Arc<Shared>> for Signed {
 
     async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
         let (kiosk_id, key, body) = authenticate(request, shared, |p, key| p.kiosk(key)).await?;
+        tracing::Span::current().record("kiosk", kiosk_id);
         Ok(Signed {
             key,
             kiosk_id,

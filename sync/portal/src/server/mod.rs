@@ -7,6 +7,11 @@
 //! `401 clock_skew`, so the kiosk can correct itself from `Date`), the key
 //! belongs to an enrolled, unrevoked kiosk (enrolment excepted), and the
 //! nonce was never seen from that kiosk (otherwise `401 replay`).
+//!
+//! Every request is logged once it is answered (`tracing`, target
+//! `kiosk_portal::server`): method, path, status, the kiosk's id when it
+//! authenticated, and the time taken. Never a body, a query or a header:
+//! bodies carry names and numbers.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -110,11 +115,39 @@ pub fn router(shared: Arc<Shared>) -> Router {
     }
     router
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(log_request))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // Answers (batch results, the status feed) go gzip-compressed to a
         // kiosk that accepts it: on a slow line they are a fifth of the bytes.
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(shared)
+}
+
+/// Logs the request when it is answered. The kiosk's id is filled in by
+/// the authenticating extractor ([`auth::Signed`]) through the span.
+async fn log_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument as _;
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        kiosk = tracing::field::Empty,
+    );
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, ms, "answered");
+        } else {
+            tracing::info!(status, ms, "answered");
+        }
+    });
+    response
 }
 
 /// Serves the API on `listener` (plain TCP, or [`crate::tls::TlsListener`])

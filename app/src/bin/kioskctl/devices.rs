@@ -1,0 +1,228 @@
+//! `kioskctl modem` and `kioskctl token`: the kiosk's devices, checked by
+//! hand.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use time::OffsetDateTime;
+
+use kiosk::domain::{PhoneNumber, mask_middle};
+
+use crate::{CtlError, Kiosk, ModemCommand, TokenCommand, environment, invalid};
+
+pub(crate) fn modem(
+    kiosk: &Kiosk,
+    command: &ModemCommand,
+    device: Option<&Path>,
+) -> Result<(), CtlError> {
+    use kiosk_hal::modem::{Locator, Registration, SimStatus, Timeouts};
+    let locator = match (device, &kiosk.config.modem) {
+        (Some(path), _) => Locator::Path(path.to_path_buf()),
+        (None, Some(section)) => section.locator().map_err(environment)?,
+        (None, None) => {
+            return Err(environment(
+                "no modem configured: add a [modem] section or pass --device",
+            ));
+        }
+    };
+    let mut modem = kiosk_hal::modem::connect(&locator, Path::new("/sys"), Timeouts::default())
+        .map_err(|e| environment(format!("modem at {locator}: {e}")))?;
+    match command {
+        ModemCommand::Probe => {
+            let h = modem
+                .health()
+                .map_err(|e| environment(format!("modem at {locator}: {e}")))?;
+            let sim = match h.sim {
+                Some(SimStatus::Ready) => "ready",
+                Some(SimStatus::Missing) => "MISSING",
+                Some(SimStatus::PinRequired) => "asks for a PIN",
+                Some(SimStatus::PukRequired) => "blocked (PUK)",
+                Some(SimStatus::Failure) | None => "failed",
+            };
+            let network = match h.registration {
+                Some(Registration::Home) => "registered (home)",
+                Some(Registration::Roaming) => "registered (roaming)",
+                Some(Registration::Searching) => "searching",
+                Some(Registration::Denied) => "registration denied",
+                Some(Registration::NotRegistered) | None => "not registered",
+            };
+            println!("modem    {locator}");
+            println!("SIM      {sim}");
+            println!(
+                "network  {network}{}",
+                h.operator
+                    .as_deref()
+                    .map(|o| format!(", {o}"))
+                    .unwrap_or_default()
+            );
+            match h.signal {
+                Some(s) => println!("signal   {} dBm ({}/4 bars)", s.dbm, s.bars),
+                None => println!("signal   none"),
+            }
+            println!("AT round trips: {}", modem.round_trips());
+            match h.problem {
+                None => {
+                    println!("ready to send SMS");
+                    Ok(())
+                }
+                Some(problem) => Err(invalid(format!("modem not ready: {problem}"))),
+            }
+        }
+        ModemCommand::Send { to, text } => {
+            let policy = kiosk.policy.current();
+            let to = PhoneNumber::parse(to, &policy.identifiers)
+                .map_err(|e| invalid(format!("--to: {e}")))?;
+            let validity = std::time::Duration::from_secs(u64::from(policy.otp.ttl_seconds));
+            let refs = modem
+                .send_sms(to.e164(), text, validity)
+                .map_err(|e| invalid(format!("not sent: {e}")))?;
+            println!(
+                "sent to {} in {} segment(s), message reference(s) {refs:?}",
+                to.masked(),
+                refs.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn describe_certificate(cert: &kiosk_hal::token::cert::CertInfo) -> String {
+    use kiosk_hal::token::cert::{Holder, SubjectId};
+    let mask = |v: &str| mask_middle(v, 3, 2);
+    let ids: Vec<String> = cert
+        .identifiers
+        .iter()
+        .map(|i| match i {
+            SubjectId::Cccd(v) => format!("CCCD {}", mask(v)),
+            SubjectId::Cmnd(v) => format!("CMND {}", mask(v)),
+            SubjectId::Passport(v) => format!("HC {}", mask(v)),
+            SubjectId::Mst(v) => format!("MST {v}"),
+            SubjectId::Mns(v) => format!("MNS {v}"),
+            SubjectId::Bare(v) => format!("UID {}", mask(v)),
+        })
+        .collect();
+    let date = |t: i64| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .map(|d| d.date().to_string())
+            .unwrap_or_default()
+    };
+    let holder = match cert.holder {
+        Holder::Person => "person",
+        Holder::Organization => "organisation",
+    };
+    format!(
+        "{holder}; {}; issuer {}; valid {} to {}{}",
+        if ids.is_empty() {
+            "no identifier".to_string()
+        } else {
+            ids.join(", ")
+        },
+        cert.issuer_common_name.as_deref().unwrap_or("?"),
+        date(cert.not_before),
+        date(cert.not_after),
+        if cert.signing_usage {
+            ""
+        } else {
+            "; key not for signatures"
+        }
+    )
+}
+
+pub(crate) fn token(
+    kiosk: &Kiosk,
+    command: &TokenCommand,
+    modules: &[PathBuf],
+    anchors: Option<&Path>,
+) -> Result<(), CtlError> {
+    use kiosk_hal::token::pkcs11;
+    let modules = if modules.is_empty() {
+        kiosk.config.token.modules.clone()
+    } else {
+        modules.to_vec()
+    };
+    if modules.is_empty() {
+        return Err(environment(
+            "no PKCS#11 module configured: add [token] modules or pass --module",
+        ));
+    }
+    let anchors_dir = anchors
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| kiosk.config.token.trust_anchors.clone());
+    let anchors = kiosk_hal::token::cert::TrustAnchors::load(&anchors_dir);
+    let tokens = pkcs11::list_tokens(&modules).map_err(environment)?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let verdict = |cert: &kiosk_hal::token::cert::CertInfo,
+                   others: &[kiosk_hal::token::cert::CertInfo]| match &anchors {
+        Ok(a) => match a.verify(cert, others, now) {
+            Ok(chain) => format!("trusted: {}", chain.len()),
+            Err(problem) => format!("NOT usable: {problem}"),
+        },
+        Err(e) => format!("not checked ({e})"),
+    };
+    match command {
+        TokenCommand::List => {
+            if tokens.is_empty() {
+                println!("no token present");
+            }
+            for t in &tokens {
+                let pin = match (t.pin.locked, t.pin.final_try, t.pin.count_low) {
+                    (true, _, _) => " PIN LOCKED",
+                    (_, true, _) => " PIN: final try",
+                    (_, _, true) => " PIN: a wrong PIN was entered",
+                    _ => "",
+                };
+                println!(
+                    "token \"{}\" serial {} ({} {}){pin}",
+                    t.label, t.serial, t.manufacturer, t.model
+                );
+                let certs = pkcs11::list_certificates(t).map_err(environment)?;
+                let all: Vec<_> = certs.iter().map(|(_, c)| c.clone()).collect();
+                for (id, cert) in &certs {
+                    println!("  certificate id {id}: {}", describe_certificate(cert));
+                    println!(
+                        "    chain: {}",
+                        verdict(cert, &all).replace("trusted: ", "trusted, length ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        TokenCommand::Verify { token: label } => {
+            let t = tokens
+                .iter()
+                .find(|t| &t.label == label)
+                .ok_or_else(|| invalid(format!("no token labelled {label:?} is present")))?;
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin().read_line(&mut line).map_err(environment)?;
+            let pin = secrecy::SecretString::from(line.trim().to_string());
+            let mut challenge = [0u8; 32];
+            rand::Rng::fill_bytes(&mut rand::rng(), &mut challenge);
+            let started = Instant::now();
+            let proof = pkcs11::prove_possession(
+                t,
+                &pin,
+                &challenge,
+                kiosk_hal::token::cert::Scheme::RsaPkcs1Sha256,
+            )
+            .map_err(|e| invalid(format!("proof of possession failed: {e}")))?;
+            println!(
+                "proof of possession: OK ({:?}, {:.0} ms)",
+                proof.scheme,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            println!("certificate: {}", describe_certificate(&proof.certificate));
+            let v = verdict(&proof.certificate, &proof.others);
+            println!("chain: {v}");
+            if v.starts_with("trusted") {
+                println!(
+                    "revocation: not checked here (the portal checks it when the registration arrives)"
+                );
+                Ok(())
+            } else {
+                Err(invalid(format!(
+                    "certificate not usable for registration: {v}"
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The kiosk's log: `tracing` events, to the journal under systemd and to
+//! standard error elsewhere.
+//!
+//! Which events are kept comes from `RUST_LOG` when it is set, otherwise
+//! from the configuration's `log` (for example `"info"` or
+//! `"warn,kiosk::uplink=debug"`), otherwise [`DEFAULT_FILTER`]. A
+//! technician filters the journal with `journalctl -u kiosk -p warning`.
+//!
+//! No event carries personal data at any level: values that could are
+//! logged through their `Debug`, which masks them (see the domain's
+//! types), or not at all. `app/tests/logging.rs` runs every method with
+//! everything at `trace` and looks for what was typed in the output.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+/// The kiosk's own events from `info` up, its libraries' from `warn`.
+pub const DEFAULT_FILTER: &str = "warn,kiosk=info,kiosk_hal=info,kiosk_sync=info,kiosk_ui=info";
+
+/// The filter in force: `RUST_LOG`, else `configured`, else the default.
+/// A filter that does not parse is reported and the default used.
+pub fn filter(configured: Option<&str>) -> EnvFilter {
+    if let Ok(from_env) = EnvFilter::try_from_default_env() {
+        return from_env;
+    }
+    let wanted = configured.unwrap_or(DEFAULT_FILTER);
+    EnvFilter::try_new(wanted).unwrap_or_else(|e| {
+        eprintln!("log filter {wanted:?}: {e}; using {DEFAULT_FILTER:?}");
+        EnvFilter::new(DEFAULT_FILTER)
+    })
+}
+
+/// Sends the process's events to the journal when systemd started it
+/// (`JOURNAL_STREAM` is set), to standard error otherwise. A second call,
+/// or a subscriber already set (a test's), leaves the first in place.
+pub fn init(program: &str, configured: Option<&str>) {
+    let registry = tracing_subscriber::registry().with(filter(configured));
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        match tracing_journald::layer() {
+            Ok(journal) => {
+                let _ = registry
+                    .with(journal.with_syslog_identifier(program.to_string()))
+                    .try_init();
+                return;
+            }
+            Err(e) => eprintln!("{program}: the journal is not reachable ({e}); logging to stderr"),
+        }
+    }
+    let _ = registry
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .try_init();
+}
