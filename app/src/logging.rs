@@ -47,7 +47,12 @@ pub fn init(program: &str, configured: Option<&str>) {
             Err(e) => eprintln!("{program}: the journal is not reachable ({e}); logging to stderr"),
         }
     }
+    use std::io::IsTerminal as _;
     let _ = registry
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
         .try_init();
 }

@@ -65,11 +65,15 @@ struct Args {
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let args = Args::parse();
-    // The configured filter is known only once the file is read: until
-    // then, RUST_LOG or the default.
-    let configured = (!args.demo)
-        .then(|| Config::load(&args.config).ok().and_then(|c| c.log))
-        .flatten();
+    // RUST_LOG first; then kiosk.toml's, or for the walk and the first
+    // frame (which print what they made) warnings only.
+    let configured = if args.headless.is_some() || args.first_frame.is_some() {
+        Some("warn".to_string())
+    } else if args.demo {
+        None
+    } else {
+        Config::load(&args.config).ok().and_then(|c| c.log)
+    };
     kiosk::logging::init("kiosk", configured.as_deref());
     if args.demo || args.first_frame.is_some() {
         #[cfg(feature = "demo")]
