@@ -11,7 +11,7 @@
 //! types), or not at all. `app/tests/logging.rs` runs every method with
 //! everything at `trace` and looks for what was typed in the output.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -19,16 +19,23 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 pub const DEFAULT_FILTER: &str = "warn,kiosk=info,kiosk_hal=info,kiosk_sync=info,kiosk_ui=info";
 
 /// The filter in force: `RUST_LOG`, else `configured`, else the default.
-/// A filter that does not parse is reported and the default used.
-pub fn filter(configured: Option<&str>) -> EnvFilter {
-    if let Ok(from_env) = EnvFilter::try_from_default_env() {
-        return from_env;
+/// A filter that does not parse is reported and the next one used.
+///
+/// Targets and levels only (`warn,kiosk::uplink=debug`), not `EnvFilter`'s
+/// span and field matching: the appliance carries no regex engine for its
+/// log.
+pub fn filter(configured: Option<&str>) -> Targets {
+    choose(std::env::var("RUST_LOG").ok().as_deref(), configured)
+}
+
+fn choose(from_env: Option<&str>, configured: Option<&str>) -> Targets {
+    for wanted in [from_env, configured].into_iter().flatten() {
+        match wanted.parse() {
+            Ok(filter) => return filter,
+            Err(e) => eprintln!("log filter {wanted:?}: {e}; ignored"),
+        }
     }
-    let wanted = configured.unwrap_or(DEFAULT_FILTER);
-    EnvFilter::try_new(wanted).unwrap_or_else(|e| {
-        eprintln!("log filter {wanted:?}: {e}; using {DEFAULT_FILTER:?}");
-        EnvFilter::new(DEFAULT_FILTER)
-    })
+    DEFAULT_FILTER.parse().expect("the default filter parses")
 }
 
 /// Sends the process's events to the journal when systemd started it
@@ -55,4 +62,33 @@ pub fn init(program: &str, configured: Option<&str>) {
                 .with_writer(std::io::stderr),
         )
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_wins_then_the_configuration_then_the_default() {
+        let f = choose(Some("kiosk::uplink=debug"), Some("trace"));
+        assert!(f.would_enable("kiosk::uplink::relay", &Level::DEBUG));
+        assert!(!f.would_enable("kiosk::worker", &Level::ERROR));
+        let f = choose(None, Some("warn,kiosk=debug"));
+        assert!(f.would_enable("kiosk::worker", &Level::DEBUG));
+        assert!(!f.would_enable("rustls", &Level::INFO));
+        let f = choose(None, None);
+        assert!(f.would_enable("kiosk::register", &Level::INFO));
+        assert!(!f.would_enable("kiosk::register", &Level::DEBUG));
+        assert!(!f.would_enable("hyper", &Level::INFO));
+    }
+
+    #[test]
+    fn a_filter_that_does_not_parse_is_passed_over() {
+        assert!("kiosk=loud".parse::<Targets>().is_err());
+        let f = choose(Some("kiosk=loud"), Some("warn,kiosk=trace"));
+        assert!(f.would_enable("kiosk::worker", &Level::TRACE));
+        let f = choose(None, Some("=="));
+        assert!(f.would_enable("kiosk::register", &Level::INFO));
+    }
 }

@@ -86,7 +86,7 @@ fn a_whole_walk_at_trace_logs_nothing_anyone_typed() {
     let capture = Capture::default();
     let sink = capture.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("trace")
+        .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .without_time()
         .with_writer(move || sink.clone())
