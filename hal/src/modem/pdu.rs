@@ -278,7 +278,12 @@ pub fn decode_submit(hex: &str) -> Option<DecodedSubmit> {
     let (udh_len, part) = if has_udh {
         let udhl = usize::from(*ud.first()?);
         let ie = ud.get(1..1 + udhl)?;
-        let part = (ie.first() == Some(&0x00)).then(|| (ie[2], ie[3], ie[4]));
+        // Concatenation (IE 0x00, three octets) when the header is one;
+        // any header too short for what it claims is no concatenation.
+        let part = match ie {
+            [0x00, 0x03, reference, total, sequence, ..] => Some((*reference, *total, *sequence)),
+            _ => None,
+        };
         (udhl + 1, part)
     } else {
         (0, None)
@@ -338,6 +343,19 @@ mod tests {
                 tpdu_len: 19
             }]
         );
+    }
+
+    #[test]
+    fn a_user_data_header_shorter_than_its_element_is_no_panic() {
+        // UDHI set, UDHL 2: the concatenation element 00 03 is cut before
+        // its reference, total and sequence.
+        for udh in ["020003", "0100", "03000301"] {
+            let udl = udh.len() / 2 + 1;
+            let hex = format!("0041000B914819325476F80000{udl:02X}{udh}41");
+            let decoded = decode_submit(&hex).expect("the PDU still decodes");
+            assert_eq!(decoded.part, None, "{udh}");
+            assert_eq!(decoded.destination, "+84912345678");
+        }
     }
 
     #[test]
