@@ -313,8 +313,12 @@ async fn a_newer_signed_policy_is_kept_and_a_tampered_one_refused() {
         .unwrap();
     assert_eq!(up.round(t).await.unwrap().policy_applied, Some(2));
     assert_eq!(up.policy().session.idle_timeout_seconds, 120);
+    let mut store = kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap();
     let mut active = kiosk::policy::ActivePolicy::default();
-    assert!(kiosk::uplink::load_portal_policy(k.dir.path(), &enrolment, &mut active).unwrap());
+    assert!(
+        kiosk::uplink::load_portal_policy(k.dir.path(), &enrolment, &mut active, &mut store)
+            .unwrap()
+    );
     assert_eq!(active.current().version, 2);
 
     // Version 3 with a signature by some other key: refused, 2 stays.
@@ -336,8 +340,48 @@ async fn a_newer_signed_policy_is_kept_and_a_tampered_one_refused() {
         .replace("idle_timeout_seconds = 120", "idle_timeout_seconds = 3000");
     std::fs::write(&file, edited).unwrap();
     let mut fresh = kiosk::policy::ActivePolicy::default();
-    assert!(kiosk::uplink::load_portal_policy(k.dir.path(), &enrolment, &mut fresh).is_err());
+    assert!(
+        kiosk::uplink::load_portal_policy(k.dir.path(), &enrolment, &mut fresh, &mut store)
+            .is_err()
+    );
     assert_eq!(fresh.current().version, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_signed_policy_put_back_on_the_disk_is_refused_at_start() {
+    use kiosk_sync::api::SignedPolicy;
+    let rig = PortalRig::start().await;
+    let k = rig.kiosk(0).await;
+    let enrolment = Enrolment::load(k.dir.path()).unwrap().unwrap();
+    let file = kiosk::uplink::portal_policy_path(k.dir.path());
+    let text =
+        |v: u64| Policy::built_in_text().replacen("version = 1", &format!("version = {v}"), 1);
+    let t = OffsetDateTime::now_utc().unix_timestamp();
+    // Version 2 as the portal published it: kept aside by an attacker.
+    let v2 = SignedPolicy::sign(2, text(2), &rig.policy_key);
+    let mut up = uplink(&k, Duration::from_secs(5))
+        .with_policy_updates(&enrolment, file.clone())
+        .unwrap();
+    for (version, signed) in [
+        (2, v2.clone()),
+        (3, SignedPolicy::sign(3, text(3), &rig.policy_key)),
+    ] {
+        rig.shared.portal().publish_policy(&signed, t).unwrap();
+        let round = up
+            .round(t + 3600 * i64::try_from(version).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(round.policy_applied, Some(version));
+    }
+    // Version 2, validly signed, put back in place of 3.
+    std::fs::write(&file, serde_json::to_vec(&v2).unwrap()).unwrap();
+    let mut store = kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap();
+    let mut active = kiosk::policy::ActivePolicy::default();
+    let refused =
+        kiosk::uplink::load_portal_policy(k.dir.path(), &enrolment, &mut active, &mut store)
+            .unwrap_err();
+    assert!(refused.to_string().contains("older"), "{refused}");
+    assert_eq!(active.current().version, 1, "the built-in stays in force");
 }
 
 #[test]

@@ -198,6 +198,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         .or(config.portal_public_key.as_deref())
         .ok_or("the kiosk is not enrolled and portal_public_key is not configured; registrations could not be sealed")?;
     let portal = kiosk_sync::PortalPublicKey::from_base64(portal).map_err(|e| e.to_string())?;
+    let mut store = Store::open(&config.database_path()).map_err(|e| e.to_string())?;
     let mut active = ActivePolicy::default();
     if let Some(file) = &config.policy_file
         && let Err(e) = active.load_file(file)
@@ -205,7 +206,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         tracing::warn!(file = %file.display(), error = %e, "the policy file is not used; keeping the built-in policy");
     }
     if let Some(e) = &enrolment
-        && let Err(problem) = load_portal_policy(&config.data_dir, e, &mut active)
+        && let Err(problem) = load_portal_policy(&config.data_dir, e, &mut active, &mut store)
     {
         tracing::warn!(error = %problem, "the portal's policy is not used; keeping the one in force");
     }
@@ -243,7 +244,6 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
             }
         }
     };
-    let store = Store::open(&config.database_path()).map_err(|e| e.to_string())?;
     let (background, uplink, live) = match &enrolment {
         None => (None, None, None),
         Some(e) => {

@@ -7,6 +7,28 @@ use kiosk_sync::api::SignedPolicy;
 
 use super::{Enrolment, UplinkError};
 use crate::policy::{ActivePolicy, PolicyOrigin};
+use crate::store::{Store, StoreError};
+
+/// The highest policy version this kiosk ever accepted from the portal,
+/// kept in the store: a validly signed but older file put back on the disk
+/// is refused.
+const HIGHEST_VERSION: &str = "policy.highest_version";
+
+/// The highest portal policy version accepted so far (0: none).
+pub fn highest_version(store: &Store) -> Result<u64, StoreError> {
+    Ok(store
+        .sync_value(HIGHEST_VERSION)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Remembers that `version` was accepted.
+pub(super) fn note_version(store: &mut Store, version: u64) -> Result<(), StoreError> {
+    if version > highest_version(store)? {
+        store.set_sync_value(HIGHEST_VERSION, Some(&version.to_string()))?;
+    }
+    Ok(())
+}
 
 /// Where the kiosk keeps the portal's signed policy.
 pub fn portal_policy_path(data_dir: &Path) -> PathBuf {
@@ -23,12 +45,13 @@ pub(super) fn save_signed_policy(path: &Path, signed: &SignedPolicy) -> Result<(
 }
 
 /// Applies the portal's policy kept in the data directory, verified again
-/// (the file is on a disk that can be tampered with). `Ok(false)` when there
-/// is none.
+/// (the file is on a disk that can be tampered with) and never older than
+/// the newest the store has seen. `Ok(false)` when there is none.
 pub fn load_portal_policy(
     data_dir: &Path,
     enrolment: &Enrolment,
     active: &mut ActivePolicy,
+    store: &mut Store,
 ) -> Result<bool, UplinkError> {
     let path = portal_policy_path(data_dir);
     let file_error = |message: String| UplinkError::File {
@@ -50,8 +73,17 @@ pub fn load_portal_policy(
     };
     let policy =
         crate::policy::accept_signed(&signed, &key, &active.current()).map_err(policy_error)?;
+    let highest = highest_version(store)?;
+    if policy.version < highest {
+        return Err(policy_error(crate::policy::PolicyError::Older {
+            current: highest,
+            candidate: policy.version,
+        }));
+    }
+    let version = policy.version;
     active
         .apply(policy, PolicyOrigin::Portal)
         .map_err(policy_error)?;
+    note_version(store, version)?;
     Ok(true)
 }

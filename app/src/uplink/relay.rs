@@ -22,7 +22,7 @@ use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use zeroize::Zeroizing;
 
-use super::policy_file::save_signed_policy;
+use super::policy_file::{note_version, save_signed_policy};
 use super::{Enrolment, UplinkError};
 use crate::keys::Keyring;
 use crate::policy::Policy;
@@ -328,6 +328,7 @@ impl Uplink {
             })
             .and_then(|policy| {
                 save_signed_policy(&updates.file, &signed)?;
+                note_version(&mut self.store, signed.version)?;
                 Ok(policy)
             }) {
             Ok(policy) => {

@@ -248,9 +248,19 @@ impl Kiosk {
                 .map(|e| format!("{}: {e}; using the built-in policy", path.display())),
             None => None,
         };
+        // An enrolled kiosk has its data directory, and in it the store
+        // that knows the newest policy version seen.
         if let Ok(Some(enrolment)) = Enrolment::load(&config.data_dir)
-            && let Err(e) =
-                kiosk::uplink::load_portal_policy(&config.data_dir, &enrolment, &mut policy)
+            && let Err(e) = Store::open(&config.database_path())
+                .map_err(kiosk::uplink::UplinkError::from)
+                .and_then(|mut store| {
+                    kiosk::uplink::load_portal_policy(
+                        &config.data_dir,
+                        &enrolment,
+                        &mut policy,
+                        &mut store,
+                    )
+                })
         {
             policy_warning = Some(format!(
                 "the portal's policy: {e}; keeping the one in force"
