@@ -55,6 +55,7 @@ mod export;
 pub mod httpsig;
 pub mod identity;
 mod payload;
+pub mod private_file;
 pub mod relay;
 
 pub use envelope::{

@@ -90,6 +90,8 @@ CREATE TABLE sync_state (
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database file: {0}")]
+    File(std::io::Error),
     #[error("database was written by a newer kiosk (schema {found}, this build knows {known})")]
     TooNew { found: i64, known: i64 },
     #[error("database holds an unreadable value in {0}")]
@@ -133,6 +135,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        kiosk_sync::private_file::create_owner_only(path).map_err(StoreError::File)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mode: String =

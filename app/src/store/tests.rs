@@ -250,3 +250,18 @@ fn otp_sends_are_counted_per_number_across_sessions() {
     assert_eq!(store.otp_sent_since(&[1; 32], 150).unwrap(), 2);
     assert_eq!(store.otp_sent_since(&[2; 32], 0).unwrap(), 1);
 }
+
+#[test]
+fn the_store_and_its_journal_are_readable_by_the_owner_only() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let (dir, store) = store_with(1);
+    drop(store);
+    // One left readable by an older version is tightened at the next open.
+    let db = dir.path().join("k.sqlite3");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _store = Store::open(&db).unwrap();
+    for name in ["k.sqlite3", "k.sqlite3-wal", "k.sqlite3-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name)).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} is {mode:o}");
+    }
+}

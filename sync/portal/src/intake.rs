@@ -139,8 +139,8 @@ fn receive_one(
     }
     let seen: Option<(String, Option<String>)> = tx
         .query_row(
-            "SELECT outcome, reason FROM registrations WHERE registration_id = ?1",
-            [&envelope.registration_id],
+            "SELECT outcome, reason FROM registrations WHERE kiosk_id = ?1 AND registration_id = ?2",
+            params![kiosk, envelope.registration_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;

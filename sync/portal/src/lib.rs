@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use kiosk_sync::PortalSecretKey;
 
@@ -52,12 +52,15 @@ CREATE TABLE IF NOT EXISTS accounts (
     registration_id TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS registrations (
-    registration_id TEXT PRIMARY KEY,
+    -- A registration id is its kiosk's: another kiosk that learns it (an
+    -- export file on a USB stick carries it) cannot take it.
     kiosk_id        INTEGER NOT NULL REFERENCES kiosks (id),
+    registration_id TEXT NOT NULL,
     received_at     INTEGER NOT NULL,
     outcome         TEXT NOT NULL,     -- accepted, duplicate, rejected
     reason          TEXT,
-    account_id      INTEGER REFERENCES accounts (id)
+    account_id      INTEGER REFERENCES accounts (id),
+    PRIMARY KEY (kiosk_id, registration_id)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS nonces (
     kiosk_key TEXT NOT NULL,
@@ -117,6 +120,8 @@ CREATE TABLE IF NOT EXISTS status_feed (
 pub enum PortalError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database file: {0}")]
+    File(std::io::Error),
     #[error("unknown or already used enrolment code")]
     BadCode,
     #[error("the enrolment code has expired")]
@@ -140,10 +145,12 @@ pub struct Portal {
 }
 impl Portal {
     pub fn open(path: &Path, secret: PortalSecretKey) -> Result<Portal, PortalError> {
+        kiosk_sync::private_file::create_owner_only(path).map_err(PortalError::File)?;
         let conn = Connection::open(path)?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Portal { conn, secret })
     }
@@ -161,6 +168,43 @@ kiosk_sync::opaque_debug!(
     SignatureUser,
     SignatureSession
 );
+
+/// Brings a database made by an earlier version to [`SCHEMA`]'s shape.
+/// Version 1: registrations are keyed by kiosk and id, not id alone.
+fn migrate(conn: &Connection) -> Result<(), PortalError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version >= 1 {
+        return Ok(());
+    }
+    let old: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'registrations'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if old.is_some_and(|sql| sql.contains("registration_id TEXT PRIMARY KEY")) {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE registrations RENAME TO registrations_v0;
+             CREATE TABLE registrations (
+                 kiosk_id        INTEGER NOT NULL REFERENCES kiosks (id),
+                 registration_id TEXT NOT NULL,
+                 received_at     INTEGER NOT NULL,
+                 outcome         TEXT NOT NULL,
+                 reason          TEXT,
+                 account_id      INTEGER REFERENCES accounts (id),
+                 PRIMARY KEY (kiosk_id, registration_id)
+             ) STRICT;
+             INSERT INTO registrations (kiosk_id, registration_id, received_at, outcome, reason, account_id)
+                 SELECT kiosk_id, registration_id, received_at, outcome, reason, account_id FROM registrations_v0;
+             DROP TABLE registrations_v0;
+             COMMIT;",
+        )?;
+    }
+    conn.pragma_update(None, "user_version", 1)?;
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests;

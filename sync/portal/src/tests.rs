@@ -259,6 +259,80 @@ fn a_replayed_envelope_cannot_take_the_registration_from_its_maker() {
 }
 
 #[test]
+fn a_registration_id_taken_first_by_another_kiosk_is_still_its_makers() {
+    let mut w = world();
+    let (a, b) = (enrolled(&mut w), enrolled(&mut w));
+    // B learned A's id (from an export file) and uploads under it first,
+    // its own envelope, for someone else.
+    let squatted = envelope(&w, &b, "a-0001", "051099000022");
+    let out = w.portal.receive(&b.public_key(), &[squatted], 1).unwrap();
+    assert_eq!(out[0].1, ItemOutcome::Accepted);
+    // A's citizen is still processed: a new account, A's own status.
+    let real = envelope(&w, &a, "a-0001", "051099000033");
+    let out = w
+        .portal
+        .receive(&a.public_key(), std::slice::from_ref(&real), 2)
+        .unwrap();
+    assert_eq!(out[0].1, ItemOutcome::Accepted);
+    assert_eq!(w.portal.account_count().unwrap(), 2);
+    let a_id: kiosk_sync::IdentityRef = "cccd:051099000033".parse().unwrap();
+    assert!(w.portal.account_exists(&a_id).unwrap());
+    let feed = w.portal.status_since(&a.public_key(), 0).unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].registration_id, "a-0001");
+    // A's resend answers A's recorded outcome and creates nothing.
+    assert_eq!(
+        w.portal.receive(&a.public_key(), &[real], 3).unwrap()[0].1,
+        ItemOutcome::Accepted
+    );
+    assert_eq!(w.portal.account_count().unwrap(), 2);
+}
+
+#[test]
+fn a_database_keyed_by_registration_id_alone_is_migrated_with_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE kiosks (id INTEGER PRIMARY KEY, public_key TEXT NOT NULL UNIQUE,
+                 enrolled_at INTEGER NOT NULL, revoked_at INTEGER) STRICT;
+             CREATE TABLE accounts (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE,
+                 level INTEGER NOT NULL, pending TEXT NOT NULL, created_at INTEGER NOT NULL,
+                 registration_id TEXT NOT NULL) STRICT;
+             CREATE TABLE registrations (registration_id TEXT PRIMARY KEY,
+                 kiosk_id INTEGER NOT NULL REFERENCES kiosks (id), received_at INTEGER NOT NULL,
+                 outcome TEXT NOT NULL, reason TEXT, account_id INTEGER REFERENCES accounts (id)) STRICT;
+             INSERT INTO kiosks VALUES (1, 'key', 0, NULL);
+             INSERT INTO registrations VALUES ('r1', 1, 5, 'rejected', 'why', NULL);",
+        )
+        .unwrap();
+    }
+    let portal = Portal::open(&path, PortalSecretKey::generate()).unwrap();
+    let (kiosk, outcome): (i64, String) = portal
+        .conn
+        .query_row(
+            "SELECT kiosk_id, outcome FROM registrations WHERE registration_id = 'r1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((kiosk, outcome.as_str()), (1, "rejected"));
+    let sql: String = portal
+        .conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'registrations'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        sql.contains("PRIMARY KEY (kiosk_id, registration_id)"),
+        "{sql}"
+    );
+}
+
+#[test]
 fn checks_left_pending_by_an_offline_kiosk_run_on_intake() {
     let mut w = world();
     w.portal.load_fixtures(&demo_fixtures()).unwrap();
@@ -324,4 +398,16 @@ fn a_tampered_envelope_is_rejected_and_stays_rejected() {
     assert!(matches!(&out[0].1, ItemOutcome::Rejected(_)));
     assert_eq!(w.portal.receive(&kiosk.public_key(), &[e], 2).unwrap(), out);
     assert_eq!(w.portal.account_count().unwrap(), 0);
+}
+
+#[test]
+fn the_database_and_its_journal_are_readable_by_the_owner_only() {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut w = world();
+    enrolled(&mut w);
+    let dir = w._dir.path();
+    for name in ["portal.sqlite3", "portal.sqlite3-wal", "portal.sqlite3-shm"] {
+        let mode = std::fs::metadata(dir.join(name)).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} is {mode:o}");
+    }
 }

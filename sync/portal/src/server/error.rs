@@ -53,7 +53,7 @@ impl From<PortalError> for ApiError {
             PortalError::RevokedKiosk => (StatusCode::FORBIDDEN, "revoked_kiosk"),
             PortalError::StalePolicy => (StatusCode::CONFLICT, "stale_policy"),
             PortalError::Export(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            PortalError::Sqlite(_) | PortalError::Mssp(_) => {
+            PortalError::Sqlite(_) | PortalError::File(_) | PortalError::Mssp(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
         };
