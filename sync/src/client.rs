@@ -225,7 +225,13 @@ impl PortalClient {
         let base = reqwest::Url::parse(&config.base_url)
             .map_err(|e| ClientError::Address(e.to_string()))?;
         match (base.scheme(), config.tls_pin) {
-            ("http", _) | ("https", Some(_)) => {}
+            ("http", _) if is_loopback(&base) => {}
+            ("http", _) => {
+                return Err(ClientError::Address(
+                    "plain http is only for a portal on this machine (loopback); use https with the portal's certificate pin".into(),
+                ));
+            }
+            ("https", Some(_)) => {}
             ("https", None) => {
                 return Err(ClientError::Address(
                     "https needs the portal's certificate pin (tls_pin)".into(),
@@ -251,6 +257,10 @@ impl PortalClient {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .no_proxy()
+            // A portal never redirects; an answer that tries goes nowhere
+            // (it could send the next request, with a citizen's data, to
+            // another host or to plain http).
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vn-dvc-kiosk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Address(e.to_string()))?;
@@ -341,14 +351,10 @@ impl PortalClient {
                 .map_err(|e| ClientError::Transport(transport_message(&e)))?;
             let status = response.status();
             let headers = response.headers().clone();
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| ClientError::Transport(transport_message(&e)))?;
             let answer = Answer {
                 status,
                 headers,
-                body: bytes.to_vec(),
+                body: read_bounded(response).await?,
             };
             if attempt == 0
                 && status == StatusCode::UNAUTHORIZED
@@ -508,6 +514,42 @@ impl PortalClient {
 
 /// reqwest's error with its causes, which say what actually happened
 /// (refused, reset, timed out, certificate).
+/// The most an answer may hold once decompressed: a full status page or a
+/// batch's results are far below it.
+pub const MAX_RESPONSE: usize = 8 * 1024 * 1024;
+
+/// Reads an answer's body (decompressed, as reqwest hands it over) and
+/// stops at [`MAX_RESPONSE`]: a small gzip body that inflates without
+/// bound is refused, not held in memory.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, ClientError> {
+    let too_large = || ClientError::Protocol(format!("the answer is over {MAX_RESPONSE} bytes"));
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ClientError::Transport(transport_message(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Whether the portal's address is this machine itself.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn transport_message(e: &reqwest::Error) -> String {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);
