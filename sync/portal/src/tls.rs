@@ -51,27 +51,71 @@ pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::Server
     Ok(Arc::new(config))
 }
 
-/// Accepts TCP connections and completes their TLS handshake; a failed or
-/// stalled handshake is dropped and the next connection accepted.
+/// Accepts TCP connections and completes their TLS handshakes, each in a
+/// task of its own with its own deadline: a connection that never sends a
+/// ClientHello holds up nobody else. A failed or stalled handshake is
+/// dropped.
 pub struct TlsListener {
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
+    address: SocketAddr,
+    handshaken: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    accepting: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for TlsListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsListener")
-            .field("address", &self.tcp.local_addr().ok())
+            .field("address", &self.address)
             .finish_non_exhaustive()
     }
 }
 
+/// Handshakes under way at once; past it, new connections wait in the
+/// kernel's backlog until one ends (by success or its deadline).
+const MAX_HANDSHAKES: usize = 512;
+
 impl TlsListener {
+    /// Starts accepting on the current tokio runtime.
     pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> TlsListener {
+        let address = tcp.local_addr().expect("a bound listener has an address");
+        let acceptor = TlsAcceptor::from(config);
+        let (done, handshaken) = tokio::sync::mpsc::channel(64);
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+        let accepting = tokio::spawn(async move {
+            loop {
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(accepted) => accepted,
+                    // Out of file descriptors and the like: let it pass.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    if let Ok(Ok(tls)) = handshake.await {
+                        drop(slot);
+                        let _ = done.send((tls, peer)).await;
+                    }
+                });
+            }
+        });
         TlsListener {
-            tcp,
-            acceptor: TlsAcceptor::from(config),
+            address,
+            handshaken,
+            accepting,
         }
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accepting.abort();
     }
 }
 
@@ -80,24 +124,15 @@ impl axum::serve::Listener for TlsListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, address) = match self.tcp.accept().await {
-                Ok(accepted) => accepted,
-                // Out of file descriptors and the like: let it pass.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            if let Ok(Ok(tls)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await
-            {
-                return (tls, address);
-            }
+        match self.handshaken.recv().await {
+            Some(accepted) => accepted,
+            // The accepting task is gone (its runtime is shutting down):
+            // nothing more will come.
+            None => std::future::pending().await,
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
+        Ok(self.address)
     }
 }

@@ -502,6 +502,48 @@ async fn over_tls_only_the_pinned_certificate_is_trusted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_silent_connections_do_not_stall_a_signed_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let portal = Portal::open(
+        &dir.path().join("portal.sqlite3"),
+        PortalSecretKey::generate(),
+    )
+    .unwrap();
+    let shared = Shared::new(portal, DeviceKey::generate(), ServerConfig::default());
+    let names = vec!["127.0.0.1".to_string()];
+    let (cert, key, pin) = kiosk_portal::tls::self_signed(&names).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let tls = kiosk_portal::tls::TlsListener::new(
+        listener,
+        kiosk_portal::tls::server_config(&cert, &key).unwrap(),
+    );
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(tls, Arc::clone(&shared), async {
+        stopped.await.ok();
+    }));
+    // Connections that never send a ClientHello, held open.
+    let mut silent = Vec::new();
+    for _ in 0..100 {
+        silent.push(tokio::net::TcpStream::connect(address).await.unwrap());
+    }
+    let code = shared
+        .portal()
+        .issue_enrolment_code(server::now(), 600)
+        .unwrap();
+    let mut config = ClientConfig::new(format!("https://{address}/"));
+    config.tls_pin = Some(pin);
+    let client = PortalClient::new(&config, DeviceKey::generate()).unwrap();
+    // One handshake at a time would have this wait 100 × 10 s.
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), client.enrol(&code))
+        .await
+        .expect("the signed request was stalled by the silent connections")
+        .unwrap();
+    assert_eq!(shared.portal().kiosks().unwrap()[0].id, answer.kiosk_id);
+    drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_checks_answer_from_the_portals_data() {
     use kiosk_sync::api::{BhxhCheck, Ownership, SubscriberCheck};
     let rig = Rig::start().await;
