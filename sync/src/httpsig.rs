@@ -217,6 +217,26 @@ fn param_str(params: &Parameters, name: &'static str) -> Result<String, Signatur
         .ok_or(SignatureError::Parameter(name))
 }
 
+/// The key a request says it is signed with (`keyid` in `Signature-Input`),
+/// read from the headers alone and not verified: enough to turn away a
+/// request that is unsigned, or signed by no known kiosk, before its body
+/// is read. [`verify`] decides.
+pub fn claimed_key(
+    signature_input: Option<&str>,
+    signature: Option<&str>,
+) -> Result<DevicePublicKey, SignatureError> {
+    let input = signature_input.ok_or(SignatureError::Missing("Signature-Input"))?;
+    signature.ok_or(SignatureError::Missing("Signature"))?;
+    let input: Dictionary = Parser::new(input)
+        .parse()
+        .map_err(|_| SignatureError::Malformed("Signature-Input"))?;
+    let Some(ListEntry::InnerList(inner)) = input.get(LABEL) else {
+        return Err(SignatureError::Malformed("Signature-Input"));
+    };
+    let keyid = param_str(&inner.params, "keyid")?;
+    DevicePublicKey::from_base64(&keyid).map_err(|_| SignatureError::UnknownKey)
+}
+
 /// Checks a kiosk request's signature and body digest. `key_for` is given
 /// the `keyid` and answers the key it names (the portal also checks the
 /// key belongs to an enrolled kiosk; enrolment itself accepts any).

@@ -411,3 +411,22 @@ fn the_database_and_its_journal_are_readable_by_the_owner_only() {
         assert_eq!(mode, 0o600, "{name} is {mode:o}");
     }
 }
+
+#[test]
+fn forgetting_old_nonces_uses_an_index_not_a_scan_of_the_table() {
+    let w = world();
+    let plan: Vec<String> = w
+        .portal
+        .conn
+        .prepare("EXPLAIN QUERY PLAN DELETE FROM nonces WHERE created < 5")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("USING") && step.contains("nonces_by_age")),
+        "{plan:?}"
+    );
+}

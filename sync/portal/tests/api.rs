@@ -501,6 +501,41 @@ async fn over_tls_only_the_pinned_certificate_is_trusted() {
     assert_eq!(shared.portal().kiosks().unwrap()[0].id, answer.kiosk_id);
 }
 
+/// Sends only a request's headers, announcing a 16 MiB body that never
+/// comes, and answers the status line the portal sends back.
+async fn headers_only(url: &str, extra: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /v1/registrations HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}\r\n",
+        16 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 256];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("the portal waited for the body before answering")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_and_unknown_requests_are_refused_before_their_body_is_read() {
+    let rig = Rig::start().await;
+    assert!(headers_only(&rig.url, "").await.contains(" 401 "));
+    // Signed (claimed) by a key no kiosk enrolled.
+    let stranger = DeviceKey::generate().public_key().to_base64();
+    let claimed = format!(
+        "signature-input: kiosk=(\"@method\");created=1;nonce=\"n\";keyid=\"{stranger}\";tag=\"vn-dvc-kiosk\"\r\nsignature: kiosk=:AAAA:\r\n"
+    );
+    assert!(headers_only(&rig.url, &claimed).await.contains(" 403 "));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_silent_connections_do_not_stall_a_signed_request() {
     let dir = tempfile::tempdir().unwrap();

@@ -34,6 +34,10 @@ impl FromRequest<Arc<Shared>> for Signed {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
+        // Unsigned, or signed by no enrolled kiosk: refused on its headers,
+        // before a byte of its body is read.
+        let claimed = claimed_key(request.headers())?;
+        shared.db(move |p| p.kiosk(&claimed)).await?;
         let (kiosk_id, key, body) = authenticate(request, shared, |p, key| p.kiosk(key)).await?;
         tracing::Span::current().record("kiosk", kiosk_id);
         Ok(Signed {
@@ -48,9 +52,18 @@ impl FromRequest<Arc<Shared>> for Enrolling {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
+        claimed_key(request.headers())?;
         let ((), key, body) = authenticate(request, shared, |_, _| Ok(())).await?;
         Ok(Enrolling { key, body })
     }
+}
+
+/// The key the request claims in its signature headers.
+fn claimed_key(headers: &HeaderMap) -> Result<DevicePublicKey, ApiError> {
+    Ok(httpsig::claimed_key(
+        header_str(headers, "signature-input"),
+        header_str(headers, "signature"),
+    )?)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -83,7 +83,7 @@ impl Shared {
     }
 
     /// Runs `f` on the portal's database, off the async threads.
-    async fn db<T: Send + 'static>(
+    pub(super) async fn db<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut Portal) -> Result<T, PortalError> + Send + 'static,
     ) -> Result<T, ApiError> {
