@@ -73,7 +73,7 @@ fn drain(k: &mut Fixture, portal: &mut Portal, now: i64, lose_answer: bool) -> R
 fn enrol(portal: &mut Portal, k: &Fixture) {
     let code = portal.issue_enrolment_code(0, i64::MAX / 4).unwrap();
     portal
-        .enrol(&code, &k.keys.device().public_key(), 1)
+        .enrol(&code, &k.keys.device().public_key(), None, 1)
         .unwrap();
 }
 

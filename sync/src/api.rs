@@ -19,7 +19,7 @@ pub const PREFIX: &str = "/v1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
-    /// The one-time code the technician was given (eight digits).
+    /// The one-time code the technician was given (`XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`, Crockford base32; dashes, spaces and case do not matter).
     pub code: String,
 }
 

@@ -26,17 +26,28 @@ pub mod server;
 mod signature;
 pub mod tls;
 
+pub use enrolment::{
+    EnrolmentFailure, FAILURE_WINDOW_SECS, MAX_FAILURES_PER_SOURCE, MAX_WRONG_TRIES,
+};
 pub use feed::StatusChange;
 pub use fixtures::{BhxhRecord, Fixtures, SignatureUser, Subscriber, demo_fixtures};
 pub use fleet::KioskRow;
 pub use signature::{PhoneAnswer, SIGNATURE_SESSION_RETENTION_SECS, SignatureSession};
 
 const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS enrolment_codes (
-    code_hash  BLOB PRIMARY KEY,
-    expires_at INTEGER NOT NULL,
-    used_by    INTEGER
+CREATE TABLE IF NOT EXISTS enrolment_tickets (
+    code_id     TEXT PRIMARY KEY,       -- the code's first group, in clear
+    secret_hash BLOB NOT NULL,          -- SHA-256 of id and the other five
+    expires_at  INTEGER NOT NULL,
+    used_by     INTEGER,
+    wrong_tries INTEGER NOT NULL DEFAULT 0
 ) STRICT;
+CREATE TABLE IF NOT EXISTS enrolment_failures (
+    at     INTEGER NOT NULL,
+    source TEXT,                        -- the requester's address
+    reason TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS enrolment_failures_by_source ON enrolment_failures (source, at);
 CREATE TABLE IF NOT EXISTS kiosks (
     id          INTEGER PRIMARY KEY,
     public_key  TEXT NOT NULL UNIQUE,
@@ -125,8 +136,10 @@ pub enum PortalError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database file: {0}")]
     File(std::io::Error),
-    #[error("unknown or already used enrolment code")]
+    #[error("unknown, already used or burnt enrolment code")]
     BadCode,
+    #[error("too many failed enrolments from this address; try again in an hour")]
+    TooManyTries,
     #[error("the enrolment code has expired")]
     CodeExpired,
     #[error("this kiosk is not enrolled")]
@@ -174,9 +187,15 @@ kiosk_sync::opaque_debug!(
 
 /// Brings a database made by an earlier version to [`SCHEMA`]'s shape.
 /// Version 1: registrations are keyed by kiosk and id, not id alone.
+/// Version 2: eight-digit enrolment codes are gone (any still outstanding
+/// stops working; the admin issues a new one).
 fn migrate(conn: &Connection) -> Result<(), PortalError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < 2 {
+        conn.execute_batch("DROP TABLE IF EXISTS enrolment_codes;")?;
+    }
     if version >= 1 {
+        conn.pragma_update(None, "user_version", 2)?;
         return Ok(());
     }
     let old: Option<String> = conn
@@ -205,7 +224,7 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
              COMMIT;",
         )?;
     }
-    conn.pragma_update(None, "user_version", 1)?;
+    conn.pragma_update(None, "user_version", 2)?;
     Ok(())
 }
 

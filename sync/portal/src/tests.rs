@@ -53,7 +53,9 @@ fn world() -> World {
 fn enrolled(w: &mut World) -> DeviceKey {
     let kiosk = DeviceKey::generate();
     let code = w.portal.issue_enrolment_code(0, 3600).unwrap();
-    w.portal.enrol(&code, &kiosk.public_key(), 10).unwrap();
+    w.portal
+        .enrol(&code, &kiosk.public_key(), None, 10)
+        .unwrap();
     kiosk
 }
 
@@ -118,23 +120,123 @@ fn enrolment_codes_are_one_time_and_expire() {
     let mut w = world();
     let kiosk = DeviceKey::generate();
     let code = w.portal.issue_enrolment_code(0, 60).unwrap();
-    assert_eq!(code.len(), 8);
+    // Six groups of four, Crockford base32: 120 bits, 100 of them secret.
+    assert_eq!(code.len(), 29);
+    assert!(code.split('-').all(|g| g.len() == 4));
     assert!(matches!(
-        w.portal.enrol(&code, &kiosk.public_key(), 61),
+        w.portal.enrol(&code, &kiosk.public_key(), None, 61),
         Err(PortalError::CodeExpired)
     ));
     let code = w.portal.issue_enrolment_code(100, 60).unwrap();
-    let id = w.portal.enrol(&code, &kiosk.public_key(), 110).unwrap();
+    let id = w
+        .portal
+        .enrol(&code, &kiosk.public_key(), None, 110)
+        .unwrap();
     assert!(matches!(
         w.portal
-            .enrol(&code, &DeviceKey::generate().public_key(), 111),
+            .enrol(&code, &DeviceKey::generate().public_key(), None, 111),
         Err(PortalError::BadCode)
     ));
     assert!(matches!(
-        w.portal.enrol("00000000", &kiosk.public_key(), 111),
+        w.portal.enrol("00000000", &kiosk.public_key(), None, 111),
         Err(PortalError::BadCode)
     ));
     assert_eq!(w.portal.kiosk(&kiosk.public_key()).unwrap(), id);
+}
+
+#[test]
+fn a_code_is_typed_in_any_case_without_its_dashes_and_with_look_alike_letters() {
+    let mut w = world();
+    let code = w.portal.issue_enrolment_code(0, 600).unwrap();
+    let typed = code
+        .replace('-', " ")
+        .to_lowercase()
+        .replace('0', "o")
+        .replace('1', "l");
+    let kiosk = DeviceKey::generate();
+    assert!(w.portal.enrol(&typed, &kiosk.public_key(), None, 1).is_ok());
+}
+
+#[test]
+fn a_code_guessed_at_is_burnt_after_its_wrong_tries() {
+    let mut w = world();
+    let code = w.portal.issue_enrolment_code(0, 600).unwrap();
+    // The right name, wrong secrets: what a guesser who saw the first group
+    // over a shoulder would try.
+    let wrong = |n: usize| {
+        let mut chars: Vec<char> = code.chars().collect();
+        let at = (0..chars.len())
+            .rev()
+            .filter(|&i| chars[i] != '-')
+            .nth(n)
+            .unwrap();
+        chars[at] = if chars[at] == 'Z' { 'Y' } else { 'Z' };
+        chars.into_iter().collect::<String>()
+    };
+    for n in 0..usize::try_from(MAX_WRONG_TRIES).unwrap() {
+        let guess = wrong(n);
+        assert!(matches!(
+            w.portal
+                .enrol(&guess, &DeviceKey::generate().public_key(), None, 1),
+            Err(PortalError::BadCode)
+        ));
+    }
+    // The real code now fails too: burnt.
+    let kiosk = DeviceKey::generate();
+    assert!(matches!(
+        w.portal.enrol(&code, &kiosk.public_key(), None, 2),
+        Err(PortalError::BadCode)
+    ));
+    assert!(w.portal.kiosks().unwrap().is_empty());
+    let failures = w.portal.enrolment_failures(100).unwrap();
+    assert_eq!(
+        failures.len(),
+        usize::try_from(MAX_WRONG_TRIES).unwrap() + 1
+    );
+    assert_eq!(failures[0].reason, "code burnt by wrong tries");
+}
+
+#[test]
+fn an_address_that_keeps_failing_is_turned_away_and_the_admin_sees_it() {
+    let mut w = world();
+    let code = w.portal.issue_enrolment_code(0, 7200).unwrap();
+    let key = DeviceKey::generate().public_key();
+    for _ in 0..MAX_FAILURES_PER_SOURCE {
+        let guess = format!("{:0>24}", rand::random::<u32>());
+        assert!(matches!(
+            w.portal.enrol(&guess, &key, Some("192.0.2.7"), 10),
+            Err(PortalError::BadCode)
+        ));
+    }
+    // Even the right code, from that address, within the hour.
+    assert!(matches!(
+        w.portal.enrol(&code, &key, Some("192.0.2.7"), 20),
+        Err(PortalError::TooManyTries)
+    ));
+    // Another address is not held up, and the first may try again later.
+    let other = DeviceKey::generate().public_key();
+    assert!(w.portal.enrol(&code, &other, Some("192.0.2.8"), 30).is_ok());
+    let later = w.portal.issue_enrolment_code(0, 7200).unwrap();
+    assert!(
+        w.portal
+            .enrol(
+                &later,
+                &key,
+                Some("192.0.2.7"),
+                10 + FAILURE_WINDOW_SECS + 1
+            )
+            .is_ok()
+    );
+    let failures = w.portal.enrolment_failures(100).unwrap();
+    assert_eq!(
+        failures.len(),
+        usize::try_from(MAX_FAILURES_PER_SOURCE).unwrap()
+    );
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.source.as_deref() == Some("192.0.2.7"))
+    );
 }
 
 #[test]

@@ -525,6 +525,36 @@ async fn headers_only(url: &str, extra: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_enrolment_codes_over_http_is_cut_off_per_address() {
+    let rig = Rig::start().await;
+    let code = rig.code();
+    let guesser = rig.client(&DeviceKey::generate());
+    for n in 0..kiosk_portal::MAX_FAILURES_PER_SOURCE {
+        let guess = format!("{n:0>24}");
+        assert!(matches!(
+            guesser.enrol(&guess).await,
+            Err(ClientError::Refused { status: 403, .. })
+        ));
+    }
+    // The next try, even with the right code, is turned away for an hour.
+    let refused = guesser.enrol(&code).await;
+    // 429 with Retry-After: the kiosk's client reads it as "come back in
+    // an hour".
+    assert!(
+        matches!(&refused, Err(ClientError::Busy(wait)) if wait.as_secs() == 3600),
+        "{refused:?}"
+    );
+    let failures = rig.shared.portal().enrolment_failures(100).unwrap();
+    assert_eq!(failures.len(), 10);
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.source.as_deref() == Some("127.0.0.1"))
+    );
+    assert!(rig.shared.portal().kiosks().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsigned_and_unknown_requests_are_refused_before_their_body_is_read() {
     let rig = Rig::start().await;
     assert!(headers_only(&rig.url, "").await.contains(" 401 "));

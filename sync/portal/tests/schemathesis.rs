@@ -128,7 +128,7 @@ async fn the_portal_keeps_to_its_openapi_document_under_generated_requests() {
     let key = DeviceKey::generate();
     let code = portal.issue_enrolment_code(server::now(), 600).unwrap();
     portal
-        .enrol(&code, &key.public_key(), server::now())
+        .enrol(&code, &key.public_key(), None, server::now())
         .unwrap();
     let shared = Shared::new(portal, DeviceKey::generate(), ServerConfig::default());
     let portal_server = server::serve_loopback(Arc::clone(&shared)).await.unwrap();

@@ -61,14 +61,20 @@ enum Command {
         #[arg(long)]
         tls: bool,
     },
-    /// Issue a one-time enrolment code for a technician.
+    /// Issue a one-time enrolment code for a technician
+    /// (XXXX-XXXX-XXXX-XXXX-XXXX-XXXX; burnt after a few wrong tries).
     EnrolCode {
-        /// How long the code stays valid.
-        #[arg(long, default_value_t = 24)]
-        valid_hours: i64,
+        /// How long the code stays valid, in minutes.
+        #[arg(long, default_value_t = 60)]
+        valid_minutes: i64,
     },
     /// List kiosks: id, key, enrolment, revocation, last heartbeat.
     Kiosks,
+    /// The latest failed enrolments: when, from where, why.
+    EnrolmentFailures {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
     /// Revoke a kiosk: its requests are refused from now on.
     Revoke { kiosk_id: i64 },
     /// Count accounts by level and pending checks (never identities).
@@ -311,12 +317,25 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 }
             })
         }
-        Command::EnrolCode { valid_hours } => {
+        Command::EnrolCode { valid_minutes } => {
             let (mut portal, _) = open(data)?;
             let code = portal
-                .issue_enrolment_code(now(), valid_hours * 3600)
+                .issue_enrolment_code(now(), valid_minutes * 60)
                 .map_err(environment)?;
             println!("{code}");
+            Ok(())
+        }
+        Command::EnrolmentFailures { limit } => {
+            let (portal, _) = open(data)?;
+            println!("seconds ago  source           reason");
+            for f in portal.enrolment_failures(*limit).map_err(environment)? {
+                println!(
+                    "{:>11}  {:<15}  {}",
+                    (now() - f.at).max(0),
+                    f.source.as_deref().unwrap_or("-"),
+                    f.reason
+                );
+            }
             Ok(())
         }
         Command::Kiosks => {

@@ -28,6 +28,8 @@ pub(super) struct Signed {
 pub(super) struct Enrolling {
     pub(super) key: DevicePublicKey,
     pub(super) body: Vec<u8>,
+    /// The address it came from, which failed enrolments are counted by.
+    pub(super) source: Option<String>,
 }
 
 impl FromRequest<Arc<Shared>> for Signed {
@@ -53,8 +55,12 @@ impl FromRequest<Arc<Shared>> for Enrolling {
 
     async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
         claimed_key(request.headers())?;
+        let source = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<super::Peer>>()
+            .map(|c| c.0.0.ip().to_string());
         let ((), key, body) = authenticate(request, shared, |_, _| Ok(())).await?;
-        Ok(Enrolling { key, body })
+        Ok(Enrolling { key, body, source })
     }
 }
 

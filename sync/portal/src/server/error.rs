@@ -49,6 +49,7 @@ impl From<PortalError> for ApiError {
         let (status, code) = match &e {
             PortalError::BadCode => (StatusCode::FORBIDDEN, "bad_enrolment_code"),
             PortalError::CodeExpired => (StatusCode::FORBIDDEN, "enrolment_code_expired"),
+            PortalError::TooManyTries => (StatusCode::TOO_MANY_REQUESTS, "too_many_tries"),
             PortalError::UnknownKiosk => (StatusCode::FORBIDDEN, "unknown_kiosk"),
             PortalError::RevokedKiosk => (StatusCode::FORBIDDEN, "revoked_kiosk"),
             PortalError::StalePolicy => (StatusCode::CONFLICT, "stale_policy"),
@@ -85,10 +86,16 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry_after = match self.status {
+            StatusCode::SERVICE_UNAVAILABLE => Some("5"),
+            // Failed enrolments are counted over an hour.
+            StatusCode::TOO_MANY_REQUESTS => Some("3600"),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static(secs));
         }
         response
     }

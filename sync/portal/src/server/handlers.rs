@@ -25,11 +25,11 @@ async fn enrol(
     enrolling: Enrolling,
 ) -> Result<Json<EnrolResponse>, ApiError> {
     let request: EnrolRequest = json_body(&enrolling.body)?;
-    let key = enrolling.key;
+    let (key, source) = (enrolling.key, enrolling.source);
     let policy_public_key = shared.policy_key.public_key().to_base64();
     let (kiosk_id, portal_public_key, policy) = shared
         .db(move |p| {
-            let id = p.enrol(&request.code, &key, now())?;
+            let id = p.enrol(&request.code, &key, source.as_deref(), now())?;
             Ok((id, p.public_key().to_base64(), p.current_policy()?))
         })
         .await?;

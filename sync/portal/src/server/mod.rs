@@ -158,12 +158,37 @@ pub async fn serve<L>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    for<'a> Peer: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
-    axum::serve(listener, router(shared))
+    // Handlers see the peer's address (failed enrolments are counted by it).
+    let service = router(shared).into_make_service_with_connect_info::<Peer>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The address a connection came from, for either listener the portal
+/// serves on (plain TCP, or [`crate::tls::TlsListener`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
 }
 
 /// The API served on a free loopback port until this is dropped: for the
