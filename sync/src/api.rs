@@ -81,10 +81,49 @@ impl ItemResult {
         match self.outcome {
             Outcome::Accepted => ItemOutcome::Accepted,
             Outcome::Duplicate => ItemOutcome::Duplicate,
-            Outcome::Rejected => ItemOutcome::Rejected(self.reason.clone().unwrap_or_default()),
+            Outcome::Rejected => {
+                ItemOutcome::Rejected(recordable_reason(self.reason.as_deref().unwrap_or("")))
+            }
             Outcome::RetryLater => ItemOutcome::RetryLater,
         }
     }
+}
+
+/// A portal's reason as the kiosk keeps it (in its audit log and status):
+/// at most 160 characters, anything quoted replaced by `"…"` (a parser's
+/// error may echo the value it choked on) and every run of four or more
+/// digits starred, so that no name or number reaches the kiosk's records
+/// whatever the portal sends.
+pub fn recordable_reason(reason: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    let mut digits = String::new();
+    let flush = |out: &mut String, digits: &mut String| {
+        if digits.chars().count() >= 4 {
+            out.push_str("****");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in reason.chars() {
+        if c == '"' {
+            flush(&mut out, &mut digits);
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if quoted {
+            continue;
+        } else if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut out, &mut digits);
+            out.push(if c.is_control() { ' ' } else { c });
+        }
+    }
+    flush(&mut out, &mut digits);
+    out.chars().take(160).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -361,6 +400,33 @@ mod tests {
         edited.document = edited.document.replace("300", "30000");
         assert!(edited.verify(&key.public_key()).is_err());
         assert!(signed.verify(&DeviceKey::generate().public_key()).is_err());
+    }
+
+    #[test]
+    fn a_portals_reason_keeps_no_value_it_quotes_nor_any_long_number() {
+        let echoed = ItemResult {
+            registration_id: "r".into(),
+            outcome: Outcome::Rejected,
+            reason: Some(
+                "invalid type: string \"Nguyễn Văn An\", expected u8 at line 1 column 88; id 079303012345".into(),
+            ),
+        };
+        let ItemOutcome::Rejected(kept) = echoed.outcome() else {
+            panic!("rejected stays rejected");
+        };
+        assert!(
+            !kept.contains("Nguyễn") && !kept.contains("079303012345"),
+            "{kept}"
+        );
+        assert_eq!(
+            kept,
+            "invalid type: string \"…\", expected u8 at line 1 column 88; id ****"
+        );
+        assert_eq!(
+            recordable_reason("BHXH data did not match"),
+            "BHXH data did not match"
+        );
+        assert_eq!(recordable_reason(&"x".repeat(500)).len(), 160);
     }
 
     #[test]

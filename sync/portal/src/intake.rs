@@ -151,9 +151,14 @@ fn receive_one(
             _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
         });
     }
-    let opened = envelope.open(secret).map_err(|e| e.to_string());
+    // Fixed wording: a parser's message may quote the values it read, and
+    // the reason travels back to the kiosk's records.
+    let opened = envelope
+        .open(secret)
+        .map_err(|_| "the envelope cannot be opened with this portal's key".to_string());
     let payload = opened.and_then(|plain| {
-        serde_json::from_slice::<RegistrationPayload>(&plain).map_err(|e| e.to_string())
+        serde_json::from_slice::<RegistrationPayload>(&plain)
+            .map_err(|_| format!("the payload does not follow {PAYLOAD_SCHEMA}"))
     });
     let (outcome, reason, account) = match payload {
         Err(reason) => ("rejected", Some(reason), None),

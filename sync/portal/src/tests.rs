@@ -532,3 +532,30 @@ fn forgetting_old_nonces_uses_an_index_not_a_scan_of_the_table() {
         "{plan:?}"
     );
 }
+
+#[test]
+fn a_rejection_reason_never_quotes_the_payload() {
+    let mut w = world();
+    let kiosk = enrolled(&mut w);
+    // A payload whose name sits where a number belongs: serde's message
+    // would quote it.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&payload("q1", "051099000044")).unwrap();
+    json["level"] = serde_json::Value::String("Nguyễn Văn An 051099000044".into());
+    let e = seal(
+        &serde_json::to_vec(&json).unwrap(),
+        EnvelopeHeader::new("q1", 1),
+        &w.public,
+        &kiosk,
+    )
+    .unwrap();
+    let out = w.portal.receive(&kiosk.public_key(), &[e], 1).unwrap();
+    let ItemOutcome::Rejected(reason) = &out[0].1 else {
+        panic!("{:?}", out[0].1);
+    };
+    assert!(
+        !reason.contains("Nguyễn") && !reason.contains("051099000044"),
+        "{reason}"
+    );
+    assert!(reason.contains("does not follow"), "{reason}");
+}
