@@ -9,7 +9,7 @@ use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode, Tag, Tagged};
 use rsa::sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
 
 const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const OID_O: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
@@ -24,6 +24,32 @@ const OID_SHA384_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 const OID_SHA512_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+
+/// Extensions the kiosk reads or that carry nothing it must enforce; any
+/// other marked critical makes the certificate unusable (RFC 5280 §4.2:
+/// a critical extension that is not understood fails the check).
+const UNDERSTOOD_EXTENSIONS: [&str; 8] = [
+    "2.5.29.19",         // basicConstraints
+    "2.5.29.15",         // keyUsage
+    "2.5.29.37",         // extKeyUsage
+    "2.5.29.17",         // subjectAltName
+    "2.5.29.14",         // subjectKeyIdentifier
+    "2.5.29.35",         // authorityKeyIdentifier
+    "2.5.29.31",         // cRLDistributionPoints
+    "1.3.6.1.5.5.7.1.1", // authorityInfoAccess
+];
+
+/// Purposes a signing certificate's extendedKeyUsage may name for the
+/// kiosk to accept it: client authentication, e-mail protection (what
+/// Vietnamese CAs put on signing tokens), document signing, Microsoft's
+/// document signing, or any purpose.
+const SIGNING_PURPOSES: [&str; 5] = [
+    "1.3.6.1.5.5.7.3.2",
+    "1.3.6.1.5.5.7.3.4",
+    "1.3.6.1.5.5.7.3.36",
+    "1.3.6.1.4.1.311.10.3.12",
+    "2.5.29.37.0",
+];
 
 /// Why a certificate cannot be used to register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -268,6 +294,13 @@ pub struct CertInfo {
     pub ca: Option<bool>,
     /// Key usage allows keyCertSign (or is absent).
     pub cert_sign_usage: bool,
+    /// `basicConstraints` pathLenConstraint: how many CAs may stand
+    /// between this CA and a leaf.
+    pub path_len: Option<u8>,
+    /// A critical extension the kiosk does not understand.
+    pub unknown_critical: bool,
+    /// extendedKeyUsage allows signing (or is absent).
+    pub signing_purpose: bool,
     pub public_key: PublicKey,
     cert: Certificate,
 }
@@ -318,11 +351,24 @@ impl CertInfo {
             Ok(None) => (true, true),
             Err(_) => return Err(CertProblem::Malformed),
         };
-        let ca = match tbs.get_extension::<BasicConstraints>() {
-            Ok(Some((_, bc))) => Some(bc.ca),
-            Ok(None) => None,
+        let (ca, path_len) = match tbs.get_extension::<BasicConstraints>() {
+            Ok(Some((_, bc))) => (Some(bc.ca), bc.path_len_constraint),
+            Ok(None) => (None, None),
             Err(_) => return Err(CertProblem::Malformed),
         };
+        let signing_purpose = match tbs.get_extension::<ExtendedKeyUsage>() {
+            Ok(Some((_, eku))) => eku
+                .0
+                .iter()
+                .any(|oid| SIGNING_PURPOSES.contains(&oid.to_string().as_str())),
+            Ok(None) => true,
+            Err(_) => return Err(CertProblem::Malformed),
+        };
+        let unknown_critical = tbs.extensions().is_some_and(|extensions| {
+            extensions.iter().any(|e| {
+                e.critical && !UNDERSTOOD_EXTENSIONS.contains(&e.extn_id.to_string().as_str())
+            })
+        });
         let validity = tbs.validity();
         Ok(CertInfo {
             der: der.to_vec(),
@@ -336,6 +382,9 @@ impl CertInfo {
             signing_usage,
             ca,
             cert_sign_usage,
+            path_len,
+            unknown_critical,
+            signing_purpose,
             public_key: PublicKey::from_spki(tbs.subject_public_key_info())?,
             cert,
         })
@@ -423,9 +472,11 @@ impl TrustAnchors {
         self.anchors.is_empty()
     }
 
-    /// Checks `leaf` at `now` (Unix seconds): dates, key usage, and a chain
-    /// through `intermediates` (for instance CA certificates found on the
-    /// token) to an anchor, every link's signature verified. Answers the
+    /// Checks `leaf` at `now` (Unix seconds): dates, key usage and
+    /// extended key usage, and a chain through `intermediates` (for instance
+    /// CA certificates found on the token) to an anchor, every link's
+    /// signature verified, names chained, each CA's pathLenConstraint kept,
+    /// and no critical extension the kiosk does not understand. Answers the
     /// common names of the chain, leaf first.
     pub fn verify(
         &self,
@@ -434,20 +485,28 @@ impl TrustAnchors {
         now: i64,
     ) -> Result<Vec<String>, CertProblem> {
         leaf.check_dates(now)?;
-        if !leaf.signing_usage {
+        if leaf.unknown_critical {
+            return Err(CertProblem::Untrusted);
+        }
+        if !leaf.signing_usage || !leaf.signing_purpose {
             return Err(CertProblem::WrongUsage);
         }
         let name = |c: &CertInfo| c.common_name.clone().unwrap_or_else(|| "(no CN)".into());
+        // May `ca` issue with `below` CAs already between it and the leaf?
+        let within_path =
+            |ca: &CertInfo, below: usize| ca.path_len.is_none_or(|n| below <= usize::from(n));
         let mut chain = vec![name(leaf)];
         let mut current = leaf;
-        for _ in 0..8 {
+        // `below`: the intermediate CAs passed so far, between the leaf and
+        // `current`.
+        for below in 0..8 {
             if self.anchors.iter().any(|a| a.der == current.der) {
                 return Ok(chain);
             }
             if let Some(anchor) = self
                 .anchors
                 .iter()
-                .find(|a| a.may_issue(true) && current.issued_by(a))
+                .find(|a| a.may_issue(true) && within_path(a, below) && current.issued_by(a))
             {
                 anchor
                     .check_dates(now)
@@ -455,10 +514,13 @@ impl TrustAnchors {
                 chain.push(name(anchor));
                 return Ok(chain);
             }
-            let Some(next) = intermediates
-                .iter()
-                .find(|i| i.der != current.der && i.may_issue(false) && current.issued_by(i))
-            else {
+            let Some(next) = intermediates.iter().find(|i| {
+                i.der != current.der
+                    && i.may_issue(false)
+                    && !i.unknown_critical
+                    && within_path(i, below)
+                    && current.issued_by(i)
+            }) else {
                 return Err(CertProblem::Untrusted);
             };
             next.check_dates(now).map_err(|_| CertProblem::Untrusted)?;

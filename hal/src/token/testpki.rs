@@ -194,6 +194,18 @@ impl TestCa {
     /// turn: a real intermediate CA (`ca = true`), or an end-entity
     /// certificate pretending to be one (`ca = false`).
     pub fn subordinate(&self, dir: &Path, name: &str, ca: bool) -> Result<TestCa, String> {
+        let extensions = if ca {
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+        } else {
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n"
+        };
+        self.issue(dir, name, extensions)
+    }
+
+    /// A certificate signed by this CA for a new key, with `extensions`
+    /// as OpenSSL's configuration lines (`basicConstraints=…`, one a line):
+    /// for chains that break a rule on purpose.
+    pub fn issue(&self, dir: &Path, name: &str, extensions: &str) -> Result<TestCa, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         let key = dir.join("ca.key");
         let cert = dir.join("ca.pem");
@@ -217,12 +229,7 @@ impl TestCa {
                 &subject,
             ],
         )?;
-        let extensions = if ca {
-            "[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
-        } else {
-            "[v3]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n"
-        };
-        std::fs::write(&ext, extensions).map_err(|e| e.to_string())?;
+        std::fs::write(&ext, format!("[v3]\n{extensions}")).map_err(|e| e.to_string())?;
         let serial = format!("0x{:016x}", rand_serial());
         run(
             "openssl",
