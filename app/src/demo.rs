@@ -295,7 +295,7 @@ fn start_portal(
         PortalSecretKey::from_bytes(&secret).map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
-    // The people the live checks know: see sync/fixtures/demo.json.
+    // The people the live checks know: see sync/portal/fixtures/demo.json.
     let mut portal = portal;
     portal
         .load_fixtures(&kiosk_portal::demo_fixtures())

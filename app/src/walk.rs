@@ -272,7 +272,7 @@ impl Walker {
 
         // Thuê bao di động, with a mistake the citizen then fixes. The
         // demo portal's carrier register knows this number and this person
-        // (sync/fixtures/demo.json), so the subscriber check passes live.
+        // (sync/portal/fixtures/demo.json), so the subscriber check passes live.
         self.screen()
             .invoke_choose_method("mobile_subscriber".into());
         self.snap("mobile-form", Page::Form)?;

@@ -32,7 +32,7 @@ pub struct SignatureUser {
     pub personal_id: IdentityRef,
 }
 
-/// The demo's people (`sync/fixtures/demo.json`): what the demo portal's
+/// The demo's people (`sync/portal/fixtures/demo.json`): what the demo portal's
 /// live checks know.
 pub fn demo_fixtures() -> Fixtures {
     serde_json::from_str(include_str!("../fixtures/demo.json")).expect("the demo fixtures parse")

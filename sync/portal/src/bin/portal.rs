@@ -80,7 +80,7 @@ enum Command {
     /// Count accounts by level and pending checks (never identities).
     Accounts,
     /// Load reference data for the live checks (JSON: `bhxh` records and
-    /// `subscribers`); see `sync/fixtures/demo.json`.
+    /// `subscribers`); see `sync/portal/fixtures/demo.json`.
     LoadFixtures { file: PathBuf },
     /// Import a kiosk's export file (from a USB stick).
     Import { file: PathBuf },
