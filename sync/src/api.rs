@@ -384,6 +384,10 @@ pub struct Problem {
 /// from the portal's; the response's `Date` header has the portal's time.
 pub const CLOCK_SKEW: &str = "clock_skew";
 
+/// The `code` of a 429 for an address that failed too many enrolments:
+/// someone must wait, or find the right code; retrying by itself is no use.
+pub const TOO_MANY_TRIES: &str = "too_many_tries";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,19 +179,26 @@ struct Answer {
 
 impl Answer {
     fn problem(&self) -> ClientError {
+        let problem = serde_json::from_slice::<Problem>(&self.body).ok();
+        // Busy is for waiting and trying again by itself; a portal that
+        // turned this address away after failed enrolments needs a person.
+        let for_a_person = problem
+            .as_ref()
+            .is_some_and(|p| p.code == api::TOO_MANY_TRIES);
         if matches!(
             self.status,
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
-        ) {
+        ) && !for_a_person
+        {
             return ClientError::Busy(retry_after(&self.headers).unwrap_or(DEFAULT_RETRY_AFTER));
         }
-        match serde_json::from_slice::<Problem>(&self.body) {
-            Ok(p) => ClientError::Refused {
+        match problem {
+            Some(p) => ClientError::Refused {
                 status: self.status.as_u16(),
                 code: p.code,
                 detail: p.detail,
             },
-            Err(_) => ClientError::Refused {
+            None => ClientError::Refused {
                 status: self.status.as_u16(),
                 code: "unknown".into(),
                 detail: None,

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use kiosk_sync::api::Problem;
+use kiosk_sync::api::{self, Problem};
 use kiosk_sync::httpsig::SignatureError;
 
 use crate::PortalError;
@@ -49,7 +49,7 @@ impl From<PortalError> for ApiError {
         let (status, code) = match &e {
             PortalError::BadCode => (StatusCode::FORBIDDEN, "bad_enrolment_code"),
             PortalError::CodeExpired => (StatusCode::FORBIDDEN, "enrolment_code_expired"),
-            PortalError::TooManyTries => (StatusCode::TOO_MANY_REQUESTS, "too_many_tries"),
+            PortalError::TooManyTries => (StatusCode::TOO_MANY_REQUESTS, api::TOO_MANY_TRIES),
             PortalError::UnknownKiosk => (StatusCode::FORBIDDEN, "unknown_kiosk"),
             PortalError::RevokedKiosk => (StatusCode::FORBIDDEN, "revoked_kiosk"),
             PortalError::StalePolicy => (StatusCode::CONFLICT, "stale_policy"),
