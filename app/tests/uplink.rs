@@ -75,10 +75,17 @@ impl PortalRig {
             .portal()
             .issue_enrolment_code(server::now(), 600)
             .unwrap();
+        self.enrol(&k, &code).await;
+        k
+    }
+
+    /// Enrols `k`'s current device key with `code` over HTTP, as
+    /// `kioskctl enrol` does, and writes its enrolment file.
+    async fn enrol(&self, k: &Fixture, code: &str) {
         let key = DeviceKey::from_secret_bytes(&*k.keys.device().secret_bytes()).unwrap();
         let answer = PortalClient::new(&ClientConfig::new(self.proxy.url()), key)
             .unwrap()
-            .enrol(&code)
+            .enrol(code)
             .await
             .unwrap();
         Enrolment {
@@ -90,7 +97,6 @@ impl PortalRig {
         }
         .save(k.dir.path())
         .unwrap();
-        k
     }
 
     fn accounts(&self) -> i64 {
@@ -208,6 +214,56 @@ async fn no_network_fault_loses_or_duplicates_a_registration() {
     assert_eq!(rig.proxy.pending_faults(), 0, "every fault was exercised");
     assert_eq!((rig.accounts(), rig.received()), (30, 30));
     assert!(statuses(&k).iter().all(|s| s == "activated"));
+    k.store.verify_audit(&k.keys.audit_key()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_device_key_re_enrolled_by_replacement_code_delivers_the_whole_queue_once() {
+    let rig = PortalRig::start().await;
+    let mut k = rig.kiosk(100).await;
+    let kiosk_id = Enrolment::load(k.dir.path()).unwrap().unwrap().kiosk_id;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    // The queue is full when the key file is lost and made anew.
+    assert_eq!(k.store.outbox_len().unwrap(), 100);
+    std::fs::remove_file(k.dir.path().join("keys/device.key")).unwrap();
+    k.keys = kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap();
+
+    // The technician enrols the new key with a plain code: the portal holds
+    // what the old key sealed, and the kiosk keeps every row.
+    let code = rig
+        .shared
+        .portal()
+        .issue_enrolment_code(server::now(), 600)
+        .unwrap();
+    rig.enrol(&k, &code).await;
+    let mut up = uplink(&k, Duration::from_secs(10));
+    let round = up.round(now).await.unwrap();
+    assert_eq!((round.settled, round.retried), (0, 100), "{round:?}");
+    assert_eq!(k.store.outbox_len().unwrap(), 100);
+    let error = k.store.last_relay_error().unwrap().unwrap();
+    assert!(error.contains("replacement enrolment code"), "{error}");
+    assert_eq!(rig.received(), 0);
+    drop(up);
+
+    // The admin's replacement code for the kiosk's id: everything arrives.
+    let code = rig
+        .shared
+        .portal()
+        .issue_replacement_code(kiosk_id, server::now(), 600)
+        .unwrap();
+    rig.enrol(&k, &code).await;
+    assert_eq!(
+        Enrolment::load(k.dir.path()).unwrap().unwrap().kiosk_id,
+        kiosk_id
+    );
+    let mut up = uplink(&k, Duration::from_secs(10));
+    let round = up.round(now + 7200).await.unwrap();
+    assert_eq!(round.settled, 100, "{round:?}");
+    assert_eq!(k.store.outbox_len().unwrap(), 0);
+    assert_eq!((rig.accounts(), rig.received()), (100, 100));
+    let statuses = statuses(&k);
+    assert_eq!(statuses.len(), 100);
+    assert!(statuses.iter().all(|s| s == "activated"), "{statuses:?}");
     k.store.verify_audit(&k.keys.audit_key()).unwrap();
 }
 

@@ -50,6 +50,7 @@ pub enum Outcome {
     Duplicate,
     Rejected,
     RetryLater,
+    Held,
 }
 
 /// The portal's answer for one registration of a batch.
@@ -69,6 +70,7 @@ impl ItemResult {
             ItemOutcome::Duplicate => (Outcome::Duplicate, None),
             ItemOutcome::Rejected(r) => (Outcome::Rejected, Some(r.clone())),
             ItemOutcome::RetryLater => (Outcome::RetryLater, None),
+            ItemOutcome::Held(r) => (Outcome::Held, Some(r.clone())),
         };
         ItemResult {
             registration_id,
@@ -85,6 +87,9 @@ impl ItemResult {
                 ItemOutcome::Rejected(recordable_reason(self.reason.as_deref().unwrap_or("")))
             }
             Outcome::RetryLater => ItemOutcome::RetryLater,
+            Outcome::Held => {
+                ItemOutcome::Held(recordable_reason(self.reason.as_deref().unwrap_or("")))
+            }
         }
     }
 }

@@ -96,6 +96,10 @@ pub enum ItemOutcome {
     Rejected(String),
     /// Not now: keep it and try again.
     RetryLater,
+    /// Kept by neither side until someone fixes something (the kiosk's key
+    /// was replaced without a replacement enrolment, say): the kiosk keeps
+    /// it and tries again, with the portal's reason as its error.
+    Held(String),
 }
 
 /// How an upload attempt ended.
@@ -173,6 +177,12 @@ pub fn settle<R: CryptoRng + ?Sized>(
                             q,
                             Duration::ZERO,
                             Some("the portal asked to retry later".into()),
+                            rng,
+                        ),
+                        Some(ItemOutcome::Held(reason)) => retry(
+                            q,
+                            Duration::ZERO,
+                            Some(format!("held by the portal: {reason}")),
                             rng,
                         ),
                         Some(outcome) => Disposition::Settled {
@@ -331,12 +341,14 @@ mod tests {
             queued("b", 10, 2, 0),
             queued("c", 10, 3, 0),
             queued("d", 10, 4, 0),
+            queued("e", 10, 5, 0),
         ];
         let batch = next_batch(&queue, 0, &config);
         let answers = UploadResult::Answered(vec![
             ("a".into(), ItemOutcome::Accepted),
             ("b".into(), ItemOutcome::Duplicate),
             ("c".into(), ItemOutcome::RetryLater),
+            ("e".into(), ItemOutcome::Held("new key".into())),
         ]);
         let mut status = RelayStatus {
             consecutive_failures: 4,
@@ -369,6 +381,10 @@ mod tests {
         );
         assert!(
             matches!(&out[3], Disposition::Retry { registration_id, error: Some(e), .. } if registration_id == "d" && e.contains("left"))
+        );
+        // Held is kept, with the portal's reason, never settled.
+        assert!(
+            matches!(&out[4], Disposition::Retry { registration_id, error: Some(e), .. } if registration_id == "e" && e == "held by the portal: new key")
         );
         assert_eq!(
             (

@@ -87,7 +87,7 @@ impl Store {
                         ItemOutcome::Rejected(reason) => {
                             ("rejected", format!("rejected: {reason}"))
                         }
-                        ItemOutcome::RetryLater => continue,
+                        ItemOutcome::RetryLater | ItemOutcome::Held(_) => continue,
                     };
                     let changed = tx.execute(
                         "UPDATE registrations SET status = ?2 WHERE id = ?1 AND status = 'queued'",

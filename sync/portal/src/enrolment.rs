@@ -51,6 +51,16 @@ fn secret_hash(id: &str, secret: &str) -> Vec<u8> {
     Sha256::digest(format!("{id}:{secret}").as_bytes()).to_vec()
 }
 
+/// An enrolment code as the portal keeps it.
+struct Ticket {
+    hash: Vec<u8>,
+    expires: i64,
+    used_by: Option<i64>,
+    wrong_tries: i64,
+    /// The kiosk whose key a replacement code replaces.
+    replaces: Option<i64>,
+}
+
 /// One failed enrolment, for the portal's admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrolmentFailure {
@@ -69,6 +79,39 @@ impl Portal {
         now: i64,
         valid_for_secs: i64,
     ) -> Result<String, PortalError> {
+        self.issue_ticket(now, valid_for_secs, None)
+    }
+
+    /// A one-time code that gives kiosk `kiosk_id` a new device key (its
+    /// key file was lost or regenerated): the kiosk keeps its id, and what
+    /// it sealed with its old keys is still accepted as its own.
+    pub fn issue_replacement_code(
+        &mut self,
+        kiosk_id: i64,
+        now: i64,
+        valid_for_secs: i64,
+    ) -> Result<String, PortalError> {
+        let revoked: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT revoked_at FROM kiosks WHERE id = ?1",
+                [kiosk_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match revoked {
+            None => Err(PortalError::UnknownKiosk),
+            Some(Some(_)) => Err(PortalError::RevokedKiosk),
+            Some(None) => self.issue_ticket(now, valid_for_secs, Some(kiosk_id)),
+        }
+    }
+
+    fn issue_ticket(
+        &mut self,
+        now: i64,
+        valid_for_secs: i64,
+        replaces: Option<i64>,
+    ) -> Result<String, PortalError> {
         let mut rng = rand::rng();
         loop {
             let chars: String = (0..GROUPS * 4)
@@ -76,9 +119,9 @@ impl Portal {
                 .collect();
             let (id, secret) = chars.split_at(4);
             let inserted = self.conn.execute(
-                "INSERT INTO enrolment_tickets (code_id, secret_hash, expires_at) VALUES (?1, ?2, ?3)
+                "INSERT INTO enrolment_tickets (code_id, secret_hash, expires_at, replaces) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (code_id) DO NOTHING",
-                params![id, secret_hash(id, secret), now + valid_for_secs],
+                params![id, secret_hash(id, secret), now + valid_for_secs, replaces],
             )?;
             if inserted == 1 {
                 let groups: Vec<&str> = (0..GROUPS).map(|g| &chars[g * 4..g * 4 + 4]).collect();
@@ -121,14 +164,29 @@ impl Portal {
         let Some((id, secret)) = normalise(code) else {
             return fail(tx, "not a code", PortalError::BadCode);
         };
-        let row: Option<(Vec<u8>, i64, Option<i64>, i64)> = tx
+        let row: Option<Ticket> = tx
             .query_row(
-                "SELECT secret_hash, expires_at, used_by, wrong_tries FROM enrolment_tickets WHERE code_id = ?1",
+                "SELECT secret_hash, expires_at, used_by, wrong_tries, replaces FROM enrolment_tickets WHERE code_id = ?1",
                 [&id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| {
+                    Ok(Ticket {
+                        hash: r.get(0)?,
+                        expires: r.get(1)?,
+                        used_by: r.get(2)?,
+                        wrong_tries: r.get(3)?,
+                        replaces: r.get(4)?,
+                    })
+                },
             )
             .optional()?;
-        let Some((hash, expires, used_by, wrong_tries)) = row else {
+        let Some(Ticket {
+            hash,
+            expires,
+            used_by,
+            wrong_tries,
+            replaces,
+        }) = row
+        else {
             return fail(tx, "unknown code", PortalError::BadCode);
         };
         if used_by.is_some() {
@@ -147,15 +205,33 @@ impl Portal {
         if expires < now {
             return fail(tx, "code expired", PortalError::CodeExpired);
         }
-        tx.execute(
-            "INSERT INTO kiosks (public_key, enrolled_at) VALUES (?1, ?2) ON CONFLICT (public_key) DO NOTHING",
-            params![key.to_base64(), now],
-        )?;
-        let kiosk: i64 = tx.query_row(
-            "SELECT id FROM kiosks WHERE public_key = ?1",
-            [key.to_base64()],
-            |r| r.get(0),
-        )?;
+        let kiosk = match replaces {
+            None if is_retired(&tx, key)? => {
+                return fail(tx, "key retired by another kiosk", PortalError::KeyInUse);
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO kiosks (public_key, enrolled_at) VALUES (?1, ?2) ON CONFLICT (public_key) DO NOTHING",
+                    params![key.to_base64(), now],
+                )?;
+                tx.query_row(
+                    "SELECT id FROM kiosks WHERE public_key = ?1",
+                    [key.to_base64()],
+                    |r| r.get(0),
+                )?
+            }
+            Some(kiosk) => match replace_key(&tx, kiosk, key, now) {
+                Ok(()) => kiosk,
+                Err(PortalError::KeyInUse) => {
+                    return fail(
+                        tx,
+                        "key already used by another kiosk",
+                        PortalError::KeyInUse,
+                    );
+                }
+                Err(e) => return Err(e),
+            },
+        };
         tx.execute(
             "UPDATE enrolment_tickets SET used_by = ?2 WHERE code_id = ?1",
             params![id, kiosk],
@@ -185,6 +261,39 @@ impl Portal {
             params![kiosk_id, now],
         )?;
         Ok(())
+    }
+
+    /// The enrolled, unrevoked kiosk whose key is or was `key`: whose
+    /// envelopes these are.
+    pub fn kiosk_of_envelopes(&self, key: &DevicePublicKey) -> Result<i64, PortalError> {
+        let retired: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT kiosk_id FROM retired_keys WHERE public_key = ?1",
+                [key.to_base64()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match retired {
+            Some(kiosk) => self.kiosk_by_id(kiosk),
+            None => self.kiosk(key),
+        }
+    }
+
+    fn kiosk_by_id(&self, kiosk: i64) -> Result<i64, PortalError> {
+        let revoked: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT revoked_at FROM kiosks WHERE id = ?1",
+                [kiosk],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match revoked {
+            None => Err(PortalError::UnknownKiosk),
+            Some(Some(_)) => Err(PortalError::RevokedKiosk),
+            Some(None) => Ok(kiosk),
+        }
     }
 
     /// The enrolled, unrevoked kiosk holding `key`.
@@ -225,4 +334,82 @@ impl Portal {
         tx.commit()?;
         Ok(fresh)
     }
+}
+
+fn is_retired(tx: &rusqlite::Transaction<'_>, key: &DevicePublicKey) -> Result<bool, PortalError> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM retired_keys WHERE public_key = ?1",
+            [key.to_base64()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Gives `kiosk` the device key `key`, keeping its current one as retired.
+/// A key enrolled as another kiosk that has sent nothing (the technician
+/// used a plain code first) leaves that empty kiosk; one that has sent
+/// registrations is refused.
+fn replace_key(
+    tx: &rusqlite::Transaction<'_>,
+    kiosk: i64,
+    key: &DevicePublicKey,
+    now: i64,
+) -> Result<(), PortalError> {
+    let key = key.to_base64();
+    let (current, revoked): (String, Option<i64>) = tx
+        .query_row(
+            "SELECT public_key, revoked_at FROM kiosks WHERE id = ?1",
+            [kiosk],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .ok_or(PortalError::UnknownKiosk)?;
+    if revoked.is_some() {
+        return Err(PortalError::RevokedKiosk);
+    }
+    if current == key {
+        return Ok(());
+    }
+    let retired_by: Option<i64> = tx
+        .query_row(
+            "SELECT kiosk_id FROM retired_keys WHERE public_key = ?1",
+            [&key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if retired_by.is_some() {
+        // A key once replaced is never taken back: whoever had the old
+        // key file could otherwise sign for the kiosk again.
+        return Err(PortalError::KeyInUse);
+    }
+    let holder: Option<i64> = tx
+        .query_row("SELECT id FROM kiosks WHERE public_key = ?1", [&key], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(other) = holder {
+        let sent: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM registrations WHERE kiosk_id = ?1",
+            [other],
+            |r| r.get(0),
+        )?;
+        if sent > 0 {
+            return Err(PortalError::KeyInUse);
+        }
+        tx.execute("DELETE FROM heartbeats WHERE kiosk_id = ?1", [other])?;
+        tx.execute("DELETE FROM retired_keys WHERE kiosk_id = ?1", [other])?;
+        tx.execute("DELETE FROM kiosks WHERE id = ?1", [other])?;
+    }
+    tx.execute(
+        "INSERT INTO retired_keys (public_key, kiosk_id, retired_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (public_key) DO NOTHING",
+        params![current, kiosk, now],
+    )?;
+    tx.execute(
+        "UPDATE kiosks SET public_key = ?2 WHERE id = ?1",
+        params![kiosk, key],
+    )?;
+    Ok(())
 }

@@ -43,6 +43,17 @@ impl Portal {
         now: i64,
     ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
         let kiosk = self.kiosk(key)?;
+        self.receive_as(kiosk, envelopes, now)
+    }
+
+    /// Takes envelopes for `kiosk`: each must be signed by one of its keys,
+    /// the current one or one it held before a replacement enrolment.
+    fn receive_as(
+        &mut self,
+        kiosk: i64,
+        envelopes: &[Envelope],
+        now: i64,
+    ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
         let secret = &self.secret;
         let tx = self
             .conn
@@ -52,7 +63,7 @@ impl Portal {
             .map(|e| {
                 Ok((
                     e.registration_id.clone(),
-                    receive_one(&tx, secret, kiosk, key, e, now)?,
+                    receive_one(&tx, secret, kiosk, e, now)?,
                 ))
             })
             .collect::<Result<Vec<_>, PortalError>>()?;
@@ -60,7 +71,8 @@ impl Portal {
         Ok(outcomes)
     }
 
-    /// Imports a kiosk's export file; the same as receiving its envelopes.
+    /// Imports a kiosk's export file; the same as receiving its envelopes
+    /// from the kiosk whose key made the file (now or before a replacement).
     pub fn import(
         &mut self,
         bytes: &[u8],
@@ -68,7 +80,8 @@ impl Portal {
     ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
         let file = ExportFile::from_bytes(bytes)?;
         let key = DevicePublicKey::from_base64(&file.kiosk_key)?;
-        self.receive(&key, &file.envelopes, now)
+        let kiosk = self.kiosk_of_envelopes(&key)?;
+        self.receive_as(kiosk, &file.envelopes, now)
     }
 
     /// Accounts by level and pending state, for the admin CLI: never the
@@ -121,20 +134,41 @@ fn failed_check(conn: &Connection, p: &RegistrationPayload) -> Result<Option<Str
     Ok(None)
 }
 
+const HELD_OTHER_KEY: &str = "sealed with a key this portal does not know as this kiosk's: ask the portal's admin for a replacement enrolment code";
+const HELD_PORTAL_KEY: &str = "sealed to a key this portal does not hold";
+
+/// Whether `signer` is or was `kiosk`'s key.
+fn signed_by(
+    tx: &rusqlite::Transaction<'_>,
+    kiosk: i64,
+    signer: &DevicePublicKey,
+) -> Result<bool, PortalError> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM kiosks WHERE id = ?1 AND public_key = ?2
+             UNION ALL SELECT 1 FROM retired_keys WHERE kiosk_id = ?1 AND public_key = ?2",
+            params![kiosk, signer.to_base64()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
 /// Decides one envelope of a batch inside the batch's transaction.
 fn receive_one(
     tx: &rusqlite::Transaction<'_>,
     secret: &PortalSecretKey,
     kiosk: i64,
-    key: &DevicePublicKey,
     envelope: &Envelope,
     now: i64,
 ) -> Result<ItemOutcome, PortalError> {
     // Nothing is recorded for an envelope this kiosk did not sign: a
-    // replayed copy must not take the registration id from its maker.
+    // replayed copy must not take the registration id from its maker. Nor
+    // is it refused for good: a kiosk whose key was regenerated holds what
+    // its old key sealed until the admin gives it a replacement code.
     match envelope.verify() {
-        Ok(signer) if signer == *key => {}
-        Ok(_) => return Ok(ItemOutcome::Rejected("signed by another kiosk".into())),
+        Ok(signer) if signed_by(tx, kiosk, &signer)? => {}
+        Ok(_) => return Ok(ItemOutcome::Held(HELD_OTHER_KEY.into())),
         Err(e) => return Ok(ItemOutcome::Rejected(e.to_string())),
     }
     let seen: Option<(String, Option<String>)> = tx
@@ -151,15 +185,15 @@ fn receive_one(
             _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
         });
     }
+    // Sealed to a key this portal does not hold (its key was changed and
+    // the old one not kept): the portal must fix that, and the kiosk keeps it.
+    let Ok(plain) = envelope.open(secret) else {
+        return Ok(ItemOutcome::Held(HELD_PORTAL_KEY.into()));
+    };
     // Fixed wording: a parser's message may quote the values it read, and
     // the reason travels back to the kiosk's records.
-    let opened = envelope
-        .open(secret)
-        .map_err(|_| "the envelope cannot be opened with this portal's key".to_string());
-    let payload = opened.and_then(|plain| {
-        serde_json::from_slice::<RegistrationPayload>(&plain)
-            .map_err(|_| format!("the payload does not follow {PAYLOAD_SCHEMA}"))
-    });
+    let payload = serde_json::from_slice::<RegistrationPayload>(&plain)
+        .map_err(|_| format!("the payload does not follow {PAYLOAD_SCHEMA}"));
     let (outcome, reason, account) = match payload {
         Err(reason) => ("rejected", Some(reason), None),
         Ok(p) if p.schema != PAYLOAD_SCHEMA || p.registration_id != envelope.registration_id => (

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS enrolment_tickets (
     secret_hash BLOB NOT NULL,          -- SHA-256 of id and the other five
     expires_at  INTEGER NOT NULL,
     used_by     INTEGER,
-    wrong_tries INTEGER NOT NULL DEFAULT 0
+    wrong_tries INTEGER NOT NULL DEFAULT 0,
+    replaces    INTEGER                 -- a replacement code: the kiosk whose key it replaces
 ) STRICT;
 CREATE TABLE IF NOT EXISTS enrolment_failures (
     at     INTEGER NOT NULL,
@@ -53,6 +54,13 @@ CREATE TABLE IF NOT EXISTS kiosks (
     public_key  TEXT NOT NULL UNIQUE,
     enrolled_at INTEGER NOT NULL,
     revoked_at  INTEGER
+) STRICT;
+-- Keys a kiosk held before a replacement enrolment: what it sealed with
+-- them is still its own, though it no longer signs requests with them.
+CREATE TABLE IF NOT EXISTS retired_keys (
+    public_key TEXT PRIMARY KEY,
+    kiosk_id   INTEGER NOT NULL REFERENCES kiosks (id),
+    retired_at INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS accounts (
     id         INTEGER PRIMARY KEY,
@@ -146,6 +154,10 @@ pub enum PortalError {
     UnknownKiosk,
     #[error("this kiosk has been revoked")]
     RevokedKiosk,
+    #[error(
+        "this key has already sent registrations as another kiosk; make a new device key and enrol again"
+    )]
+    KeyInUse,
     #[error("mobile-signature service: {0}")]
     Mssp(String),
     #[error("a policy of this version or newer is already published")]
@@ -189,13 +201,26 @@ kiosk_sync::opaque_debug!(
 /// Version 1: registrations are keyed by kiosk and id, not id alone.
 /// Version 2: eight-digit enrolment codes are gone (any still outstanding
 /// stops working; the admin issues a new one).
+/// Version 3: an enrolment ticket may replace a kiosk's key.
 fn migrate(conn: &Connection) -> Result<(), PortalError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < 2 {
         conn.execute_batch("DROP TABLE IF EXISTS enrolment_codes;")?;
     }
+    if version < 3 {
+        let tickets: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'enrolment_tickets'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if tickets.is_some_and(|sql| !sql.contains("replaces")) {
+            conn.execute_batch("ALTER TABLE enrolment_tickets ADD COLUMN replaces INTEGER;")?;
+        }
+    }
     if version >= 1 {
-        conn.pragma_update(None, "user_version", 2)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         return Ok(());
     }
     let old: Option<String> = conn
@@ -224,9 +249,11 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
              COMMIT;",
         )?;
     }
-    conn.pragma_update(None, "user_version", 2)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }
+
+const SCHEMA_VERSION: i64 = 3;
 
 #[cfg(test)]
 mod tests;

@@ -304,9 +304,10 @@ fn unknown_revoked_and_forged_senders_are_refused() {
             .receive(&stranger.public_key(), std::slice::from_ref(&e), 1),
         Err(PortalError::UnknownKiosk)
     ));
-    // An enrolled kiosk relaying another kiosk's envelope: refused for that item.
+    // An enrolled kiosk relaying another kiosk's envelope: held, not
+    // recorded, for that item.
     let out = w.portal.receive(&kiosk.public_key(), &[e], 2).unwrap();
-    assert!(matches!(&out[0].1, ItemOutcome::Rejected(r) if r.contains("another kiosk")));
+    assert!(matches!(&out[0].1, ItemOutcome::Held(r) if r.contains("replacement")));
     let id = w.portal.kiosk(&kiosk.public_key()).unwrap();
     w.portal.revoke(id, 3).unwrap();
     let e = envelope(&w, &kiosk, "ry", "051099000004");
@@ -347,7 +348,7 @@ fn a_replayed_envelope_cannot_take_the_registration_from_its_maker() {
         .portal
         .receive(&replayer.public_key(), std::slice::from_ref(&e), 1)
         .unwrap();
-    assert!(matches!(&out[0].1, ItemOutcome::Rejected(r) if r.contains("another kiosk")));
+    assert!(matches!(&out[0].1, ItemOutcome::Held(_)));
     assert_eq!(
         w.portal.receive(&maker.public_key(), &[e], 2).unwrap()[0].1,
         ItemOutcome::Accepted
@@ -388,6 +389,96 @@ fn a_registration_id_taken_first_by_another_kiosk_is_still_its_makers() {
         ItemOutcome::Accepted
     );
     assert_eq!(w.portal.account_count().unwrap(), 2);
+}
+
+#[test]
+fn a_kiosk_given_a_new_key_by_a_replacement_code_keeps_what_its_old_key_sealed() {
+    let mut w = world();
+    let old = enrolled(&mut w);
+    let id = w.portal.kiosk(&old.public_key()).unwrap();
+    let queued: Vec<Envelope> = (0..3)
+        .map(|i| envelope(&w, &old, &format!("q{i}"), &format!("05109900010{i}")))
+        .collect();
+    // The key file is lost; the technician first enrols the new key with a
+    // plain code: a new, empty kiosk, whose uploads of the old envelopes
+    // are held, not refused, and nothing is recorded.
+    let new = DeviceKey::generate();
+    let code = w.portal.issue_enrolment_code(20, 600).unwrap();
+    let wrong = w.portal.enrol(&code, &new.public_key(), None, 21).unwrap();
+    assert_ne!(wrong, id);
+    let out = w.portal.receive(&new.public_key(), &queued, 22).unwrap();
+    assert!(
+        out.iter()
+            .all(|(_, o)| matches!(o, ItemOutcome::Held(r) if r.contains("replacement")))
+    );
+    assert_eq!(w.portal.account_count().unwrap(), 0);
+    // The admin's replacement code gives the new key the old kiosk's id.
+    let code = w.portal.issue_replacement_code(id, 30, 600).unwrap();
+    assert_eq!(
+        w.portal.enrol(&code, &new.public_key(), None, 31).unwrap(),
+        id
+    );
+    assert_eq!(w.portal.kiosk(&new.public_key()).unwrap(), id);
+    let out = w.portal.receive(&new.public_key(), &queued, 32).unwrap();
+    assert!(
+        out.iter().all(|(_, o)| *o == ItemOutcome::Accepted),
+        "{out:?}"
+    );
+    assert_eq!(w.portal.account_count().unwrap(), 3);
+    assert_eq!(
+        w.portal.status_since(&new.public_key(), 0).unwrap().len(),
+        3
+    );
+    // The old key signs nothing any more, and cannot be enrolled again.
+    assert!(matches!(
+        w.portal.kiosk(&old.public_key()),
+        Err(PortalError::UnknownKiosk)
+    ));
+    let code = w.portal.issue_enrolment_code(40, 600).unwrap();
+    assert!(matches!(
+        w.portal.enrol(&code, &old.public_key(), None, 41),
+        Err(PortalError::KeyInUse)
+    ));
+    // An export file made with the old key still imports as this kiosk's.
+    let file = ExportFile::new(
+        &old.public_key(),
+        50,
+        vec![envelope(&w, &old, "q9", "051099000109")],
+    );
+    let out = w.portal.import(&file.to_bytes(), 51).unwrap();
+    assert_eq!(out[0].1, ItemOutcome::Accepted);
+    assert_eq!(
+        w.portal.status_since(&new.public_key(), 0).unwrap().len(),
+        4
+    );
+}
+
+#[test]
+fn a_replacement_code_is_refused_for_a_revoked_kiosk_or_a_key_with_its_own_registrations() {
+    let mut w = world();
+    let (a, b) = (enrolled(&mut w), enrolled(&mut w));
+    let (a_id, b_id) = (
+        w.portal.kiosk(&a.public_key()).unwrap(),
+        w.portal.kiosk(&b.public_key()).unwrap(),
+    );
+    let e = envelope(&w, &b, "b1", "051099000201");
+    w.portal.receive(&b.public_key(), &[e], 1).unwrap();
+    // B has sent registrations of its own: its key cannot become A's.
+    let code = w.portal.issue_replacement_code(a_id, 2, 600).unwrap();
+    assert!(matches!(
+        w.portal.enrol(&code, &b.public_key(), None, 3),
+        Err(PortalError::KeyInUse)
+    ));
+    assert_eq!(w.portal.kiosk(&b.public_key()).unwrap(), b_id);
+    w.portal.revoke(a_id, 4).unwrap();
+    assert!(matches!(
+        w.portal.issue_replacement_code(a_id, 5, 600),
+        Err(PortalError::RevokedKiosk)
+    ));
+    assert!(matches!(
+        w.portal.issue_replacement_code(999, 5, 600),
+        Err(PortalError::UnknownKiosk)
+    ));
 }
 
 #[test]
@@ -432,6 +523,31 @@ fn a_database_keyed_by_registration_id_alone_is_migrated_with_its_records() {
         sql.contains("PRIMARY KEY (kiosk_id, registration_id)"),
         "{sql}"
     );
+}
+
+#[test]
+fn a_database_from_before_replacement_codes_takes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE enrolment_tickets (code_id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL,
+                 expires_at INTEGER NOT NULL, used_by INTEGER,
+                 wrong_tries INTEGER NOT NULL DEFAULT 0) STRICT;
+             CREATE TABLE kiosks (id INTEGER PRIMARY KEY, public_key TEXT NOT NULL UNIQUE,
+                 enrolled_at INTEGER NOT NULL, revoked_at INTEGER) STRICT;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let mut portal = Portal::open(&path, PortalSecretKey::generate()).unwrap();
+    let old = DeviceKey::generate();
+    let code = portal.issue_enrolment_code(0, 600).unwrap();
+    let id = portal.enrol(&code, &old.public_key(), None, 1).unwrap();
+    let code = portal.issue_replacement_code(id, 2, 600).unwrap();
+    let new = DeviceKey::generate();
+    assert_eq!(portal.enrol(&code, &new.public_key(), None, 3).unwrap(), id);
 }
 
 #[test]

@@ -67,6 +67,10 @@ enum Command {
         /// How long the code stays valid, in minutes.
         #[arg(long, default_value_t = 60)]
         valid_minutes: i64,
+        /// A replacement code: the kiosk with this id (see `portal kiosks`)
+        /// takes a new device key, and what its old key sealed stays its own.
+        #[arg(long, value_name = "KIOSK_ID")]
+        replaces: Option<i64>,
     },
     /// List kiosks: id, key, enrolment, revocation, last heartbeat.
     Kiosks,
@@ -318,11 +322,16 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 }
             })
         }
-        Command::EnrolCode { valid_minutes } => {
+        Command::EnrolCode {
+            valid_minutes,
+            replaces,
+        } => {
             let (mut portal, _) = open(data)?;
-            let code = portal
-                .issue_enrolment_code(now(), valid_minutes * 60)
-                .map_err(environment)?;
+            let code = match replaces {
+                None => portal.issue_enrolment_code(now(), valid_minutes * 60),
+                Some(kiosk) => portal.issue_replacement_code(*kiosk, now(), valid_minutes * 60),
+            }
+            .map_err(environment)?;
             println!("{code}");
             Ok(())
         }

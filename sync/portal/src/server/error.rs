@@ -52,6 +52,7 @@ impl From<PortalError> for ApiError {
             PortalError::TooManyTries => (StatusCode::TOO_MANY_REQUESTS, api::TOO_MANY_TRIES),
             PortalError::UnknownKiosk => (StatusCode::FORBIDDEN, "unknown_kiosk"),
             PortalError::RevokedKiosk => (StatusCode::FORBIDDEN, "revoked_kiosk"),
+            PortalError::KeyInUse => (StatusCode::CONFLICT, "key_in_use"),
             PortalError::StalePolicy => (StatusCode::CONFLICT, "stale_policy"),
             PortalError::Export(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             PortalError::Sqlite(_) | PortalError::File(_) | PortalError::Mssp(_) => {
