@@ -27,6 +27,10 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Rig {
+        Rig::start_with(ServerConfig::default()).await
+    }
+
+    async fn start_with(config: ServerConfig) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let secret = PortalSecretKey::generate();
         let sealing = secret.public_key();
@@ -35,7 +39,7 @@ impl Rig {
         let shared = Shared::new(
             portal,
             DeviceKey::from_secret_bytes(&*policy_key.secret_bytes()).unwrap(),
-            ServerConfig::default(),
+            config,
         );
         let server = server::serve_loopback(Arc::clone(&shared)).await.unwrap();
         Rig {
@@ -563,6 +567,150 @@ async fn unsigned_and_unknown_requests_are_refused_before_their_body_is_read() {
         "signature-input: kiosk=(\"@method\");created=1;nonce=\"n\";keyid=\"{stranger}\";tag=\"vn-dvc-kiosk\"\r\nsignature: kiosk=:AAAA:\r\n"
     );
     assert!(headers_only(&rig.url, &claimed).await.contains(" 403 "));
+}
+
+/// Reads from `stream` until the portal closes it or `within` passes;
+/// answers what it read, or `None` if the connection was still open.
+async fn until_closed(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut read = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut read))
+        .await
+        .ok()?
+        .ok()?;
+    Some(String::from_utf8_lossy(&read).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::AsyncWriteExt as _;
+    let rig = Rig::start_with(ServerConfig {
+        header_timeout: std::time::Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    let address = rig.url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    // Half a request line and one header, then nothing.
+    stream
+        .write_all(format!("POST /v1/registrations HTTP/1.1\r\nhost: {address}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let closed = until_closed(&mut stream, std::time::Duration::from_secs(15)).await;
+    assert!(closed.is_some(), "the connection was still open after 15 s");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_too_slowly_is_answered_408() {
+    use tokio::io::AsyncWriteExt as _;
+    let rig = Rig::start_with(ServerConfig {
+        body_timeout: std::time::Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (key, _) = rig.enrolled().await;
+    let address = rig.url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    // An enrolled kiosk's key is claimed, so the body is waited for; ten
+    // bytes of the announced thousand arrive.
+    let keyid = key.public_key().to_base64();
+    let head = format!(
+        "POST /v1/registrations HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nsignature-input: kiosk=(\"@method\");created=1;nonce=\"n\";keyid=\"{keyid}\";tag=\"vn-dvc-kiosk\"\r\nsignature: kiosk=:AAAA:\r\n\r\n{{\"envelopes"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = until_closed(&mut stream, std::time::Duration::from_secs(15))
+        .await
+        .expect("the portal was still waiting for the body after 15 s");
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_sending_too_fast_is_slowed_and_others_are_not() {
+    let rig = Rig::start_with(ServerConfig {
+        kiosk_rate: server::Rate {
+            per_sec: 0.01,
+            burst: 5.0,
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let (fast, client) = rig.enrolled().await;
+    let heartbeat: kiosk_sync::api::Heartbeat = serde_json::from_slice(&heartbeat_body()).unwrap();
+    for _ in 0..5 {
+        client.heartbeat(&heartbeat).await.unwrap();
+    }
+    let slowed = client.heartbeat(&heartbeat).await;
+    assert!(
+        matches!(&slowed, Err(ClientError::Busy(wait)) if wait.as_secs() >= 60),
+        "{slowed:?}"
+    );
+    // The answer says when to come back, and another kiosk is not slowed.
+    let (status, code) = raw(
+        &rig.url,
+        &fast,
+        server::now(),
+        "n-x",
+        &heartbeat_body(),
+        |_, _| {},
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    let (_, other) = rig.enrolled().await;
+    other.heartbeat(&heartbeat).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_whose_requests_keep_failing_authentication_is_turned_away() {
+    let rig = Rig::start_with(ServerConfig {
+        source_failure_rate: server::Rate {
+            per_sec: 0.01,
+            burst: 3.0,
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let (key, client) = rig.enrolled().await;
+    let stranger = DeviceKey::generate();
+    let body = heartbeat_body();
+    for n in 0..3 {
+        let nonce = format!("s-{n}");
+        let (status, _) = raw(&rig.url, &stranger, server::now(), &nonce, &body, |_, _| {}).await;
+        assert_eq!(status, 403);
+    }
+    let (status, code) = raw(&rig.url, &stranger, server::now(), "s-9", &body, |_, _| {}).await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    // Until the address's allowance comes back, nothing from it is served:
+    // the portal cannot tell the prober from a kiosk beside it.
+    let heartbeat: kiosk_sync::api::Heartbeat = serde_json::from_slice(&body).unwrap();
+    assert!(matches!(
+        client.heartbeat(&heartbeat).await,
+        Err(ClientError::Busy(_))
+    ));
+    // Successful requests never spent it: a fresh portal, many good
+    // requests, then still room for failures.
+    let rig = Rig::start_with(ServerConfig {
+        source_failure_rate: server::Rate {
+            per_sec: 0.01,
+            burst: 1.0,
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let (_, client) = rig.enrolled().await;
+    for _ in 0..10 {
+        client.heartbeat(&heartbeat).await.unwrap();
+    }
+    let (status, _) = raw(&rig.url, &key, server::now(), "k-1", &body, |_, _| {}).await;
+    assert_eq!(
+        status, 403,
+        "the first failure is answered, not turned away"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

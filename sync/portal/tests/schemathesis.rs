@@ -130,7 +130,21 @@ async fn the_portal_keeps_to_its_openapi_document_under_generated_requests() {
     portal
         .enrol(&code, &key.public_key(), None, server::now())
         .unwrap();
-    let shared = Shared::new(portal, DeviceKey::generate(), ServerConfig::default());
+    // The rate limits have their own tests (api.rs); here they would turn
+    // most generated requests into 429s and hide the handlers behind them.
+    let unlimited = server::Rate {
+        per_sec: 1e6,
+        burst: 1e6,
+    };
+    let shared = Shared::new(
+        portal,
+        DeviceKey::generate(),
+        ServerConfig {
+            kiosk_rate: unlimited,
+            source_failure_rate: unlimited,
+            ..ServerConfig::default()
+        },
+    );
     let portal_server = server::serve_loopback(Arc::clone(&shared)).await.unwrap();
     let authority = portal_server.address().to_string();
 

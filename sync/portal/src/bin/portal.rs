@@ -60,6 +60,12 @@ enum Command {
         /// Serve https with the certificate from `portal init` (kiosks pin it).
         #[arg(long)]
         tls: bool,
+        /// Requests per second one kiosk may keep sending (429 beyond).
+        #[arg(long, default_value_t = 5.0)]
+        kiosk_rate: f64,
+        /// Requests one kiosk may send at once above that rate.
+        #[arg(long, default_value_t = 100.0)]
+        kiosk_burst: f64,
     },
     /// Issue a one-time enrolment code for a technician
     /// (XXXX-XXXX-XXXX-XXXX-XXXX-XXXX; burnt after a few wrong tries).
@@ -264,6 +270,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             listen,
             max_skew_secs,
             tls,
+            kiosk_rate,
+            kiosk_burst,
         } => {
             let (portal, policy) = open(data)?;
             let tls_config = if *tls {
@@ -297,6 +305,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                     policy,
                     ServerConfig {
                         max_skew_secs: *max_skew_secs,
+                        kiosk_rate: server::Rate {
+                            per_sec: *kiosk_rate,
+                            burst: *kiosk_burst,
+                        },
+                        ..ServerConfig::default()
                     },
                 );
                 let shutdown = async {

@@ -42,6 +42,7 @@ impl FromRequest<Arc<Shared>> for Signed {
         shared.db(move |p| p.kiosk(&claimed)).await?;
         let (kiosk_id, key, body) = authenticate(request, shared, |p, key| p.kiosk(key)).await?;
         tracing::Span::current().record("kiosk", kiosk_id);
+        shared.charge_kiosk(kiosk_id)?;
         Ok(Signed {
             key,
             kiosk_id,
@@ -103,14 +104,24 @@ async fn authenticate<T: Send + 'static>(
     let method = request.method().clone();
     let uri = request.uri().clone();
     let headers = request.headers().clone();
-    let body = Bytes::from_request(request, shared).await.map_err(|e| {
-        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "bad_request"
-        };
-        ApiError::new(e.status(), code, e.body_text())
-    })?;
+    let read = Bytes::from_request(request, shared);
+    let body = tokio::time::timeout(shared.config.body_timeout, read)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request's body did not arrive in time".to_string(),
+            )
+        })?
+        .map_err(|e| {
+            let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "bad_request"
+            };
+            ApiError::new(e.status(), code, e.body_text())
+        })?;
     let headers = &headers;
     let authority = header_str(headers, "host")
         .map(str::to_string)

@@ -16,6 +16,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: Option<String>,
+    /// Seconds for `Retry-After`, when not the status's default.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -28,7 +30,14 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            retry_after: None,
         }
+    }
+
+    /// Tells the client to come back after `wait` (whole seconds, at least one).
+    pub(super) fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        self
     }
 
     pub(super) fn internal(detail: &str) -> Self {
@@ -87,16 +96,16 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
-        let retry_after = match self.status {
-            StatusCode::SERVICE_UNAVAILABLE => Some("5"),
+        let retry_after = self.retry_after.or(match self.status {
+            StatusCode::SERVICE_UNAVAILABLE => Some(5),
             // Failed enrolments are counted over an hour.
-            StatusCode::TOO_MANY_REQUESTS => Some("3600"),
+            StatusCode::TOO_MANY_REQUESTS => Some(3600),
             _ => None,
-        };
+        });
         if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static(secs));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
     }
