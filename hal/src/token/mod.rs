@@ -11,7 +11,7 @@
 //! - [`pkcs11`]: modules, tokens, PIN outcomes, proof of possession.
 //! - [`testpki`]: SoftHSM2 tokens and a test CA for tests and the demo.
 //! - [`watch`]: polls the slots and publishes insertions and removals.
-pub mod cert;
+pub use kiosk_pki::cert;
 pub mod pkcs11;
 pub mod testpki;
 pub mod watch;

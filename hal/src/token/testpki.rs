@@ -266,6 +266,84 @@ impl TestCa {
         })
     }
 
+    /// OpenSSL's `ca` configuration for this CA's database of revocations,
+    /// made on first use.
+    fn ca_config(&self, crl_extensions: &str) -> Result<PathBuf, String> {
+        let index = self.dir.join("index.txt");
+        let number = self.dir.join("crlnumber");
+        if !index.exists() {
+            std::fs::write(&index, "").map_err(|e| e.to_string())?;
+            std::fs::write(&number, "01\n").map_err(|e| e.to_string())?;
+        }
+        let config = self.dir.join("ca.cnf");
+        let text = format!(
+            "[ca]\ndefault_ca = test\n[test]\ndatabase = {}\ncrlnumber = {}\ncertificate = {}\nprivate_key = {}\ndefault_md = sha256\ncrl_extensions = crl_ext\n[crl_ext]\nauthorityKeyIdentifier = keyid:always\n{crl_extensions}",
+            path_str(&index),
+            path_str(&number),
+            path_str(&self.cert),
+            path_str(&self.key),
+        );
+        std::fs::write(&config, text).map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    /// Marks `certificate` (DER, issued by this CA) revoked in the CA's
+    /// database (`openssl ca -revoke`); the next [`TestCa::crl`] names it.
+    pub fn revoke(&self, certificate: &[u8]) -> Result<(), String> {
+        let config = self.ca_config("")?;
+        let der = self.dir.join("revoke.der");
+        let pem = self.dir.join("revoke.pem");
+        std::fs::write(&der, certificate).map_err(|e| e.to_string())?;
+        run(
+            "openssl",
+            &[
+                "x509",
+                "-inform",
+                "DER",
+                "-in",
+                path_str(&der),
+                "-out",
+                path_str(&pem),
+            ],
+        )?;
+        run(
+            "openssl",
+            &[
+                "ca",
+                "-config",
+                path_str(&config),
+                "-revoke",
+                path_str(&pem),
+            ],
+        )
+        .map(drop)
+    }
+
+    /// A revocation list signed by this CA (`openssl ca -gencrl`), DER,
+    /// naming every certificate revoked so far and valid for `hours`;
+    /// `extensions` are more OpenSSL lines for the list's extensions.
+    pub fn crl(&self, hours: u32, extensions: &str) -> Result<Vec<u8>, String> {
+        let config = self.ca_config(extensions)?;
+        let pem = self.dir.join("crl.pem");
+        run(
+            "openssl",
+            &[
+                "ca",
+                "-config",
+                path_str(&config),
+                "-gencrl",
+                "-crlhours",
+                &hours.to_string(),
+                "-out",
+                path_str(&pem),
+            ],
+        )?;
+        run(
+            "openssl",
+            &["crl", "-in", path_str(&pem), "-outform", "DER"],
+        )
+    }
+
     /// Writes the CA certificate into `anchors` (a trust-anchor directory).
     pub fn install_anchor(&self, anchors: &Path, file: &str) -> Result<(), String> {
         std::fs::create_dir_all(anchors).map_err(|e| e.to_string())?;

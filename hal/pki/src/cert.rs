@@ -194,8 +194,9 @@ impl PublicKey {
         }
     }
 
-    /// Checks a certificate signature made by this (issuer) key.
-    fn verify_certificate(
+    /// Checks a certificate's (or a revocation list's) signature made by
+    /// this (issuer) key.
+    pub(crate) fn verify_certificate(
         &self,
         algorithm: &ObjectIdentifier,
         tbs: &[u8],
@@ -294,6 +295,8 @@ pub struct CertInfo {
     pub ca: Option<bool>,
     /// Key usage allows keyCertSign (or is absent).
     pub cert_sign_usage: bool,
+    /// Key usage allows cRLSign (or is absent).
+    pub crl_sign_usage: bool,
     /// `basicConstraints` pathLenConstraint: how many CAs may stand
     /// between this CA and a leaf.
     pub path_len: Option<u8>,
@@ -343,12 +346,14 @@ impl CertInfo {
         } else {
             Holder::Person
         };
-        let (signing_usage, cert_sign_usage) = match tbs.get_extension::<KeyUsage>() {
+        let (signing_usage, cert_sign_usage, crl_sign_usage) = match tbs.get_extension::<KeyUsage>()
+        {
             Ok(Some((_, ku))) => (
                 ku.digital_signature() || ku.non_repudiation(),
                 ku.key_cert_sign(),
+                ku.crl_sign(),
             ),
-            Ok(None) => (true, true),
+            Ok(None) => (true, true, true),
             Err(_) => return Err(CertProblem::Malformed),
         };
         let (ca, path_len) = match tbs.get_extension::<BasicConstraints>() {
@@ -382,6 +387,7 @@ impl CertInfo {
             signing_usage,
             ca,
             cert_sign_usage,
+            crl_sign_usage,
             path_len,
             unknown_critical,
             signing_purpose,
@@ -395,7 +401,22 @@ impl CertInfo {
         self.identifiers.iter().find(|i| wanted(i))
     }
 
-    fn check_dates(&self, now: i64) -> Result<(), CertProblem> {
+    /// The serial number's bytes, as a revocation list names it.
+    pub fn serial(&self) -> &[u8] {
+        self.cert.tbs_certificate().serial_number().as_bytes()
+    }
+
+    /// The issuer's distinguished name, DER.
+    pub(crate) fn issuer_name(&self) -> &x509_cert::name::Name {
+        self.cert.tbs_certificate().issuer()
+    }
+
+    /// The subject's distinguished name, DER.
+    pub(crate) fn subject_name(&self) -> &x509_cert::name::Name {
+        self.cert.tbs_certificate().subject()
+    }
+
+    pub fn check_dates(&self, now: i64) -> Result<(), CertProblem> {
         if now < self.not_before {
             Err(CertProblem::NotYetValid)
         } else if now > self.not_after {
@@ -412,7 +433,7 @@ impl CertInfo {
         self.cert_sign_usage && self.ca.unwrap_or(is_anchor)
     }
 
-    fn issued_by(&self, issuer: &CertInfo) -> bool {
+    pub fn issued_by(&self, issuer: &CertInfo) -> bool {
         let tbs = self.cert.tbs_certificate();
         if tbs.issuer() != issuer.cert.tbs_certificate().subject() {
             return false;
@@ -466,6 +487,11 @@ impl TrustAnchors {
 
     pub fn len(&self) -> usize {
         self.anchors.len()
+    }
+
+    /// The anchors themselves: the CAs whose revocation lists are trusted.
+    pub fn anchors(&self) -> &[CertInfo] {
+        &self.anchors
     }
 
     pub fn is_empty(&self) -> bool {
