@@ -132,6 +132,7 @@ fn payload(
             .certificate
             .as_ref()
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
+        proof: a.proof.clone(),
         password_hash: password_hash.into(),
     }
 }

@@ -64,6 +64,7 @@ pub fn identity(cert: &CertInfo, policy: &Policy, now: OffsetDateTime) -> Certif
         issuer: cert.issuer_common_name.clone().unwrap_or_default(),
         valid_until: OffsetDateTime::from_unix_timestamp(cert.not_after).unwrap_or(now),
         certificate: cert.der.clone(),
+        proof: None,
     }
 }
 
@@ -76,8 +77,10 @@ pub fn prove(
     policy: &Policy,
     now: OffsetDateTime,
 ) -> TokenOutcome {
-    let mut challenge = [0u8; 32];
-    rand::rng().fill_bytes(&mut challenge);
+    let mut challenge = kiosk_sync::TOKEN_PROOF_CONTEXT.to_vec();
+    let mut fresh = [0u8; 32];
+    rand::rng().fill_bytes(&mut fresh);
+    challenge.extend_from_slice(&fresh);
     let secret = SecretString::from(pin.expose().to_string());
     let proof = match prove_possession(token, &secret, &challenge, Scheme::RsaPkcs1Sha256) {
         Ok(p) => p,
@@ -99,7 +102,15 @@ pub fn prove(
     if let Err(p) = anchors.verify(&proof.certificate, &proof.others, now.unix_timestamp()) {
         return TokenOutcome::Problem(problem(p));
     }
-    TokenOutcome::Proven(Box::new(identity(&proof.certificate, policy, now)))
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut identity = identity(&proof.certificate, policy, now);
+    identity.proof = Some(kiosk_sync::PossessionProof {
+        challenge: b64(&challenge),
+        signature: b64(&proof.signature),
+        scheme: proof.scheme.name().into(),
+    });
+    TokenOutcome::Proven(Box::new(identity))
 }
 
 /// What a mobile-signature session ended with, for the flow: a signature

@@ -3,8 +3,31 @@
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// The `schema` value of this version of the payload.
-pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/1";
+/// The `schema` value of this version of the payload. Version 2 added
+/// [`RegistrationPayload::proof`]; a portal reads both.
+pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/2";
+/// Every version a portal reads, oldest first.
+pub const PAYLOAD_SCHEMAS: [&str; 2] = ["vn-dvc-kiosk/registration/1", PAYLOAD_SCHEMA];
+
+/// What a USB token signs to prove it holds the certificate's key: this
+/// context, then 32 random bytes. The context keeps the signature from
+/// being anything else (a document, a login) that the token's owner signed.
+pub const TOKEN_PROOF_CONTEXT: &[u8] = b"vn-dvc-kiosk token proof v1\0";
+
+/// The token's answer to the kiosk's challenge, carried sealed so that the
+/// portal checks the possession itself instead of taking the kiosk's word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize)]
+#[serde(deny_unknown_fields)]
+pub struct PossessionProof {
+    /// The bytes signed, standard base64: [`TOKEN_PROOF_CONTEXT`] and 32
+    /// random bytes.
+    pub challenge: String,
+    /// The token's signature, standard base64.
+    pub signature: String,
+    /// `rsa-pkcs1-sha256`, `rsa-pss-sha256` or `ecdsa` (raw `r‖s` over
+    /// the curve's hash).
+    pub scheme: String,
+}
 
 /// A registration in clear: made on the kiosk only to be sealed at once,
 /// read on the portal after opening. Wiped from memory on drop; `Debug`
@@ -42,6 +65,9 @@ pub struct RegistrationPayload {
     pub email: Option<String>,
     /// The signing certificate, DER in standard base64.
     pub certificate: Option<String>,
+    /// USB tokens: the token's signature of the kiosk's challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<PossessionProof>,
     /// Argon2id in PHC string format.
     pub password_hash: String,
 }

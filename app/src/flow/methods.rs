@@ -371,6 +371,7 @@ fn confirm_certificate(
             phone,
             email,
             certificate: Some(identity.certificate.clone()),
+            proof: identity.proof.clone(),
             ..Applicant::default()
         },
     }))

@@ -195,6 +195,10 @@ pub struct CertifiedIdentity {
     pub issuer: String,
     pub valid_until: OffsetDateTime,
     pub certificate: Vec<u8>,
+    /// A USB token's signature of the kiosk's challenge, for the portal to
+    /// check again (a mobile signature is checked from the portal's own
+    /// session instead).
+    pub proof: Option<kiosk_sync::PossessionProof>,
 }
 
 impl std::fmt::Debug for CertifiedIdentity {
@@ -208,6 +212,7 @@ impl std::fmt::Debug for CertifiedIdentity {
             .field("issuer", &self.issuer)
             .field("valid_until", &self.valid_until)
             .field("certificate_bytes", &self.certificate.len())
+            .field("proof", &self.proof.is_some())
             .finish()
     }
 }

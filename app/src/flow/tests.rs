@@ -165,6 +165,7 @@ fn citizen_certificate() -> Box<CertifiedIdentity> {
         issuer: "Test CA".into(),
         valid_until: T0 + Duration::days(365),
         certificate: vec![0x30, 0x82],
+        proof: None,
     })
 }
 
@@ -180,6 +181,7 @@ fn business_certificate() -> Box<CertifiedIdentity> {
         issuer: "Test CA".into(),
         valid_until: T0 + Duration::days(365),
         certificate: vec![0x30, 0x82],
+        proof: None,
     })
 }
 

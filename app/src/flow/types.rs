@@ -117,6 +117,8 @@ pub struct Applicant {
     pub email: Option<Email>,
     /// DER of the signing certificate (signature methods).
     pub certificate: Option<Vec<u8>>,
+    /// The token's proof of possession (USB tokens).
+    pub proof: Option<kiosk_sync::PossessionProof>,
 }
 
 /// Redacted: the value types print masked; the certificate only its size

@@ -125,6 +125,23 @@ pub enum Scheme {
     Ecdsa,
 }
 
+impl Scheme {
+    /// The name a sealed registration carries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
+            Scheme::RsaPssSha256 => "rsa-pss-sha256",
+            Scheme::Ecdsa => "ecdsa",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Scheme> {
+        [Scheme::RsaPkcs1Sha256, Scheme::RsaPssSha256, Scheme::Ecdsa]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
+
 impl PublicKey {
     fn from_spki(
         spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,

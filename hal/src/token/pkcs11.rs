@@ -243,6 +243,8 @@ pub struct Proof {
     /// Other certificates on the token (usually its CA chain).
     pub others: Vec<CertInfo>,
     pub scheme: Scheme,
+    /// The token's signature of the challenge, which the portal checks again.
+    pub signature: Vec<u8>,
 }
 
 /// Logs in with `pin`, signs `challenge` with the private key that shares
@@ -342,6 +344,7 @@ fn sign_with_certificate(
         certificate,
         others: parsed.into_iter().map(|(_, c)| c).collect(),
         scheme,
+        signature,
     })
 }
 

@@ -28,6 +28,7 @@ fn payload(id: &str, person: &str) -> Vec<u8> {
         phone: Some("+84912345678".into()),
         email: None,
         certificate: None,
+        proof: None,
         password_hash: "$argon2id$…".into(),
     };
     serde_json::to_vec(&p).unwrap()

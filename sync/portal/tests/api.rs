@@ -94,6 +94,7 @@ impl Rig {
             phone: Some("+84912000111".into()),
             email: None,
             certificate: None,
+            proof: None,
             password_hash: "$argon2id$v=19$…".into(),
         };
         seal(
