@@ -68,6 +68,12 @@ impl Demo {
         let mut background = AsyncRuntime::new().map_err(|e| e.to_string())?;
         let (portal, portal_url) = start_portal(data_dir, &mut background)?;
         let mssp = demo_mssp(data_dir)?;
+        // The portal checks mobile signatures against its own signing
+        // service's CA, as the kiosk does.
+        portal
+            .portal()
+            .trust_signature_ca(mssp.ca_pem().as_bytes())
+            .map_err(|e| e.to_string())?;
         let enrolment = enrol(&portal, &portal_url, &keys, &background)?;
         enrolment.save(data_dir).map_err(|e| e.to_string())?;
         let sealing = kiosk_sync::PortalPublicKey::from_base64(&enrolment.portal_public_key)
@@ -97,7 +103,7 @@ impl Demo {
         )
         .map_err(|e| e.to_string())?
         .with_anchors(demo_anchors(data_dir, &mssp)?);
-        let tokens = demo_token(data_dir)?;
+        let tokens = demo_token(data_dir, &portal)?;
         let token = tokens.is_some();
         let backend = Backend {
             store,
@@ -233,7 +239,7 @@ pub const DEMO_TOKEN_PIN: &str = "123456";
 /// (they live beside it): SoftHSM sees only the tokens that existed when a
 /// process first loaded it, so the token is made, by SoftHSM's own tools,
 /// before this process loads the module.
-fn demo_token(data_dir: &Path) -> Result<Option<TokenService>, String> {
+fn demo_token(data_dir: &Path, portal: &Shared) -> Result<Option<TokenService>, String> {
     use kiosk_hal::token::testpki::{
         KeyType, TestCa, TokenSpec, ensure_softhsm_conf, softhsm_module,
     };
@@ -270,6 +276,37 @@ fn demo_token(data_dir: &Path) -> Result<Option<TokenService>, String> {
     let trust = data_dir.join("trust");
     std::fs::copy(&ca_pem, trust.join("demo-token-ca.pem"))
         .map_err(|e| format!("{}: {e}", ca_pem.display()))?;
+    // The portal trusts the same CA, with a fresh revocation list from it
+    // (a week's), as a province's portal holds its CAs' lists.
+    // Made with the token and again when half its week is gone, beside
+    // the CA, so that demos sharing the token do not run `openssl ca` at
+    // once.
+    let ca = TestCa::open(&home.join("ca"))?;
+    let list = home.join("ca").join("demo.crl");
+    let fresh = std::fs::metadata(&list)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| {
+            t.elapsed()
+                .is_ok_and(|age| age < Duration::from_secs(3 * 86_400))
+        });
+    if !fresh {
+        crate::atomic::write(&list, &ca.crl(7 * 24, "")?, 0o644).map_err(|e| e.to_string())?;
+    }
+    let (portal_cas, crls) = (
+        data_dir.join("portal").join("token-ca"),
+        data_dir.join("portal").join("crl"),
+    );
+    ca.install_anchor(&portal_cas, "demo-token-ca.pem")?;
+    std::fs::create_dir_all(&crls).map_err(|e| format!("{}: {e}", crls.display()))?;
+    std::fs::copy(&list, crls.join("demo-token-ca.crl"))
+        .map_err(|e| format!("{}: {e}", list.display()))?;
+    let problems = portal
+        .portal()
+        .trust_token_cas(&portal_cas, &crls)
+        .map_err(|e| e.to_string())?;
+    if let Some(problem) = problems.first() {
+        return Err(format!("demo revocation list: {problem}"));
+    }
     Ok(Some(TokenService::start(
         vec![module],
         TrustAnchors::load(&trust)?,

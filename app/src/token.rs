@@ -161,7 +161,14 @@ pub fn mobile_signature_outcome(
     {
         return failed(SignatureProblem::InvalidSignature);
     }
-    SignatureOutcome::Signed(Box::new(identity(&cert, policy, now)))
+    let mut identity = identity(&cert, policy, now);
+    // The portal checks the same signature again; it trusts no kiosk's word.
+    identity.proof = Some(kiosk_sync::PossessionProof {
+        challenge: base64::engine::general_purpose::STANDARD.encode(display_text),
+        signature: base64::engine::general_purpose::STANDARD.encode(&signature),
+        scheme: scheme.name().into(),
+    });
+    SignatureOutcome::Signed(Box::new(identity))
 }
 
 /// The kiosk's USB token reader as the runtime uses it: the PKCS#11

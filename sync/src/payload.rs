@@ -14,13 +14,15 @@ pub const PAYLOAD_SCHEMAS: [&str; 2] = ["vn-dvc-kiosk/registration/1", PAYLOAD_S
 /// being anything else (a document, a login) that the token's owner signed.
 pub const TOKEN_PROOF_CONTEXT: &[u8] = b"vn-dvc-kiosk token proof v1\0";
 
-/// The token's answer to the kiosk's challenge, carried sealed so that the
-/// portal checks the possession itself instead of taking the kiosk's word.
+/// The signature that proved the certificate's holder was there: a USB
+/// token's of the kiosk's challenge, or a signing SIM's of the text its
+/// phone showed. Carried sealed so that the portal checks it itself
+/// instead of taking the kiosk's word.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize)]
 #[serde(deny_unknown_fields)]
 pub struct PossessionProof {
-    /// The bytes signed, standard base64: [`TOKEN_PROOF_CONTEXT`] and 32
-    /// random bytes.
+    /// The bytes signed, standard base64: for a token [`TOKEN_PROOF_CONTEXT`]
+    /// and 32 random bytes, for a SIM the text its phone showed.
     pub challenge: String,
     /// The token's signature, standard base64.
     pub signature: String,
@@ -65,7 +67,7 @@ pub struct RegistrationPayload {
     pub email: Option<String>,
     /// The signing certificate, DER in standard base64.
     pub certificate: Option<String>,
-    /// USB tokens: the token's signature of the kiosk's challenge.
+    /// Signature methods: the signature that proved the holder was there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<PossessionProof>,
     /// Argon2id in PHC string format.

@@ -195,9 +195,9 @@ pub struct CertifiedIdentity {
     pub issuer: String,
     pub valid_until: OffsetDateTime,
     pub certificate: Vec<u8>,
-    /// A USB token's signature of the kiosk's challenge, for the portal to
-    /// check again (a mobile signature is checked from the portal's own
-    /// session instead).
+    /// The signature that proved it (a USB token's of the kiosk's
+    /// challenge, a signing SIM's of the text the phone showed), for the
+    /// portal to check again.
     pub proof: Option<kiosk_sync::PossessionProof>,
 }
 

@@ -413,6 +413,20 @@ impl CertInfo {
         })
     }
 
+    /// One certificate, PEM (the first in the file) or DER.
+    pub fn parse_pem_or_der(bytes: &[u8]) -> Result<CertInfo, CertProblem> {
+        if bytes.starts_with(b"-----BEGIN") {
+            let certs = Certificate::load_pem_chain(bytes).map_err(|_| CertProblem::Malformed)?;
+            let der = certs
+                .first()
+                .and_then(|c| c.to_der().ok())
+                .ok_or(CertProblem::Malformed)?;
+            CertInfo::parse(&der)
+        } else {
+            CertInfo::parse(bytes)
+        }
+    }
+
     /// The first identifier of a kind, for instance `|i| matches!(i, SubjectId::Cccd(_))`.
     pub fn identifier(&self, wanted: impl Fn(&SubjectId) -> bool) -> Option<&SubjectId> {
         self.identifiers.iter().find(|i| wanted(i))
@@ -473,6 +487,11 @@ pub struct TrustAnchors {
 }
 
 impl TrustAnchors {
+    /// Anchors given as certificates (a CA the caller holds itself).
+    pub fn from_certificates(anchors: Vec<CertInfo>) -> TrustAnchors {
+        TrustAnchors { anchors }
+    }
+
     /// Reads every PEM or DER certificate in `dir`; unreadable files are
     /// reported by name.
     pub fn load(dir: &Path) -> Result<TrustAnchors, String> {

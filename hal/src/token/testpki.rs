@@ -206,12 +206,18 @@ impl TestCa {
     /// as OpenSSL's configuration lines (`basicConstraints=…`, one a line):
     /// for chains that break a rule on purpose.
     pub fn issue(&self, dir: &Path, name: &str, extensions: &str) -> Result<TestCa, String> {
+        self.issue_to(dir, &format!("/C=VN/O={name}/CN={name}"), extensions)
+    }
+
+    /// As [`TestCa::issue`], to a whole `subject` in OpenSSL's `-subj`
+    /// form (`/C=VN/CN=Lê Thị Hồng/UID=CCCD:001190000777`). The key is
+    /// `dir/ca.key` (RSA 2048, PEM), for signing as its holder.
+    pub fn issue_to(&self, dir: &Path, subject: &str, extensions: &str) -> Result<TestCa, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         let key = dir.join("ca.key");
         let cert = dir.join("ca.pem");
         let csr = dir.join("ca.csr");
         let ext = dir.join("ext.cnf");
-        let subject = format!("/C=VN/O={name}/CN={name}");
         run(
             "openssl",
             &[
@@ -226,7 +232,7 @@ impl TestCa {
                 "-out",
                 path_str(&csr),
                 "-subj",
-                &subject,
+                subject,
             ],
         )?;
         std::fs::write(&ext, format!("[v3]\n{extensions}")).map_err(|e| e.to_string())?;
@@ -264,6 +270,42 @@ impl TestCa {
             cert,
             certificate,
         })
+    }
+
+    /// The CA made earlier in `dir` by [`TestCa::create`].
+    pub fn open(dir: &Path) -> Result<TestCa, String> {
+        let key = dir.join("ca.key");
+        let cert = dir.join("ca.pem");
+        let certificate = run(
+            "openssl",
+            &["x509", "-in", path_str(&cert), "-outform", "DER"],
+        )?;
+        if !key.exists() {
+            return Err(format!("{}: missing", key.display()));
+        }
+        Ok(TestCa {
+            dir: dir.to_path_buf(),
+            key,
+            cert,
+            certificate,
+        })
+    }
+
+    /// Signs `message` with this CA's key as its holder would: RSA PKCS#1
+    /// v1.5 over SHA-256, by `openssl dgst`.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let input = self.dir.join("to-sign.bin");
+        std::fs::write(&input, message).map_err(|e| e.to_string())?;
+        run(
+            "openssl",
+            &[
+                "dgst",
+                "-sha256",
+                "-sign",
+                path_str(&self.key),
+                path_str(&input),
+            ],
+        )
     }
 
     /// OpenSSL's `ca` configuration for this CA's database of revocations,

@@ -7,31 +7,15 @@
 //! disk sync, not one per registration): a crash in the middle of it
 //! records none of it, and the kiosk, which got no answer, sends it again.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use kiosk_sync::relay::ItemOutcome;
 use kiosk_sync::{
-    DevicePublicKey, Envelope, ExportFile, IdentityKind, IdentityRef, PAYLOAD_SCHEMA,
-    PortalSecretKey, RegistrationPayload,
+    DevicePublicKey, Envelope, ExportFile, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, RegistrationPayload,
 };
 
-use crate::checks::{bhxh_match_in, subscriber_owner_in};
+use crate::evidence::{Decision, decide};
 use crate::{Portal, PortalError};
-
-/// The identity an account is unique by, from what the kiosk sealed.
-fn identity(p: &RegistrationPayload) -> Option<IdentityRef> {
-    let (kind, value) = if let (Some(kind), Some(id)) = (&p.personal_id_kind, &p.personal_id) {
-        (
-            IdentityKind::parse(kind).filter(|k| k.is_personal_id())?,
-            id,
-        )
-    } else if let Some(mst) = &p.tax_code {
-        (IdentityKind::Mst, mst)
-    } else {
-        (IdentityKind::Bhxh, p.bhxh_code.as_ref()?)
-    };
-    IdentityRef::new(kind, value).ok()
-}
 
 impl Portal {
     /// Takes a batch from the kiosk holding `key`; answers one outcome per
@@ -54,18 +38,20 @@ impl Portal {
         envelopes: &[Envelope],
         now: i64,
     ) -> Result<Vec<(String, ItemOutcome)>, PortalError> {
-        let secret = &self.secret;
+        self.refresh_revocations();
+        let judge = Judge {
+            secret: &self.secret,
+            trust: &self.trust,
+            methods: &self.methods,
+            kiosk,
+            now,
+        };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let outcomes = envelopes
             .iter()
-            .map(|e| {
-                Ok((
-                    e.registration_id.clone(),
-                    receive_one(&tx, secret, kiosk, e, now)?,
-                ))
-            })
+            .map(|e| Ok((e.registration_id.clone(), judge.receive_one(&tx, e)?)))
             .collect::<Result<Vec<_>, PortalError>>()?;
         tx.commit()?;
         Ok(outcomes)
@@ -102,38 +88,6 @@ impl Portal {
     }
 }
 
-/// Runs the checks the kiosk could not (it was offline): the reason the
-/// registration is refused, or `None` when nothing stands in the way. A
-/// register that does not know the number says nothing against it.
-fn failed_check(conn: &Connection, p: &RegistrationPayload) -> Result<Option<String>, PortalError> {
-    for check in &p.pending {
-        match check.as_str() {
-            "bhxh_match" => {
-                let (Some(code), Some(name), Some(dob)) =
-                    (&p.bhxh_code, &p.full_name, &p.date_of_birth)
-                else {
-                    return Ok(Some("BHXH data missing".into()));
-                };
-                if bhxh_match_in(conn, code, name, dob)?.is_none() {
-                    return Ok(Some("BHXH data did not match".into()));
-                }
-            }
-            "subscriber_ownership" => {
-                if let (Some(phone), Some(id)) = (&p.phone, identity(p))
-                    && id.kind().is_personal_id()
-                    && subscriber_owner_in(conn, phone, &id)? == Some(false)
-                {
-                    return Ok(Some(
-                        "the mobile number is registered to someone else".into(),
-                    ));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(None)
-}
-
 const HELD_OTHER_KEY: &str = "sealed with a key this portal does not know as this kiosk's: ask the portal's admin for a replacement enrolment code";
 const HELD_PORTAL_KEY: &str = "sealed to a key this portal does not hold";
 
@@ -154,61 +108,69 @@ fn signed_by(
         .is_some())
 }
 
-/// Decides one envelope of a batch inside the batch's transaction.
-fn receive_one(
-    tx: &rusqlite::Transaction<'_>,
-    secret: &PortalSecretKey,
+/// What a batch is decided with.
+struct Judge<'a> {
+    secret: &'a kiosk_sync::PortalSecretKey,
+    trust: &'a crate::evidence::Trust,
+    methods: &'a std::collections::HashMap<String, crate::evidence::MethodRule>,
     kiosk: i64,
-    envelope: &Envelope,
     now: i64,
-) -> Result<ItemOutcome, PortalError> {
-    // Nothing is recorded for an envelope this kiosk did not sign: a
-    // replayed copy must not take the registration id from its maker. Nor
-    // is it refused for good: a kiosk whose key was regenerated holds what
-    // its old key sealed until the admin gives it a replacement code.
-    match envelope.verify() {
-        Ok(signer) if signed_by(tx, kiosk, &signer)? => {}
-        Ok(_) => return Ok(ItemOutcome::Held(HELD_OTHER_KEY.into())),
-        Err(e) => return Ok(ItemOutcome::Rejected(e.to_string())),
-    }
-    let seen: Option<(String, Option<String>)> = tx
-        .query_row(
-            "SELECT outcome, reason FROM registrations WHERE kiosk_id = ?1 AND registration_id = ?2",
-            params![kiosk, envelope.registration_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if let Some((outcome, reason)) = seen {
-        return Ok(match outcome.as_str() {
-            "accepted" => ItemOutcome::Accepted,
-            "duplicate" => ItemOutcome::Duplicate,
-            _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
-        });
-    }
-    // Sealed to a key this portal does not hold (its key was changed and
-    // the old one not kept): the portal must fix that, and the kiosk keeps it.
-    let Ok(plain) = envelope.open(secret) else {
-        return Ok(ItemOutcome::Held(HELD_PORTAL_KEY.into()));
-    };
-    // Fixed wording: a parser's message may quote the values it read, and
-    // the reason travels back to the kiosk's records.
-    let payload = serde_json::from_slice::<RegistrationPayload>(&plain)
-        .map_err(|_| format!("the payload does not follow {PAYLOAD_SCHEMA}"));
-    let (outcome, reason, account) = match payload {
-        Err(reason) => ("rejected", Some(reason), None),
-        Ok(p) if p.schema != PAYLOAD_SCHEMA || p.registration_id != envelope.registration_id => (
-            "rejected",
-            Some("payload does not match its envelope".to_string()),
-            None,
-        ),
-        Ok(p) => match (identity(&p), failed_check(tx, &p)?) {
-            (None, _) => (
-                "rejected",
-                Some("no identity to open an account for".to_string()),
-                None,
-            ),
-            (Some(_), Some(reason)) => ("rejected", Some(reason), None),
-            (Some(identity), None) => {
+}
+
+impl Judge<'_> {
+    /// Decides one envelope of a batch inside the batch's transaction.
+    fn receive_one(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        envelope: &Envelope,
+    ) -> Result<ItemOutcome, PortalError> {
+        let (kiosk, now) = (self.kiosk, self.now);
+        // Nothing is recorded for an envelope this kiosk did not sign: a
+        // replayed copy must not take the registration id from its maker.
+        // Nor is it refused for good: a kiosk whose key was regenerated
+        // holds what its old key sealed until the admin gives it a
+        // replacement code.
+        match envelope.verify() {
+            Ok(signer) if signed_by(tx, kiosk, &signer)? => {}
+            Ok(_) => return Ok(ItemOutcome::Held(HELD_OTHER_KEY.into())),
+            Err(e) => return Ok(ItemOutcome::Rejected(e.to_string())),
+        }
+        let seen: Option<(String, Option<String>)> = tx
+            .query_row(
+                "SELECT outcome, reason FROM registrations WHERE kiosk_id = ?1 AND registration_id = ?2",
+                params![kiosk, envelope.registration_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((outcome, reason)) = seen {
+            return Ok(match outcome.as_str() {
+                "accepted" => ItemOutcome::Accepted,
+                "duplicate" => ItemOutcome::Duplicate,
+                _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
+            });
+        }
+        // Sealed to a key this portal does not hold (its key was changed
+        // and the old one not kept): the portal must fix that, and the
+        // kiosk keeps it.
+        let Ok(plain) = envelope.open(self.secret) else {
+            return Ok(ItemOutcome::Held(HELD_PORTAL_KEY.into()));
+        };
+        // Fixed wording: a parser's message may quote the values it read,
+        // and the reason travels back to the kiosk's records.
+        let decision = match serde_json::from_slice::<RegistrationPayload>(&plain) {
+            Err(_) => Decision::Reject(format!("the payload does not follow {PAYLOAD_SCHEMA}")),
+            Ok(p)
+                if !PAYLOAD_SCHEMAS.contains(&p.schema.as_str())
+                    || p.registration_id != envelope.registration_id =>
+            {
+                Decision::Reject("payload does not match its envelope".to_string())
+            }
+            Ok(p) => decide(tx, self.trust, self.methods, &p, now)?,
+        };
+        let (outcome, reason, account) = match decision {
+            Decision::Hold(reason) => return Ok(ItemOutcome::Held(reason)),
+            Decision::Reject(reason) => ("rejected", Some(reason), None),
+            Decision::Open { identity, level } => {
                 let identity = identity.wire();
                 let existing: Option<i64> = tx
                     .query_row(
@@ -220,34 +182,35 @@ fn receive_one(
                 match existing {
                     Some(id) => ("duplicate", None, Some(id)),
                     None => {
+                        // Every check ran on intake: nothing is left pending.
                         tx.execute(
-                            "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                            params![&*identity, p.level, p.pending.join(","), now, p.registration_id],
+                            "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, '', ?3, ?4)",
+                            params![&*identity, level, now, envelope.registration_id],
                         )?;
                         ("accepted", None, Some(tx.last_insert_rowid()))
                     }
                 }
             }
-        },
-    };
-    tx.execute(
-        "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![envelope.registration_id, kiosk, now, outcome, reason, account],
-    )?;
-    // The reference portal runs every check on intake, so each outcome is
-    // final at once: an accepted registration's account is active.
-    let status = if outcome == "accepted" {
-        "activated"
-    } else {
-        outcome
-    };
-    tx.execute(
-        "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, ?3, ?4)",
-        params![kiosk, envelope.registration_id, status, now],
-    )?;
-    Ok(match outcome {
-        "accepted" => ItemOutcome::Accepted,
-        "duplicate" => ItemOutcome::Duplicate,
-        _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
-    })
+        };
+        tx.execute(
+            "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![envelope.registration_id, kiosk, now, outcome, reason, account],
+        )?;
+        // The reference portal runs every check on intake, so each outcome
+        // is final at once: an accepted registration's account is active.
+        let status = if outcome == "accepted" {
+            "activated"
+        } else {
+            outcome
+        };
+        tx.execute(
+            "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, ?3, ?4)",
+            params![kiosk, envelope.registration_id, status, now],
+        )?;
+        Ok(match outcome {
+            "accepted" => ItemOutcome::Accepted,
+            "duplicate" => ItemOutcome::Duplicate,
+            _ => ItemOutcome::Rejected(reason.unwrap_or_default()),
+        })
+    }
 }

@@ -16,6 +16,7 @@ use kiosk_sync::PortalSecretKey;
 
 mod checks;
 mod enrolment;
+mod evidence;
 mod feed;
 mod fixtures;
 mod fleet;
@@ -29,6 +30,7 @@ pub mod tls;
 pub use enrolment::{
     EnrolmentFailure, FAILURE_WINDOW_SECS, MAX_FAILURES_PER_SOURCE, MAX_WRONG_TRIES,
 };
+pub use evidence::{CertificateVerdict, CrlSummary};
 pub use feed::StatusChange;
 pub use fixtures::{BhxhRecord, Fixtures, SignatureUser, Subscriber, demo_fixtures};
 pub use fleet::KioskRow;
@@ -80,6 +82,13 @@ CREATE TABLE IF NOT EXISTS registrations (
     reason          TEXT,
     account_id      INTEGER REFERENCES accounts (id),
     PRIMARY KEY (kiosk_id, registration_id)
+) STRICT;
+-- Signatures that proved a certificate's holder was there: each proves
+-- one registration, not a second one it was copied into.
+CREATE TABLE IF NOT EXISTS spent_proofs (
+    signature_hash  BLOB PRIMARY KEY,
+    registration_id TEXT NOT NULL,
+    at              INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS nonces (
     kiosk_key TEXT NOT NULL,
@@ -164,12 +173,17 @@ pub enum PortalError {
     StalePolicy,
     #[error("export file: {0}")]
     Export(#[from] kiosk_sync::EnvelopeError),
+    #[error("trusted CAs: {0}")]
+    Trust(String),
 }
 
 #[derive(Debug)]
 pub struct Portal {
     conn: Connection,
     secret: PortalSecretKey,
+    trust: evidence::Trust,
+    /// How each method is offered: the published policy's, or the manual's.
+    methods: std::collections::HashMap<String, evidence::MethodRule>,
 }
 impl Portal {
     pub fn open(path: &Path, secret: PortalSecretKey) -> Result<Portal, PortalError> {
@@ -180,7 +194,16 @@ impl Portal {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&conn)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Portal { conn, secret })
+        let mut portal = Portal {
+            conn,
+            secret,
+            trust: evidence::Trust::default(),
+            methods: evidence::built_in_methods(),
+        };
+        if let Some(policy) = portal.current_policy()? {
+            portal.follow_policy(&policy.document);
+        }
+        Ok(portal)
     }
 
     /// What kiosks seal registrations to.

@@ -20,7 +20,15 @@ impl Portal {
             "INSERT INTO policies (version, document, signature, published_at) VALUES (?1, ?2, ?3, ?4)",
             params![version, policy.document, policy.signature, now],
         )?;
+        self.follow_policy(&policy.document);
         Ok(())
+    }
+
+    /// Intake offers the methods at the levels this policy says; a policy
+    /// without readable methods leaves the manual's.
+    pub(crate) fn follow_policy(&mut self, document: &str) {
+        self.methods = crate::evidence::methods_of_policy(document)
+            .unwrap_or_else(crate::evidence::built_in_methods);
     }
 
     /// The newest published policy.

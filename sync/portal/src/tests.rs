@@ -570,6 +570,8 @@ fn checks_left_pending_by_an_offline_kiosk_run_on_intake() {
     };
     let bhxh = |name: &'static str, dob: &'static str| {
         move |p: &mut RegistrationPayload| {
+            p.method = "bhxh".into();
+            p.level = 2;
             p.personal_id = Some("079192004567".into());
             p.pending = vec!["bhxh_match".into()];
             p.bhxh_code = Some("7901234568".into());

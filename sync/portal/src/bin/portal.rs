@@ -89,6 +89,9 @@ enum Command {
     Revoke { kiosk_id: i64 },
     /// Count accounts by level and pending checks (never identities).
     Accounts,
+    /// The token CAs' revocation lists in use (`crl/`): issuer, when made,
+    /// when the next is due, how many certificates each names.
+    Crls,
     /// Load reference data for the live checks (JSON: `bhxh` records and
     /// `subscribers`); see `sync/portal/fixtures/demo.json`.
     LoadFixtures { file: PathBuf },
@@ -200,9 +203,28 @@ fn keys(data: &Path) -> Result<Keys, Failure> {
     Ok(Keys { portal, policy })
 }
 
+/// The portal on `data`, trusting its own signing service's CA and the
+/// token CAs in `token-ca/` with their revocation lists in `crl/`; a list
+/// that cannot be used is said on stderr.
 fn open(data: &Path) -> Result<(Portal, DeviceKey), Failure> {
     let keys = keys(data)?;
-    let portal = Portal::open(&data.join("portal.sqlite3"), keys.portal).map_err(environment)?;
+    let mut portal =
+        Portal::open(&data.join("portal.sqlite3"), keys.portal).map_err(environment)?;
+    let mssp_ca = data.join("mssp-ca.crt");
+    if mssp_ca.exists() {
+        let pem = std::fs::read(&mssp_ca)
+            .map_err(|e| environment(format!("{}: {e}", mssp_ca.display())))?;
+        portal.trust_signature_ca(&pem).map_err(environment)?;
+    }
+    let token_cas = data.join("token-ca");
+    if token_cas.is_dir() {
+        for problem in portal
+            .trust_token_cas(&token_cas, &data.join("crl"))
+            .map_err(environment)?
+        {
+            eprintln!("portal: warning: revocation list not used: {problem}");
+        }
+    }
     Ok((portal, keys.policy))
 }
 
@@ -253,6 +275,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 let mssp = kiosk_portal::mssp::Mssp::generate().map_err(environment)?;
                 write_secret(&data.join("mssp.key"), &mssp.key_pem())?;
                 std::fs::write(data.join("mssp-ca.crt"), mssp.ca_pem())
+                    .map_err(|e| environment(format!("{}: {e}", data.display())))?;
+            }
+            for dir in ["token-ca", "crl"] {
+                std::fs::create_dir_all(data.join(dir))
                     .map_err(|e| environment(format!("{}: {e}", data.display())))?;
             }
             if !data.join("tls.crt").exists() {
@@ -403,6 +429,29 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 println!("{level:<6} {pending:<26} {count}");
             }
             println!("total  {}", portal.account_count().map_err(environment)?);
+            Ok(())
+        }
+        Command::Crls => {
+            let (mut portal, _) = open(data)?;
+            let at = now();
+            println!("issuer                               made (s ago)  next due (s)  revoked");
+            for l in portal.revocation_lists() {
+                let due = l
+                    .next_update
+                    .map_or("never".to_string(), |n| (n - at).to_string());
+                let stale = if l.next_update.is_none_or(|n| n < at) {
+                    "  (out of date: token registrations refused)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<36} {:>12}  {:>12}  {:>7}{stale}",
+                    l.issuer.as_deref().unwrap_or("(no name)"),
+                    (at - l.this_update).max(0),
+                    due,
+                    l.revoked,
+                );
+            }
             Ok(())
         }
         Command::Import { file } => {

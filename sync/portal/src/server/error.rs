@@ -64,9 +64,10 @@ impl From<PortalError> for ApiError {
             PortalError::KeyInUse => (StatusCode::CONFLICT, "key_in_use"),
             PortalError::StalePolicy => (StatusCode::CONFLICT, "stale_policy"),
             PortalError::Export(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            PortalError::Sqlite(_) | PortalError::File(_) | PortalError::Mssp(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
+            PortalError::Sqlite(_)
+            | PortalError::File(_)
+            | PortalError::Mssp(_)
+            | PortalError::Trust(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
         ApiError::new(status, code, e.to_string())
     }

@@ -1,0 +1,424 @@
+//! What intake believes of a registration. Not the kiosk's word: the level
+//! an account opens at and the checks it passes come from the method, the
+//! portal's own policy and the evidence sealed inside — the certificate
+//! and the signature that proved its holder was there, the BHXH record,
+//! the subscriber register. A check the portal does not know is never
+//! taken as passed.
+//!
+//! The CAs the portal trusts for USB tokens are a directory of
+//! certificates, and their revocation lists another, re-read whenever a
+//! file in it changes (an operator's job drops fresh lists there). A token
+//! certificate whose status is not known from a current list is refused.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use kiosk_pki::cert::{CertInfo, Scheme, SubjectId, TrustAnchors};
+use kiosk_pki::crl::{Revocations, Status};
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+
+use kiosk_sync::{IdentityKind, IdentityRef, RegistrationPayload, TOKEN_PROOF_CONTEXT};
+
+use crate::checks::{bhxh_match_in, subscriber_owner_in};
+use crate::{Portal, PortalError};
+
+/// The checks a kiosk may leave pending that this portal runs.
+const KNOWN_CHECKS: [&str; 4] = [
+    "global_duplicate",
+    "subscriber_ownership",
+    "bhxh_match",
+    "certificate_revocation",
+];
+
+/// How a method is offered, from the portal's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MethodRule {
+    enabled: bool,
+    subjects: Vec<String>,
+    level: u8,
+}
+
+/// The methods as the manual describes them, until a published policy
+/// says otherwise.
+pub(crate) fn built_in_methods() -> HashMap<String, MethodRule> {
+    let rule = |subjects: &[&str], level| MethodRule {
+        enabled: true,
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        level,
+    };
+    HashMap::from([
+        ("mobile_subscriber".into(), rule(&["citizen"], 1)),
+        ("bhxh".into(), rule(&["citizen"], 2)),
+        ("sim_signature".into(), rule(&["citizen", "business"], 3)),
+        ("usb_token".into(), rule(&["citizen", "business"], 3)),
+    ])
+}
+
+/// The `[methods.*]` tables of a policy document; `None` when it has none
+/// that read.
+pub(crate) fn methods_of_policy(document: &str) -> Option<HashMap<String, MethodRule>> {
+    let table: toml::Table = document.parse().ok()?;
+    let methods = table.get("methods")?.as_table()?;
+    let rules: HashMap<String, MethodRule> = methods
+        .iter()
+        .filter_map(|(name, m)| {
+            let m = m.as_table()?;
+            Some((
+                name.clone(),
+                MethodRule {
+                    enabled: m.get("enabled")?.as_bool()?,
+                    subjects: m
+                        .get("subjects")?
+                        .as_array()?
+                        .iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect(),
+                    level: u8::try_from(m.get("level")?.as_integer()?).ok()?,
+                },
+            ))
+        })
+        .collect();
+    (!rules.is_empty()).then_some(rules)
+}
+
+/// The CAs intake trusts, and the revocation lists of the token CAs.
+#[derive(Debug, Default)]
+pub(crate) struct Trust {
+    token_cas: TrustAnchors,
+    crl_dir: Option<PathBuf>,
+    /// What the directory held when last read: names, times, sizes.
+    crl_stamp: Vec<(PathBuf, Option<SystemTime>, u64)>,
+    revocations: Revocations,
+    crl_problems: Vec<String>,
+    signature_cas: TrustAnchors,
+}
+
+fn stamp(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((e.path(), meta.modified().ok(), meta.len()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A revocation list as the admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlSummary {
+    pub issuer: Option<String>,
+    pub this_update: i64,
+    pub next_update: Option<i64>,
+    pub revoked: usize,
+}
+
+/// What the portal can say of a certificate now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateVerdict {
+    Good,
+    Revoked {
+        at: i64,
+    },
+    /// Its revocation status is not known (no current list).
+    Unknown(String),
+    /// It does not chain to a CA the portal trusts, or cannot be read.
+    Untrusted(String),
+}
+
+impl Portal {
+    /// Trusts the token CAs in `ca_dir` and their revocation lists in
+    /// `crl_dir` (read now and again whenever a file there changes).
+    /// Answers the list files that could not be used, and why.
+    pub fn trust_token_cas(
+        &mut self,
+        ca_dir: &Path,
+        crl_dir: &Path,
+    ) -> Result<Vec<String>, PortalError> {
+        self.trust.token_cas = TrustAnchors::load(ca_dir).map_err(PortalError::Trust)?;
+        self.trust.crl_dir = Some(crl_dir.to_path_buf());
+        self.trust.crl_stamp.clear();
+        Ok(self.refresh_revocations())
+    }
+
+    /// Trusts the mobile-signature CA with this certificate (DER or PEM).
+    pub fn trust_signature_ca(&mut self, certificate: &[u8]) -> Result<(), PortalError> {
+        let ca = CertInfo::parse_pem_or_der(certificate)
+            .map_err(|e| PortalError::Trust(format!("the signature CA: {e}")))?;
+        self.trust.signature_cas = TrustAnchors::from_certificates(vec![ca]);
+        Ok(())
+    }
+
+    /// Re-reads the revocation lists if their directory changed; answers
+    /// the files that could not be used.
+    pub fn refresh_revocations(&mut self) -> Vec<String> {
+        let Some(dir) = self.trust.crl_dir.clone() else {
+            return Vec::new();
+        };
+        let now = stamp(&dir);
+        if now != self.trust.crl_stamp || self.trust.crl_stamp.is_empty() {
+            let (lists, problems) = Revocations::load(&dir, self.trust.token_cas.anchors());
+            for p in &problems {
+                tracing::warn!(problem = %p, "revocation list not used");
+            }
+            self.trust.revocations = lists;
+            self.trust.crl_problems = problems;
+            self.trust.crl_stamp = now;
+        }
+        self.trust.crl_problems.clone()
+    }
+
+    /// The revocation lists in use, for the admin.
+    pub fn revocation_lists(&mut self) -> Vec<CrlSummary> {
+        self.refresh_revocations();
+        self.trust
+            .revocations
+            .lists()
+            .iter()
+            .map(|l| CrlSummary {
+                issuer: l.issuer_name.clone(),
+                this_update: l.this_update,
+                next_update: l.next_update,
+                revoked: l.len(),
+            })
+            .collect()
+    }
+
+    /// A USB token certificate (DER) as the portal judges it at `now`:
+    /// chained to a trusted token CA, then looked up in that CA's current
+    /// revocation list.
+    pub fn certificate_status(&mut self, der: &[u8], now: i64) -> CertificateVerdict {
+        self.refresh_revocations();
+        token_certificate_status(&self.trust, der, now).1
+    }
+}
+
+fn token_certificate_status(
+    trust: &Trust,
+    der: &[u8],
+    now: i64,
+) -> (Option<CertInfo>, CertificateVerdict) {
+    let Ok(cert) = CertInfo::parse(der) else {
+        return (
+            None,
+            CertificateVerdict::Untrusted("the certificate cannot be read".into()),
+        );
+    };
+    if let Err(e) = trust.token_cas.verify(&cert, &[], now) {
+        return (Some(cert), CertificateVerdict::Untrusted(e.to_string()));
+    }
+    let verdict = match trust.revocations.status(&cert, now) {
+        Status::Good => CertificateVerdict::Good,
+        Status::Revoked { at } => CertificateVerdict::Revoked { at },
+        Status::Unknown(why) => CertificateVerdict::Unknown(why.to_string()),
+    };
+    (Some(cert), verdict)
+}
+
+/// What intake does with a registration.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Open an account (unless one exists) for this identity at this level.
+    Open { identity: IdentityRef, level: u8 },
+    /// Refused for good, with a reason that quotes nothing from the payload.
+    Reject(String),
+    /// Nothing recorded; the kiosk keeps it until the portal can decide.
+    Hold(String),
+}
+
+/// The identity an account is unique by, from what the kiosk sealed.
+fn claimed_identity(p: &RegistrationPayload) -> Option<IdentityRef> {
+    let (kind, value) = if let (Some(kind), Some(id)) = (&p.personal_id_kind, &p.personal_id) {
+        (
+            IdentityKind::parse(kind).filter(|k| k.is_personal_id())?,
+            id,
+        )
+    } else if let Some(mst) = &p.tax_code {
+        (IdentityKind::Mst, mst)
+    } else {
+        (IdentityKind::Bhxh, p.bhxh_code.as_ref()?)
+    };
+    IdentityRef::new(kind, value).ok()
+}
+
+/// Whether `cert` names the applicant the payload is for: a citizen by
+/// CCCD/CMND (or a bare UID, as some CAs write it), a business by tax code.
+fn certificate_names(cert: &CertInfo, identity: &IdentityRef) -> bool {
+    cert.identifiers.iter().any(|i| {
+        let (kind, value) = match i {
+            SubjectId::Cccd(v) => (IdentityKind::Cccd, v),
+            SubjectId::Cmnd(v) => (IdentityKind::Cmnd, v),
+            SubjectId::Bare(v) if identity.kind().is_personal_id() => (identity.kind(), v),
+            SubjectId::Mst(v) => (IdentityKind::Mst, v),
+            _ => return false,
+        };
+        IdentityRef::new(kind, value).is_ok_and(|named| named == *identity)
+    })
+}
+
+/// The proof a signature method carries, decoded and checked against
+/// `cert`: `None` when it verifies, else the reason.
+fn proof_problem(p: &RegistrationPayload, cert: &CertInfo, token: bool) -> Option<&'static str> {
+    let Some(proof) = &p.proof else {
+        return Some("no signature proves the certificate's holder was there");
+    };
+    let (Ok(challenge), Ok(signature), Some(scheme)) = (
+        B64.decode(&proof.challenge),
+        B64.decode(&proof.signature),
+        Scheme::parse(&proof.scheme),
+    ) else {
+        return Some("the signature proof cannot be read");
+    };
+    if token
+        && !(challenge.starts_with(TOKEN_PROOF_CONTEXT)
+            && challenge.len() >= TOKEN_PROOF_CONTEXT.len() + 32)
+    {
+        return Some("the token signed something other than a kiosk's challenge");
+    }
+    if !cert.public_key.verify(scheme, &challenge, &signature) {
+        return Some("the signature proof does not verify with the certificate");
+    }
+    None
+}
+
+/// Records a proof's signature as used; false if it was used before (a
+/// proof copied into a second registration).
+fn spend_proof(conn: &Connection, p: &RegistrationPayload, now: i64) -> Result<bool, PortalError> {
+    let signature = p.proof.as_ref().map(|x| x.signature.as_str()).unwrap_or("");
+    let hash = Sha256::digest(signature.as_bytes()).to_vec();
+    Ok(conn.execute(
+        "INSERT INTO spent_proofs (signature_hash, registration_id, at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (signature_hash) DO NOTHING",
+        params![hash, p.registration_id, now],
+    )? == 1)
+}
+
+/// Decides a registration from its method, the policy and its evidence.
+pub(crate) fn decide(
+    conn: &Connection,
+    trust: &Trust,
+    methods: &HashMap<String, MethodRule>,
+    p: &RegistrationPayload,
+    now: i64,
+) -> Result<Decision, PortalError> {
+    use Decision::{Hold, Reject};
+    if let Some(unknown) = p
+        .pending
+        .iter()
+        .find(|c| !KNOWN_CHECKS.contains(&c.as_str()))
+    {
+        // Fail closed: a check nobody here runs has not passed. The name
+        // is the kiosk's own vocabulary, not personal data.
+        let name: String = unknown
+            .chars()
+            .filter(|c| c.is_ascii_lowercase() || *c == '_')
+            .take(40)
+            .collect();
+        return Ok(Hold(format!(
+            "the kiosk asks for a check this portal does not run ({name})"
+        )));
+    }
+    let Some(rule) = methods.get(&p.method) else {
+        return Ok(Reject("unknown registration method".into()));
+    };
+    if !rule.enabled || !rule.subjects.contains(&p.subject) {
+        return Ok(Reject(
+            "the method is not offered to this kind of applicant".into(),
+        ));
+    }
+    let Some(claimed) = claimed_identity(p) else {
+        return Ok(Reject("no identity to open an account for".into()));
+    };
+    let identity = match p.method.as_str() {
+        "mobile_subscriber" => {
+            let Some(phone) = &p.phone else {
+                return Ok(Reject("no mobile number".into()));
+            };
+            if !claimed.kind().is_personal_id() {
+                return Ok(Reject("no personal ID".into()));
+            }
+            if subscriber_owner_in(conn, phone, &claimed)? == Some(false) {
+                return Ok(Reject(
+                    "the mobile number is registered to someone else".into(),
+                ));
+            }
+            claimed
+        }
+        "bhxh" => {
+            let (Some(code), Some(name), Some(dob)) =
+                (&p.bhxh_code, &p.full_name, &p.date_of_birth)
+            else {
+                return Ok(Reject("BHXH data missing".into()));
+            };
+            let Some(record) = bhxh_match_in(conn, code, name, dob)? else {
+                return Ok(Reject("BHXH data did not match".into()));
+            };
+            if claimed.kind().is_personal_id() && claimed != record {
+                return Ok(Reject("the personal ID is not the BHXH record's".into()));
+            }
+            // The account is the person's, whatever the kiosk knew.
+            record
+        }
+        method @ ("sim_signature" | "usb_token") => {
+            let token = method == "usb_token";
+            let Some(der) = p.certificate.as_deref().and_then(|c| B64.decode(c).ok()) else {
+                return Ok(Reject("no certificate".into()));
+            };
+            let cert = if token {
+                match token_certificate_status(trust, &der, now) {
+                    (Some(cert), CertificateVerdict::Good) => cert,
+                    (_, CertificateVerdict::Revoked { .. }) => {
+                        return Ok(Reject("the certificate has been revoked".into()));
+                    }
+                    (_, CertificateVerdict::Unknown(why)) => {
+                        return Ok(Reject(format!(
+                            "the certificate's revocation status is unknown: {why}"
+                        )));
+                    }
+                    (_, CertificateVerdict::Untrusted(why)) => {
+                        return Ok(Reject(format!("certificate: {why}")));
+                    }
+                    (None, CertificateVerdict::Good) => {
+                        return Ok(Reject("the certificate cannot be read".into()));
+                    }
+                }
+            } else {
+                let Ok(cert) = CertInfo::parse(&der) else {
+                    return Ok(Reject("the certificate cannot be read".into()));
+                };
+                // The portal's own signing service checked the SIM's
+                // certificate when it signed; its CA is the anchor.
+                if let Err(e) = trust.signature_cas.verify(&cert, &[], now) {
+                    return Ok(Reject(format!("certificate: {e}")));
+                }
+                cert
+            };
+            if !certificate_names(&cert, &claimed) {
+                return Ok(Reject(
+                    "the certificate names someone other than the applicant".into(),
+                ));
+            }
+            if let Some(problem) = proof_problem(p, &cert, token) {
+                return Ok(Reject(problem.into()));
+            }
+            if !spend_proof(conn, p, now)? {
+                return Ok(Reject(
+                    "the signature proof was already used by another registration".into(),
+                ));
+            }
+            claimed
+        }
+        _ => return Ok(Reject("unknown registration method".into())),
+    };
+    Ok(Decision::Open {
+        identity,
+        level: rule.level,
+    })
+}

@@ -1,0 +1,349 @@
+//! Intake believes the evidence, not the kiosk: a rogue (but enrolled)
+//! kiosk that claims a level, leaves checks out, or seals someone else's
+//! certificate opens nothing. USB token certificates are checked against
+//! the token CAs' revocation lists, made by OpenSSL's own `ca` and
+//! refreshed from their directory; the proof of possession is checked
+//! with the certificate's key (signed by `openssl dgst`, not by the
+//! kiosk's code).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use kiosk_hal::token::testpki::TestCa;
+use kiosk_portal::mssp::Mssp;
+use kiosk_portal::{CertificateVerdict, Portal, demo_fixtures};
+use kiosk_sync::relay::ItemOutcome;
+use kiosk_sync::{
+    DeviceKey, EnvelopeHeader, PAYLOAD_SCHEMA, PortalSecretKey, PossessionProof,
+    RegistrationPayload, TOKEN_PROOF_CONTEXT, seal,
+};
+
+const LEAF: &str =
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n";
+
+struct World {
+    dir: tempfile::TempDir,
+    portal: Portal,
+    public: kiosk_sync::PortalPublicKey,
+    kiosk: DeviceKey,
+    next: u32,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = PortalSecretKey::generate();
+    let public = secret.public_key();
+    let mut portal = Portal::open(&dir.path().join("portal.sqlite3"), secret).unwrap();
+    portal.load_fixtures(&demo_fixtures()).unwrap();
+    let kiosk = DeviceKey::generate();
+    let code = portal.issue_enrolment_code(0, 600).unwrap();
+    portal.enrol(&code, &kiosk.public_key(), None, 1).unwrap();
+    World {
+        dir,
+        portal,
+        public,
+        kiosk,
+        next: 0,
+    }
+}
+
+/// A citizen's mobile-subscriber registration as an honest kiosk seals it.
+fn mobile(person: &str, phone: &str) -> RegistrationPayload {
+    RegistrationPayload {
+        schema: PAYLOAD_SCHEMA.into(),
+        registration_id: String::new(),
+        reference: "DK-1".into(),
+        created_at: now(),
+        method: "mobile_subscriber".into(),
+        subject: "citizen".into(),
+        level: 1,
+        pending: vec!["global_duplicate".into(), "subscriber_ownership".into()],
+        full_name: Some("Nguyễn Văn An".into()),
+        business_name: None,
+        personal_id_kind: Some("cccd".into()),
+        personal_id: Some(person.into()),
+        tax_code: None,
+        bhxh_code: None,
+        date_of_birth: Some("1985-03-14".into()),
+        phone: Some(phone.into()),
+        email: None,
+        certificate: None,
+        proof: None,
+        password_hash: "$argon2id$v=19$…".into(),
+    }
+}
+
+/// `p` changed by `f` (a payload wipes itself on drop: no `..p` updates).
+fn edit(
+    mut p: RegistrationPayload,
+    f: impl FnOnce(&mut RegistrationPayload),
+) -> RegistrationPayload {
+    f(&mut p);
+    p
+}
+
+fn now() -> i64 {
+    kiosk_portal::server::now()
+}
+
+impl World {
+    /// Seals and delivers `p` from the kiosk; the portal's answer.
+    fn deliver(&mut self, mut p: RegistrationPayload) -> ItemOutcome {
+        self.next += 1;
+        let id = format!("r{}", self.next);
+        p.registration_id = id.clone();
+        let envelope = seal(
+            &serde_json::to_vec(&p).unwrap(),
+            EnvelopeHeader::new(&id, 1),
+            &self.public,
+            &self.kiosk,
+        )
+        .unwrap();
+        let mut out = self
+            .portal
+            .receive(&self.kiosk.public_key(), &[envelope], now())
+            .unwrap();
+        out.remove(0).1
+    }
+
+    fn levels(&self) -> Vec<i64> {
+        self.portal
+            .account_summary()
+            .unwrap()
+            .into_iter()
+            .flat_map(|(level, _, n)| std::iter::repeat_n(level, n as usize))
+            .collect()
+    }
+}
+
+fn rejected(outcome: &ItemOutcome, words: &str) -> bool {
+    matches!(outcome, ItemOutcome::Rejected(r) if r.contains(words))
+}
+
+#[test]
+fn a_kiosk_claiming_a_level_or_leaving_checks_out_gets_the_policys_level_and_every_check() {
+    let mut w = world();
+    // +84987654321 is Trần Thị Thủy's; the kiosk says level 4 and nothing pending.
+    let mut stranger = mobile("051085001234", "+84987654321");
+    stranger.level = 4;
+    stranger.pending.clear();
+    let out = w.deliver(stranger);
+    assert!(rejected(&out, "someone else"), "{out:?}");
+    // The owner's own number: opened, at the level the policy gives the
+    // method (1), not the 4 the kiosk claimed.
+    let mut owner = mobile("051085001234", "+84912345678");
+    owner.level = 4;
+    owner.pending.clear();
+    assert_eq!(w.deliver(owner), ItemOutcome::Accepted);
+    assert_eq!(w.levels(), vec![1]);
+}
+
+#[test]
+fn a_bhxh_registration_opens_the_records_person_or_nothing() {
+    let mut w = world();
+    let bhxh = |person: &str, name: &str| {
+        edit(mobile(person, "+84987654321"), |p| {
+            p.method = "bhxh".into();
+            p.level = 3;
+            p.pending.clear();
+            p.bhxh_code = Some("7901234568".into());
+            p.full_name = Some(name.into());
+            p.date_of_birth = Some("1992-11-02".into());
+        })
+    };
+    // The kiosk claims the match and someone else's ID.
+    let out = w.deliver(bhxh("051085001234", "Trần Thị Thủy"));
+    assert!(rejected(&out, "not the BHXH record's"), "{out:?}");
+    let out = w.deliver(bhxh("079192004567", "Trần Văn Khác"));
+    assert!(rejected(&out, "did not match"), "{out:?}");
+    assert_eq!(
+        w.deliver(bhxh("079192004567", "Trần Thị Thủy")),
+        ItemOutcome::Accepted
+    );
+    assert_eq!(w.levels(), vec![2]);
+}
+
+#[test]
+fn methods_the_policy_does_not_offer_and_checks_nobody_runs_open_nothing() {
+    let mut w = world();
+    let business = edit(mobile("051085001234", "+84912345678"), |p| {
+        p.subject = "business".into();
+    });
+    assert!(rejected(&w.deliver(business), "not offered"));
+    let invented = edit(mobile("051085001234", "+84912345678"), |p| {
+        p.method = "counter".into();
+    });
+    assert!(rejected(
+        &w.deliver(invented),
+        "unknown registration method"
+    ));
+    // A check this portal does not know is not passed: held, nothing recorded.
+    let mut unknown = mobile("051085001234", "+84912345678");
+    unknown.pending.push("face_match".into());
+    let out = w.deliver(unknown);
+    assert!(
+        matches!(&out, ItemOutcome::Held(r) if r.contains("face_match")),
+        "{out:?}"
+    );
+    assert!(w.levels().is_empty());
+}
+
+/// A token CA trusted by the portal, its revocation list directory, and
+/// the citizen's certificate with its key.
+struct Tokens {
+    ca: TestCa,
+    crl_dir: std::path::PathBuf,
+}
+
+fn tokens(w: &mut World) -> Tokens {
+    let d = |n: &str| w.dir.path().join(n);
+    let ca = TestCa::create(&d("token-ca"), "CA Thử Nghiệm Kiosk").unwrap();
+    ca.install_anchor(&d("anchors"), "token-ca.pem").unwrap();
+    let crl_dir = d("crl");
+    std::fs::create_dir_all(&crl_dir).unwrap();
+    std::fs::write(crl_dir.join("token-ca.crl"), ca.crl(24, "").unwrap()).unwrap();
+    let problems = w.portal.trust_token_cas(&d("anchors"), &crl_dir).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    Tokens { ca, crl_dir }
+}
+
+fn holder(t: &Tokens, dir: &std::path::Path, name: &str, cccd: &str) -> TestCa {
+    t.ca.issue_to(
+        &dir.join(format!("holder-{cccd}")),
+        &format!("/C=VN/CN={name}/UID=CCCD:{cccd}"),
+        LEAF,
+    )
+    .unwrap()
+}
+
+/// What the kiosk seals after the token `signer` answered its challenge
+/// for the certificate of `cert`.
+fn token_registration(cert: &TestCa, signer: &TestCa, cccd: &str) -> RegistrationPayload {
+    let mut challenge = TOKEN_PROOF_CONTEXT.to_vec();
+    challenge.extend_from_slice(&rand::random::<[u8; 32]>());
+    edit(mobile(cccd, "+84900000000"), |p| {
+        p.method = "usb_token".into();
+        p.level = 3;
+        p.pending = vec!["certificate_revocation".into()];
+        p.full_name = Some("Lê Thị Hồng".into());
+        p.phone = None;
+        p.certificate = Some(B64.encode(&cert.certificate));
+        p.proof = Some(PossessionProof {
+            challenge: B64.encode(&challenge),
+            signature: B64.encode(signer.sign(&challenge).unwrap()),
+            scheme: "rsa-pkcs1-sha256".into(),
+        });
+    })
+}
+
+#[test]
+fn a_token_registration_needs_a_trusted_unrevoked_certificate_naming_the_applicant_and_a_fresh_proof()
+ {
+    let mut w = world();
+    let t = tokens(&mut w);
+    let dir = w.dir.path().to_path_buf();
+    let hong = holder(&t, &dir, "Lê Thị Hồng", "001190000777");
+    let other = holder(&t, &dir, "Phạm Văn Khác", "001190000888");
+
+    // Someone else's certificate, or no proof, or a proof by another key.
+    let out = w.deliver(token_registration(&other, &other, "001190000777"));
+    assert!(rejected(&out, "names someone other"), "{out:?}");
+    let mut unproven = token_registration(&hong, &hong, "001190000777");
+    unproven.proof = None;
+    assert!(rejected(&w.deliver(unproven), "no signature proves"));
+    let out = w.deliver(token_registration(&hong, &other, "001190000777"));
+    assert!(rejected(&out, "does not verify"), "{out:?}");
+    // A signature over anything but a kiosk's challenge.
+    let mut elsewhere = token_registration(&hong, &hong, "001190000777");
+    let text = b"Hop dong mua ban so 17";
+    elsewhere.proof = Some(PossessionProof {
+        challenge: B64.encode(text),
+        signature: B64.encode(hong.sign(text).unwrap()),
+        scheme: "rsa-pkcs1-sha256".into(),
+    });
+    assert!(rejected(
+        &w.deliver(elsewhere),
+        "other than a kiosk's challenge"
+    ));
+
+    // The real thing opens a level-3 account...
+    let genuine = token_registration(&hong, &hong, "001190000777");
+    let copy = genuine.clone();
+    assert_eq!(w.deliver(genuine), ItemOutcome::Accepted);
+    assert_eq!(w.levels(), vec![3]);
+    // ...and its proof, copied into another registration, opens nothing.
+    let out = w.deliver(copy);
+    assert!(rejected(&out, "already used"), "{out:?}");
+}
+
+#[test]
+fn a_revoked_token_certificate_is_refused_once_the_fresh_list_arrives_and_an_unknown_status_too() {
+    let mut w = world();
+    let t = tokens(&mut w);
+    let dir = w.dir.path().to_path_buf();
+    let hong = holder(&t, &dir, "Lê Thị Hồng", "001190000777");
+    assert_eq!(
+        w.portal.certificate_status(&hong.certificate, now()),
+        CertificateVerdict::Good
+    );
+    // The CA revokes it and publishes a new list; the portal reads it
+    // without a restart.
+    t.ca.revoke(&hong.certificate).unwrap();
+    std::fs::write(t.crl_dir.join("token-ca.crl"), t.ca.crl(24, "").unwrap()).unwrap();
+    assert!(matches!(
+        w.portal.certificate_status(&hong.certificate, now()),
+        CertificateVerdict::Revoked { .. }
+    ));
+    let out = w.deliver(token_registration(&hong, &hong, "001190000777"));
+    assert!(rejected(&out, "revoked"), "{out:?}");
+    assert_eq!(w.portal.revocation_lists()[0].revoked, 1);
+
+    // No list at all for the CA: unknown, and refused.
+    std::fs::remove_file(t.crl_dir.join("token-ca.crl")).unwrap();
+    let binh = holder(&t, &dir, "Nguyễn Văn Bình", "001190000999");
+    let out = w.deliver(token_registration(&binh, &binh, "001190000999"));
+    assert!(rejected(&out, "revocation status is unknown"), "{out:?}");
+    // A CA the portal does not trust.
+    let stranger = TestCa::create(&dir.join("stranger"), "CA Lạ").unwrap();
+    let lost = stranger
+        .issue_to(
+            &dir.join("lost"),
+            "/C=VN/CN=Ai Đó/UID=CCCD:001190000555",
+            LEAF,
+        )
+        .unwrap();
+    let out = w.deliver(token_registration(&lost, &lost, "001190000555"));
+    assert!(rejected(&out, "does not chain"), "{out:?}");
+    assert!(w.levels().is_empty());
+}
+
+#[test]
+fn a_mobile_signature_registration_needs_the_sims_signature_from_the_portals_own_ca() {
+    let mut w = world();
+    let mssp = Mssp::generate().unwrap();
+    let (key, cert) = mssp.issue("Trần Thị Thủy", "cccd:079192004567").unwrap();
+    let text = "Dang ky tai khoan Cong dich vu cong. Ma xac nhan: 4821";
+    let signed = edit(mobile("079192004567", "+84987654321"), |p| {
+        p.method = "sim_signature".into();
+        p.level = 3;
+        p.pending.clear();
+        p.full_name = Some("Trần Thị Thủy".into());
+        p.certificate = Some(B64.encode(&cert));
+        p.proof = Some(PossessionProof {
+            challenge: B64.encode(text),
+            signature: B64.encode(Mssp::sign(&key, text.as_bytes()).unwrap()),
+            scheme: "ecdsa".into(),
+        });
+    });
+    // Until the portal trusts its signing service's CA, nothing opens.
+    let out = w.deliver(signed.clone());
+    assert!(rejected(&out, "does not chain"), "{out:?}");
+    w.portal
+        .trust_signature_ca(mssp.ca_pem().as_bytes())
+        .unwrap();
+    let mut forged = signed.clone();
+    forged.proof.as_mut().unwrap().challenge = B64.encode("Ma xac nhan: 0000");
+    assert!(rejected(&w.deliver(forged), "does not verify"));
+    assert_eq!(w.deliver(signed), ItemOutcome::Accepted);
+    assert_eq!(w.levels(), vec![3]);
+}
