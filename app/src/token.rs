@@ -65,6 +65,7 @@ pub fn identity(cert: &CertInfo, policy: &Policy, now: OffsetDateTime) -> Certif
         valid_until: OffsetDateTime::from_unix_timestamp(cert.not_after).unwrap_or(now),
         certificate: cert.der.clone(),
         proof: None,
+        not_revoked: false,
     }
 }
 

@@ -106,6 +106,35 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
+    /// A proven token's certificate, asked of the portal as a browser asks
+    /// OCSP: revoked ends the registration now, with the reason on screen;
+    /// good is recorded; with no answer (offline, no current list) the
+    /// portal checks it on delivery.
+    fn ask_revocation(&self, outcome: TokenOutcome) -> TokenOutcome {
+        use kiosk_sync::api::CertificateStatus;
+        let TokenOutcome::Proven(mut identity) = outcome else {
+            return outcome;
+        };
+        let status = self
+            .live
+            .as_ref()
+            .and_then(|l| l.certificate(&identity.certificate));
+        match status {
+            Some(CertificateStatus::Revoked) => {
+                tracing::info!("the portal says the token's certificate is revoked");
+                TokenOutcome::Problem(crate::flow::TokenProblem::CertificateRevoked)
+            }
+            Some(CertificateStatus::Untrusted) => {
+                TokenOutcome::Problem(crate::flow::TokenProblem::CertificateUntrusted)
+            }
+            Some(CertificateStatus::Good) => {
+                identity.not_revoked = true;
+                TokenOutcome::Proven(identity)
+            }
+            Some(CertificateStatus::Unknown) | None => TokenOutcome::Proven(identity),
+        }
+    }
+
     fn status(&self) -> Status {
         let health = self.modem.as_ref().map(|m| m.health());
         if let Some(uplink) = &self.uplink {
@@ -261,7 +290,7 @@ impl Backend {
                 return None;
             }
             Effect::ProveToken(pin) => Event::TokenAnswered(match &self.tokens {
-                Some(tokens) => tokens.prove(&pin, &self.policy, now),
+                Some(tokens) => self.ask_revocation(tokens.prove(&pin, &self.policy, now)),
                 None => TokenOutcome::Removed,
             }),
             Effect::Store(draft) => {

@@ -536,3 +536,106 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
     ));
     assert!(started.elapsed() < LiveChecks::TIMEOUT);
 }
+
+#[test]
+fn online_a_revoked_token_certificate_ends_the_registration_and_a_good_one_needs_no_later_check() {
+    use kiosk::domain::Pin;
+    use kiosk::flow::{Effect, Event, TokenOutcome, TokenProblem};
+    use kiosk::token::TokenService;
+    use kiosk::uplink::{AsyncRuntime, LiveChecks};
+    use kiosk::worker::Backend;
+    use kiosk_hal::token::cert::TrustAnchors;
+    use kiosk_hal::token::testpki::{KeyType, TestCa, TokenSpec, softhsm_module};
+
+    // Two tokens from one CA, made before SoftHSM is loaded here; the CA
+    // revokes the second and the portal holds its fresh list.
+    let pki = tempfile::tempdir().unwrap();
+    let ca = TestCa::create(&pki.path().join("ca"), "CA Thử Nghiệm Kiosk").unwrap();
+    let label = |name: &str| format!("uplink-{name}-{}", std::process::id());
+    let (good, revoked) = (label("good"), label("revoked"));
+    ca.issue_token(&TokenSpec::new(
+        &good,
+        "/C=VN/CN=Trần Thị Thuỷ/UID=CCCD:051303000111",
+        KeyType::P256,
+    ))
+    .unwrap();
+    let lost = ca
+        .issue_token(&TokenSpec::new(
+            &revoked,
+            "/C=VN/CN=Hồ Thị Lan/UID=CCCD:051199000777",
+            KeyType::P256,
+        ))
+        .unwrap();
+    ca.revoke(&lost.certificate).unwrap();
+    let (anchors, crls) = (pki.path().join("anchors"), pki.path().join("crl"));
+    ca.install_anchor(&anchors, "ca.pem").unwrap();
+    std::fs::create_dir_all(&crls).unwrap();
+    std::fs::write(crls.join("ca.crl"), ca.crl(24, "").unwrap()).unwrap();
+
+    let background = AsyncRuntime::new().unwrap();
+    let rt = background.runtime();
+    let rig = rt.block_on(PortalRig::start());
+    let problems = rig
+        .shared
+        .portal()
+        .trust_token_cas(&anchors, &crls)
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let k = rt.block_on(rig.kiosk(0));
+    let enrolment = Enrolment::load(k.dir.path()).unwrap().unwrap();
+    let mut up = uplink(&k, Duration::from_secs(5));
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
+        .unwrap();
+    let live = LiveChecks::new(&k.keys, &enrolment, rt.handle().clone(), up.handle()).unwrap();
+    let module = softhsm_module().expect("SoftHSM2 is installed (tests/run installs it)");
+    let reader = |label: &str| {
+        let service = TokenService::start(
+            vec![module.clone()],
+            TrustAnchors::load(&anchors).unwrap(),
+            Some(label.to_string()),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while service.present().is_empty() {
+            assert!(Instant::now() < deadline, "the token never showed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        service
+    };
+    let mut backend = Backend {
+        store: kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap(),
+        keys: kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap(),
+        portal: k.portal.public_key(),
+        cost: support::FAST_HASH,
+        policy: Arc::new(Policy::built_in().clone()),
+        modem: None,
+        token_reader: true,
+        clock: OffsetDateTime::now_utc,
+        uplink: Some(up.handle()),
+        live: Some(live),
+        tokens: Some(reader(&revoked)),
+    };
+    let prove = |backend: &mut Backend| match backend
+        .run(Effect::ProveToken(Pin::new("123456").unwrap()))
+    {
+        Some(Event::TokenAnswered(outcome)) => outcome,
+        other => panic!("{other:?}"),
+    };
+    let outcome = prove(&mut backend);
+    assert!(
+        matches!(
+            outcome,
+            TokenOutcome::Problem(TokenProblem::CertificateRevoked)
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        TokenProblem::CertificateRevoked.message(),
+        "Chứng thư số trong USB đã bị thu hồi. Vui lòng liên hệ tổ chức cung cấp dịch vụ chứng thực."
+    );
+    backend.tokens = Some(reader(&good));
+    let outcome = prove(&mut backend);
+    assert!(
+        matches!(&outcome, TokenOutcome::Proven(identity) if identity.not_revoked && identity.proof.is_some()),
+        "{outcome:?}"
+    );
+}

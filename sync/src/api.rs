@@ -289,6 +289,37 @@ pub struct SubscriberAnswer {
     pub owner: Ownership,
 }
 
+/// `POST /v1/checks/certificate`: is this USB token certificate revoked?
+/// Asked as a browser asks OCSP, before the citizen confirms.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateCheck {
+    /// The certificate, DER in standard base64.
+    pub certificate: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateStatus {
+    /// A current list from its CA does not name it.
+    Good,
+    /// Its CA revoked it.
+    Revoked,
+    /// No current list from its CA: the portal cannot say yet.
+    Unknown,
+    /// It does not chain to a CA the portal trusts.
+    Untrusted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateAnswer {
+    pub status: CertificateStatus,
+    /// When it was revoked, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+}
+
 /// `POST /v1/mobile-signature/sessions`: ask the holder of a signing SIM
 /// to sign `display_text` on their phone.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -474,6 +505,7 @@ opaque_debug!(
     BhxhCheck,
     BhxhAnswer,
     SubscriberCheck,
+    CertificateCheck,
     StartSignature,
     SignatureSession
 );

@@ -460,6 +460,17 @@ impl PortalClient {
             .json()
     }
 
+    /// Live check of a USB token certificate's revocation status.
+    pub async fn check_certificate(
+        &self,
+        check: &api::CertificateCheck,
+    ) -> Result<api::CertificateAnswer, ClientError> {
+        let body = serde_json::to_vec(check).expect("a check serialises");
+        self.send(Method::POST, "/v1/checks/certificate", None, &body)
+            .await?
+            .json()
+    }
+
     /// Live check against the carriers' subscriber registers.
     pub async fn check_subscriber(
         &self,

@@ -486,7 +486,8 @@ impl MethodFlow for SimSignature {
 }
 
 /// USB ký số: the token signs a fresh challenge after the PIN; the chain and
-/// dates are checked on the kiosk, revocation by the portal later.
+/// dates are checked on the kiosk, revocation by the portal: asked at once
+/// when online, otherwise left pending for delivery.
 #[derive(Debug)]
 pub struct UsbToken;
 
@@ -535,7 +536,9 @@ impl MethodFlow for UsbToken {
             ),
             (T::Proving, Event::TokenAnswered(outcome)) => match outcome {
                 TokenOutcome::Proven(identity) if identity.subject == ctx.subject => {
-                    if !ctx.pending.contains(&PendingCheck::CertificateRevocation) {
+                    if !identity.not_revoked
+                        && !ctx.pending.contains(&PendingCheck::CertificateRevocation)
+                    {
                         ctx.pending.push(PendingCheck::CertificateRevocation);
                     }
                     let shown = details_screen(ctx, &identity);

@@ -62,6 +62,8 @@ pub enum TokenProblem {
     CertificateNotYetValid,
     CertificateUntrusted,
     CertificateWrongUsage,
+    /// The portal, asked just now, says the certificate's CA revoked it.
+    CertificateRevoked,
     NoMatchingKey,
     PinLocked,
 }
@@ -78,6 +80,9 @@ impl TokenProblem {
                 "Chứng thư số không do tổ chức cung cấp dịch vụ chứng thực được công nhận cấp."
             }
             TokenProblem::CertificateWrongUsage => "Chứng thư số không dùng được để ký số.",
+            TokenProblem::CertificateRevoked => {
+                "Chứng thư số trong USB đã bị thu hồi. Vui lòng liên hệ tổ chức cung cấp dịch vụ chứng thực."
+            }
             TokenProblem::NoMatchingKey => "USB không có khoá ký tương ứng với chứng thư số.",
             TokenProblem::PinLocked => {
                 "Mã PIN của USB ký số đã bị khoá. Vui lòng liên hệ nhà cung cấp để mở khoá."
@@ -199,6 +204,9 @@ pub struct CertifiedIdentity {
     /// challenge, a signing SIM's of the text the phone showed), for the
     /// portal to check again.
     pub proof: Option<kiosk_sync::PossessionProof>,
+    /// The portal said just now that no current revocation list names the
+    /// certificate; otherwise the portal checks it on delivery.
+    pub not_revoked: bool,
 }
 
 impl std::fmt::Debug for CertifiedIdentity {
@@ -213,6 +221,7 @@ impl std::fmt::Debug for CertifiedIdentity {
             .field("valid_until", &self.valid_until)
             .field("certificate_bytes", &self.certificate.len())
             .field("proof", &self.proof.is_some())
+            .field("not_revoked", &self.not_revoked)
             .finish()
     }
 }

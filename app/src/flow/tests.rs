@@ -166,6 +166,7 @@ fn citizen_certificate() -> Box<CertifiedIdentity> {
         valid_until: T0 + Duration::days(365),
         certificate: vec![0x30, 0x82],
         proof: None,
+        not_revoked: false,
     })
 }
 
@@ -182,6 +183,7 @@ fn business_certificate() -> Box<CertifiedIdentity> {
         valid_until: T0 + Duration::days(365),
         certificate: vec![0x30, 0x82],
         proof: None,
+        not_revoked: false,
     })
 }
 
@@ -805,6 +807,25 @@ fn usb_token_wrong_pin_then_right_pin_completes_at_level_3_pending_revocation() 
 }
 
 #[test]
+fn a_certificate_the_portal_just_found_unrevoked_leaves_no_revocation_check_pending() {
+    let mut identity = citizen_certificate();
+    identity.not_revoked = true;
+    let mut run = Run::token(SubjectKind::Citizen, TokenOutcome::Proven(identity));
+    run.send(Event::DetailsConfirmed {
+        email: Zeroizing::new(String::new()),
+    });
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let draft = run.draft();
+    assert_eq!(draft.level, Level::THREE);
+    assert!(
+        !draft.pending.contains(&PendingCheck::CertificateRevocation),
+        "{:?}",
+        draft.pending
+    );
+}
+
+#[test]
 fn a_locked_pin_is_its_own_ending_not_a_retry() {
     let mut run = Run::start(Method::UsbToken, SubjectKind::Citizen, true);
     run.send(Event::TokenInserted);
@@ -835,6 +856,7 @@ fn certificate_problems_end_with_their_own_message() {
         TokenProblem::CertificateNotYetValid,
         TokenProblem::CertificateUntrusted,
         TokenProblem::CertificateWrongUsage,
+        TokenProblem::CertificateRevoked,
         TokenProblem::NoMatchingKey,
     ] {
         let run = Run::token(SubjectKind::Business, TokenOutcome::Problem(problem));

@@ -199,6 +199,16 @@ impl LiveChecks {
             })
     }
 
+    /// What the portal says of a USB token certificate's revocation.
+    pub fn certificate(&self, der: &[u8]) -> Option<kiosk_sync::api::CertificateStatus> {
+        use base64::Engine as _;
+        let check = kiosk_sync::api::CertificateCheck {
+            certificate: base64::engine::general_purpose::STANDARD.encode(der),
+        };
+        self.ask(self.client.check_certificate(&check))
+            .map(|a| a.status)
+    }
+
     pub fn subscriber(
         &self,
         phone: &str,

@@ -189,6 +189,31 @@ impl LiveCheck for api::SubscriberCheck {
     }
 }
 
+impl LiveCheck for api::CertificateCheck {
+    type Answer = api::CertificateAnswer;
+    fn problem(&self) -> Option<&'static str> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.certificate)
+            .is_err()
+            .then_some("certificate is DER in standard base64")
+    }
+    fn answer(self, p: &mut Portal) -> Result<Self::Answer, PortalError> {
+        use crate::CertificateVerdict as V;
+        use base64::Engine as _;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&self.certificate)
+            .unwrap_or_default();
+        let (status, revoked_at) = match p.certificate_status(&der, super::now()) {
+            V::Good => (api::CertificateStatus::Good, None),
+            V::Revoked { at } => (api::CertificateStatus::Revoked, Some(at)),
+            V::Unknown(_) => (api::CertificateStatus::Unknown, None),
+            V::Untrusted(_) => (api::CertificateStatus::Untrusted, None),
+        };
+        Ok(api::CertificateAnswer { status, revoked_at })
+    }
+}
+
 /// A live check: authenticated like every kiosk request, then answered.
 /// The body holds personal data: it is never logged, and nothing of it is
 /// stored.
@@ -341,6 +366,11 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<Shared>>)> {
             Method::POST,
             "/v1/checks/subscriber",
             post(live_check::<api::SubscriberCheck>),
+        ),
+        (
+            Method::POST,
+            "/v1/checks/certificate",
+            post(live_check::<api::CertificateCheck>),
         ),
         (
             Method::POST,
