@@ -25,6 +25,8 @@ pub const MAX_WRONG_TRIES: i64 = 5;
 /// before it is refused without looking at its code.
 pub const MAX_FAILURES_PER_SOURCE: i64 = 10;
 pub const FAILURE_WINDOW_SECS: i64 = 3600;
+/// How long failed enrolments are kept for the admin.
+pub const FAILURE_RETENTION_SECS: i64 = 30 * 86_400;
 
 /// A code as typed: any case, with or without its dashes and spaces, and
 /// the letters that look like digits read as those digits.
@@ -145,6 +147,12 @@ impl Portal {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The admin's record of failures covers a month; a flood of
+        // guesses cannot grow it without end.
+        tx.execute(
+            "DELETE FROM enrolment_failures WHERE at < ?1",
+            [now - FAILURE_RETENTION_SECS],
+        )?;
         let recent: i64 = tx.query_row(
             "SELECT COUNT(*) FROM enrolment_failures WHERE source = ?1 AND at > ?2",
             params![source, now - FAILURE_WINDOW_SECS],

@@ -241,6 +241,27 @@ fn an_address_that_keeps_failing_is_turned_away_and_the_admin_sees_it() {
 }
 
 #[test]
+fn failed_enrolments_are_kept_a_month_not_forever() {
+    let mut w = world();
+    let key = DeviceKey::generate().public_key();
+    let month = enrolment::FAILURE_RETENTION_SECS;
+    for at in [0, 10] {
+        assert!(w.portal.enrol("nope", &key, Some("192.0.2.8"), at).is_err());
+    }
+    assert_eq!(w.portal.enrolment_failures(100).unwrap().len(), 2);
+    // A month and a bit later, the next failure is recorded and the old
+    // ones are gone.
+    assert!(
+        w.portal
+            .enrol("nope", &key, Some("192.0.2.9"), month + 5)
+            .is_err()
+    );
+    let left = w.portal.enrolment_failures(100).unwrap();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|f| f.at >= 10));
+}
+
+#[test]
 fn a_resent_batch_creates_nothing_twice() {
     let mut w = world();
     let kiosk = enrolled(&mut w);
