@@ -204,8 +204,7 @@ fn keys(data: &Path) -> Result<Keys, Failure> {
 }
 
 /// The portal on `data`, trusting its own signing service's CA and the
-/// token CAs in `token-ca/` with their revocation lists in `crl/`; a list
-/// that cannot be used is said on stderr.
+/// token CAs in `token-ca/` with their revocation lists in `crl/`.
 fn open(data: &Path) -> Result<(Portal, DeviceKey), Failure> {
     let keys = keys(data)?;
     let mut portal =
@@ -218,12 +217,11 @@ fn open(data: &Path) -> Result<(Portal, DeviceKey), Failure> {
     }
     let token_cas = data.join("token-ca");
     if token_cas.is_dir() {
-        for problem in portal
+        // A list that cannot be used is logged (a warning, with its file
+        // and why) here and whenever the directory changes.
+        portal
             .trust_token_cas(&token_cas, &data.join("crl"))
-            .map_err(environment)?
-        {
-            eprintln!("portal: warning: revocation list not used: {problem}");
-        }
+            .map_err(environment)?;
     }
     Ok((portal, keys.policy))
 }
@@ -367,10 +365,18 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         } => {
             let (mut portal, _) = open(data)?;
             let code = match replaces {
-                None => portal.issue_enrolment_code(now(), valid_minutes * 60),
-                Some(kiosk) => portal.issue_replacement_code(*kiosk, now(), valid_minutes * 60),
-            }
-            .map_err(environment)?;
+                None => portal
+                    .issue_enrolment_code(now(), valid_minutes * 60)
+                    .map_err(environment)?,
+                Some(kiosk) => portal
+                    .issue_replacement_code(*kiosk, now(), valid_minutes * 60)
+                    .map_err(|e| match e {
+                        kiosk_portal::PortalError::UnknownKiosk => {
+                            environment(format!("no kiosk has id {kiosk} (see `portal kiosks`)"))
+                        }
+                        other => environment(format!("kiosk {kiosk}: {other}")),
+                    })?,
+            };
             println!("{code}");
             Ok(())
         }
