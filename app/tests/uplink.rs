@@ -70,13 +70,16 @@ impl PortalRig {
             };
             k.register(&person, now, i as u64);
         }
-        let code = self
-            .shared
+        self.enrol(&k, &self.code()).await;
+        k
+    }
+
+    /// A one-time enrolment code from this portal.
+    fn code(&self) -> String {
+        self.shared
             .portal()
             .issue_enrolment_code(server::now(), 600)
-            .unwrap();
-        self.enrol(&k, &code).await;
-        k
+            .unwrap()
     }
 
     /// Enrols `k`'s current device key with `code` over HTTP, as
@@ -230,12 +233,7 @@ async fn a_new_device_key_re_enrolled_by_replacement_code_delivers_the_whole_que
 
     // The technician enrols the new key with a plain code: the portal holds
     // what the old key sealed, and the kiosk keeps every row.
-    let code = rig
-        .shared
-        .portal()
-        .issue_enrolment_code(server::now(), 600)
-        .unwrap();
-    rig.enrol(&k, &code).await;
+    rig.enrol(&k, &rig.code()).await;
     let mut up = uplink(&k, Duration::from_secs(10));
     let round = up.round(now).await.unwrap();
     assert_eq!((round.settled, round.retried), (0, 100), "{round:?}");

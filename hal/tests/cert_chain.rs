@@ -9,8 +9,7 @@ use kiosk_hal::token::cert::{CertInfo, CertProblem, TrustAnchors};
 use kiosk_hal::token::testpki::TestCa;
 
 const CA: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n";
-const LEAF: &str =
-    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n";
+const LEAF: &str = kiosk_hal::token::testpki::LEAF_EXTENSIONS;
 
 fn now() -> i64 {
     SystemTime::now()

@@ -10,8 +10,7 @@ use kiosk_hal::token::cert::CertInfo;
 use kiosk_hal::token::testpki::TestCa;
 use kiosk_pki::crl::{CrlProblem, RevocationList, Revocations, Status, Unknown};
 
-const LEAF: &str =
-    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n";
+const LEAF: &str = kiosk_hal::token::testpki::LEAF_EXTENSIONS;
 
 fn now() -> i64 {
     SystemTime::now()

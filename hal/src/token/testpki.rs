@@ -67,6 +67,11 @@ fn path_str(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
 }
 
+/// OpenSSL extension lines for an end-entity signing certificate, for
+/// [`TestCa::issue`] and [`TestCa::issue_to`].
+pub const LEAF_EXTENSIONS: &str =
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n";
+
 /// The key a token generates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
@@ -197,7 +202,7 @@ impl TestCa {
         let extensions = if ca {
             "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
         } else {
-            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n"
+            LEAF_EXTENSIONS
         };
         self.issue(dir, name, extensions)
     }

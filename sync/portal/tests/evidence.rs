@@ -18,8 +18,7 @@ use kiosk_sync::{
     RegistrationPayload, TOKEN_PROOF_CONTEXT, seal,
 };
 
-const LEAF: &str =
-    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n";
+const LEAF: &str = kiosk_hal::token::testpki::LEAF_EXTENSIONS;
 
 struct World {
     dir: tempfile::TempDir,
