@@ -93,19 +93,8 @@ impl Portal {
         now: i64,
         valid_for_secs: i64,
     ) -> Result<String, PortalError> {
-        let revoked: Option<Option<i64>> = self
-            .conn
-            .query_row(
-                "SELECT revoked_at FROM kiosks WHERE id = ?1",
-                [kiosk_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match revoked {
-            None => Err(PortalError::UnknownKiosk),
-            Some(Some(_)) => Err(PortalError::RevokedKiosk),
-            Some(None) => self.issue_ticket(now, valid_for_secs, Some(kiosk_id)),
-        }
+        self.kiosk_by_id(kiosk_id)?;
+        self.issue_ticket(now, valid_for_secs, Some(kiosk_id))
     }
 
     fn issue_ticket(

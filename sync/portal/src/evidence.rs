@@ -91,7 +91,7 @@ pub(crate) struct Trust {
     token_cas: TrustAnchors,
     crl_dir: Option<PathBuf>,
     /// What the directory held when last read: names, times, sizes.
-    crl_stamp: Vec<(PathBuf, Option<SystemTime>, u64)>,
+    crl_stamp: Option<Vec<(PathBuf, Option<SystemTime>, u64)>>,
     revocations: Revocations,
     crl_problems: Vec<String>,
     signature_cas: TrustAnchors,
@@ -144,7 +144,7 @@ impl Portal {
     ) -> Result<Vec<String>, PortalError> {
         self.trust.token_cas = TrustAnchors::load(ca_dir).map_err(PortalError::Trust)?;
         self.trust.crl_dir = Some(crl_dir.to_path_buf());
-        self.trust.crl_stamp.clear();
+        self.trust.crl_stamp = None;
         Ok(self.refresh_revocations())
     }
 
@@ -163,14 +163,14 @@ impl Portal {
             return Vec::new();
         };
         let now = stamp(&dir);
-        if now != self.trust.crl_stamp || self.trust.crl_stamp.is_empty() {
+        if self.trust.crl_stamp.as_ref() != Some(&now) {
             let (lists, problems) = Revocations::load(&dir, self.trust.token_cas.anchors());
             for p in &problems {
                 tracing::warn!(problem = %p, "revocation list not used");
             }
             self.trust.revocations = lists;
             self.trust.crl_problems = problems;
-            self.trust.crl_stamp = now;
+            self.trust.crl_stamp = Some(now);
         }
         self.trust.crl_problems.clone()
     }
@@ -196,30 +196,36 @@ impl Portal {
     /// revocation list.
     pub fn certificate_status(&mut self, der: &[u8], now: i64) -> CertificateVerdict {
         self.refresh_revocations();
-        token_certificate_status(&self.trust, der, now).1
+        match good_token_certificate(&self.trust, der, now) {
+            Ok(_) => CertificateVerdict::Good,
+            Err(NotGood::Revoked { at }) => CertificateVerdict::Revoked { at },
+            Err(NotGood::Unknown(why)) => CertificateVerdict::Unknown(why),
+            Err(NotGood::Untrusted(why)) => CertificateVerdict::Untrusted(why),
+        }
     }
 }
 
-fn token_certificate_status(
-    trust: &Trust,
-    der: &[u8],
-    now: i64,
-) -> (Option<CertInfo>, CertificateVerdict) {
-    let Ok(cert) = CertInfo::parse(der) else {
-        return (
-            None,
-            CertificateVerdict::Untrusted("the certificate cannot be read".into()),
-        );
-    };
-    if let Err(e) = trust.token_cas.verify(&cert, &[], now) {
-        return (Some(cert), CertificateVerdict::Untrusted(e.to_string()));
+/// Why a token certificate is not good.
+enum NotGood {
+    Revoked { at: i64 },
+    Unknown(String),
+    Untrusted(String),
+}
+
+/// A token certificate that chains to a trusted CA and is not revoked by
+/// that CA's current list; otherwise what is wrong with it.
+fn good_token_certificate(trust: &Trust, der: &[u8], now: i64) -> Result<CertInfo, NotGood> {
+    let cert = CertInfo::parse(der)
+        .map_err(|_| NotGood::Untrusted("the certificate cannot be read".into()))?;
+    trust
+        .token_cas
+        .verify(&cert, &[], now)
+        .map_err(|e| NotGood::Untrusted(e.to_string()))?;
+    match trust.revocations.status(&cert, now) {
+        Status::Good => Ok(cert),
+        Status::Revoked { at } => Err(NotGood::Revoked { at }),
+        Status::Unknown(why) => Err(NotGood::Unknown(why.to_string())),
     }
-    let verdict = match trust.revocations.status(&cert, now) {
-        Status::Good => CertificateVerdict::Good,
-        Status::Revoked { at } => CertificateVerdict::Revoked { at },
-        Status::Unknown(why) => CertificateVerdict::Unknown(why.to_string()),
-    };
-    (Some(cert), verdict)
 }
 
 /// What intake does with a registration.
@@ -372,21 +378,18 @@ pub(crate) fn decide(
                 return Ok(Reject("no certificate".into()));
             };
             let cert = if token {
-                match token_certificate_status(trust, &der, now) {
-                    (Some(cert), CertificateVerdict::Good) => cert,
-                    (_, CertificateVerdict::Revoked { .. }) => {
+                match good_token_certificate(trust, &der, now) {
+                    Ok(cert) => cert,
+                    Err(NotGood::Revoked { .. }) => {
                         return Ok(Reject("the certificate has been revoked".into()));
                     }
-                    (_, CertificateVerdict::Unknown(why)) => {
+                    Err(NotGood::Unknown(why)) => {
                         return Ok(Reject(format!(
                             "the certificate's revocation status is unknown: {why}"
                         )));
                     }
-                    (_, CertificateVerdict::Untrusted(why)) => {
+                    Err(NotGood::Untrusted(why)) => {
                         return Ok(Reject(format!("certificate: {why}")));
-                    }
-                    (None, CertificateVerdict::Good) => {
-                        return Ok(Reject("the certificate cannot be read".into()));
                     }
                 }
             } else {
