@@ -438,6 +438,37 @@ async fn an_older_signed_policy_put_back_on_the_disk_is_refused_at_start() {
     assert_eq!(active.current().version, 1, "the built-in stays in force");
 }
 
+/// The worker's backend for `k`, online: its relay has had one round with
+/// the portal, and its live checks ask the portal; `tokens` is the reader.
+fn online_backend(
+    background: &kiosk::uplink::AsyncRuntime,
+    k: &Fixture,
+    tokens: Option<kiosk::token::TokenService>,
+) -> (kiosk::worker::Backend, Uplink) {
+    let rt = background.runtime();
+    let enrolment = Enrolment::load(k.dir.path()).unwrap().unwrap();
+    let mut up = uplink(k, Duration::from_secs(5));
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
+        .unwrap();
+    let live =
+        kiosk::uplink::LiveChecks::new(&k.keys, &enrolment, rt.handle().clone(), up.handle())
+            .unwrap();
+    let backend = kiosk::worker::Backend {
+        store: kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap(),
+        keys: kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap(),
+        portal: k.portal.public_key(),
+        cost: support::FAST_HASH,
+        policy: Arc::new(Policy::built_in().clone()),
+        modem: None,
+        token_reader: tokens.is_some(),
+        clock: OffsetDateTime::now_utc,
+        uplink: Some(up.handle()),
+        live: Some(live),
+        tokens,
+    };
+    (backend, up)
+}
+
 #[test]
 fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
     use kiosk::domain::{BhxhCode, DateOfBirth, PersonName, PersonalId, PhoneNumber};
@@ -445,7 +476,6 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
         BhxhOutcome, DuplicateOutcome, Effect, Event, IdentityKey, SubscriberOutcome,
     };
     use kiosk::uplink::{AsyncRuntime, LiveChecks};
-    use kiosk::worker::Backend;
 
     let background = AsyncRuntime::new().unwrap();
     let rt = background.runtime();
@@ -455,25 +485,8 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
         .load_fixtures(&kiosk_portal::demo_fixtures())
         .unwrap();
     let k = rt.block_on(rig.kiosk(0));
-    let enrolment = Enrolment::load(k.dir.path()).unwrap().unwrap();
-    let mut up = uplink(&k, Duration::from_secs(5));
-    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
-        .unwrap();
-    let live = LiveChecks::new(&k.keys, &enrolment, rt.handle().clone(), up.handle()).unwrap();
-    let policy = Arc::new(Policy::built_in().clone());
-    let mut backend = Backend {
-        store: kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap(),
-        keys: kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap(),
-        portal: k.portal.public_key(),
-        cost: support::FAST_HASH,
-        policy: Arc::clone(&policy),
-        modem: None,
-        token_reader: false,
-        clock: OffsetDateTime::now_utc,
-        uplink: Some(up.handle()),
-        live: Some(live),
-        tokens: None,
-    };
+    let (mut backend, mut up) = online_backend(&background, &k, None);
+    let policy = Arc::clone(&backend.policy);
     let today = OffsetDateTime::now_utc().date();
     let rules = &policy.person;
     let bhxh = |name: &str| Effect::CheckBhxh {
@@ -540,7 +553,7 @@ fn online_a_revoked_token_certificate_ends_the_registration_and_a_good_one_needs
     use kiosk::domain::Pin;
     use kiosk::flow::{Effect, Event, TokenOutcome, TokenProblem};
     use kiosk::token::TokenService;
-    use kiosk::uplink::{AsyncRuntime, LiveChecks};
+    use kiosk::uplink::AsyncRuntime;
     use kiosk::worker::Backend;
     use kiosk_hal::token::cert::TrustAnchors;
     use kiosk_hal::token::testpki::{KeyType, TestCa, TokenSpec, softhsm_module};
@@ -580,11 +593,6 @@ fn online_a_revoked_token_certificate_ends_the_registration_and_a_good_one_needs
         .unwrap();
     assert!(problems.is_empty(), "{problems:?}");
     let k = rt.block_on(rig.kiosk(0));
-    let enrolment = Enrolment::load(k.dir.path()).unwrap().unwrap();
-    let mut up = uplink(&k, Duration::from_secs(5));
-    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
-        .unwrap();
-    let live = LiveChecks::new(&k.keys, &enrolment, rt.handle().clone(), up.handle()).unwrap();
     let module = softhsm_module().expect("SoftHSM2 is installed (tests/run installs it)");
     let reader = |label: &str| {
         let service = TokenService::start(
@@ -599,19 +607,7 @@ fn online_a_revoked_token_certificate_ends_the_registration_and_a_good_one_needs
         }
         service
     };
-    let mut backend = Backend {
-        store: kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap(),
-        keys: kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap(),
-        portal: k.portal.public_key(),
-        cost: support::FAST_HASH,
-        policy: Arc::new(Policy::built_in().clone()),
-        modem: None,
-        token_reader: true,
-        clock: OffsetDateTime::now_utc,
-        uplink: Some(up.handle()),
-        live: Some(live),
-        tokens: Some(reader(&revoked)),
-    };
+    let (mut backend, _up) = online_backend(&background, &k, Some(reader(&revoked)));
     let prove = |backend: &mut Backend| match backend
         .run(Effect::ProveToken(Pin::new("123456").unwrap()))
     {
@@ -625,10 +621,6 @@ fn online_a_revoked_token_certificate_ends_the_registration_and_a_good_one_needs
             TokenOutcome::Problem(TokenProblem::CertificateRevoked)
         ),
         "{outcome:?}"
-    );
-    assert_eq!(
-        TokenProblem::CertificateRevoked.message(),
-        "Chứng thư số trong USB đã bị thu hồi. Vui lòng liên hệ tổ chức cung cấp dịch vụ chứng thực."
     );
     backend.tokens = Some(reader(&good));
     let outcome = prove(&mut backend);
