@@ -23,12 +23,12 @@ use crate::courier::Courier;
 use crate::domain::PersonalId;
 use crate::flow::{
     BhxhOutcome, DeliveryFailure, DuplicateOutcome, Effect, Event, SignatureOutcome,
-    SignatureProblem, SubscriberOutcome, TokenOutcome,
+    SignatureProblem, StoreProblem, SubscriberOutcome, TokenOutcome,
 };
 use crate::keys::Keyring;
 use crate::policy::Policy;
-use crate::register::Completer;
-use crate::store::Store;
+use crate::register::{CompleteError, Completer};
+use crate::store::{Storage, Store, StoreError};
 use crate::token::TokenService;
 use crate::uplink::{BhxhRecord, LiveChecks, UplinkHandle};
 
@@ -56,6 +56,8 @@ pub struct Status {
     pub token_reader: bool,
     /// Tokens in the reader now.
     pub tokens_present: usize,
+    /// Whether a new registration can be stored.
+    pub storage: Storage,
 }
 
 /// Work that leaves the UI thread.
@@ -161,6 +163,7 @@ impl Backend {
             modem_ready: health.as_ref().is_some_and(Health::can_send),
             token_reader: self.token_reader,
             tokens_present: self.tokens.as_ref().map_or(0, |t| t.present().len()),
+            storage: self.store.storage(),
         }
     }
 
@@ -310,7 +313,12 @@ impl Backend {
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "storing a registration failed");
-                        Event::StoreFailed
+                        Event::StoreFailed(match e {
+                            CompleteError::Store(StoreError::Full | StoreError::Damaged(_)) => {
+                                StoreProblem::OutOfService
+                            }
+                            _ => StoreProblem::Failed,
+                        })
                     }
                 }
             }

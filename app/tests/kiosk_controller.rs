@@ -12,7 +12,7 @@ use kiosk::controller::{Controller, View};
 use kiosk::policy::Policy;
 use kiosk::worker::{Backend, Worker};
 use kiosk_hal::modem::sim::Simulator;
-use support::{FAST_HASH, Fixture, ModemRig};
+use support::{FAST_HASH, Fixture, ModemRig, SmallDisk};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -29,6 +29,11 @@ const T0: OffsetDateTime = datetime!(2026-11-28 10:00 +7);
 const WAIT: Duration = Duration::from_secs(20);
 
 fn kiosk() -> Kiosk {
+    kiosk_in(tempfile::tempdir().unwrap())
+}
+
+/// The kiosk with its data directory at `data`.
+fn kiosk_in(data: tempfile::TempDir) -> Kiosk {
     let ModemRig {
         dir: tty,
         sim,
@@ -39,7 +44,7 @@ fn kiosk() -> Kiosk {
         keys,
         portal,
         store,
-    } = Fixture::new();
+    } = Fixture::in_dir(data);
     let policy = Arc::new(Policy::built_in().clone());
     let backend = Backend {
         store,
@@ -125,12 +130,17 @@ impl Kiosk {
 
     /// Home → Đăng ký → Công dân → Thuê bao di động, form filled by keys.
     fn fill_mobile_form(&mut self, phone: &str) {
+        self.fill_mobile_form_as(phone, "051199001199");
+    }
+
+    /// The same for another citizen (born in 1999).
+    fn fill_mobile_form_as(&mut self, phone: &str, personal_id: &str) {
         self.controller.on_register();
         self.controller.on_choose_subject("citizen");
         self.controller.on_choose_method("mobile_subscriber");
         assert_eq!(self.page(), Page::Form);
         self.type_into("full_name", "Nguyeenx Thij Thury");
-        self.type_into("personal_id", "051199001199");
+        self.type_into("personal_id", personal_id);
         self.type_into("date_of_birth", "01011999");
         self.type_into("phone", phone);
     }
@@ -635,4 +645,91 @@ fn a_name_can_take_the_tone_where_the_id_card_has_it() {
     assert_eq!(k.controller.view().respell, "");
     k.type_keys("⇄");
     assert_eq!(k.value("full_name"), "Nguyễn Thị Thuỷ Hoà");
+}
+
+/// The data partition fills up: the kiosk keeps what it has, says so on
+/// the home screen instead of starting what it cannot store, tells the
+/// citizen caught mid-way that nothing was recorded, and takes
+/// registrations again by itself once space returns. A real 24 MiB tmpfs.
+#[test]
+fn a_full_data_partition_stops_new_registrations_and_recovers_by_itself() {
+    use kiosk::store::{RESERVE_BYTES, Storage, Store};
+    let disk = SmallDisk::mount(24);
+    let mut k = kiosk_in(tempfile::tempdir_in(disk.path()).unwrap());
+    let db = k.data.path().join("kiosk.sqlite3");
+    let free = || Store::open(&db).unwrap().free_bytes().unwrap();
+    k.fill_mobile_form("0912345678");
+    k.controller.on_submit();
+    k.settle();
+    k.finish_from_otp();
+    k.controller.refresh_status();
+    wait_until(&mut k.controller, |v| v.status.queue_depth == 1);
+
+    // Less room than the reserve: nothing new starts.
+    let almost = disk.take("almost", free() - RESERVE_BYTES / 2);
+    wait_until(&mut k.controller, |v| v.status.storage == Storage::Full);
+    let home = k.controller.view();
+    assert_eq!(home.page, Page::Home);
+    assert_eq!(home.title, "Máy tạm ngừng nhận hồ sơ");
+    assert!(
+        home.message.contains("Bộ nhớ của máy đã đầy"),
+        "{}",
+        home.message
+    );
+    assert!(home.message.contains("vẫn được giữ an toàn"));
+    assert!(!home.submit_enabled, "Đăng ký is greyed out");
+    k.controller.on_register();
+    assert!(!k.controller.has_session(), "no registration starts");
+    assert_eq!(k.page(), Page::Home);
+
+    // Room returns: the kiosk sees it by itself.
+    std::fs::remove_file(&almost).unwrap();
+    wait_until(&mut k.controller, |v| v.status.storage == Storage::Ready);
+    assert!(k.controller.view().submit_enabled);
+    assert_eq!(k.controller.view().title, "");
+
+    // A citizen half-way through when the disk fills to the last byte.
+    k.fill_mobile_form_as("0987654321", "051199002288");
+    k.controller.on_submit();
+    k.settle();
+    assert_eq!(k.page(), Page::Otp);
+    let code = k.last_code();
+    k.type_keys(&code);
+    k.controller.on_submit();
+    k.type_keys("Matkhau@2026⏎Matkhau@2026");
+    let filler = disk.fill("filler");
+    assert_eq!(free(), 0, "the partition is full");
+    k.controller.on_submit();
+    k.settle();
+    let view = k.controller.view();
+    assert_eq!(view.page, Page::Failed, "{view:?}");
+    assert!(
+        view.message
+            .starts_with("Máy tạm ngừng nhận hồ sơ nên chưa lưu được hồ sơ của bạn"),
+        "{}",
+        view.message
+    );
+    k.controller.on_submit();
+    assert_eq!(k.page(), Page::Home);
+    wait_until(&mut k.controller, |v| v.status.storage == Storage::Full);
+    assert!(!k.controller.view().submit_enabled);
+
+    // What was queued is all there, and the audit chain holds.
+    let keys = kiosk::keys::Keyring::open_or_create(&k.data.path().join("keys")).unwrap();
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.queue().unwrap().len(), 1);
+    store.verify_audit(&keys.audit_key()).unwrap();
+    drop(store);
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_until(&mut k.controller, |v| v.status.storage == Storage::Ready);
+    k.fill_mobile_form_as("0987654321", "051199003377");
+    k.controller.on_submit();
+    k.settle();
+    k.finish_from_otp();
+    k.controller.refresh_status();
+    wait_until(&mut k.controller, |v| v.status.queue_depth == 2);
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.queue().unwrap().len(), 2);
+    store.verify_audit(&keys.audit_key()).unwrap();
 }

@@ -27,7 +27,7 @@ use kiosk::controller::Controller;
 use kiosk::gui;
 use kiosk::keys::Keyring;
 use kiosk::policy::ActivePolicy;
-use kiosk::store::Store;
+use kiosk::store::{Store, StoreError};
 use kiosk::token::TokenService;
 use kiosk::uplink::{
     AsyncRuntime, Enrolment, LiveChecks, Uplink, load_portal_policy, portal_policy_path,
@@ -198,7 +198,17 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         .or(config.portal_public_key.as_deref())
         .ok_or("the kiosk is not enrolled and portal_public_key is not configured; registrations could not be sealed")?;
     let portal = kiosk_sync::PortalPublicKey::from_base64(portal).map_err(|e| e.to_string())?;
-    let mut store = Store::open(&config.database_path()).map_err(|e| e.to_string())?;
+    // A damaged database is left as it is for `kioskctl store salvage`:
+    // the kiosk starts, says on screen that it takes no registrations, and
+    // runs no relay that would write into the file.
+    let (mut store, damaged) = match Store::open(&config.database_path()) {
+        Ok(store) => (store, false),
+        Err(StoreError::Damaged(why)) => {
+            tracing::error!(problem = %why, "the database file is damaged; no registrations are taken until a technician runs `kioskctl store salvage`");
+            (Store::out_of_service(why).map_err(|e| e.to_string())?, true)
+        }
+        Err(e) => return Err(e.to_string().into()),
+    };
     let mut active = ActivePolicy::default();
     if let Some(file) = &config.policy_file
         && let Err(e) = active.load_file(file)
@@ -244,7 +254,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
             }
         }
     };
-    let (background, uplink, live) = match &enrolment {
+    let (background, uplink, live) = match enrolment.as_ref().filter(|_| !damaged) {
         None => (None, None, None),
         Some(e) => {
             let uplink = Uplink::new(

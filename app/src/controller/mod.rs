@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use crate::domain::{Method, Pin, SubjectKind};
 use crate::flow::{self, Effect, Event, Field, FieldError, Screen};
 use crate::policy::Policy;
+use crate::store::Storage;
 use crate::worker::{Answer, Job, Status};
 
 mod input;
@@ -117,10 +118,16 @@ impl Controller {
 
     // --- what the citizen touches ---
 
-    /// "Đăng ký" on the home screen.
+    /// "Đăng ký" on the home screen. A kiosk that cannot store a
+    /// registration (disk full, database damaged) starts none: the home
+    /// screen says so instead.
     pub fn on_register(&mut self) {
         self.touch();
         self.end_session();
+        if self.status.storage != Storage::Ready {
+            self.effects.submit(Job::Status);
+            return;
+        }
         let id = self.next_session;
         self.next_session = id.next();
         self.session = Some(Session::new(id));
@@ -414,7 +421,9 @@ impl Controller {
                     return;
                 }
                 session.in_flight = session.in_flight.saturating_sub(1);
-                let stored = matches!(event, Event::Stored { .. });
+                // The queue grew, or the store may have just found itself
+                // full: the status bar and the home screen follow.
+                let stored = matches!(event, Event::Stored { .. } | Event::StoreFailed(_));
                 self.feed(event);
                 if stored {
                     self.effects.submit(Job::Status);

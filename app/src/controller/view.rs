@@ -14,6 +14,7 @@ use super::session::{Session, Stage};
 use crate::domain::{Method, PasswordCheck, PasswordRule, SubjectKind};
 use crate::flow::{Field, Screen};
 use crate::policy::Unavailable;
+use crate::store::Storage;
 use crate::worker::Status;
 
 /// One method on the method screen.
@@ -104,6 +105,19 @@ fn field_label(focus: Focus, subject: Option<SubjectKind>) -> (&'static str, &'s
     }
 }
 
+/// What the home screen says when the kiosk takes no registration.
+fn out_of_service(storage: Storage) -> Option<&'static str> {
+    match storage {
+        Storage::Ready => None,
+        Storage::Full => Some(
+            "Bộ nhớ của máy đã đầy nên máy chưa nhận được hồ sơ mới. Các hồ sơ đã nhận vẫn được giữ an toàn và sẽ được gửi về Cổng. Vui lòng đăng ký ở máy khác, quay lại sau hoặc liên hệ cán bộ hỗ trợ.",
+        ),
+        Storage::Damaged => Some(
+            "Máy cần được kỹ thuật viên kiểm tra trước khi nhận hồ sơ mới. Các hồ sơ đã nhận được giữ nguyên. Vui lòng đăng ký ở máy khác hoặc liên hệ cán bộ hỗ trợ.",
+        ),
+    }
+}
+
 impl Controller {
     /// Why `method` cannot be chosen now (Vietnamese wording), if it cannot.
     pub(super) fn method_unavailable(
@@ -143,6 +157,11 @@ impl Controller {
         };
         let lang = self.lang;
         let Some(session) = self.session.as_ref() else {
+            view.submit_enabled = self.status.storage == Storage::Ready;
+            if let Some(why) = out_of_service(self.status.storage) {
+                view.title = tr(lang, "Máy tạm ngừng nhận hồ sơ").into();
+                view.message = tr(lang, why).into();
+            }
             return view;
         };
         let now = (self.clock)();

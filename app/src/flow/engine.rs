@@ -269,7 +269,12 @@ impl<M: MethodFlow> Registration<M> {
                     pending: self.pending.clone(),
                 })],
             )),
-            (S::Storing, Event::StoreFailed) => Ok(self.fail(Failure::StorageFailed)),
+            (S::Storing, Event::StoreFailed(StoreProblem::Failed)) => {
+                Ok(self.fail(Failure::StorageFailed))
+            }
+            (S::Storing, Event::StoreFailed(StoreProblem::OutOfService)) => {
+                Ok(self.fail(Failure::OutOfService))
+            }
 
             (stage, _) => Err(stage),
         }

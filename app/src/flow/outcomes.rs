@@ -26,6 +26,19 @@ pub enum Failure {
     MobileSignature(SignatureProblem),
     /// The registration could not be written; nothing was stored.
     StorageFailed,
+    /// The kiosk has stopped taking registrations (its disk is full or its
+    /// database damaged); nothing was stored.
+    OutOfService,
+}
+
+/// Why a registration was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreProblem {
+    /// The kiosk cannot store any registration now: its data partition is
+    /// full or its database damaged. Trying again here will not help.
+    OutOfService,
+    /// Anything else; trying again may work.
+    Failed,
 }
 
 impl Failure {
@@ -50,6 +63,9 @@ impl Failure {
             Failure::MobileSignature(p) => Text::new(p.message()),
             Failure::StorageFailed => Text::new(
                 "Không lưu được hồ sơ đăng ký; chưa có thông tin nào được ghi nhận. Vui lòng thử lại hoặc liên hệ cán bộ hỗ trợ.",
+            ),
+            Failure::OutOfService => Text::new(
+                "Máy tạm ngừng nhận hồ sơ nên chưa lưu được hồ sơ của bạn; chưa có thông tin nào được ghi nhận. Các hồ sơ đã nhận trước đó vẫn được giữ an toàn. Vui lòng đăng ký ở máy khác hoặc quay lại sau.",
             ),
         }
     }

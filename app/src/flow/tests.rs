@@ -511,7 +511,7 @@ fn a_failed_store_acknowledges_nothing() {
     let (mut run, code) = at_otp();
     run.otp(&code);
     run.password("Matkhau@2026", "Matkhau@2026");
-    run.send(Event::StoreFailed);
+    run.send(Event::StoreFailed(StoreProblem::Failed));
     assert_eq!(run.screen(), &Screen::Failed(Failure::StorageFailed));
     assert!(
         !run.last

@@ -264,7 +264,7 @@ pub enum Event {
     Stored {
         reference: String,
     },
-    StoreFailed,
+    StoreFailed(StoreProblem),
     /// "Hủy": wipe everything and go home.
     Cancel,
     /// The citizen read the last screen and is done.
@@ -298,7 +298,7 @@ impl Event {
             Event::SignatureAnswered(_) => "signature_answered",
             Event::DetailsConfirmed { .. } => "details_confirmed",
             Event::Stored { .. } => "stored",
-            Event::StoreFailed => "store_failed",
+            Event::StoreFailed(_) => "store_failed",
             Event::Cancel => "cancel",
             Event::Finish => "finish",
         }

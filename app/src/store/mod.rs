@@ -11,8 +11,14 @@
 //! own fields, keyed from the kiosk's local key. [`Store::verify_audit`]
 //! finds an edited, inserted or deleted entry, and a registration whose
 //! completion entry is missing.
+//!
+//! Two things stop the kiosk taking registrations without losing any it
+//! has: a data partition nearly full ([`Storage::Full`], which clears by
+//! itself when space returns) and a damaged database file, found by
+//! `PRAGMA quick_check` at every open ([`StoreError::Damaged`]), which a
+//! technician repairs with `kioskctl store salvage` (see [`salvage`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -21,6 +27,7 @@ use crate::flow::PendingCheck;
 
 mod audit;
 mod relay;
+pub mod salvage;
 #[cfg(test)]
 mod tests;
 
@@ -89,13 +96,47 @@ CREATE TABLE sync_state (
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("database file: {0}")]
     File(std::io::Error),
     #[error("database was written by a newer kiosk (schema {found}, this build knows {known})")]
     TooNew { found: i64, known: i64 },
     #[error("database holds an unreadable value in {0}")]
     Corrupt(&'static str),
+    /// SQLite found the file damaged (`quick_check` at open, or a damaged
+    /// page met later). Nothing more is written into it.
+    #[error("the database file is damaged ({0}); run `kioskctl store salvage`")]
+    Damaged(String),
+    /// The data partition has no room left for the write.
+    #[error("the data partition is full")]
+    Full,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, DiskFull, NotADatabase};
+        match e.sqlite_error_code() {
+            Some(DiskFull) => StoreError::Full,
+            Some(DatabaseCorrupt | NotADatabase) => StoreError::Damaged(e.to_string()),
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+/// Below this much free space on the data partition the kiosk starts no
+/// new registration: room for the ones already under way, the relay's
+/// bookkeeping and SQLite's checkpoints.
+pub const RESERVE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Whether the store can take a new registration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Storage {
+    #[default]
+    Ready,
+    /// Less than [`RESERVE_BYTES`] free; clears when space returns.
+    Full,
+    /// The database file is damaged; a technician must salvage it.
+    Damaged,
 }
 
 /// A completed registration, ready to be written.
@@ -130,13 +171,24 @@ pub struct QueueRow {
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    /// The database file, `None` for the stand-in of a damaged one.
+    path: Option<PathBuf>,
+    /// Why the store takes no registration, once it found itself damaged.
+    damaged: Option<String>,
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed), checks and migrates the database at
+    /// `path`. A damaged file is [`StoreError::Damaged`], and nothing is
+    /// written into it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         kiosk_sync::private_file::create_owner_only(path).map_err(StoreError::File)?;
         let conn = Connection::open(path)?;
+        // Before anything writes: the journal mode and the migrations do.
+        let problems = quick_check(&conn)?;
+        if !problems.is_empty() {
+            return Err(StoreError::Damaged(problems.join("; ")));
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -147,9 +199,66 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Freed pages are zeroed, so deleted envelopes do not linger.
         conn.pragma_update(None, "secure_delete", "ON")?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            path: Some(path.to_path_buf()),
+            damaged: None,
+        };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// What the kiosk runs on when its database is damaged: an empty store
+    /// in memory that takes no registration and says why, so the screen can
+    /// tell citizens the kiosk is out of service while the damaged file
+    /// waits, untouched, for `kioskctl store salvage`.
+    pub fn out_of_service(why: String) -> Result<Store, StoreError> {
+        let mut store = Store {
+            conn: Connection::open_in_memory()?,
+            path: None,
+            damaged: Some(why),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Whether a new registration can be started: the file is sound and
+    /// the partition has room.
+    pub fn storage(&self) -> Storage {
+        if self.damaged.is_some() {
+            return Storage::Damaged;
+        }
+        match self.free_bytes() {
+            Some(free) if free < RESERVE_BYTES => Storage::Full,
+            _ => Storage::Ready,
+        }
+    }
+
+    /// Why the store is out of service, if it is.
+    pub fn damage(&self) -> Option<&str> {
+        self.damaged.as_deref()
+    }
+
+    /// Free bytes for the kiosk on the database's partition.
+    pub fn free_bytes(&self) -> Option<u64> {
+        let dir = self.path.as_deref()?.parent()?;
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let st = rustix::fs::statvfs(dir).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
+    /// Notes a damaged page met while working: from then on the store
+    /// takes no registration.
+    fn note<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Damaged(why)) = &result {
+            tracing::error!(problem = %why, "the database file is damaged; no more registrations are taken");
+            self.damaged = Some(why.clone());
+        }
+        result
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -180,6 +289,18 @@ impl Store {
     /// Writes the registration, its outbox row and its audit entry in one
     /// transaction. When this returns `Ok`, the registration is on disk.
     pub fn complete(
+        &mut self,
+        reg: &NewRegistration<'_>,
+        audit_key: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        if let Some(why) = &self.damaged {
+            return Err(StoreError::Damaged(why.clone()));
+        }
+        let result = self.write_registration(reg, audit_key);
+        self.note(result)
+    }
+
+    fn write_registration(
         &mut self,
         reg: &NewRegistration<'_>,
         audit_key: &[u8; 32],
@@ -233,6 +354,12 @@ impl Store {
             .query_row("SELECT 1 FROM registrations WHERE identity_tag = ?1 AND status <> 'rejected' LIMIT 1", [&tag[..]], |_| Ok(()))
             .optional()?
             .is_some())
+    }
+
+    /// `PRAGMA quick_check`: empty when the file is sound, else SQLite's
+    /// findings (page numbers and structure, never a row's content).
+    pub fn quick_check(&self) -> Result<Vec<String>, StoreError> {
+        quick_check(&self.conn)
     }
 
     /// Whether a reference number is taken.
@@ -302,4 +429,16 @@ impl Store {
             |r| r.get(0),
         )?)
     }
+}
+
+fn quick_check(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare("PRAGMA quick_check")?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if rows.len() == 1 && rows[0] == "ok" {
+        Vec::new()
+    } else {
+        rows
+    })
 }

@@ -59,7 +59,10 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
+        Fixture::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    pub fn in_dir(dir: tempfile::TempDir) -> Fixture {
         let keys = kiosk::keys::Keyring::open_or_create(&dir.path().join("keys")).unwrap();
         let store = kiosk::store::Store::open(&dir.path().join("kiosk.sqlite3")).unwrap();
         Fixture {
@@ -120,5 +123,64 @@ impl ModemRig {
             service.health()
         );
         ModemRig { dir, sim, service }
+    }
+}
+
+/// A real, small partition for one test: a tmpfs of a few MiB mounted on a
+/// scratch directory (the tests run as root, as `tests/run` does), so a
+/// full disk is the kernel's ENOSPC, not a mocked error. Unmounted on drop.
+pub struct SmallDisk {
+    pub mount: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    pub fn mount(mib: u64) -> SmallDisk {
+        let mount = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={mib}m,mode=0700"))
+            .arg("kiosk-test")
+            .arg(mount.path())
+            .status()
+            .expect("running mount");
+        assert!(
+            status.success(),
+            "this test mounts a {mib} MiB tmpfs to fill it for real, and needs root (or CAP_SYS_ADMIN): tests/run runs as root"
+        );
+        SmallDisk { mount }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.mount.path()
+    }
+
+    /// Writes a filler file until the partition refuses another byte;
+    /// answers the filler's path.
+    pub fn fill(&self, name: &str) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.path().join(name);
+        let mut file = std::fs::File::create(&path).unwrap();
+        for chunk in [1 << 20, 4096, 1] {
+            let bytes = vec![0xA5u8; chunk];
+            while file.write_all(&bytes).and_then(|()| file.flush()).is_ok() {}
+        }
+        let _ = file.sync_all();
+        path
+    }
+
+    /// Writes a filler file of `bytes`.
+    pub fn take(&self, name: &str, bytes: u64) -> std::path::PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, vec![0x5Au8; bytes as usize]).unwrap();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.mount.path())
+            .status();
     }
 }

@@ -23,7 +23,7 @@ mod sync;
 use check::check;
 use devices::{modem, token};
 use policy::policy;
-use queue::{queue_list, status};
+use queue::{queue_list, status, store};
 use selftest::selftest;
 use sync::{enrol, export, sync_now, sync_status};
 
@@ -64,6 +64,11 @@ enum Command {
     Queue {
         #[command(subcommand)]
         command: QueueCommand,
+    },
+    /// The database file: check it, and salvage a damaged one.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// The hash-chained audit log.
     Audit {
@@ -195,6 +200,19 @@ enum QueueCommand {
 }
 
 #[derive(Subcommand)]
+enum StoreCommand {
+    /// Run SQLite's quick_check on the database file.
+    Check,
+    /// Set a damaged database file aside and build a new one from every
+    /// registration, outbox row and audit entry that can still be read.
+    Salvage {
+        /// Salvage even a database that checks out sound.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Verify the chain and cross-check it against registrations and outbox.
     Verify,
@@ -313,6 +331,7 @@ fn run(cli: &Cli) -> Result<(), CtlError> {
         Command::Queue {
             command: QueueCommand::List,
         } => queue_list(&Kiosk::load(cli)?),
+        Command::Store { command } => store(&Kiosk::load(cli)?, command),
         Command::Audit {
             command: AuditCommand::Verify,
         } => {

@@ -1,11 +1,18 @@
-//! `kioskctl queue list` and `kioskctl status`: what is queued, and the
-//! kiosk at a glance. Never personal data: the queue is sealed.
+//! `kioskctl queue list`, `kioskctl status` and `kioskctl store`: what is
+//! queued, the kiosk at a glance, and the database file's health. Never
+//! personal data: the queue is sealed.
 
 use time::OffsetDateTime;
 
+use kiosk::store::{RESERVE_BYTES, Store, StoreError};
 use kiosk::uplink::Enrolment;
 
-use crate::{CtlError, Kiosk, environment, invalid};
+use crate::{CtlError, Kiosk, StoreCommand, environment, invalid};
+
+const MIB: u64 = 1024 * 1024;
+
+/// What to do about a damaged database, said the same way everywhere.
+const SALVAGE_ADVICE: &str = "the kiosk takes no registrations; run `kioskctl store salvage`, then restart the kiosk (see README, \"The disk\")";
 
 pub(crate) fn queue_list(kiosk: &Kiosk) -> Result<(), CtlError> {
     let rows = kiosk.store()?.queue().map_err(environment)?;
@@ -85,7 +92,29 @@ pub(crate) fn status(kiosk: &Kiosk) -> Result<(), CtlError> {
             ""
         }
     );
-    let store = kiosk.store()?;
+    let store = match Store::open(&c.database_path()) {
+        Err(StoreError::Damaged(why)) => {
+            println!("database         DAMAGED: {why}");
+            println!("                 {SALVAGE_ADVICE}");
+            return Err(environment("the database file is damaged"));
+        }
+        _ => kiosk.store()?,
+    };
+    match store.free_bytes() {
+        Some(free) => println!(
+            "storage          {} MiB free on the data partition{}",
+            free / MIB,
+            if free < RESERVE_BYTES {
+                format!(
+                    ": FULL, new registrations stop below {} MiB",
+                    RESERVE_BYTES / MIB
+                )
+            } else {
+                String::new()
+            }
+        ),
+        None => println!("storage          free space unknown"),
+    }
     let queue = store.queue().map_err(environment)?;
     let queued = queue.iter().filter(|r| r.status == "queued").count();
     println!(
@@ -97,4 +126,49 @@ pub(crate) fn status(kiosk: &Kiosk) -> Result<(), CtlError> {
         Err(e) => return Err(invalid(format!("audit log: {e}"))),
     }
     Ok(())
+}
+
+pub(crate) fn store(kiosk: &Kiosk, command: &StoreCommand) -> Result<(), CtlError> {
+    let path = kiosk.config.database_path();
+    let opened = Store::open(&path);
+    match (command, opened) {
+        (StoreCommand::Check, Ok(_)) => {
+            println!("{}: quick_check OK", path.display());
+            Ok(())
+        }
+        (StoreCommand::Check, Err(StoreError::Damaged(why))) => Err(invalid(format!(
+            "{}: DAMAGED: {why}\n{SALVAGE_ADVICE}",
+            path.display()
+        ))),
+        (StoreCommand::Salvage { force: false }, Ok(_)) => Err(usage_sound(&path)),
+        (StoreCommand::Salvage { .. }, Ok(_) | Err(StoreError::Damaged(_))) => {
+            let keys = kiosk.keys()?;
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let r = kiosk::store::salvage::salvage(&path, &keys.audit_key(), now)
+                .map_err(environment)?;
+            println!("damaged file kept as {}", r.damaged_copy.display());
+            println!(
+                "registrations    {} salvaged ({} still to deliver, {} outbox rows rebuilt)",
+                r.registrations, r.queued, r.outbox_rebuilt
+            );
+            println!(
+                "unreadable       {} row(s) found but not readable; highest row number seen {}",
+                r.unreadable, r.highest_row
+            );
+            println!(
+                "audit log        {} entries kept as they were, {} completion entries rewritten as salvaged",
+                r.audit_kept, r.audit_rewritten
+            );
+            println!("restart the kiosk to take registrations again");
+            Ok(())
+        }
+        (_, Err(e)) => Err(environment(format!("{}: {e}", path.display()))),
+    }
+}
+
+fn usage_sound(path: &std::path::Path) -> CtlError {
+    crate::usage(format!(
+        "{}: quick_check OK, nothing to salvage (--force to rebuild it anyway)",
+        path.display()
+    ))
 }
