@@ -10,6 +10,7 @@
 //! demo phone panel and the walk read the OTP from it, as a citizen reads it
 //! off their phone.
 
+use crate::domain::clock::Clock;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -58,10 +59,7 @@ pub struct DemoSms {
 
 impl Demo {
     /// Starts the simulated devices and a controller on `data_dir`.
-    pub fn start(
-        data_dir: &Path,
-        clock: Box<dyn Fn() -> OffsetDateTime>,
-    ) -> Result<(Demo, Controller), String> {
+    pub fn start(data_dir: &Path, clock: Box<dyn Clock>) -> Result<(Demo, Controller), String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let keys = Keyring::open_or_create(&data_dir.join("keys")).map_err(|e| e.to_string())?;
         let store = Store::open(&data_dir.join("kiosk.sqlite3")).map_err(|e| e.to_string())?;

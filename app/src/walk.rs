@@ -6,17 +6,15 @@
 //! citizen would see. The OTP is read off the simulated phone. Nothing
 //! needs a display: Slint's software renderer draws into memory.
 
+use crate::domain::clock::HastenedClock;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use kiosk_ui::i18n::Lang;
 use kiosk_ui::{KioskKeys, KioskScreen, KioskStatus, KioskWindow, Page};
 use slint::ComponentHandle;
-use time::OffsetDateTime;
 
 use crate::demo::Demo;
 use crate::gui;
@@ -47,7 +45,7 @@ pub struct Walker {
     window: Rc<slint::platform::software_renderer::MinimalSoftwareWindow>,
     binding: Rc<gui::Binding>,
     demo: Demo,
-    skew: Arc<AtomicI64>,
+    clock: HastenedClock,
     out: PathBuf,
     size: (u32, u32),
     /// The language each visit is made in, chosen with the status bar's
@@ -238,8 +236,8 @@ impl Walker {
         self.wait_for_phone()
     }
 
-    fn advance(&self, seconds: i64) {
-        self.skew.fetch_add(seconds, Ordering::SeqCst);
+    fn advance(&self, seconds: u64) {
+        self.clock.hasten(seconds);
     }
 
     /// OTP, password, result: the tail every phone method shares.
@@ -376,10 +374,10 @@ impl Walker {
         // Hòa or Hoà, as on the citizen's card: the key offers the other.
         self.snap("name-respell", Page::Form)?;
         let rules = self.binding.controller().borrow().policy().session.clone();
-        self.advance(i64::from(rules.idle_timeout_seconds - rules.idle_warning_seconds) + 5);
+        self.advance(u64::from(rules.idle_timeout_seconds - rules.idle_warning_seconds) + 5);
         self.binding.controller().borrow_mut().on_tick();
         self.snap("idle-warning", Page::Form)?;
-        self.advance(i64::from(rules.idle_warning_seconds));
+        self.advance(u64::from(rules.idle_warning_seconds));
         self.binding.controller().borrow_mut().on_tick();
         self.snap("idle-timeout-home", Page::Home)
     }
@@ -407,13 +405,9 @@ impl Walker {
         std::fs::create_dir_all(out)
             .map_err(|e| WalkError::Setup(format!("{}: {e}", out.display())))?;
         let window = kiosk_ui::headless(width, height);
-        let skew = Arc::new(AtomicI64::new(0));
-        let read = Arc::clone(&skew);
-        let clock = move || {
-            OffsetDateTime::now_utc() + time::Duration::seconds(read.load(Ordering::SeqCst))
-        };
+        let clock = HastenedClock::default();
         let (demo, controller) =
-            Demo::start(data_dir, Box::new(clock)).map_err(WalkError::Setup)?;
+            Demo::start(data_dir, Box::new(clock.clone())).map_err(WalkError::Setup)?;
         let controller = Rc::new(RefCell::new(controller));
         controller
             .borrow_mut()
@@ -426,7 +420,7 @@ impl Walker {
             window,
             binding,
             demo,
-            skew,
+            clock,
             out: out.to_path_buf(),
             size: (width, height),
             lang,

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kiosk_hal::modem::{Health, ModemService, SmsSender};
 use kiosk_sync::PortalPublicKey;
@@ -21,6 +21,7 @@ use crate::config::PasswordHashCost;
 use crate::controller::{Effects, SessionId};
 use crate::courier::Courier;
 use crate::domain::PersonalId;
+use crate::domain::clock::ClockWatch;
 use crate::flow::{
     BhxhOutcome, DeliveryFailure, DuplicateOutcome, Effect, Event, SignatureOutcome,
     SignatureProblem, StoreProblem, SubscriberOutcome, TokenOutcome,
@@ -76,6 +77,9 @@ pub enum Answer {
     Event(SessionId, Event),
     Status(Status),
 }
+
+/// The audit event for a wall clock set while the kiosk runs.
+pub const EVENT_CLOCK_CHANGED: &str = "clock.changed";
 
 /// Where an answer that comes later goes.
 pub type Later = Box<dyn FnOnce(Event) + Send>;
@@ -164,6 +168,24 @@ impl Backend {
             token_reader: self.token_reader,
             tokens_present: self.tokens.as_ref().map_or(0, |t| t.present().len()),
             storage: self.store.storage(),
+        }
+    }
+
+    /// The wall clock was set by `by` seconds: the audit log says so, so
+    /// the wall times in the records around it can be read right.
+    pub fn note_clock_change(&mut self, by: i64) {
+        tracing::warn!(
+            by_seconds = by,
+            "the wall clock was set; records carry the new time"
+        );
+        let now = (self.clock)().unix_timestamp();
+        if let Err(e) = self.store.append_audit(
+            &self.keys.audit_key(),
+            now,
+            EVENT_CLOCK_CHANGED,
+            &format!("by={by:+}s"),
+        ) {
+            tracing::warn!(error = %e, "the clock change could not be noted in the audit log");
         }
     }
 
@@ -344,7 +366,12 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("kiosk-worker".into())
             .spawn(move || {
+                let started = Instant::now();
+                let mut watch = ClockWatch::new((backend.clock)(), Duration::ZERO);
                 for job in inbox {
+                    if let Some(by) = watch.check((backend.clock)(), started.elapsed()) {
+                        backend.note_clock_change(by);
+                    }
                     let answer = match job {
                         Job::Status => Some(Answer::Status(backend.status())),
                         Job::Effect(session, effect) => {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk::controller::Controller;
+use kiosk::domain::clock::SystemClock;
 use kiosk::policy::Policy;
 use kiosk::store::{Storage, Store, StoreError};
 use kiosk::worker::{Backend, Worker};
@@ -127,7 +128,7 @@ fn a_damaged_page_is_found_at_start_and_salvage_keeps_every_readable_registratio
     let mut controller = Controller::new(
         Arc::new(Policy::built_in().clone()),
         Box::new(Worker::spawn(backend)),
-        Box::new(OffsetDateTime::now_utc),
+        Box::new(SystemClock::new()),
     );
     assert!(controller.wait_for_status(Duration::from_secs(10)));
     let home = controller.view();

@@ -5,10 +5,11 @@
 mod support;
 
 use kiosk_ui::{KeyboardKind, Page};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk::controller::{Controller, View};
+use kiosk::domain::clock::ManualClock;
 use kiosk::policy::Policy;
 use kiosk::worker::{Backend, Worker};
 use kiosk_hal::modem::sim::Simulator;
@@ -19,7 +20,7 @@ use time::macros::datetime;
 /// A controller with a hand-moved clock, its modem simulator and store.
 struct Kiosk {
     controller: Controller,
-    clock: Arc<Mutex<OffsetDateTime>>,
+    clock: ManualClock,
     sim: Simulator,
     data: tempfile::TempDir,
     _tty: tempfile::TempDir,
@@ -60,9 +61,8 @@ fn kiosk_in(data: tempfile::TempDir) -> Kiosk {
         tokens: None,
     };
     let runtime = Box::new(Worker::spawn(backend));
-    let clock = Arc::new(Mutex::new(T0));
-    let read = Arc::clone(&clock);
-    let mut controller = Controller::new(policy, runtime, Box::new(move || *read.lock().unwrap()));
+    let clock = ManualClock::starting_at(T0);
+    let mut controller = Controller::new(policy, runtime, Box::new(clock.clone()));
     // The first status report says the modem is ready.
     wait_until(&mut controller, |v| v.status.modem_ready);
     Kiosk {
@@ -89,8 +89,8 @@ fn wait_until(c: &mut Controller, until: impl Fn(&View) -> bool) {
 }
 
 impl Kiosk {
-    fn advance(&self, seconds: i64) {
-        *self.clock.lock().unwrap() += time::Duration::seconds(seconds);
+    fn advance(&self, seconds: u64) {
+        self.clock.advance(seconds);
     }
 
     fn type_into(&mut self, field: &str, keys: &str) {
@@ -594,7 +594,7 @@ fn a_citizen_can_register_in_english_and_the_next_one_meets_vietnamese() {
 fn english_chosen_by_someone_who_walked_away_goes_back_to_vietnamese() {
     use kiosk_ui::i18n::Lang;
     let mut k = kiosk();
-    let timeout = i64::from(k.controller.policy().session.idle_timeout_seconds);
+    let timeout = u64::from(k.controller.policy().session.idle_timeout_seconds);
     // Cancelled mid-visit.
     k.controller.on_toggle_language();
     k.controller.on_register();

@@ -8,24 +8,22 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot as _};
 use kiosk::demo::Demo;
+use kiosk::domain::clock::HastenedClock;
 use kiosk::gui;
 use kiosk_ui::{KioskKeys, KioskScreen, KioskWindow, Page};
 use slint::platform::PointerEventButton;
 use slint::{ComponentHandle, Model as _};
-use time::OffsetDateTime;
 
 struct Touch {
     ui: KioskWindow,
     binding: Rc<gui::Binding>,
     demo: Demo,
     /// Seconds added to the kiosk's clock: the citizen waiting.
-    skew: Arc<AtomicI64>,
+    clock: HastenedClock,
 }
 
 impl Touch {
@@ -118,8 +116,8 @@ impl Touch {
     }
 
     /// The kiosk's clock moves on; the window's timer would then tick.
-    fn wait(&self, seconds: i64) {
-        self.skew.fetch_add(seconds, Ordering::SeqCst);
+    fn wait(&self, seconds: u64) {
+        self.clock.hasten(seconds);
         self.binding.controller().borrow_mut().on_tick();
         self.settle();
     }
@@ -187,11 +185,8 @@ impl Touch {
 fn a_citizen_registers_by_touch_with_each_method() {
     i_slint_backend_testing::init_integration_test_with_mock_time();
     let dir = tempfile::tempdir().unwrap();
-    let skew = Arc::new(AtomicI64::new(0));
-    let read = Arc::clone(&skew);
-    let clock =
-        move || OffsetDateTime::now_utc() + time::Duration::seconds(read.load(Ordering::SeqCst));
-    let (demo, controller) = Demo::start(dir.path(), Box::new(clock)).unwrap();
+    let clock = HastenedClock::default();
+    let (demo, controller) = Demo::start(dir.path(), Box::new(clock.clone())).unwrap();
     let ui = KioskWindow::new().unwrap();
     ui.window().set_size(slint::PhysicalSize::new(1080, 1920));
     ui.show().unwrap();
@@ -204,7 +199,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
         ui,
         binding,
         demo,
-        skew,
+        clock,
     };
     t.settle();
 
@@ -255,7 +250,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
     let rules = t.binding.controller().borrow().policy().otp.clone();
     assert!(t.find_starting("Gửi lại OTP sau").is_some());
     for sent in 1..=rules.max_resends {
-        t.wait(i64::from(rules.resend_interval_seconds));
+        t.wait(u64::from(rules.resend_interval_seconds));
         let before = t.demo.sms().len();
         t.find_starting("Gửi lại OTP (còn")
             .expect("resend allowed after the interval")
@@ -263,7 +258,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
         t.settle();
         assert_eq!(t.demo.sms().len(), before + 1, "resend {sent}");
     }
-    t.wait(i64::from(rules.resend_interval_seconds));
+    t.wait(u64::from(rules.resend_interval_seconds));
     assert!(t.find_starting("Gửi lại OTP (còn").is_none());
     assert!(t.find_starting("Đã hết lượt gửi lại").is_some());
     let digits = usize::from(rules.digits);
@@ -361,7 +356,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Thuê bao di động");
     t.tap("Họ và tên");
     t.type_text("le thij hoaf");
-    t.wait(i64::from(session.idle_timeout_seconds) + 1);
+    t.wait(u64::from(session.idle_timeout_seconds) + 1);
     t.expect(Page::Home);
     let fields = t.ui.global::<KioskScreen>().get_fields();
     assert!(fields.iter().all(|f| f.value.is_empty()));

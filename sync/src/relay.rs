@@ -49,11 +49,21 @@ pub struct Queued {
     pub created_at: i64,
 }
 
+/// The longest the relay ever schedules a retry ahead, whatever a portal's
+/// `Retry-After` asks.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// The due rows for the next upload, oldest first, within the batch limits.
 /// A single row larger than the byte limit still goes, alone, so it cannot
-/// block the queue.
+/// block the queue. A row scheduled further ahead than [`LONGEST_WAIT`] was
+/// scheduled by a clock since set back (a dead RTC battery, a technician):
+/// it is due now, not in however many hours the clock moved.
 pub fn next_batch<'a>(queue: &'a [Queued], now: i64, config: &RelayConfig) -> Vec<&'a Queued> {
-    let mut due: Vec<&Queued> = queue.iter().filter(|q| q.next_attempt_at <= now).collect();
+    let horizon = now.saturating_add(LONGEST_WAIT.as_secs() as i64);
+    let mut due: Vec<&Queued> = queue
+        .iter()
+        .filter(|q| q.next_attempt_at <= now || q.next_attempt_at > horizon)
+        .collect();
     due.sort_by(|a, b| (a.created_at, &a.registration_id).cmp(&(b.created_at, &b.registration_id)));
     let mut batch = Vec::new();
     let mut bytes = 0usize;
@@ -151,7 +161,9 @@ pub fn settle<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Vec<Disposition> {
     let retry = |q: &Queued, floor: Duration, error: Option<String>, rng: &mut R| {
-        let wait = backoff(q.attempts, config, rng).max(floor);
+        let wait = backoff(q.attempts, config, rng)
+            .max(floor)
+            .min(LONGEST_WAIT);
         Disposition::Retry {
             registration_id: q.registration_id.clone(),
             next_attempt_at: now + i64::try_from(wait.as_secs()).unwrap_or(i64::MAX / 2),
@@ -394,6 +406,48 @@ mod tests {
             ),
             (true, Some(50), 0)
         );
+    }
+
+    #[test]
+    fn a_retry_scheduled_before_the_clock_was_set_back_is_due_now() {
+        let config = RelayConfig::default();
+        let row = |id: &str, next_attempt_at| Queued {
+            registration_id: id.into(),
+            envelope_bytes: 100,
+            attempts: 3,
+            next_attempt_at,
+            created_at: 0,
+        };
+        let now = 1_800_000_000;
+        let queue = [
+            row("soon", now + 60),
+            row("set-back", now + 6 * 3600 + LONGEST_WAIT.as_secs() as i64),
+            row("due", now),
+        ];
+        let ids: Vec<&str> = next_batch(&queue, now, &config)
+            .iter()
+            .map(|q| q.registration_id.as_str())
+            .collect();
+        assert_eq!(ids, ["due", "set-back"]);
+        // And no answer schedules one that far.
+        let mut status = RelayStatus::default();
+        let settled = settle(
+            &[&queue[2]],
+            &UploadResult::RetryAfter(Duration::from_secs(7 * 86_400)),
+            now,
+            &config,
+            &mut status,
+            &mut StdRng::seed_from_u64(1),
+        );
+        let [
+            Disposition::Retry {
+                next_attempt_at, ..
+            },
+        ] = &settled[..]
+        else {
+            panic!("{settled:?}");
+        };
+        assert_eq!(*next_attempt_at, now + LONGEST_WAIT.as_secs() as i64);
     }
 
     #[test]

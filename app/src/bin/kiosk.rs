@@ -24,6 +24,7 @@ use std::time::Duration;
 use clap::Parser;
 use kiosk::config::{Config, DEFAULT_CONFIG};
 use kiosk::controller::Controller;
+use kiosk::domain::clock::SystemClock;
 use kiosk::gui;
 use kiosk::keys::Keyring;
 use kiosk::policy::ActivePolicy;
@@ -298,7 +299,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         Controller::new(
             policy,
             Box::new(Worker::spawn(backend)),
-            Box::new(OffsetDateTime::now_utc),
+            Box::new(SystemClock::new()),
         ),
         background,
     ))
@@ -315,7 +316,7 @@ fn window(args: &Args) -> Result<(), Box<dyn Error>> {
         #[cfg(feature = "demo")]
         {
             let (demo, controller) =
-                kiosk::demo::Demo::start(&args.demo_dir, Box::new(OffsetDateTime::now_utc))?;
+                kiosk::demo::Demo::start(&args.demo_dir, Box::new(SystemClock::new()))?;
             extra = Box::new(kiosk::demo::attach_phone(&ui, demo));
             (controller, None)
         }

@@ -115,7 +115,7 @@ impl Controller {
     }
 
     pub(super) fn leave_field(&mut self) {
-        let now = (self.clock)();
+        let now = self.session_time();
         let policy = Arc::clone(&self.policy);
         let Some(session) = self.session.as_mut() else {
             return;

@@ -13,6 +13,11 @@
 //! (the policy's idle timeout, with a visible countdown before it). Ending
 //! drops the session: its buffers are wiped, answers still in flight for it
 //! are discarded, and the screen goes home.
+//!
+//! A session runs on its own time: the wall clock read when it starts,
+//! moved on by the monotonic clock. A wall clock set forwards or back
+//! while a citizen waits neither expires their code early nor lengthens
+//! it, nor skips a resend interval or the idle timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +26,7 @@ use kiosk_ui::i18n::{Lang, Text};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::domain::clock::Clock;
 use crate::domain::{Method, Pin, SubjectKind};
 use crate::flow::{self, Effect, Event, Field, FieldError, Screen};
 use crate::policy::Policy;
@@ -54,12 +60,17 @@ pub trait Effects {
 pub struct Controller {
     policy: Arc<Policy>,
     effects: Box<dyn Effects>,
-    clock: Box<dyn Fn() -> OffsetDateTime>,
+    clock: Box<dyn Clock>,
+    /// The wall and monotonic clocks read together when the current (or
+    /// last) session started: the session's time is the first moved on by
+    /// the second.
+    anchor: (OffsetDateTime, Duration),
     status: Status,
     session: Option<Session>,
     /// The id the next session gets.
     next_session: SessionId,
-    last_touch: OffsetDateTime,
+    /// The monotonic clock at the last touch.
+    last_touch: Duration,
     /// Chosen by the citizen; every visit starts in Vietnamese.
     lang: Lang,
 }
@@ -77,25 +88,39 @@ impl Controller {
     pub fn new(
         policy: Arc<Policy>,
         effects: Box<dyn Effects>,
-        clock: Box<dyn Fn() -> OffsetDateTime>,
+        clock: Box<dyn Clock>,
     ) -> Controller {
-        let now = clock();
+        let anchor = (clock.wall(), clock.monotonic());
         effects.submit(Job::Status);
         Controller {
             policy,
             effects,
             clock,
+            anchor,
             status: Status::default(),
             session: None,
             next_session: SessionId::FIRST,
-            last_touch: now,
+            last_touch: anchor.1,
             lang: Lang::Vi,
         }
     }
 
-    /// The controller's clock (the kiosk's time).
+    /// The wall clock: the status bar's time.
     pub fn now(&self) -> OffsetDateTime {
-        (self.clock)()
+        self.clock.wall()
+    }
+
+    /// The session's time: see the module documentation.
+    fn session_time(&self) -> OffsetDateTime {
+        self.anchor.0 + self.clock.monotonic().saturating_sub(self.anchor.1)
+    }
+
+    /// Seconds since the last touch, on the monotonic clock.
+    fn idle_seconds(&self) -> u64 {
+        self.clock
+            .monotonic()
+            .saturating_sub(self.last_touch)
+            .as_secs()
     }
 
     pub fn policy(&self) -> &Policy {
@@ -113,7 +138,7 @@ impl Controller {
     }
 
     fn touch(&mut self) {
-        self.last_touch = (self.clock)();
+        self.last_touch = self.clock.monotonic();
     }
 
     // --- what the citizen touches ---
@@ -128,6 +153,7 @@ impl Controller {
             self.effects.submit(Job::Status);
             return;
         }
+        self.anchor = (self.clock.wall(), self.clock.monotonic());
         let id = self.next_session;
         self.next_session = id.next();
         self.session = Some(Session::new(id));
@@ -307,7 +333,7 @@ impl Controller {
 
     /// Sends Cancel to the flow and runs only what undoes work in flight.
     fn cancel_flow(&mut self) {
-        let now = (self.clock)();
+        let now = self.session_time();
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -351,8 +377,8 @@ impl Controller {
             self.leave();
         }
         // English chosen at home by someone who then walked away.
-        let idle = ((self.clock)() - self.last_touch).whole_seconds();
-        if self.session.is_none() && idle >= i64::from(self.policy.session.idle_timeout_seconds) {
+        let idle = self.idle_seconds();
+        if self.session.is_none() && idle >= u64::from(self.policy.session.idle_timeout_seconds) {
             self.lang = Lang::Vi;
         }
     }
@@ -450,7 +476,7 @@ impl Controller {
     }
 
     fn feed(&mut self, event: Event) {
-        let now = (self.clock)();
+        let now = self.session_time();
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -516,8 +542,8 @@ impl Controller {
     pub fn idle_left(&self) -> Option<u32> {
         self.session.as_ref()?;
         let rules = &self.policy.session;
-        let idle = ((self.clock)() - self.last_touch).whole_seconds().max(0);
-        let left = i64::from(rules.idle_timeout_seconds) - idle;
+        let idle = i64::try_from(self.idle_seconds()).unwrap_or(i64::MAX);
+        let left = i64::from(rules.idle_timeout_seconds).saturating_sub(idle);
         (left <= i64::from(rules.idle_warning_seconds)).then(|| left.max(0) as u32)
     }
 }

@@ -4,7 +4,7 @@
 //! microseconds. The same screens against the real devices are in
 //! `app/tests/kiosk_controller.rs`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::*;
+use crate::domain::clock::ManualClock;
 use crate::flow::{DeliveryFailure, DuplicateOutcome, SubscriberOutcome};
 
 const T0: OffsetDateTime = datetime!(2026-12-04 09:00 +7);
@@ -46,7 +47,7 @@ impl Effects for Scripted {
 struct Rig {
     c: Controller,
     script: Rc<Script>,
-    now: Rc<Cell<OffsetDateTime>>,
+    clock: ManualClock,
 }
 
 fn ready() -> Status {
@@ -61,14 +62,13 @@ fn ready() -> Status {
 impl Rig {
     fn new(status: Status) -> Rig {
         let script = Rc::new(Script::default());
-        let now = Rc::new(Cell::new(T0));
-        let clock = Rc::clone(&now);
+        let clock = ManualClock::starting_at(T0);
         let c = Controller::new(
             Arc::new(Policy::built_in().clone()),
             Box::new(Scripted(Rc::clone(&script))),
-            Box::new(move || clock.get()),
+            Box::new(clock.clone()),
         );
-        let mut rig = Rig { c, script, now };
+        let mut rig = Rig { c, script, clock };
         rig.status(status);
         rig
     }
@@ -81,9 +81,14 @@ impl Rig {
         self.c.poll();
     }
 
-    fn advance(&mut self, seconds: i64) {
-        self.now
-            .set(self.now.get() + time::Duration::seconds(seconds));
+    fn advance(&mut self, seconds: u64) {
+        self.clock.advance(seconds);
+        self.c.on_tick();
+    }
+
+    /// Someone sets the wall clock; no time passes.
+    fn jump_wall(&mut self, seconds: i64) {
+        self.clock.jump_wall(seconds);
         self.c.on_tick();
     }
 
@@ -244,6 +249,44 @@ fn the_otp_page_counts_down_on_the_clock_it_is_given() {
         !view.fields[0].error.is_empty(),
         "expiry is said on the field"
     );
+}
+
+#[test]
+fn a_wall_clock_set_forwards_or_back_changes_no_wait() {
+    let mut rig = Rig::new(ready());
+    rig.at_otp();
+    // Three hours on: the code has not expired, the resend is still
+    // held back and the idle timeout has not fired.
+    rig.jump_wall(3 * 3600);
+    let view = rig.c.view();
+    assert!(rig.c.has_session());
+    assert_eq!(view.countdown, "5:00");
+    assert!(!view.resend_enabled, "{}", view.resend_label);
+    assert_eq!(view.idle_left, None);
+    assert_eq!(rig.c.now(), T0 + time::Duration::hours(3), "the wall clock");
+
+    // A day back (an RTC reset): the waits go on as real time passes.
+    rig.jump_wall(-27 * 3600);
+    rig.advance(61);
+    let view = rig.c.view();
+    assert_eq!(view.countdown, "3:59");
+    assert!(view.resend_enabled, "{}", view.resend_label);
+    for _ in 0..4 {
+        rig.c.on_still_here();
+        rig.jump_wall(-3600);
+        rig.advance(60);
+    }
+    let view = rig.c.view();
+    assert_eq!(
+        view.countdown, "0:00",
+        "a clock set back keeps no code alive"
+    );
+    assert!(!view.submit_enabled);
+
+    // Walking away with the clock set back still ends the session.
+    rig.jump_wall(-3600);
+    rig.advance(u64::from(rig.c.policy().session.idle_timeout_seconds));
+    assert!(!rig.c.has_session());
 }
 
 #[test]

@@ -164,7 +164,7 @@ impl Controller {
             }
             return view;
         };
-        let now = (self.clock)();
+        let now = self.session_time();
         view.telex = session.telex;
         view.subject_title = session
             .subject
