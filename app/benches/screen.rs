@@ -5,8 +5,7 @@
 //! - cold start to the first rendered frame (1080×1920), as a process:
 //!   `kiosk --demo --first-frame` against `chromium --headless --screenshot`;
 //! - peak memory of each (PSS, summed over all of Chromium's processes);
-//! - resident memory after start and after ten (and twenty) registrations
-//!   made through the screens;
+//! - resident memory after start (over a long day: `benches/memory.rs`);
 //! - the time to render a full 1080×1920 frame of the busiest screen with
 //!   the software renderer, against filling the same frame buffer.
 //!
@@ -179,8 +178,7 @@ fn main() {
         (median(runs), peak)
     });
 
-    // In this process: memory after start and after ten registrations, and
-    // the full-frame render time.
+    // In this process: memory after start, and the full-frame render time.
     let out = tmp.path().join("walk");
     let mut walker = Walker::start(
         &out,
@@ -206,11 +204,6 @@ fn main() {
         std::hint::black_box(buffer);
     }
     let (render, fill) = (median(render), median(fill));
-    walker.register(10).unwrap();
-    let rss_after_ten = status_kib("VmRSS:");
-    // Ten more: a kiosk on a long shift must not keep growing.
-    walker.register(10).unwrap();
-    let rss_after_twenty = status_kib("VmRSS:");
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mib = |k: u64| k as f64 / 1024.0;
@@ -238,11 +231,6 @@ fn main() {
     println!(
         "  resident memory after start           {:8.1} MiB",
         mib(rss_started)
-    );
-    println!(
-        "  resident memory after ten registrations {:6.1} MiB, after twenty {:.1} MiB",
-        mib(rss_after_ten),
-        mib(rss_after_twenty)
     );
     println!(
         "  full frame, software renderer         {:8.2} ms   = {:.0}x filling the frame buffer ({:.3} ms)",

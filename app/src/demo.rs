@@ -174,10 +174,16 @@ impl Demo {
         self.sim.set_faults(|f| f.cms_error = cms_error);
     }
 
+    /// Empties the demo phone's inbox.
+    pub fn clear_sms(&self) {
+        self.sim.forget_sent();
+    }
+
     /// The code in the last SMS, as the citizen reads it off the phone.
     pub fn last_code(&self, digits: usize) -> Option<String> {
-        let last = self.sms().pop()?;
-        last.text
+        let last = self.sim.last_sent()?;
+        last.decoded
+            .text
             .split(|c: char| !c.is_ascii_digit())
             .find(|w| w.len() == digits)
             .map(str::to_string)

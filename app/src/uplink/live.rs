@@ -110,11 +110,31 @@ impl LiveChecks {
         let current = Arc::clone(&self.signature);
         let start = self.timeout;
         let task = self.runtime.spawn(async move {
-            let started =
-                tokio::time::timeout(start, client.start_signature(&phone, &display_text)).await;
-            let Ok(Ok(mut session)) = started else {
-                done(None);
-                return;
+            // A portal that asks the kiosk to wait a moment is waited for,
+            // within the time the request may take.
+            let started = tokio::time::timeout(start, async {
+                loop {
+                    match client.start_signature(&phone, &display_text).await {
+                        Err(kiosk_sync::client::ClientError::Busy(wait)) if wait < start => {
+                            tokio::time::sleep(wait).await;
+                        }
+                        other => return other,
+                    }
+                }
+            })
+            .await;
+            let mut session = match started {
+                Ok(Ok(session)) => session,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "a mobile-signature request could not start");
+                    done(None);
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!("a mobile-signature request got no answer in time");
+                    done(None);
+                    return;
+                }
             };
             *current
                 .lock()

@@ -273,7 +273,7 @@ impl Uplink {
                     self.relay.online = true;
                 }
                 Err(e) => {
-                    self.relay.online = false;
+                    self.relay.online = matches!(&e, UplinkError::Client(c) if reachable(c));
                     self.relay.last_error = Some(e.to_string());
                     self.publish()?;
                     return Ok(round);
@@ -295,7 +295,7 @@ impl Uplink {
                     }
                 }
                 Err(e) => {
-                    self.relay.online = false;
+                    self.relay.online = reachable(&e);
                     self.relay.last_error = Some(e.to_string());
                 }
             }
@@ -453,6 +453,13 @@ impl Uplink {
             }
         }
     }
+}
+
+/// Whether an error still means the portal answered: asked to wait
+/// (`429`/`503` with `Retry-After`) is reachable, and the kiosk's online
+/// methods stay offered; only a portal that cannot be reached is offline.
+fn reachable(e: &kiosk_sync::client::ClientError) -> bool {
+    matches!(e, kiosk_sync::client::ClientError::Busy(_))
 }
 
 fn kiosk_now() -> i64 {

@@ -420,6 +420,17 @@ impl Simulator {
         self.lock().sent.clone()
     }
 
+    /// The last SMS accepted, if any.
+    pub fn last_sent(&self) -> Option<SentSms> {
+        self.lock().sent.last().cloned()
+    }
+
+    /// Forgets the SMS accepted so far (a phone's inbox emptied); the
+    /// count `wait_for_sent` waits on starts again from zero.
+    pub fn forget_sent(&self) {
+        self.lock().sent.clear();
+    }
+
     /// Command lines received so far.
     pub fn commands(&self) -> usize {
         self.lock().commands

@@ -1,0 +1,82 @@
+//! Memory over a long day at the kiosk: 10,000 visits through the
+//! controller and the real screens in one process (the demo kiosk: its
+//! modem simulator, SoftHSM token and reference portal run in this process
+//! too), and the resident memory after 100, 1,000 and 10,000 of them.
+//!
+//! In every twenty visits: fifteen complete mobile registrations, each its
+//! own citizen; one BHXH, one mobile-signature and one USB-token visit to
+//! their last page; one citizen who presses Hủy half-way; one who walks
+//! away until the idle timeout (`Walker::visit`). A frame is drawn after
+//! each visit, as the screen would be.
+//!
+//! The goal: no growth after warm-up, 10,000 ≤ 1.1 × 1,000.
+//!
+//! `cargo bench -p kiosk --bench memory` (MEMORY_VISITS=n for fewer).
+
+use std::time::Instant;
+
+use kiosk::walk::Walker;
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn main() {
+    let visits: u32 = std::env::var("MEMORY_VISITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut walker = Walker::start(
+        &tmp.path().join("walk"),
+        &tmp.path().join("data"),
+        1080,
+        1920,
+        kiosk_ui::i18n::Lang::Vi,
+    )
+    .unwrap();
+    walker.render_frame();
+    println!("memory over a long day: {visits} visits through the screens");
+    println!(
+        "  after start          {:7.1} MiB resident",
+        mib(status_kib("VmRSS:"))
+    );
+    let started = Instant::now();
+    let mut at = std::collections::BTreeMap::new();
+    let mut ends = std::collections::BTreeMap::<String, u32>::new();
+    for i in 0..visits {
+        let end = walker.visit(i).unwrap_or_else(|e| panic!("visit {i}: {e}"));
+        *ends.entry(format!("{end:?}")).or_default() += 1;
+        walker.render_frame();
+        let n = i + 1;
+        if [100, 1_000, 10_000].contains(&n) || n == visits {
+            let rss = status_kib("VmRSS:");
+            at.insert(n, rss);
+            println!(
+                "  after {n:>6} visits   {:7.1} MiB resident  ({:.0} s so far)",
+                mib(rss),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    println!("  visits ended on: {ends:?}");
+    println!(
+        "  peak                 {:7.1} MiB resident",
+        mib(status_kib("VmHWM:"))
+    );
+    if let (Some(thousand), Some(last)) = (at.get(&1_000), at.get(&visits)) {
+        println!(
+            "  {visits} ÷ 1,000:      {:.3} (goal ≤ 1.1)",
+            *last as f64 / *thousand as f64
+        );
+    }
+}
