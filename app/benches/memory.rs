@@ -16,15 +16,9 @@
 use std::time::Instant;
 
 use kiosk::walk::Walker;
+use support::status_kib;
 
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
+mod support;
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0

@@ -28,18 +28,16 @@ use kiosk_sync::PortalSecretKey;
 use kiosk_sync::relay::{RelayConfig, next_batch};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use support::median;
 use time::OffsetDateTime;
+
+mod support;
 
 const TRIVIAL: PasswordHashCost = PasswordHashCost {
     memory_kib: 8,
     iterations: 1,
     parallelism: 1,
 };
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

@@ -16,22 +16,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kiosk::walk::Walker;
+use support::{median, status_kib};
+
+mod support;
 
 const RUNS: usize = 5;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// Proportional set size: shared pages divided among the processes that
 /// share them, so a process tree's sum counts each page once.

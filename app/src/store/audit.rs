@@ -57,6 +57,47 @@ pub(super) fn audit_mac(
     mac.finalize().into_bytes().to_vec()
 }
 
+/// One audit entry as stored.
+pub(super) struct Entry {
+    pub seq: i64,
+    pub at: i64,
+    pub event: String,
+    pub registration_id: Option<String>,
+    pub detail: String,
+    pub prev_mac: Vec<u8>,
+    pub mac: Vec<u8>,
+}
+
+impl Entry {
+    pub const SELECT: &'static str =
+        "SELECT seq, at, event, registration_id, detail, prev_mac, mac FROM audit ORDER BY seq";
+
+    pub fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+        Ok(Entry {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            event: row.get(2)?,
+            registration_id: row.get(3)?,
+            detail: row.get(4)?,
+            prev_mac: row.get(5)?,
+            mac: row.get(6)?,
+        })
+    }
+
+    /// Whether the entry's MAC is the one `key` gives it after `prev`.
+    pub fn mac_holds(&self, key: &[u8; 32], prev: &[u8]) -> bool {
+        audit_mac(
+            key,
+            prev,
+            self.seq,
+            self.at,
+            &self.event,
+            self.registration_id.as_deref(),
+            &self.detail,
+        ) == self.mac
+    }
+}
+
 pub(super) fn append_audit_in(
     tx: &rusqlite::Transaction<'_>,
     key: &[u8; 32],
@@ -104,43 +145,25 @@ impl Store {
     /// and the outbox.
     pub fn verify_audit(&self, audit_key: &[u8; 32]) -> Result<AuditReport, AuditError> {
         let read = |e: rusqlite::Error| AuditError::Read(e.to_string());
-        let mut stmt = self
-            .conn
-            .prepare("SELECT seq, at, event, registration_id, detail, prev_mac, mac FROM audit ORDER BY seq")
-            .map_err(read)?;
+        let mut stmt = self.conn.prepare(Entry::SELECT).map_err(read)?;
         let mut rows = stmt.query([]).map_err(read)?;
         let mut expected = 1i64;
         let mut prev = vec![0u8; 32];
         while let Some(row) = rows.next().map_err(read)? {
-            let seq: i64 = row.get(0).map_err(read)?;
-            let at: i64 = row.get(1).map_err(read)?;
-            let event: String = row.get(2).map_err(read)?;
-            let registration_id: Option<String> = row.get(3).map_err(read)?;
-            let detail: String = row.get(4).map_err(read)?;
-            let prev_mac: Vec<u8> = row.get(5).map_err(read)?;
-            let mac: Vec<u8> = row.get(6).map_err(read)?;
-            if seq != expected {
+            let entry = Entry::read(row).map_err(read)?;
+            if entry.seq != expected {
                 return Err(AuditError::Gap {
                     expected,
-                    found: seq,
+                    found: entry.seq,
                 });
             }
-            if prev_mac != prev {
-                return Err(AuditError::BrokenLink(seq));
+            if entry.prev_mac != prev {
+                return Err(AuditError::BrokenLink(entry.seq));
             }
-            if audit_mac(
-                audit_key,
-                &prev,
-                seq,
-                at,
-                &event,
-                registration_id.as_deref(),
-                &detail,
-            ) != mac
-            {
-                return Err(AuditError::BadMac(seq));
+            if !entry.mac_holds(audit_key, &prev) {
+                return Err(AuditError::BadMac(entry.seq));
             }
-            prev = mac;
+            prev = entry.mac;
             expected += 1;
         }
         let first = |sql: &str| -> Result<Option<String>, AuditError> {

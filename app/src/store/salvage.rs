@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
-use super::audit::{EVENT_COMPLETED, append_audit_in, audit_mac};
+use super::audit::{EVENT_COMPLETED, Entry, append_audit_in};
 use super::{Store, StoreError};
 
 /// What a salvage kept and lost.
@@ -171,50 +171,22 @@ fn salvage_from(
     // The audit chain's sound prefix, verbatim.
     let mut completed: HashSet<String> = HashSet::new();
     let mut prev = vec![0u8; 32];
-    type Entry = (i64, i64, String, Option<String>, String, Vec<u8>, Vec<u8>);
-    let entries: Vec<Entry> = readable(
-        &old,
-        "SELECT seq, at, event, registration_id, detail, prev_mac, mac FROM audit ORDER BY seq",
-        |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        },
-    );
+    let entries = readable(&old, Entry::SELECT, Entry::read);
     let audit_read = entries.len();
-    for (expected, (seq, at, event, registration_id, detail, prev_mac, mac)) in
-        (1i64..).zip(entries)
-    {
-        let sound = seq == expected
-            && prev_mac == prev
-            && audit_mac(
-                audit_key,
-                &prev,
-                seq,
-                at,
-                &event,
-                registration_id.as_deref(),
-                &detail,
-            ) == mac;
-        if !sound {
+    for (expected, e) in (1i64..).zip(entries) {
+        if e.seq != expected || e.prev_mac != prev || !e.mac_holds(audit_key, &prev) {
             break;
         }
         tx.execute(
             "INSERT INTO audit (seq, at, event, registration_id, detail, prev_mac, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![seq, at, event, registration_id, detail, prev_mac, mac],
+            params![e.seq, e.at, e.event, e.registration_id, e.detail, e.prev_mac, e.mac],
         )?;
-        if event == EVENT_COMPLETED
-            && let Some(id) = registration_id
+        if e.event == EVENT_COMPLETED
+            && let Some(id) = e.registration_id
         {
             completed.insert(id);
         }
-        prev = mac;
+        prev = e.mac;
         report.audit_kept += 1;
     }
     append_audit_in(
