@@ -91,6 +91,13 @@ CREATE TABLE sync_state (
     value TEXT NOT NULL
 ) STRICT;
 "#,
+    r#"
+-- The audit check looks up each registration's completion entry: without
+-- this, `kioskctl status` took two minutes at 50,000 queued.
+CREATE INDEX audit_registration ON audit (registration_id, event);
+-- The relay takes the oldest due registrations first, a batch at a time.
+CREATE INDEX registrations_created ON registrations (created_at);
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]

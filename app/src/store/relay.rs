@@ -35,6 +35,44 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// At most `limit` rows due at `now` (or scheduled beyond `horizon`, by
+    /// a clock since set back), oldest first: what the next batch is made
+    /// of, found without reading the whole outbox.
+    pub fn due_outbox(
+        &self,
+        now: i64,
+        horizon: i64,
+        limit: usize,
+    ) -> Result<Vec<kiosk_sync::relay::Queued>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT o.registration_id, COALESCE(length(r.envelope), 0), o.attempts, o.next_attempt_at, r.created_at
+             FROM registrations r JOIN outbox o ON o.registration_id = r.id
+             WHERE o.next_attempt_at <= ?1 OR o.next_attempt_at > ?2
+             ORDER BY r.created_at, r.rowid LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![now, horizon, limit as i64], |r| {
+            Ok(kiosk_sync::relay::Queued {
+                registration_id: r.get(0)?,
+                envelope_bytes: r.get::<_, i64>(1)? as usize,
+                attempts: r.get(2)?,
+                next_attempt_at: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The outbox in three figures: how many wait, when the oldest was
+    /// made, when the next is due.
+    pub fn outbox_summary(&self) -> Result<(usize, Option<i64>, Option<i64>), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), MIN(r.created_at), MIN(o.next_attempt_at)
+             FROM outbox o JOIN registrations r ON r.id = o.registration_id",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as usize, r.get(1)?, r.get(2)?)),
+        )?)
+    }
+
     /// How many registrations wait in the outbox (the status bar's figure,
     /// read once a second: a count, not the rows).
     pub fn outbox_len(&self) -> Result<usize, StoreError> {

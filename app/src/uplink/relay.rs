@@ -220,8 +220,13 @@ impl Uplink {
         let mut sent: HashSet<String> = HashSet::new();
         self.store
             .set_sync_value(LAST_ATTEMPT, Some(&now.to_string()))?;
+        let horizon = now.saturating_add(kiosk_sync::relay::LONGEST_WAIT.as_secs() as i64);
         loop {
-            let outbox = self.store.outbox()?;
+            let outbox = self.store.due_outbox(
+                now,
+                horizon,
+                self.config.max_batch_items + sent.len().min(1_000),
+            )?;
             let fresh: Vec<_> = outbox
                 .into_iter()
                 .filter(|q| !sent.contains(&q.registration_id))
@@ -377,7 +382,7 @@ impl Uplink {
     }
 
     fn heartbeat_report(&self, now: i64) -> Result<Heartbeat, StoreError> {
-        let outbox = self.store.outbox()?;
+        let (queued, oldest, _) = self.store.outbox_summary()?;
         let peripherals = self
             .handle
             .peripherals
@@ -386,8 +391,8 @@ impl Uplink {
             .clone();
         Ok(Heartbeat {
             software_version: env!("CARGO_PKG_VERSION").into(),
-            queue_depth: outbox.len() as u64,
-            oldest_pending_secs: outbox.iter().map(|q| (now - q.created_at).max(0)).max(),
+            queue_depth: queued as u64,
+            oldest_pending_secs: oldest.map(|t| (now - t).max(0)),
             policy_version: Some(self.policy.version),
             peripherals,
             clock_skew_secs: self.client.clock_skew(),
@@ -398,11 +403,7 @@ impl Uplink {
     /// capped by the status poll.
     pub fn next_round_in(&self, now: i64) -> Duration {
         let poll = i64::from(self.policy.sync.status_poll_seconds);
-        let next_due = self
-            .store
-            .outbox()
-            .ok()
-            .and_then(|o| o.iter().map(|q| q.next_attempt_at).min());
+        let next_due = self.store.outbox_summary().ok().and_then(|(_, _, due)| due);
         let wait = next_due.map_or(poll, |t| (t - now).clamp(1, poll));
         Duration::from_secs(wait as u64)
     }

@@ -544,7 +544,6 @@ fn serve(device: Device, link: &Path, shared: &(Mutex<Shared>, Condvar)) {
             s.commands += buf[..n].iter().filter(|&&b| b == b'\r').count();
             s.faults.clone()
         };
-        let before = modem.sent.len();
         let reply = modem.feed(&buf[..n], &faults);
         if !faults.delay.is_zero() {
             // The simulated latency of a slow modem, interruptible by stop.
@@ -552,10 +551,12 @@ fn serve(device: Device, link: &Path, shared: &(Mutex<Shared>, Condvar)) {
             let s = lock.lock().unwrap_or_else(|e| e.into_inner());
             let _ = cvar.wait_timeout_while(s, faults.delay, |s| !s.stop && Instant::now() < until);
         }
-        // Recorded before answering: whoever reads the answer finds the record.
-        if modem.sent.len() > before {
+        // Recorded before answering: whoever reads the answer finds the
+        // record. Moved, not copied: the line's own list stays empty, so a
+        // long run's memory is the shared list's alone (`forget_sent`).
+        if !modem.sent.is_empty() {
             let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
-            s.sent.extend(modem.sent[before..].iter().cloned());
+            s.sent.append(&mut modem.sent);
             cvar.notify_all();
         }
         if !faults.mute && !reply.is_empty() {

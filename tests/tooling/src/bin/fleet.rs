@@ -156,6 +156,9 @@ struct Report {
     portal_rss: u64,
     portal_peak: u64,
     portal_start: u64,
+    /// The portal's CPU time over the run ÷ the run's length: 1.0 is one
+    /// core busy all along.
+    portal_cores: f64,
 }
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
@@ -213,6 +216,10 @@ impl Report {
             self.portal_start as f64 / 1024.0,
             self.portal_peak as f64 / 1024.0
         );
+        println!(
+            "  portal CPU      {:.2} cores busy on average",
+            self.portal_cores
+        );
     }
 }
 
@@ -251,6 +258,32 @@ fn quoted(text: &str, key: &str) -> Result<String, String> {
         .and_then(|rest| rest.strip_suffix('"'))
         .map(str::to_string)
         .ok_or_else(|| format!("portal init printed no {key}"))
+}
+
+/// User and system CPU seconds of process `pid` so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    // Clock ticks per second: what `getconf CLK_TCK` says, 100 on Linux.
+    let ticks = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0);
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // After the command name in parentheses: fields 3 onwards.
+            let fields: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .unwrap_or(0.0)
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -402,6 +435,7 @@ async fn fleet(args: &Args, n: usize) -> Result<Report, String> {
     report.enrol = enrolling.elapsed();
 
     let shared = Arc::new(Mutex::new(Shared::default()));
+    let cpu_before = cpu_seconds(pid);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
@@ -508,6 +542,7 @@ async fn fleet(args: &Args, n: usize) -> Result<Report, String> {
         t.await.map_err(|e| e.to_string())?;
     }
     report.seconds = started.elapsed().as_secs_f64();
+    report.portal_cores = (cpu_seconds(pid) - cpu_before) / report.seconds;
     let sampled = sampler.await.map_err(|e| e.to_string())?;
     report.portal_rss = status_kib(pid, "VmRSS:");
     report.portal_peak = status_kib(pid, "VmHWM:").max(sampled);
