@@ -7,7 +7,8 @@
 //! - the status bar's read (the outbox count and the free space, what the
 //!   worker reads once a second), median of 200;
 //! - the local duplicate check (keyed identity hash, indexed), median of 200;
-//! - the relay's choice of the next batch from the whole outbox;
+//! - the relay's choice of the next batch (the due rows of one batch) and
+//!   the outbox's figures for the heartbeat and the next wake-up;
 //! - `kioskctl queue list` as a process, its output thrown away;
 //! - `kioskctl status` as a process.
 //!
@@ -130,9 +131,16 @@ fn measure(k: &mut Kiosk) -> Figures {
         (0..5)
             .map(|_| {
                 let t = Instant::now();
-                let outbox = k.store.outbox().unwrap();
+                // As the relay does: the due rows of one batch, then the
+                // heartbeat's and the next wake-up's figures.
+                let config = RelayConfig::default();
                 let now = OffsetDateTime::now_utc().unix_timestamp();
-                std::hint::black_box(next_batch(&outbox, now, &RelayConfig::default()).len());
+                let due = k
+                    .store
+                    .due_outbox(now, now + 86_400, config.max_batch_items)
+                    .unwrap();
+                std::hint::black_box(next_batch(&due, now, &config).len());
+                std::hint::black_box(k.store.outbox_summary().unwrap());
                 t.elapsed()
             })
             .collect(),
@@ -204,7 +212,11 @@ fn main() {
             full.status,
         ),
         ("local duplicate check", empty.duplicate, full.duplicate),
-        ("relay: choose the next batch", empty.batch, full.batch),
+        (
+            "relay: next batch + outbox figures",
+            empty.batch,
+            full.batch,
+        ),
         (
             "kioskctl queue list (process)",
             empty.queue_list,

@@ -95,8 +95,10 @@ CREATE TABLE sync_state (
 -- The audit check looks up each registration's completion entry: without
 -- this, `kioskctl status` took two minutes at 50,000 queued.
 CREATE INDEX audit_registration ON audit (registration_id, event);
--- The relay takes the oldest due registrations first, a batch at a time.
+-- The relay takes the oldest due registrations first, a batch at a time,
+-- and sleeps until the next is due.
 CREATE INDEX registrations_created ON registrations (created_at);
+CREATE INDEX outbox_due ON outbox (next_attempt_at);
 "#,
 ];
 

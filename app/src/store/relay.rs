@@ -65,12 +65,20 @@ impl Store {
     /// The outbox in three figures: how many wait, when the oldest was
     /// made, when the next is due.
     pub fn outbox_summary(&self) -> Result<(usize, Option<i64>, Option<i64>), StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*), MIN(r.created_at), MIN(o.next_attempt_at)
-             FROM outbox o JOIN registrations r ON r.id = o.registration_id",
-            [],
-            |r| Ok((r.get::<_, i64>(0)? as usize, r.get(1)?, r.get(2)?)),
-        )?)
+        // Three indexed look-ups rather than one join over the outbox.
+        let oldest = self
+            .conn
+            .query_row(
+                "SELECT r.created_at FROM registrations r JOIN outbox o ON o.registration_id = r.id
+                 ORDER BY r.created_at LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let next_due = self
+            .conn
+            .query_row("SELECT MIN(next_attempt_at) FROM outbox", [], |r| r.get(0))?;
+        Ok((self.outbox_len()?, oldest, next_due))
     }
 
     /// How many registrations wait in the outbox (the status bar's figure,
