@@ -29,6 +29,9 @@ fn every_screen_renders_at_kiosk_sizes() {
             let k = ui.global::<KioskScreen>();
             k.set_page(screen);
             k.set_wide(width > height);
+            // What the controller says of a kiosk that can store: Đăng ký
+            // may be pressed.
+            k.set_submit_enabled(true);
             k.set_methods(ModelRc::new(VecModel::from(vec![MethodItem {
                 id: "bhxh".into(),
                 title: "Bảo hiểm xã hội".into(),
@@ -71,6 +74,19 @@ fn every_screen_renders_at_kiosk_sizes() {
                 assert!(
                     red > (width as usize * 100),
                     "{width}x{height}: no Đăng ký button ({red} red pixels)"
+                );
+                // Out of service: the button greys out and the notice shows
+                // in its amber frame.
+                k.set_submit_enabled(false);
+                k.set_title("Máy tạm ngừng nhận hồ sơ".into());
+                k.set_message("Bộ nhớ của máy đã đầy.".into());
+                let pixels = kiosk_ui::render(&window, &ui);
+                let count =
+                    |rgb: (u8, u8, u8)| pixels.iter().filter(|p| (p.r, p.g, p.b) == rgb).count();
+                assert_eq!(count((0xb3, 0x26, 0x1e)), 0, "{width}x{height}");
+                assert!(
+                    count((0x9a, 0x67, 0x00)) > width as usize * 4,
+                    "{width}x{height}: no notice frame"
                 );
             }
             ui.hide().unwrap();
