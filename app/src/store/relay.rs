@@ -15,6 +15,18 @@ pub struct StatusChange {
     pub terminal: bool,
 }
 
+/// One outbox row as the relay sees it, from the columns both queries
+/// select in the same order.
+fn queued(r: &rusqlite::Row<'_>) -> rusqlite::Result<kiosk_sync::relay::Queued> {
+    Ok(kiosk_sync::relay::Queued {
+        registration_id: r.get(0)?,
+        envelope_bytes: r.get::<_, i64>(1)? as usize,
+        attempts: r.get(2)?,
+        next_attempt_at: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
 impl Store {
     /// The outbox as the relay sees it: ids, sizes and schedule only.
     pub fn outbox(&self) -> Result<Vec<kiosk_sync::relay::Queued>, StoreError> {
@@ -23,15 +35,7 @@ impl Store {
              FROM outbox o JOIN registrations r ON r.id = o.registration_id
              ORDER BY r.created_at, r.rowid",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(kiosk_sync::relay::Queued {
-                registration_id: r.get(0)?,
-                envelope_bytes: r.get::<_, i64>(1)? as usize,
-                attempts: r.get(2)?,
-                next_attempt_at: r.get(3)?,
-                created_at: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([], queued)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -50,15 +54,7 @@ impl Store {
              WHERE o.next_attempt_at <= ?1 OR o.next_attempt_at > ?2
              ORDER BY r.created_at, r.rowid LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![now, horizon, limit as i64], |r| {
-            Ok(kiosk_sync::relay::Queued {
-                registration_id: r.get(0)?,
-                envelope_bytes: r.get::<_, i64>(1)? as usize,
-                attempts: r.get(2)?,
-                next_attempt_at: r.get(3)?,
-                created_at: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![now, horizon, limit as i64], queued)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
