@@ -12,10 +12,13 @@
 //! - [`token`]: USB signing tokens through PKCS#11 — PIN, proof of
 //!   possession, certificates with Vietnamese subject conventions, the chain
 //!   to trusted CAs. Start from [`token::pkcs11::prove_possession`].
-//! - `card` (to come): the PC/SC reader and the chip in the CCCD card (ICAO 9303).
+//! - [`card`]: the PC/SC reader and the chip in the CCCD card (ICAO 9303):
+//!   access control, secure messaging, the data groups, passive
+//!   authentication.
 //!
 //! This crate knows nothing of registrations: it reports what a device said,
 //! and `app` decides what that means for the citizen.
 
+pub mod card;
 pub mod modem;
 pub mod token;

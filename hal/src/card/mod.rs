@@ -1,0 +1,11 @@
+//! The smartcard reader and the chip in the CCCD card (ICAO 9303).
+//!
+//! Layers, as for the other devices:
+//! - [`apdu`], [`tlv`]: the bytes of ISO/IEC 7816-4;
+//! - [`bac`], [`sm`]: Basic Access Control and 3DES secure messaging, both
+//!   ends (the reader here, the chip in the virtual card of the tests),
+//!   checked against ICAO 9303-11's worked examples.
+pub mod apdu;
+pub mod bac;
+pub mod sm;
+pub mod tlv;
