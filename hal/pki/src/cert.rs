@@ -211,9 +211,10 @@ impl PublicKey {
         }
     }
 
-    /// Checks a certificate's (or a revocation list's) signature made by
-    /// this (issuer) key.
-    pub(crate) fn verify_certificate(
+    /// Checks a signature made by this key with the signature algorithm
+    /// `algorithm` over `tbs`: a certificate's or a revocation list's by
+    /// its issuer, or a document signer's over the chip's security object.
+    pub fn verify_certificate(
         &self,
         algorithm: &ObjectIdentifier,
         tbs: &[u8],
