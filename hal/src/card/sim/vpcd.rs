@@ -1,0 +1,147 @@
+//! The virtual card in a virtual reader: a client of `vsmartcard-vpcd`,
+//! the PC/SC driver that gives `pcscd` a reader ("Virtual PCD") fed over a
+//! TCP socket. Each message is a two-byte big-endian length and its bytes;
+//! one-byte messages are the reader's power commands (0 off, 1 on, 2 reset,
+//! 4 ATR), anything longer is an APDU to answer. Connected means the card is
+//! on the reader; closing the socket takes it off.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::chip::{ATR, VirtualChip};
+
+/// A card placed on the virtual reader at `port`; dropping it (or
+/// [`Placed::remove`]) takes it off.
+#[derive(Debug)]
+pub struct Placed {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<VirtualChip>>,
+    chip_apdus: Arc<Mutex<usize>>,
+}
+
+impl Placed {
+    /// Connects to vpcd on localhost, retrying until `patience` has passed
+    /// (the driver listens only once `pcscd` has loaded it).
+    pub fn on_reader(port: u16, chip: VirtualChip, patience: Duration) -> io::Result<Placed> {
+        let deadline = Instant::now() + patience;
+        let stream = loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        stream.set_nodelay(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let chip_apdus = Arc::new(Mutex::new(0));
+        let (stop2, count) = (Arc::clone(&stop), Arc::clone(&chip_apdus));
+        // The thread owns the only handle on the socket: when it ends, the
+        // socket closes and the reader sees the card leave.
+        let thread = std::thread::Builder::new()
+            .name("virtual-card".into())
+            .spawn(move || serve(stream, chip, &stop2, &count))?;
+        Ok(Placed {
+            stop,
+            thread: Some(thread),
+            chip_apdus,
+        })
+    }
+
+    /// APDUs the card answered so far.
+    pub fn apdus(&self) -> usize {
+        *self.chip_apdus.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the card off the reader; answers the chip (for another
+    /// placing).
+    pub fn remove(mut self) -> Option<VirtualChip> {
+        self.take_off()
+    }
+
+    fn take_off(&mut self) -> Option<VirtualChip> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().and_then(|t| t.join().ok())
+    }
+
+    /// Whether the card is still on the reader (it leaves by itself when
+    /// told to be pulled out mid-read).
+    pub fn is_on_reader(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        self.take_off();
+    }
+}
+
+/// How often a waiting card looks whether it is being taken off.
+const POLL: Duration = Duration::from_millis(50);
+/// How long the rest of a message may take once it has started.
+const MESSAGE: Duration = Duration::from_secs(5);
+
+fn serve(
+    mut s: TcpStream,
+    mut chip: VirtualChip,
+    stop: &AtomicBool,
+    count: &Mutex<usize>,
+) -> VirtualChip {
+    let mut len = [0u8; 2];
+    while !stop.load(Ordering::SeqCst) {
+        // Wait for the reader's next message, looking up now and then to
+        // see whether the card is being taken off.
+        let _ = s.set_read_timeout(Some(POLL));
+        match s.peek(&mut len[..1]) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => break,
+        }
+        let _ = s.set_read_timeout(Some(MESSAGE));
+        if s.read_exact(&mut len).is_err() {
+            break;
+        }
+        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if s.read_exact(&mut msg).is_err() {
+            break;
+        }
+        let answer = match msg[..] {
+            [0] | [1] | [2] => {
+                chip.reset();
+                continue;
+            }
+            [4] => ATR.to_vec(),
+            _ => {
+                if !chip.present() {
+                    break;
+                }
+                let a = chip.process(&msg);
+                *count.lock().unwrap_or_else(|e| e.into_inner()) = chip.apdus;
+                if !chip.present() {
+                    // Pulled out while answering: the answer never arrives.
+                    break;
+                }
+                a
+            }
+        };
+        let mut out = (answer.len() as u16).to_be_bytes().to_vec();
+        out.extend(answer);
+        if s.write_all(&out).is_err() {
+            break;
+        }
+    }
+    let _ = s.shutdown(Shutdown::Both);
+    chip
+}
