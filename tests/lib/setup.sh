@@ -3,7 +3,8 @@
 
 # Debian packages the build and the tests need. Each issue that brings a peer
 # (pcscd, SoftHSM2, a modem on a pty) adds its package here.
-KIOSK_APT_PACKAGES=(gcc libc6-dev pkg-config python3-gammu softhsm2 opensc openssl fontconfig fonts-dejavu-core)
+KIOSK_APT_PACKAGES=(gcc libc6-dev pkg-config python3-gammu softhsm2 opensc openssl fontconfig fonts-dejavu-core
+    libpcsclite-dev pcscd vsmartcard-vpcd)
 
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -54,4 +55,57 @@ ensure_python_tools() {
     printf 'Installing Python tools: %s\n' "${missing[*]}"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check "${missing[@]}" \
         || die "could not install: ${missing[*]}"
+}
+
+# Commands to run when the calling script exits, last registered first.
+KIOSK_ON_EXIT=()
+on_exit() {
+    KIOSK_ON_EXIT=("$1" "${KIOSK_ON_EXIT[@]}")
+    trap 'for c in "${KIOSK_ON_EXIT[@]}"; do eval "$c"; done' EXIT
+}
+
+# A pcscd of our own with one virtual reader ("Virtual PCD", from
+# vsmartcard-vpcd) that the virtual CCCD card connects to on
+# KIOSK_VPCD_PORT. Its socket is in target/pcscd/, seen by the PC/SC
+# library through PCSCLITE_CSOCK_NAME; Debian's pcscd puts its socket in
+# /run/pcscd whatever it is told, so as root it runs in a mount namespace of
+# its own where /run is private and /run/pcscd is target/pcscd/run. The
+# system's pcscd, if any, is left alone; ours stops when the script exits.
+ensure_pcscd() {
+    local dir="$PWD/target/pcscd" port
+    port=$(python3 -c 'import socket
+for _ in range(50):
+    a, b = socket.socket(), socket.socket()
+    try:
+        a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]; b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        continue
+    finally:
+        a.close(); b.close()
+    print(p); break')
+    [ -n "$port" ] || die "no free port pair for the virtual reader"
+    rm -rf "$dir" && mkdir -p "$dir/conf" "$dir/run"
+    printf 'FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:0x%X\nLIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID    0x%X\n' \
+        "$port" "$port" > "$dir/conf/vpcd"
+    if [ "$(id -u)" -eq 0 ] && unshare --mount --propagation private true 2>/dev/null; then
+        unshare --mount --propagation private sh -c \
+            'mount -t tmpfs kiosk-run /run && mkdir /run/pcscd && mount --bind "$1" /run/pcscd && exec pcscd --foreground -c "$2"' \
+            sh "$dir/run" "$dir/conf" > "$dir/log" 2>&1 &
+    elif [ ! -S /run/pcscd/pcscd.comm ]; then
+        # No namespace: the system location, free since no pcscd runs.
+        pcscd --foreground -c "$dir/conf" > "$dir/log" 2>&1 &
+        ln -sf /run/pcscd/pcscd.comm "$dir/run/pcscd.comm"
+    else
+        die "pcscd already runs here and a private one needs root (unshare). Run as root, or stop the system pcscd."
+    fi
+    local pid=$!
+    on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+    local i
+    for i in $(seq 100); do
+        [ -S "$dir/run/pcscd.comm" ] && break
+        kill -0 "$pid" 2>/dev/null || die "pcscd did not start: $(cat "$dir/log")"
+        sleep 0.1
+    done
+    [ -S "$dir/run/pcscd.comm" ] || die "pcscd did not make its socket: $(cat "$dir/log")"
+    export PCSCLITE_CSOCK_NAME="$dir/run/pcscd.comm" KIOSK_VPCD_PORT="$port"
 }
