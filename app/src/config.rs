@@ -16,6 +16,9 @@
 //! modules = ["/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"]   # the CAs' PKCS#11 drivers
 //! trust_anchors = "/etc/kiosk/trust"   # National Root CA and licensed CAs, PEM or DER
 //!
+//! [card]          # the smartcard reader for the chip in CCCD cards
+//! csca = "/etc/kiosk/csca"   # Country Signing CA certificates, PEM or DER
+//!
 //! [password_hash]   # Argon2id cost; defaults follow OWASP's minimum
 //! memory_kib = 19456
 //! iterations = 2
@@ -68,6 +71,8 @@ pub struct Config {
     pub modem: Option<ModemSection>,
     #[serde(default)]
     pub token: TokenSection,
+    #[serde(default)]
+    pub card: CardSection,
     /// Which log events are kept, as `RUST_LOG` takes them (`"info"`,
     /// `"warn,kiosk::uplink=debug"`); `RUST_LOG` itself wins.
     pub log: Option<String>,
@@ -92,6 +97,28 @@ impl Default for TokenSection {
         TokenSection {
             modules: Vec::new(),
             trust_anchors: default_trust_anchors(),
+        }
+    }
+}
+
+/// The chip in the citizen's CCCD card: whose signatures prove it genuine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardSection {
+    /// The CSCA list: every certificate in the directory is a Country
+    /// Signing CA whose Document Signers the kiosk believes.
+    #[serde(default = "default_csca")]
+    pub csca: PathBuf,
+}
+
+fn default_csca() -> PathBuf {
+    PathBuf::from("/etc/kiosk/csca")
+}
+
+impl Default for CardSection {
+    fn default() -> Self {
+        CardSection {
+            csca: default_csca(),
         }
     }
 }
@@ -143,6 +170,7 @@ impl Default for Config {
             password_hash: PasswordHashCost::default(),
             modem: None,
             token: TokenSection::default(),
+            card: CardSection::default(),
             log: None,
         }
     }

@@ -112,7 +112,7 @@ fn a_card_placed_is_seen_read_through_pcscd_verified_and_seen_to_leave() {
     assert_eq!(v.dg13.unwrap().full_name(), Some("Nguyễn Thị Thu Hà"));
     assert!(placed.apdus() >= files.apdus, "every APDU reached the card");
 
-    drop(placed);
+    placed.removed(PATIENCE).unwrap();
     card_on_reader(&watcher, false);
 }
 
@@ -132,13 +132,15 @@ fn a_card_pulled_out_mid_read_is_a_state_and_the_next_card_reads() {
             matches!(e, CardError::Removed | CardError::Reader(_)),
             "pulled after {after}: {e:?}"
         );
-        card_on_reader(&watcher, false);
         assert!(!placed.is_on_reader());
+        placed.removed(PATIENCE).unwrap();
+        card_on_reader(&watcher, false);
     }
-    let _placed = Placed::on_reader(port(), chip(Faults::default()), PATIENCE).unwrap();
+    let placed = Placed::on_reader(port(), chip(Faults::default()), PATIENCE).unwrap();
     card_on_reader(&watcher, true);
     let files = read_placed(|_| ReadOptions::default()).unwrap();
     chip::verify(&files, &cscas(), now()).unwrap();
+    placed.removed(PATIENCE).unwrap();
 }
 
 #[test]
@@ -149,10 +151,23 @@ fn a_slow_card_is_read_all_the_same() {
         slow: Some(Duration::from_millis(40)),
         ..Faults::default()
     };
-    let _placed = Placed::on_reader(port(), chip(faults), PATIENCE).unwrap();
+    let placed = Placed::on_reader(port(), chip(faults), PATIENCE).unwrap();
     card_on_reader(&watcher, true);
     let started = Instant::now();
     let files = read_placed(|_| ReadOptions::default()).unwrap();
     assert!(started.elapsed() >= Duration::from_millis(40) * files.apdus as u32);
     chip::verify(&files, &cscas(), now()).unwrap();
+    placed.removed(PATIENCE).unwrap();
+}
+
+#[test]
+fn one_watcher_sees_every_placing_and_removal() {
+    let _turn = turn();
+    let watcher = ReaderWatcher::spawn();
+    for _ in 0..3 {
+        let placed = Placed::on_reader(port(), chip(Faults::default()), PATIENCE).unwrap();
+        card_on_reader(&watcher, true);
+        placed.removed(PATIENCE).unwrap();
+        card_on_reader(&watcher, false);
+    }
 }

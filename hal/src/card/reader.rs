@@ -8,7 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use pcsc::{Context, Protocols, ReaderState, Scope, ShareMode, State};
+pub use pcsc::Context;
+use pcsc::{Protocols, ReaderState, Scope, ShareMode, State};
 
 use super::chip::{CardError, SHORT_READ, Transport};
 
@@ -43,6 +44,11 @@ fn reader_error(e: pcsc::Error) -> CardError {
         | pcsc::Error::UnresponsiveCard => CardError::Removed,
         other => CardError::Reader(other.to_string()),
     }
+}
+
+/// A connection to `pcscd`.
+pub fn establish() -> Result<Context, CardError> {
+    Context::establish(Scope::User).map_err(|e| CardError::Reader(format!("pcscd: {e}")))
 }
 
 /// The readers `pcscd` knows now, each with the ATR of its card if one is
@@ -225,6 +231,9 @@ fn publish(shared: &Shared, readers: Readers) {
     }
 }
 
+/// How often a waiting watcher looks whether it is being dropped.
+const WAKE: Duration = Duration::from_millis(250);
+
 /// How long to wait before asking a missing `pcscd` again.
 const RETRY: Duration = Duration::from_millis(500);
 
@@ -290,11 +299,19 @@ fn watch(
             for s in &mut states {
                 s.sync_current_state();
             }
-            // Then wait for any change, and list again.
-            match ctx.get_status_change(None, &mut states) {
-                Ok(()) | Err(pcsc::Error::Timeout) => {}
-                Err(pcsc::Error::Cancelled) => return,
-                Err(_) => break,
+            // Then wait for any change, and list again. The wait wakes now
+            // and then to see whether the watcher is being dropped: a
+            // cancel sent before the wait began would be lost.
+            let changed = loop {
+                match ctx.get_status_change(WAKE, &mut states) {
+                    Ok(()) => break true,
+                    Err(pcsc::Error::Timeout) if !stopping.load(Ordering::SeqCst) => {}
+                    Err(pcsc::Error::Timeout | pcsc::Error::Cancelled) => return,
+                    Err(_) => break false,
+                }
+            };
+            if !changed {
+                break;
             }
         }
         std::thread::sleep(RETRY);

@@ -1,5 +1,5 @@
-//! `kioskctl modem` and `kioskctl token`: the kiosk's devices, checked by
-//! hand.
+//! `kioskctl modem`, `kioskctl token` and `kioskctl card`: the kiosk's
+//! devices, checked by hand.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use kiosk::domain::{PhoneNumber, mask_middle};
 
-use crate::{CtlError, Kiosk, ModemCommand, TokenCommand, environment, invalid};
+use crate::{CardCommand, CtlError, Kiosk, ModemCommand, TokenCommand, environment, invalid};
 
 pub(crate) fn modem(
     kiosk: &Kiosk,
@@ -222,6 +222,134 @@ pub(crate) fn token(
                 Err(invalid(format!(
                     "certificate not usable for registration: {v}"
                 )))
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// dd/mm/yyyy as the card prints it → YYMMDD as the MRZ holds it.
+fn mrz_date(text: &str, what: &str) -> Result<String, CtlError> {
+    let parts: Vec<&str> = text.trim().split('/').collect();
+    match parts[..] {
+        [d, m, y]
+            if d.len() == 2
+                && m.len() == 2
+                && y.len() == 4
+                && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            Ok(format!("{}{m}{d}", &y[2..]))
+        }
+        _ => Err(invalid(format!(
+            "{what}: expected dd/mm/yyyy, got {text:?}"
+        ))),
+    }
+}
+
+/// A name as initials: enough for a technician to tell two cards apart.
+fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .map(|c| format!("{c}."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(crate) fn card(
+    kiosk: &Kiosk,
+    command: &CardCommand,
+    csca: Option<&Path>,
+) -> Result<(), CtlError> {
+    use kiosk_hal::card::{bac::MrzKey, chip, reader};
+    let ctx = reader::establish().map_err(environment)?;
+    let readers = reader::list(&ctx).map_err(environment)?;
+    match command {
+        CardCommand::Status => {
+            if readers.is_empty() {
+                println!("no card reader");
+            }
+            for r in &readers {
+                match &r.card {
+                    Some(atr) => println!("reader \"{}\": card present, ATR {}", r.name, hex(atr)),
+                    None => println!("reader \"{}\": no card", r.name),
+                }
+            }
+            Ok(())
+        }
+        CardCommand::Read {
+            number,
+            birth,
+            expiry,
+            reader: wanted,
+        } => {
+            let key = MrzKey::from_cccd(
+                number,
+                &mrz_date(birth, "--birth")?,
+                &mrz_date(expiry, "--expiry")?,
+            )
+            .map_err(|e| invalid(format!("--number: {e}")))?;
+            let on = readers
+                .iter()
+                .find(|r| wanted.as_ref().map_or(r.card.is_some(), |w| &r.name == w))
+                .ok_or_else(|| environment("no card on any reader (or no such reader)"))?;
+            let dir = csca
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| kiosk.config.card.csca.clone());
+            let cscas = kiosk_hal::token::cert::TrustAnchors::load(&dir)
+                .map_err(|e| environment(format!("CSCA list: {e}")))?;
+            println!(
+                "reader \"{}\", CSCA list {} ({} certificates)",
+                on.name,
+                dir.display(),
+                cscas.len()
+            );
+            let started = Instant::now();
+            let mut card = reader::Connected::open(&ctx, &on.name).map_err(environment)?;
+            let opts = chip::ReadOptions {
+                max_read: card.max_read(),
+                photo: false,
+            };
+            let files = chip::read(&mut card, &key, opts).map_err(|e| {
+                println!("access and read: FAILED: {e}");
+                invalid(e.to_string())
+            })?;
+            println!(
+                "access (BAC) and read: ok, {} APDUs in {} ms, data groups on the chip: {:?}",
+                files.apdus,
+                started.elapsed().as_millis(),
+                files.listed
+            );
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            match chip::verify(&files, &cscas, now) {
+                Ok(v) => {
+                    println!(
+                        "passive authentication: ok ({} signed by \"{}\", data groups {:?})",
+                        v.hash.name(),
+                        v.signer,
+                        v.checked
+                    );
+                    let dg13 = v.dg13.as_ref();
+                    let number = dg13.and_then(|d| d.id_number()).unwrap_or(&v.mrz.optional);
+                    println!("  personal number {}", mask_middle(number, 3, 2));
+                    println!(
+                        "  name {}",
+                        initials(dg13.and_then(|d| d.full_name()).unwrap_or(&v.mrz.name))
+                    );
+                    println!(
+                        "  old CMND number: {}",
+                        dg13.and_then(|d| d.old_id())
+                            .map_or("none".into(), |o| mask_middle(o, 2, 2))
+                    );
+                    println!("  expires {}", v.mrz.expiry);
+                    Ok(())
+                }
+                Err(f) => {
+                    println!("passive authentication: FAILED at step {}: {f}", f.step());
+                    Err(invalid(f.to_string()))
+                }
             }
         }
     }

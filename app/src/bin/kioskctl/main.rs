@@ -21,7 +21,7 @@ mod selftest;
 mod sync;
 
 use check::check;
-use devices::{modem, token};
+use devices::{card, modem, token};
 use policy::policy;
 use queue::{queue_list, status, store};
 use selftest::selftest;
@@ -93,6 +93,14 @@ enum Command {
         /// Trust-anchor directory (overrides [token] trust_anchors).
         #[arg(long, global = true)]
         anchors: Option<PathBuf>,
+    },
+    /// The smartcard reader and the chip in a CCCD card.
+    Card {
+        #[command(subcommand)]
+        command: CardCommand,
+        /// CSCA directory (overrides [card] csca).
+        #[arg(long, global = true)]
+        csca: Option<PathBuf>,
     },
     /// The relay to the portal.
     Sync {
@@ -182,6 +190,28 @@ enum TokenCommand {
         /// The token's label.
         #[arg(long)]
         token: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CardCommand {
+    /// Readers, whether a card is on each, and its ATR.
+    Status,
+    /// Open the chip with what is printed on the card, read it, and verify
+    /// it step by step (personal data masked).
+    Read {
+        /// The 12-digit personal number printed on the card.
+        #[arg(long)]
+        number: String,
+        /// Date of birth, dd/mm/yyyy.
+        #[arg(long)]
+        birth: String,
+        /// Date of expiry, dd/mm/yyyy ("Có giá trị đến").
+        #[arg(long)]
+        expiry: String,
+        /// The reader to use (default: the first with a card).
+        #[arg(long)]
+        reader: Option<String>,
     },
 }
 
@@ -361,6 +391,7 @@ fn run(cli: &Cli) -> Result<(), CtlError> {
             modules,
             anchors,
         } => token(&Kiosk::load(cli)?, command, modules, anchors.as_deref()),
+        Command::Card { command, csca } => card(&Kiosk::load(cli)?, command, csca.as_deref()),
         Command::Sync {
             command: SyncCommand::Status,
         } => sync_status(&Kiosk::load(cli)?),

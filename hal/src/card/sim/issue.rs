@@ -246,6 +246,9 @@ impl Pki {
             ],
             dir,
         )?;
+        // The CSCA list a kiosk is given: the certificate alone.
+        std::fs::create_dir_all(pki.csca_dir())?;
+        std::fs::copy(pki.csca_cert(), pki.csca_dir().join("csca.pem"))?;
         openssl(
             &[
                 "ecparam",
@@ -300,6 +303,11 @@ impl Pki {
 
     pub fn csca_cert(&self) -> PathBuf {
         self.dir.join("csca.pem")
+    }
+
+    /// A directory holding only the CSCA certificate, as `/etc/kiosk/csca`.
+    pub fn csca_dir(&self) -> PathBuf {
+        self.dir.join("csca")
     }
 
     pub fn ds_cert(&self) -> PathBuf {
