@@ -186,6 +186,13 @@ impl Mrz {
                 .join(" ")
         };
         let b = text.as_bytes();
+        // The MRZ's own alphabet only: slicing by position needs ASCII.
+        if !b
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'<')
+        {
+            return None;
+        }
         match b.len() {
             90 => {
                 let (l1, l2, l3) = (&text[..30], &text[30..60], &text[60..]);

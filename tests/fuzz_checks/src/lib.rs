@@ -7,8 +7,9 @@
 //! Every parser that takes bytes from outside the kiosk has one: the modem
 //! (AT lines, SMS PDUs), certificates and chains and revocation lists, the
 //! policy and its signature, the portal's JSON bodies and request
-//! signatures, sealed envelopes and export files, the Telex composer, and
-//! the identifiers a citizen types.
+//! signatures, sealed envelopes and export files, the Telex composer, the
+//! identifiers a citizen types, and what a CCCD chip sends (APDUs, secure
+//! messaging, its files and security object).
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use std::time::Duration;
 pub type Check = fn(&[u8]);
 
 /// Every target, by name: the corpus directories are named the same.
-pub const TARGETS: [(&str, Check); 12] = [
+pub const TARGETS: [(&str, Check); 13] = [
     ("at_feed", at_feed),
     ("sms_pdu", sms_pdu),
     ("certificate", certificate),
@@ -29,6 +30,7 @@ pub const TARGETS: [(&str, Check); 12] = [
     ("export_file", export_file),
     ("telex", telex),
     ("identifiers", identifiers),
+    ("card", card),
 ];
 
 /// A CA, a certificate it issued (Lê Thị Hồng, CCCD 001190000777) and a
@@ -341,4 +343,71 @@ pub fn identifiers(data: &[u8]) {
     let _ = DateOfBirth::parse(&input, today, &policy.person);
     let _ = Pin::new(&input);
     let _ = Password::new(&input, &input, &policy.password);
+}
+
+/// What a chip (or something posing as one) sends the kiosk: the first
+/// byte picks the parser. APDUs and BER-TLV objects round-trip; secure
+/// messaging, the files and the security object parse or are refused,
+/// never panic; a command the reader protects opens on the chip's side as
+/// it was.
+pub fn card(data: &[u8]) {
+    use kiosk_hal::card::apdu::{Command, Response};
+    use kiosk_hal::card::lds::{Dg13, Mrz, data_groups};
+    use kiosk_hal::card::pa::SecurityObject;
+    use kiosk_hal::card::sm::Session;
+    use kiosk_hal::card::tlv;
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let keys = || Session::new([0x11; 16], [0x22; 16], 0x0102_0304_0506_0708);
+    match which % 6 {
+        0 => {
+            if let Some(cmd) = Command::parse(rest) {
+                assert_eq!(Command::parse(&cmd.encode()), Some(cmd.clone()));
+            }
+            // Secure messaging takes plain commands: CLA without its SM bits.
+            if let Some(cmd) = Command::parse(rest).filter(|c| c.cla & 0x0C == 0) {
+                let protected = keys().protect(&cmd);
+                let opened = keys()
+                    .open_command(&protected)
+                    .expect("our own protection opens");
+                assert_eq!(opened, cmd);
+            }
+            if let Some(r) = Response::parse(rest) {
+                assert_eq!(r.encode(), rest);
+            }
+        }
+        1 => {
+            let _ = keys().unprotect(rest);
+            let _ = keys().open_command(rest);
+        }
+        2 => {
+            if let Some(objects) = tlv::parse_all(rest) {
+                for o in objects {
+                    let again = tlv::encode(o.tag, o.value);
+                    let (back, tail) = tlv::parse(&again).expect("our own encoding parses");
+                    assert_eq!((back.tag, back.value, tail.len()), (o.tag, o.value, 0));
+                }
+            }
+        }
+        3 => {
+            let _ = data_groups(rest);
+            let _ = Mrz::parse_dg1(rest);
+            if let Ok(text) = std::str::from_utf8(rest) {
+                let _ = Mrz::parse(text);
+            }
+        }
+        4 => {
+            if let Ok(dg13) = Dg13::parse(rest) {
+                let _ = (dg13.full_name(), dg13.old_id(), dg13.mother());
+            }
+        }
+        _ => {
+            if let Ok(so) = SecurityObject::parse(rest) {
+                let anchors = kiosk_pki::cert::TrustAnchors::default();
+                let _ = so.verify_signer(&anchors, NOW);
+                let _ = so.check_hashes([(1u8, &b"x"[..])]);
+            }
+        }
+    }
 }
