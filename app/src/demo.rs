@@ -115,6 +115,7 @@ impl Demo {
             uplink: Some(uplink),
             live: Some(live),
             tokens,
+            cards: Some(kiosk_hal::card::reader::ReaderWatcher::spawn()),
         };
         let controller = Controller::new(policy, Box::new(Worker::spawn(backend)), clock);
         Ok((

@@ -28,6 +28,7 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
     bar.set_signal_bars(i32::from(view.status.signal_bars));
     bar.set_modem_ready(view.status.modem_ready);
     bar.set_token_reader(view.status.token_reader);
+    bar.set_card_reader(view.status.card_reader);
     bar.set_clock(clock.into());
 
     let keys = ui.global::<KioskKeys>();

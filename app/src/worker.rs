@@ -57,6 +57,10 @@ pub struct Status {
     pub token_reader: bool,
     /// Tokens in the reader now.
     pub tokens_present: usize,
+    /// A smartcard reader is seen through pcscd (the chip in CCCD cards).
+    pub card_reader: bool,
+    /// A card is on that reader now.
+    pub card_present: bool,
     /// Whether a new registration can be stored.
     pub storage: Storage,
 }
@@ -100,6 +104,8 @@ pub struct Backend {
     pub live: Option<LiveChecks>,
     /// The USB token reader, when PKCS#11 modules are configured.
     pub tokens: Option<TokenService>,
+    /// The smartcard readers, watched through pcscd.
+    pub cards: Option<kiosk_hal::card::reader::ReaderWatcher>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -143,6 +149,10 @@ impl Backend {
 
     fn status(&self) -> Status {
         let health = self.modem.as_ref().map(|m| m.health());
+        let readers = self.cards.as_ref().map(|w| w.readers());
+        let card_reader = readers
+            .as_ref()
+            .is_some_and(|r| r.error.is_none() && !r.readers.is_empty());
         if let Some(uplink) = &self.uplink {
             uplink.set_peripherals(Peripherals {
                 modem: match &health {
@@ -151,7 +161,7 @@ impl Backend {
                     Some(_) => "not_ready".into(),
                 },
                 token_reader: self.token_reader,
-                card_reader: false,
+                card_reader,
             });
         }
         Status {
@@ -167,6 +177,8 @@ impl Backend {
             modem_ready: health.as_ref().is_some_and(Health::can_send),
             token_reader: self.token_reader,
             tokens_present: self.tokens.as_ref().map_or(0, |t| t.present().len()),
+            card_reader,
+            card_present: readers.is_some_and(|r| r.with_card().is_some()),
             storage: self.store.storage(),
         }
     }

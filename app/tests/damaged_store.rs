@@ -124,6 +124,7 @@ fn a_damaged_page_is_found_at_start_and_salvage_keeps_every_readable_registratio
         uplink: None,
         live: None,
         tokens: None,
+        cards: None,
     };
     let mut controller = Controller::new(
         Arc::new(Policy::built_in().clone()),

@@ -35,6 +35,15 @@ fn kiosk() -> Kiosk {
 
 /// The kiosk with its data directory at `data`.
 fn kiosk_in(data: tempfile::TempDir) -> Kiosk {
+    kiosk_with(data, None)
+}
+
+/// The kiosk with its data directory at `data` and, when given, the
+/// smartcard readers watched.
+fn kiosk_with(
+    data: tempfile::TempDir,
+    cards: Option<kiosk_hal::card::reader::ReaderWatcher>,
+) -> Kiosk {
     let ModemRig {
         dir: tty,
         sim,
@@ -59,6 +68,7 @@ fn kiosk_in(data: tempfile::TempDir) -> Kiosk {
         uplink: None,
         live: None,
         tokens: None,
+        cards,
     };
     let runtime = Box::new(Worker::spawn(backend));
     let clock = ManualClock::starting_at(T0);
@@ -732,4 +742,32 @@ fn a_full_data_partition_stops_new_registrations_and_recovers_by_itself() {
     let store = Store::open(&db).unwrap();
     assert_eq!(store.queue().unwrap().len(), 2);
     store.verify_audit(&keys.audit_key()).unwrap();
+}
+
+/// The reader of the pcscd that tests/run starts ("Virtual PCD"), and the
+/// virtual CCCD card placed on it and taken off: the status bar follows.
+#[test]
+fn the_status_bar_shows_the_card_reader_and_follows_a_card() {
+    use kiosk_hal::card::sim::chip::{Faults, VirtualChip};
+    use kiosk_hal::card::sim::issue::{Citizen, Document, Pki};
+    use kiosk_hal::card::sim::vpcd::Placed;
+    let port: u16 = std::env::var("KIOSK_VPCD_PORT")
+        .expect("run through tests/run, which starts pcscd with vsmartcard-vpcd")
+        .parse()
+        .unwrap();
+    let watcher = kiosk_hal::card::reader::ReaderWatcher::spawn();
+    let mut k = kiosk_with(tempfile::tempdir().unwrap(), Some(watcher));
+    wait_until(&mut k.controller, |v| {
+        v.status.card_reader && !v.status.card_present
+    });
+
+    let pki_dir = tempfile::tempdir().unwrap();
+    let pki = Pki::create(pki_dir.path(), "Test VN", 365).unwrap();
+    let doc = Document::issue(&Citizen::demo(), &pki).unwrap();
+    let placed = Placed::on_reader(port, VirtualChip::new(doc, Faults::default()), WAIT).unwrap();
+    wait_until(&mut k.controller, |v| v.status.card_present);
+    placed.removed(WAIT).unwrap();
+    wait_until(&mut k.controller, |v| {
+        v.status.card_reader && !v.status.card_present
+    });
 }

@@ -465,6 +465,7 @@ fn online_backend(
         uplink: Some(up.handle()),
         live: Some(live),
         tokens,
+        cards: None,
     };
     (backend, up)
 }

@@ -294,6 +294,9 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         uplink,
         live,
         tokens,
+        // Always watched: a kiosk without pcscd or a reader says so on the
+        // status bar and keeps working without the chip.
+        cards: Some(kiosk_hal::card::reader::ReaderWatcher::spawn()),
     };
     Ok((
         Controller::new(
