@@ -11,13 +11,14 @@
 
 use std::time::{Duration, Instant};
 
+use kiosk_hal::card::bac::MrzKey;
 use kiosk_hal::card::chip::{self, ReadOptions, SHORT_READ};
 use kiosk_hal::card::lds::File;
 use kiosk_hal::card::reader::{self, Connected, ReaderWatcher};
 use kiosk_hal::card::sim::chip::{Faults, VirtualChip};
 use kiosk_hal::card::sim::issue::{Citizen, Document, Pki};
 use kiosk_hal::card::sim::vpcd::Placed;
-use kiosk_pki::cert::{CertInfo, TrustAnchors};
+use kiosk_pki::cert::TrustAnchors;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -37,6 +38,23 @@ fn minimum(doc: &Document, files: &[File], max_read: usize) -> usize {
         .sum::<usize>()
 }
 
+/// Reads the card and verifies it; answers the APDUs it took.
+fn read_verified(
+    t: &mut impl chip::Transport,
+    key: &MrzKey,
+    max_read: usize,
+    cscas: &TrustAnchors,
+    now: i64,
+) -> usize {
+    let opts = ReadOptions {
+        max_read,
+        photo: false,
+    };
+    let files = chip::read(t, key, opts).unwrap();
+    chip::verify(&files, cscas, now).unwrap();
+    files.apdus
+}
+
 fn main() {
     let reads: usize = std::env::var("CARD_READS")
         .ok()
@@ -44,8 +62,7 @@ fn main() {
         .unwrap_or(30);
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::create(dir.path(), "Bench VN", 365).unwrap();
-    let pem = std::fs::read(pki.csca_cert()).unwrap();
-    let cscas = TrustAnchors::from_certificates(vec![CertInfo::parse_pem_or_der(&pem).unwrap()]);
+    let cscas = pki.cscas().unwrap();
     let citizen = Citizen::demo();
     let doc = Document::issue(&citizen, &pki).unwrap();
     let key = citizen.mrz_key();
@@ -70,18 +87,8 @@ fn main() {
         for _ in 0..reads {
             let mut chip = VirtualChip::new(doc.clone(), Faults::default());
             let started = Instant::now();
-            let files = chip::read(
-                &mut chip,
-                &key,
-                ReadOptions {
-                    max_read,
-                    photo: false,
-                },
-            )
-            .unwrap();
-            chip::verify(&files, &cscas, now).unwrap();
+            apdus = read_verified(&mut chip, &key, max_read, &cscas, now);
             times.push(started.elapsed());
-            apdus = files.apdus;
         }
         println!(
             "{name:<46} {:>10} {apdus:>6} {:>8}",
@@ -117,18 +124,8 @@ fn main() {
         let ctx = reader::establish().unwrap();
         let mut card = Connected::open(&ctx, &name).unwrap();
         max_read = card.max_read();
-        let files = chip::read(
-            &mut card,
-            &key,
-            ReadOptions {
-                max_read,
-                photo: false,
-            },
-        )
-        .unwrap();
-        chip::verify(&files, &cscas, now).unwrap();
+        apdus = read_verified(&mut card, &key, max_read, &cscas, now);
         total_times.push(started.elapsed());
-        apdus = files.apdus;
         drop(card);
         placed.removed(Duration::from_secs(10)).unwrap();
     }

@@ -12,7 +12,7 @@ use kiosk_hal::card::lds::File;
 use kiosk_hal::card::pa::Failure;
 use kiosk_hal::card::sim::chip::{Faults, VirtualChip};
 use kiosk_hal::card::sim::issue::{Citizen, Document, Pki};
-use kiosk_pki::cert::{CertInfo, TrustAnchors};
+use kiosk_pki::cert::TrustAnchors;
 
 /// The test country's PKI and a second one the kiosk does not trust, made
 /// once per run by openssl.
@@ -27,8 +27,7 @@ fn pkis() -> &'static (Pki, Pki, tempfile::TempDir) {
 }
 
 fn cscas() -> TrustAnchors {
-    let pem = std::fs::read(pkis().0.csca_cert()).unwrap();
-    TrustAnchors::from_certificates(vec![CertInfo::parse_pem_or_der(&pem).unwrap()])
+    pkis().0.cscas().unwrap()
 }
 
 fn now() -> i64 {

@@ -12,7 +12,7 @@ use kiosk_hal::card::reader::{self, Connected, ReaderWatcher, Readers};
 use kiosk_hal::card::sim::chip::{ATR, Faults, VirtualChip};
 use kiosk_hal::card::sim::issue::{Citizen, Document, Pki};
 use kiosk_hal::card::sim::vpcd::Placed;
-use kiosk_pki::cert::{CertInfo, TrustAnchors};
+use kiosk_pki::cert::TrustAnchors;
 
 /// The port of the virtual reader: the one `tests/run` started, or the
 /// system pcscd's (Debian's vsmartcard-vpcd listens on 0x8C7B).
@@ -41,8 +41,7 @@ fn pki() -> &'static (Pki, tempfile::TempDir) {
 }
 
 fn cscas() -> TrustAnchors {
-    let pem = std::fs::read(pki().0.csca_cert()).unwrap();
-    TrustAnchors::from_certificates(vec![CertInfo::parse_pem_or_der(&pem).unwrap()])
+    pki().0.cscas().unwrap()
 }
 
 fn now() -> i64 {

@@ -237,6 +237,14 @@ const WAKE: Duration = Duration::from_millis(250);
 /// How long to wait before asking a missing `pcscd` again.
 const RETRY: Duration = Duration::from_millis(500);
 
+/// No readers, because `pcscd` did not answer.
+fn unreachable(e: pcsc::Error) -> Readers {
+    Readers {
+        readers: Vec::new(),
+        error: Some(format!("pcscd: {e}")),
+    }
+}
+
 fn watch(
     shared: &Shared,
     canceller: &Mutex<Option<Context>>,
@@ -247,13 +255,7 @@ fn watch(
         let ctx = match Context::establish(Scope::User) {
             Ok(ctx) => ctx,
             Err(e) => {
-                publish(
-                    shared,
-                    Readers {
-                        readers: Vec::new(),
-                        error: Some(format!("pcscd: {e}")),
-                    },
-                );
+                publish(shared, unreachable(e));
                 std::thread::sleep(RETRY);
                 continue;
             }
@@ -268,13 +270,7 @@ fn watch(
                 Ok(n) => n,
                 Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
                 Err(e) => {
-                    publish(
-                        shared,
-                        Readers {
-                            readers: Vec::new(),
-                            error: Some(format!("pcscd: {e}")),
-                        },
-                    );
+                    publish(shared, unreachable(e));
                     break;
                 }
             };

@@ -310,6 +310,11 @@ impl Pki {
         self.dir.join("csca")
     }
 
+    /// The CSCA list as the kiosk loads it.
+    pub fn cscas(&self) -> Result<kiosk_pki::cert::TrustAnchors, String> {
+        kiosk_pki::cert::TrustAnchors::load(&self.csca_dir())
+    }
+
     pub fn ds_cert(&self) -> PathBuf {
         self.dir.join("ds.pem")
     }
