@@ -83,6 +83,10 @@ fn kioskctl_card_shows_the_reader_reads_a_card_and_names_the_failing_step() {
     assert!(out.contains("passive authentication: ok"), "{out}");
     assert!(out.contains("personal number 001*******67"), "{out}");
     assert!(out.contains("old CMND number: 01*****89"), "{out}");
+    assert!(
+        out.contains("identity for registration: ok (2 number(s) for the duplicate check)"),
+        "{out}"
+    );
     // Personal data stays masked.
     for clear in ["001203004567", "013456789", "Nguyễn", "NGUYEN"] {
         assert!(!out.contains(clear), "{clear} in {out}");

@@ -5,6 +5,7 @@
 //! the [`Policy`](crate::policy::Policy), and never shows personal data in
 //! `Debug` or in an error message.
 
+pub mod chip;
 pub mod clock;
 mod contact;
 mod ids;

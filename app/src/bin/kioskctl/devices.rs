@@ -344,7 +344,24 @@ pub(crate) fn card(
                             .map_or("none".into(), |o| mask_middle(o, 2, 2))
                     );
                     println!("  expires {}", v.mrz.expiry);
-                    Ok(())
+                    let today = kiosk::domain::clock::local_date(OffsetDateTime::now_utc());
+                    match kiosk::domain::chip::ChipIdentity::from_verified(
+                        &v,
+                        &kiosk.policy.current(),
+                        today,
+                    ) {
+                        Ok(id) => {
+                            println!(
+                                "identity for registration: ok ({} number(s) for the duplicate check)",
+                                id.personal_ids().len()
+                            );
+                            Ok(())
+                        }
+                        Err(e) => {
+                            println!("identity for registration: NOT usable: {e}");
+                            Err(invalid(e.to_string()))
+                        }
+                    }
                 }
                 Err(f) => {
                     println!("passive authentication: FAILED at step {}: {f}", f.step());
