@@ -170,3 +170,43 @@ fn one_watcher_sees_every_placing_and_removal() {
         card_on_reader(&watcher, false);
     }
 }
+
+/// Without `pcscd` (its socket gone: the service stopped, the reader's
+/// driver crashed), the watcher reports why and no reader, and goes on
+/// trying. Run in a child process, whose PC/SC library is pointed at a
+/// socket that does not exist.
+#[test]
+fn without_pcscd_the_watcher_says_why_and_keeps_trying() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "watcher_without_pcscd",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("PCSCLITE_CSOCK_NAME", dir.path().join("gone.comm"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+/// The child of the test above (ignored when run on its own).
+#[test]
+#[ignore = "run by without_pcscd_the_watcher_says_why_and_keeps_trying"]
+fn watcher_without_pcscd() {
+    let watcher = ReaderWatcher::spawn();
+    let r = watcher.wait(PATIENCE, |r| r.error.is_some());
+    assert!(r.readers.is_empty(), "{r:?}");
+    assert!(
+        r.error.as_deref().is_some_and(|e| e.starts_with("pcscd: ")),
+        "{r:?}"
+    );
+    // Dropping it ends its thread promptly, though it is between retries.
+    let started = Instant::now();
+    drop(watcher);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
