@@ -144,6 +144,13 @@ fn d4_a_changed_byte_or_a_replayed_answer_is_refused() {
     s.protect(&Command::parse(&hex("00B0000004")).unwrap());
     assert!(s.unprotect(&bad).is_err());
 
+    // A success in clear, as a reader in the middle could forge, is not
+    // taken for the chip's; an error in clear is.
+    let mut s = Session::new(arr(KS_ENC), arr(KS_MAC), SSC + 2);
+    s.protect(&Command::parse(&hex("00B0000004")).unwrap());
+    assert!(s.unprotect(&hex("9000")).is_err());
+    assert_eq!(s.unprotect(&hex("6A82")).unwrap().sw, 0x6A82);
+
     // The chip refuses a command replayed one step later.
     let mut chip = Session::new(arr(KS_ENC), arr(KS_MAC), SSC + 2);
     chip.open_command(&hex(protected)).unwrap();

@@ -25,6 +25,8 @@ pub enum SmError {
     Malformed,
     #[error("the encrypted data is not padded as ISO 9797-1 method 2")]
     BadPadding,
+    #[error("a success answered in clear under secure messaging")]
+    Unprotected,
 }
 
 /// ISO/IEC 9797-1 padding method 2: 0x80, then zeros to a multiple of 8.
@@ -153,8 +155,12 @@ impl Session {
     pub fn unprotect(&mut self, raw: &[u8]) -> Result<Response, SmError> {
         let outer = Response::parse(raw).ok_or(SmError::Malformed)?;
         if outer.data.is_empty() {
-            // An error the chip says in clear (6987, 6988, 6A82...); the
-            // counter still moves, as on the chip.
+            // Only an error may come in clear (6987, 6988, 6A82...): a
+            // success or a warning without a checksum could be anyone's.
+            if matches!(outer.sw >> 8, 0x90 | 0x61 | 0x62 | 0x63) {
+                return Err(SmError::Unprotected);
+            }
+            // The counter still moves, as on the chip.
             self.ssc = self.ssc.wrapping_add(1);
             return Ok(outer);
         }
