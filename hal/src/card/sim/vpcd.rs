@@ -120,12 +120,6 @@ impl Placed {
             .and_then(|t| t.join().ok())
             .map(|(chip, _socket)| chip)
     }
-
-    /// Whether the card is still on the reader (it leaves by itself when
-    /// told to be pulled out mid-read).
-    pub fn is_on_reader(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
 }
 
 impl Drop for Placed {
