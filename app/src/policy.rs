@@ -64,6 +64,11 @@ pub struct MethodPolicy {
     pub subjects: Vec<SubjectKind>,
     pub level: Level,
     pub needs_network: bool,
+    /// The level a registration by this method earns when the chip in the
+    /// citizen's CCCD card, proven genuine, gives the identity; absent: the
+    /// method does not take the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chip_level: Option<Level>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +258,19 @@ impl Policy {
             {
                 p.push(format!(
                     "methods.{}: cannot be offered to businesses",
+                    method.as_str()
+                ));
+            }
+            if m.chip_level.is_some_and(|chip| chip < m.level) {
+                p.push(format!(
+                    "methods.{}: chip_level cannot be below level (the chip only adds proof)",
+                    method.as_str()
+                ));
+            }
+            if m.chip_level.is_some() && !matches!(method, Method::MobileSubscriber | Method::Bhxh)
+            {
+                p.push(format!(
+                    "methods.{}: chip_level only for the methods whose form names a person",
                     method.as_str()
                 ));
             }
@@ -505,6 +523,38 @@ mod tests {
             accept_signed(&broken, &key.public_key(), &current),
             Err(PolicyError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn the_chip_level_is_data_and_never_lowers_a_method() {
+        let p = Policy::built_in();
+        assert_eq!(
+            p.method(Method::MobileSubscriber).chip_level,
+            Some(Level::TWO)
+        );
+        assert_eq!(p.method(Method::UsbToken).chip_level, None);
+        let text = Policy::built_in_text();
+        let lower = text.replacen("chip_level = 2\n", "chip_level = 1\n", 2);
+        let e = Policy::from_toml(&lower).unwrap_err().to_string();
+        assert!(
+            e.contains("methods.bhxh: chip_level cannot be below level"),
+            "{e}"
+        );
+        let token = text.replace(
+            "[methods.usb_token]           # USB ký số\n",
+            "[methods.usb_token]           # USB ký số\nchip_level = 3\n",
+        );
+        let e = Policy::from_toml(&token).unwrap_err().to_string();
+        assert!(e.contains("methods.usb_token: chip_level only for"), "{e}");
+        // A policy written before the chip parses, with no chip levels.
+        let old = text
+            .replace(
+                "chip_level = 2                # khi chip thẻ CCCD (đã xác thực) cho danh tính\n",
+                "",
+            )
+            .replace("chip_level = 2\n", "");
+        let p = Policy::from_toml(&old).unwrap();
+        assert_eq!(p.method(Method::Bhxh).chip_level, None);
     }
 
     #[test]

@@ -43,8 +43,12 @@ pub(crate) fn policy(cli: &Cli, command: &PolicyCommand) -> Result<(), CtlError>
                         Ok(level) => format!("level {}", kiosk::domain::Level::get(*level)),
                         Err(why) => format!("unavailable: {why}"),
                     };
+                    let chip = match p.method(method).chip_level {
+                        Some(level) => format!("  with the CCCD chip: level {}", level.get()),
+                        None => String::new(),
+                    };
                     println!(
-                        "  {:<18} online: {:<22} offline: {}",
+                        "  {:<18} online: {:<22} offline: {}{chip}",
                         method.as_str(),
                         show(&online),
                         show(&offline.map(|m| m.level))
