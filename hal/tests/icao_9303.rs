@@ -159,6 +159,21 @@ fn d4_a_changed_byte_or_a_replayed_answer_is_refused() {
 }
 
 #[test]
+fn printed_dates_become_the_mrz_s_yymmdd() {
+    assert_eq!(bac::printed_date("06/08/1969").as_deref(), Some("690806"));
+    assert_eq!(bac::printed_date(" 23/06/1994 ").as_deref(), Some("940623"));
+    for bad in [
+        "6/8/1969",
+        "06-08-1969",
+        "06/08/69",
+        "aa/08/1969",
+        "06/08/1969/1",
+    ] {
+        assert_eq!(bac::printed_date(bad), None, "{bad}");
+    }
+}
+
+#[test]
 fn check_digits_follow_the_7_3_1_rule() {
     // From the MRZ of the specimen in 9303-3 and the key above.
     assert_eq!(bac::check_digit("L898902C<"), 3);

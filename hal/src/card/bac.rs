@@ -97,6 +97,23 @@ impl MrzKey {
     }
 }
 
+/// A date as the card prints it, `dd/mm/yyyy`, as the MRZ holds it,
+/// `YYMMDD`; `None` for anything else.
+pub fn printed_date(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.trim().split('/').collect();
+    match parts[..] {
+        [d, m, y]
+            if d.len() == 2
+                && m.len() == 2
+                && y.len() == 4
+                && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            Some(format!("{}{m}{d}", &y[2..]))
+        }
+        _ => None,
+    }
+}
+
 /// The MRZ check digit: weights 7, 3, 1; digits as themselves, letters
 /// A=10 to Z=35, the filler `<` as 0.
 pub fn check_digit(field: &str) -> u8 {

@@ -233,20 +233,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// dd/mm/yyyy as the card prints it → YYMMDD as the MRZ holds it.
 fn mrz_date(text: &str, what: &str) -> Result<String, CtlError> {
-    let parts: Vec<&str> = text.trim().split('/').collect();
-    match parts[..] {
-        [d, m, y]
-            if d.len() == 2
-                && m.len() == 2
-                && y.len() == 4
-                && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
-        {
-            Ok(format!("{}{m}{d}", &y[2..]))
-        }
-        _ => Err(invalid(format!(
-            "{what}: expected dd/mm/yyyy, got {text:?}"
-        ))),
-    }
+    kiosk_hal::card::bac::printed_date(text)
+        .ok_or_else(|| invalid(format!("{what}: expected dd/mm/yyyy, got {text:?}")))
 }
 
 /// A name as initials: enough for a technician to tell two cards apart.

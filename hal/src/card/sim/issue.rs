@@ -60,8 +60,7 @@ impl Citizen {
     }
 
     fn yymmdd(date: &str) -> String {
-        let p: Vec<&str> = date.split('/').collect();
-        format!("{}{}{}", &p[2][2..], p[1], p[0])
+        super::super::bac::printed_date(date).expect("a citizen's dates are dd/mm/yyyy")
     }
 
     pub fn birth_yymmdd(&self) -> String {

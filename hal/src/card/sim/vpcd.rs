@@ -54,7 +54,7 @@ impl Placed {
     /// Waits (up to `patience`) until `pcscd` reports the card on the
     /// virtual reader: the driver notices a connection at its next poll.
     pub fn seen(self, patience: Duration) -> io::Result<Placed> {
-        wait_for_reader(true, patience)?;
+        wait_until_seen(patience)?;
         Ok(self)
     }
 
@@ -133,27 +133,24 @@ const POLL: Duration = Duration::from_millis(50);
 /// How long the rest of a message may take once it has started.
 const MESSAGE: Duration = Duration::from_secs(5);
 
-/// Waits until `pcscd` reports a card on the virtual reader, or none.
-fn wait_for_reader(card: bool, patience: Duration) -> io::Result<()> {
+/// Waits until `pcscd` reports a card on the virtual reader.
+fn wait_until_seen(patience: Duration) -> io::Result<()> {
     use crate::card::reader::{ReaderWatcher, Readers};
     let watcher = ReaderWatcher::spawn();
     // The driver's first slot, "Virtual PCD 00 00", is the port given;
     // the second slot listens on the next port.
-    let done = |r: &Readers| {
+    let seen = |r: &Readers| {
         r.readers
             .iter()
             .find(|r| r.name.starts_with("Virtual PCD"))
-            .is_some_and(|r| r.card.is_some() == card)
+            .is_some_and(|r| r.card.is_some())
     };
-    if done(&watcher.wait(patience, done)) {
+    if seen(&watcher.wait(patience, seen)) {
         Ok(())
     } else {
         Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!(
-                "pcscd did not report the virtual reader {}",
-                if card { "with a card" } else { "empty" }
-            ),
+            "pcscd did not report the card on the virtual reader",
         ))
     }
 }
