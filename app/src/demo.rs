@@ -11,11 +11,14 @@
 //! off their phone.
 
 use crate::domain::clock::Clock;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiosk_hal::card::sim::chip::{Faults, VirtualChip};
+use kiosk_hal::card::sim::issue::{Citizen, Document, Pki};
+use kiosk_hal::card::sim::vpcd::Placed;
 use kiosk_hal::modem::sim::Simulator;
 use kiosk_hal::modem::{Locator, ModemConfig, ModemService};
 use kiosk_hal::token::cert::TrustAnchors;
@@ -45,6 +48,7 @@ pub struct Demo {
     portal: Arc<Shared>,
     mssp: Mssp,
     token: bool,
+    card: Option<Arc<DemoCard>>,
     // Dropped before the pseudo-terminal's directory: it stops the portal.
     _background: AsyncRuntime,
     _tty: tempfile::TempDir,
@@ -103,6 +107,10 @@ impl Demo {
         .with_anchors(demo_anchors(data_dir, &mssp)?);
         let tokens = demo_token(data_dir, &portal)?;
         let token = tokens.is_some();
+        let card = DemoCard::issue(&data_dir.join("cccd"))?;
+        let csca = card
+            .as_ref()
+            .map_or_else(|| data_dir.join("cccd").join("csca"), |c| c.csca.clone());
         let backend = Backend {
             store,
             keys,
@@ -115,7 +123,7 @@ impl Demo {
             uplink: Some(uplink),
             live: Some(live),
             tokens,
-            cards: Some(kiosk_hal::card::reader::ReaderWatcher::spawn()),
+            cards: Some(crate::card::CardService::start(csca)),
         };
         let controller = Controller::new(policy, Box::new(Worker::spawn(backend)), clock);
         Ok((
@@ -124,6 +132,7 @@ impl Demo {
                 portal,
                 mssp,
                 token,
+                card,
                 _background: background,
                 _tty: tty,
             },
@@ -134,6 +143,13 @@ impl Demo {
     /// Whether the demo USB token is in the (simulated) reader.
     pub fn has_token(&self) -> bool {
         self.token
+    }
+
+    /// The demo citizen's CCCD card for the virtual reader; `None` where
+    /// this machine has no virtual reader (no `pcscd` with
+    /// vsmartcard-vpcd: `app/run` starts one when it can).
+    pub fn card(&self) -> Option<Arc<DemoCard>> {
+        self.card.clone()
     }
 
     /// The mobile-signature request waiting on the demo phone, if any:
@@ -188,6 +204,83 @@ impl Demo {
             .split(|c: char| !c.is_ascii_digit())
             .find(|w| w.len() == digits)
             .map(str::to_string)
+    }
+}
+
+/// The demo citizen's CCCD card, issued by a demo CSCA and Document
+/// Signer (made once per data directory by `openssl`), for the virtual
+/// reader of `vsmartcard-vpcd` at `KIOSK_VPCD_PORT`. Placing and
+/// removing wait on `pcscd` (half a second), so the window does them off
+/// its own thread.
+#[derive(Debug)]
+pub struct DemoCard {
+    citizen: Citizen,
+    document: Document,
+    port: u16,
+    /// The CSCA list the kiosk checks the card against.
+    csca: PathBuf,
+    on_reader: std::sync::Mutex<Option<Placed>>,
+}
+
+impl DemoCard {
+    /// `None` without a virtual reader to put it on.
+    fn issue(dir: &Path) -> Result<Option<Arc<DemoCard>>, String> {
+        let Some(port) = std::env::var("KIOSK_VPCD_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+        else {
+            return Ok(None);
+        };
+        let pki = Pki::create(&dir.join("pki"), "Test VN", 3650)
+            .map_err(|e| format!("the demo card's CSCA: {e}"))?;
+        let citizen = Citizen::demo();
+        let document =
+            Document::issue(&citizen, &pki).map_err(|e| format!("the demo card: {e}"))?;
+        Ok(Some(Arc::new(DemoCard {
+            citizen,
+            document,
+            port,
+            csca: pki.csca_dir(),
+            on_reader: std::sync::Mutex::new(None),
+        })))
+    }
+
+    /// Whose card it is, and what is printed on it.
+    pub fn holder(&self) -> &Citizen {
+        &self.citizen
+    }
+
+    /// Whether the card is on the reader.
+    pub fn is_placed(&self) -> bool {
+        self.placed().is_some()
+    }
+
+    /// Puts the card on the virtual reader and waits until `pcscd` sees it.
+    pub fn place(&self) -> Result<(), String> {
+        let mut placed = self.placed();
+        if placed.is_none() {
+            let chip = VirtualChip::new(self.document.clone(), Faults::default());
+            let on = Placed::on_reader(self.port, chip, Duration::from_secs(5))
+                .and_then(|p| p.seen(Duration::from_secs(5)))
+                .map_err(|e| format!("the virtual card reader: {e}"))?;
+            *placed = Some(on);
+        }
+        Ok(())
+    }
+
+    /// Takes the card off the reader and waits until `pcscd` has seen it
+    /// leave.
+    pub fn remove(&self) -> Result<(), String> {
+        match self.placed().take() {
+            Some(on) => on
+                .removed(Duration::from_secs(5))
+                .map_err(|e| format!("the virtual card reader: {e}")),
+            None => Ok(()),
+        }
+    }
+
+    fn placed(&self) -> std::sync::MutexGuard<'_, Option<Placed>> {
+        self.on_reader.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -400,6 +493,31 @@ pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u3
     if demo.has_token() {
         k.set_token_pin(DEMO_TOKEN_PIN.into());
     }
+    let card = demo.card();
+    let card_busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(card) = &card {
+        let c = card.holder();
+        k.set_card_holder(c.full_name.as_str().into());
+        k.set_card_number(c.cccd.as_str().into());
+        k.set_card_birth(c.birth.as_str().into());
+        k.set_card_expiry(c.expires.as_str().into());
+        let (card, busy) = (Arc::clone(card), Arc::clone(&card_busy));
+        // Placing waits on pcscd: off the window's thread.
+        k.on_card(move |place| {
+            use std::sync::atomic::Ordering;
+            if busy.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let (card, busy) = (Arc::clone(&card), Arc::clone(&busy));
+            std::thread::spawn(move || {
+                let done = if place { card.place() } else { card.remove() };
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "the demo card");
+                }
+                busy.store(false, Ordering::SeqCst);
+            });
+        });
+    }
     let demo = Rc::new(demo);
     {
         // The demo phone's holder answers the mobile-signature request.
@@ -420,6 +538,10 @@ pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u3
     let mut sms_shown = 0;
     move |ui: &KioskWindow, ticks: u32| {
         let k = ui.global::<DemoPanel>();
+        if let Some(card) = &card {
+            k.set_card_placed(card.is_placed());
+            k.set_card_busy(card_busy.load(std::sync::atomic::Ordering::SeqCst));
+        }
         let sms = demo.sms();
         if sms.len() != sms_shown {
             sms_shown = sms.len();

@@ -62,6 +62,7 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
                 required: f.required,
                 error: f.error.as_str().into(),
                 focused: f.focused,
+                locked: f.locked,
             })
             .collect(),
     ));
@@ -89,6 +90,9 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
     ));
     k.set_reference(view.reference.as_str().into());
     k.set_verification_code(view.verification_code.as_str().into());
+    k.set_card_label(view.card_label.as_str().into());
+    k.set_card_enabled(view.card_enabled);
+    k.set_card_detail(view.card_detail.as_str().into());
     k.set_idle_left(view.idle_left.map_or(-1, |s| i32::try_from(s).unwrap_or(0)));
     // The page last, once everything it shows is in place.
     k.set_page(view.page);
@@ -161,6 +165,7 @@ pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding
     on!(KioskStatus.on_toggle_language, |c| c.on_toggle_language());
     on!(KioskScreen.on_submit, |c| c.on_submit());
     on!(KioskScreen.on_resend, |c| c.on_resend());
+    on!(KioskScreen.on_use_card, |c| c.on_use_card());
     on!(KioskScreen.on_back, |c| c.on_back());
     on!(KioskScreen.on_cancel, |c| c.on_cancel());
     on!(KioskScreen.on_still_here, |c| c.on_still_here());

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod atomic;
+pub mod card;
 pub mod config;
 pub mod controller;
 pub mod courier;

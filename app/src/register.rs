@@ -133,6 +133,7 @@ fn payload(
             .as_ref()
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
         proof: a.proof.clone(),
+        chip: a.chip.clone(),
         password_hash: password_hash.into(),
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kiosk_hal::card::reader::Readers;
 use kiosk_hal::modem::{Health, ModemService, SmsSender};
 use kiosk_sync::PortalPublicKey;
 use kiosk_sync::api::{Ownership, Peripherals};
@@ -23,8 +24,8 @@ use crate::courier::Courier;
 use crate::domain::PersonalId;
 use crate::domain::clock::ClockWatch;
 use crate::flow::{
-    BhxhOutcome, DeliveryFailure, DuplicateOutcome, Effect, Event, SignatureOutcome,
-    SignatureProblem, StoreProblem, SubscriberOutcome, TokenOutcome,
+    BhxhOutcome, CardOutcome, CardProblem, DeliveryFailure, DuplicateOutcome, Effect, Event,
+    IdentityKey, SignatureOutcome, SignatureProblem, StoreProblem, SubscriberOutcome, TokenOutcome,
 };
 use crate::keys::Keyring;
 use crate::policy::Policy;
@@ -61,6 +62,8 @@ pub struct Status {
     pub card_reader: bool,
     /// A card is on that reader now.
     pub card_present: bool,
+    /// Moves each time a card arrives or leaves (PC/SC's event count).
+    pub card_events: u32,
     /// Whether a new registration can be stored.
     pub storage: Storage,
 }
@@ -85,6 +88,10 @@ pub enum Answer {
 /// The audit event for a wall clock set while the kiosk runs.
 pub const EVENT_CLOCK_CHANGED: &str = "clock.changed";
 
+/// The audit event for a CCCD card read for a registration, with its
+/// verdict (`ok` or the step that failed; nothing of the holder).
+pub const EVENT_CARD_READ: &str = "card.read";
+
 /// Where an answer that comes later goes.
 pub type Later = Box<dyn FnOnce(Event) + Send>;
 
@@ -104,8 +111,8 @@ pub struct Backend {
     pub live: Option<LiveChecks>,
     /// The USB token reader, when PKCS#11 modules are configured.
     pub tokens: Option<TokenService>,
-    /// The smartcard readers, watched through pcscd.
-    pub cards: Option<kiosk_hal::card::reader::ReaderWatcher>,
+    /// The smartcard readers, watched through pcscd, and the CSCA list.
+    pub cards: Option<crate::card::CardService>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -147,6 +154,42 @@ impl Backend {
         }
     }
 
+    /// Asks the local store, then the portal, about every identifier of
+    /// the applicant: any account or registration under one of them counts.
+    fn check_duplicate(&self, keys: &[IdentityKey]) -> DuplicateOutcome {
+        let mut local_ok = true;
+        for key in keys {
+            match self.store.has_identity(&self.keys.identity_tag(key)) {
+                Ok(true) => return DuplicateOutcome::AccountExists,
+                Ok(false) => {}
+                // The store could not answer: the portal answers when it
+                // can, and otherwise checks later.
+                Err(_) => local_ok = false,
+            }
+        }
+        let mut portal_ok = true;
+        for key in keys {
+            match self
+                .live
+                .as_ref()
+                .and_then(|l| l.account_exists(&key.reference()))
+            {
+                Some(true) => return DuplicateOutcome::AccountExists,
+                Some(false) => {}
+                None => {
+                    // Offline: asking about the others would only wait.
+                    portal_ok = false;
+                    break;
+                }
+            }
+        }
+        if local_ok && portal_ok {
+            DuplicateOutcome::NoAccount
+        } else {
+            DuplicateOutcome::CheckedLocallyOnly
+        }
+    }
+
     fn status(&self) -> Status {
         let health = self.modem.as_ref().map(|m| m.health());
         let readers = self.cards.as_ref().map(|w| w.readers());
@@ -178,7 +221,8 @@ impl Backend {
             token_reader: self.token_reader,
             tokens_present: self.tokens.as_ref().map_or(0, |t| t.present().len()),
             card_reader,
-            card_present: readers.is_some_and(|r| r.with_card().is_some()),
+            card_present: readers.as_ref().is_some_and(|r| r.with_card().is_some()),
+            card_events: readers.as_ref().map_or(0, Readers::events),
             storage: self.store.storage(),
         }
     }
@@ -190,14 +234,17 @@ impl Backend {
             by_seconds = by,
             "the wall clock was set; records carry the new time"
         );
-        let now = (self.clock)().unix_timestamp();
-        if let Err(e) = self.store.append_audit(
-            &self.keys.audit_key(),
-            now,
-            EVENT_CLOCK_CHANGED,
-            &format!("by={by:+}s"),
-        ) {
-            tracing::warn!(error = %e, "the clock change could not be noted in the audit log");
+        let now = (self.clock)();
+        self.audit(now, EVENT_CLOCK_CHANGED, &format!("by={by:+}s"));
+    }
+
+    /// Notes `event` in the audit chain; a failure to is logged, not fatal.
+    fn audit(&mut self, now: OffsetDateTime, event: &str, detail: &str) {
+        if let Err(e) =
+            self.store
+                .append_audit(&self.keys.audit_key(), now.unix_timestamp(), event, detail)
+        {
+            tracing::warn!(error = %e, event, "an event could not be noted in the audit log");
         }
     }
 
@@ -213,25 +260,7 @@ impl Backend {
     pub fn run_with(&mut self, effect: Effect, later: Later) -> Option<Event> {
         let now = (self.clock)();
         Some(match effect {
-            Effect::CheckDuplicate(key) => {
-                let tag = self.keys.identity_tag(&key);
-                let local = self.store.has_identity(&tag);
-                let outcome = match local {
-                    Ok(true) => DuplicateOutcome::AccountExists,
-                    // Not here, or the store could not answer: the portal
-                    // answers when it can, and otherwise checks later.
-                    Ok(false) | Err(_) => match self
-                        .live
-                        .as_ref()
-                        .and_then(|l| l.account_exists(&key.reference()))
-                    {
-                        Some(true) => DuplicateOutcome::AccountExists,
-                        Some(false) if local.is_ok() => DuplicateOutcome::NoAccount,
-                        _ => DuplicateOutcome::CheckedLocallyOnly,
-                    },
-                };
-                Event::DuplicateChecked(outcome)
-            }
+            Effect::CheckDuplicate(keys) => Event::DuplicateChecked(self.check_duplicate(&keys)),
             Effect::CheckBhxh {
                 code,
                 full_name,
@@ -356,7 +385,20 @@ impl Backend {
                     }
                 }
             }
-            Effect::Show(_) | Effect::FieldErrors(_) | Effect::EndSession => return None,
+            Effect::ReadCard(key) => Event::CardRead(match &self.cards {
+                Some(cards) => {
+                    let (outcome, verdict) = cards.read(&key, &self.policy, now);
+                    self.audit(now, EVENT_CARD_READ, &format!("verdict={}", verdict.0));
+                    outcome
+                }
+                None => CardOutcome::Refused(CardProblem::Unreadable),
+            }),
+            Effect::Show(_)
+            | Effect::FieldErrors(_)
+            | Effect::FillFromChip(_)
+            | Effect::EndSession => {
+                return None;
+            }
         })
     }
 }

@@ -40,10 +40,7 @@ fn kiosk_in(data: tempfile::TempDir) -> Kiosk {
 
 /// The kiosk with its data directory at `data` and, when given, the
 /// smartcard readers watched.
-fn kiosk_with(
-    data: tempfile::TempDir,
-    cards: Option<kiosk_hal::card::reader::ReaderWatcher>,
-) -> Kiosk {
+fn kiosk_with(data: tempfile::TempDir, cards: Option<kiosk::card::CardService>) -> Kiosk {
     let ModemRig {
         dir: tty,
         sim,
@@ -755,7 +752,8 @@ fn the_status_bar_shows_the_card_reader_and_follows_a_card() {
         .expect("run through tests/run, which starts pcscd with vsmartcard-vpcd")
         .parse()
         .unwrap();
-    let watcher = kiosk_hal::card::reader::ReaderWatcher::spawn();
+    let csca = tempfile::tempdir().unwrap();
+    let watcher = kiosk::card::CardService::start(csca.path().to_path_buf());
     let mut k = kiosk_with(tempfile::tempdir().unwrap(), Some(watcher));
     wait_until(&mut k.controller, |v| {
         v.status.card_reader && !v.status.card_present

@@ -520,9 +520,9 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
         Some(Event::SubscriberChecked(SubscriberOutcome::NotOwner))
     ));
     assert!(matches!(
-        backend.run(Effect::CheckDuplicate(IdentityKey::Person(id(
+        backend.run(Effect::CheckDuplicate(vec![IdentityKey::Person(id(
             "051085001234"
-        )))),
+        ))])),
         Some(Event::DuplicateChecked(DuplicateOutcome::NoAccount))
     ));
 
@@ -539,9 +539,9 @@ fn online_the_runtime_asks_the_portal_and_offline_it_leaves_checks_pending() {
         Some(Event::BhxhChecked(BhxhOutcome::Unavailable))
     ));
     assert!(matches!(
-        backend.run(Effect::CheckDuplicate(IdentityKey::Person(id(
+        backend.run(Effect::CheckDuplicate(vec![IdentityKey::Person(id(
             "051085001234"
-        )))),
+        ))])),
         Some(Event::DuplicateChecked(
             DuplicateOutcome::CheckedLocallyOnly
         ))

@@ -145,12 +145,13 @@ impl Kiosk {
                     Effect::ProveToken(pin) => queue.push(Event::TokenAnswered(
                         kiosk::token::prove(token, &pin, &self.anchors, &self.policy, self.now),
                     )),
-                    Effect::CheckDuplicate(key) => {
-                        let exists = self
-                            .fixture
-                            .store
-                            .has_identity(&self.fixture.keys.identity_tag(&key))
-                            .unwrap();
+                    Effect::CheckDuplicate(keys) => {
+                        let exists = keys.iter().any(|key| {
+                            self.fixture
+                                .store
+                                .has_identity(&self.fixture.keys.identity_tag(key))
+                                .unwrap()
+                        });
                         queue.push(Event::DuplicateChecked(if exists {
                             DuplicateOutcome::AccountExists
                         } else {

@@ -19,6 +19,10 @@ fn colours(path: &Path) -> usize {
 
 #[test]
 fn every_method_walks_through_the_real_screens_at_both_sizes() {
+    assert!(
+        std::env::var_os("KIOSK_VPCD_PORT").is_some(),
+        "run through tests/run, which starts pcscd with the virtual card reader the walk uses"
+    );
     let dir = tempfile::tempdir().unwrap();
     // Portrait in Vietnamese, landscape in English: every screen in each
     // language and at each size (the walk checks the language of each).
@@ -39,6 +43,11 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             "mobile-done",
             "mobile-account-exists",
             "bhxh-done",
+            "card-key",
+            "card-place",
+            "card-wrong-key",
+            "card-filled",
+            "card-done",
             "sim-waiting",
             "sim-back",
             "sim-confirm",
@@ -64,10 +73,11 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
         for shot in &shots {
             assert!(colours(shot) > 50, "{} looks empty", shot.display());
         }
-        // Four registrations reached the store, sealed. Online, the demo
+        // Five registrations reached the store, sealed. Online, the demo
         // portal answered the checks: the subscriber and the BHXH record
-        // matched, so nothing is left pending; the SIM and the token gave
-        // level 3.
+        // matched, so nothing is left pending; the chip of the demo CCCD
+        // card raised the second mobile registration to level 2; the SIM
+        // and the token gave level 3.
         let store = kiosk::store::Store::open(&data.join("kiosk.sqlite3")).unwrap();
         let rows: Vec<(String, u8, Vec<String>)> = store
             .queue()
@@ -75,7 +85,13 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             .into_iter()
             .map(|r| (r.method, r.level, r.pending))
             .collect();
-        assert_eq!(rows.len(), 4, "{rows:?}");
+        assert_eq!(rows.len(), 5, "{rows:?}");
+        let mobile: Vec<u8> = rows
+            .iter()
+            .filter(|r| r.0 == "mobile_subscriber")
+            .map(|r| r.1)
+            .collect();
+        assert_eq!(mobile, [1, 2], "typed, then with the chip: {rows:?}");
         let find = |m: &str| {
             rows.iter()
                 .find(|r| r.0 == m)

@@ -65,5 +65,6 @@ pub use envelope::{
 pub use export::{EXPORT_FORMAT, ExportFile};
 pub use identity::{IdentityKind, IdentityRef};
 pub use payload::{
-    PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, PossessionProof, RegistrationPayload, TOKEN_PROOF_CONTEXT,
+    ChipDataGroup, ChipEvidence, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, PossessionProof,
+    RegistrationPayload, TOKEN_PROOF_CONTEXT,
 };

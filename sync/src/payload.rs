@@ -4,10 +4,15 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// The `schema` value of this version of the payload. Version 2 added
-/// [`RegistrationPayload::proof`]; a portal reads both.
-pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/2";
+/// [`RegistrationPayload::proof`], version 3 [`RegistrationPayload::chip`];
+/// a portal reads all three.
+pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/3";
 /// Every version a portal reads, oldest first.
-pub const PAYLOAD_SCHEMAS: [&str; 2] = ["vn-dvc-kiosk/registration/1", PAYLOAD_SCHEMA];
+pub const PAYLOAD_SCHEMAS: [&str; 3] = [
+    "vn-dvc-kiosk/registration/1",
+    "vn-dvc-kiosk/registration/2",
+    PAYLOAD_SCHEMA,
+];
 
 /// What a USB token signs to prove it holds the certificate's key: this
 /// context, then 32 random bytes. The context keeps the signature from
@@ -29,6 +34,27 @@ pub struct PossessionProof {
     /// `rsa-pkcs1-sha256`, `rsa-pss-sha256` or `ecdsa` (raw `r‖s` over
     /// the curve's hash).
     pub scheme: String,
+}
+
+/// One file of the chip, as read: its number and bytes in standard base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize)]
+#[serde(deny_unknown_fields)]
+pub struct ChipDataGroup {
+    /// The data group's number (1 for the MRZ, 13 for Vietnam's fields).
+    pub number: u8,
+    pub content: String,
+}
+
+/// What the chip in the citizen's CCCD card proved, as it was read: EF.SOD
+/// (the Document Signer's CMS SignedData over the data groups' hashes) and
+/// the data groups the registration used, so that the portal verifies the
+/// passive authentication itself against its own CSCA list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize)]
+#[serde(deny_unknown_fields)]
+pub struct ChipEvidence {
+    /// EF.SOD in standard base64.
+    pub sod: String,
+    pub data_groups: Vec<ChipDataGroup>,
 }
 
 /// A registration in clear: made on the kiosk only to be sealed at once,
@@ -70,6 +96,9 @@ pub struct RegistrationPayload {
     /// Signature methods: the signature that proved the holder was there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<PossessionProof>,
+    /// The chip of the citizen's CCCD card, when it gave the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chip: Option<ChipEvidence>,
     /// Argon2id in PHC string format.
     pub password_hash: String,
 }

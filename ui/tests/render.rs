@@ -47,6 +47,7 @@ fn every_screen_renders_at_kiosk_sizes() {
                 required: true,
                 error: String::new().into(),
                 focused: true,
+                locked: false,
             }])));
             ui.global::<KioskKeys>().set_keyboard(keyboard);
             let pixels = kiosk_ui::render(&window, &ui);

@@ -296,7 +296,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         tokens,
         // Always watched: a kiosk without pcscd or a reader says so on the
         // status bar and keeps working without the chip.
-        cards: Some(kiosk_hal::card::reader::ReaderWatcher::spawn()),
+        cards: Some(kiosk::card::CardService::start(config.card.csca.clone())),
     };
     Ok((
         Controller::new(

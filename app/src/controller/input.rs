@@ -50,7 +50,7 @@ impl Focus {
             Focus::Field(Field::FullName) => KeyboardKind::Text,
             Focus::Field(Field::Email) => KeyboardKind::Email,
             Focus::Field(Field::Password) | Focus::Confirm => KeyboardKind::Password,
-            Focus::Field(Field::DateOfBirth) => KeyboardKind::Date,
+            Focus::Field(Field::DateOfBirth | Field::CardExpiry) => KeyboardKind::Date,
             Focus::Field(_) => KeyboardKind::Digits,
         }
     }
@@ -59,7 +59,7 @@ impl Focus {
         match self {
             Focus::Field(Field::FullName) => policy.person.name_max_chars.min(100),
             Focus::Field(Field::PersonalId) => 12,
-            Focus::Field(Field::DateOfBirth) => 10,
+            Focus::Field(Field::DateOfBirth | Field::CardExpiry) => 10,
             Focus::Field(Field::Phone) => 12,
             Focus::Field(Field::BhxhCode) => 15,
             Focus::Field(Field::Email) => 100,
@@ -70,13 +70,14 @@ impl Focus {
     }
 }
 
-const FIELDS: [Field; 9] = [
+const FIELDS: [Field; 10] = [
     Field::FullName,
     Field::PersonalId,
     Field::DateOfBirth,
     Field::Phone,
     Field::Email,
     Field::BhxhCode,
+    Field::CardExpiry,
     Field::Otp,
     Field::Pin,
     Field::Password,
@@ -90,6 +91,7 @@ pub fn field_id(field: Field) -> &'static str {
         Field::Phone => "phone",
         Field::Email => "email",
         Field::BhxhCode => "bhxh_code",
+        Field::CardExpiry => "card_expiry",
         Field::Otp => "otp",
         Field::Pin => "pin",
         Field::Password => "password",
@@ -109,6 +111,7 @@ impl Controller {
         self.leave_field();
         if let Some(session) = self.session.as_mut()
             && session.inputs().iter().any(|(f, _)| *f == focus)
+            && !session.is_locked(focus)
         {
             session.focus = Some(focus);
         }
@@ -145,7 +148,7 @@ impl Controller {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        let Some(focus) = session.focus else {
+        let Some(focus) = session.focus.filter(|f| !session.is_locked(*f)) else {
             return;
         };
         let telex = session.telex && focus.keyboard() == KeyboardKind::Text;
@@ -170,7 +173,7 @@ impl Controller {
         let text = session.buffer(focus);
         if key == "⌫" {
             text.pop();
-            if focus == Focus::Field(Field::DateOfBirth) && text.ends_with('/') {
+            if focus.keyboard() == KeyboardKind::Date && text.ends_with('/') {
                 text.pop();
             }
         } else {
@@ -201,7 +204,7 @@ impl Controller {
             } else {
                 next.push_str(&key);
             }
-            if focus == Focus::Field(Field::DateOfBirth) && matches!(next.len(), 2 | 5) {
+            if focus.keyboard() == KeyboardKind::Date && matches!(next.len(), 2 | 5) {
                 next.push('/');
             }
             if next.chars().count() <= max && next.len() < BUFFER {
@@ -228,7 +231,8 @@ impl Controller {
         };
         let inputs = session.inputs();
         let at = inputs.iter().position(|(f, _)| Some(*f) == session.focus);
-        match at.and_then(|i| inputs.get(i + 1)) {
+        let next = at.and_then(|i| inputs[i + 1..].iter().find(|(f, _)| !session.is_locked(*f)));
+        match next {
             Some((next, _)) => {
                 let id = next.id();
                 self.on_focus(id);

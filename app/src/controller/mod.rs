@@ -199,6 +199,7 @@ impl Controller {
                 session.method = Some(method);
                 session.registration = Some(registration);
                 session.errors.clear();
+                session.locked.clear();
                 self.apply(effects);
             }
             Err(e) => tracing::warn!(?method, error = %e, "a method could not start"),
@@ -241,6 +242,8 @@ impl Controller {
                     }
                 }
             }
+            Stage::Flow(Screen::CardKey) => Event::CardKeyEntered(session.form.clone()),
+            Stage::Flow(Screen::CardRefused(_)) => Event::CardBack,
             Stage::Flow(Screen::ConfirmDetails { .. }) => Event::DetailsConfirmed {
                 email: Zeroizing::new(session.form.email.clone()),
             },
@@ -251,6 +254,20 @@ impl Controller {
             _ => return,
         };
         self.feed(event);
+    }
+
+    /// "Đọc thẻ CCCD gắn chip" on the form: the card's pages open.
+    pub fn on_use_card(&mut self) {
+        self.touch();
+        self.leave_field();
+        let takes_card = self.session.as_ref().is_some_and(|s| {
+            s.in_flight == 0
+                && matches!(s.stage, Stage::Flow(Screen::Form))
+                && s.registration.as_ref().is_some_and(|r| r.takes_card())
+        });
+        if takes_card && self.status.card_reader {
+            self.feed(Event::UseCard);
+        }
     }
 
     /// "Gửi lại OTP".
@@ -298,15 +315,25 @@ impl Controller {
             Stage::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
                 self.feed(Event::Finish);
             }
+            Stage::Flow(Screen::CardKey | Screen::PlaceCard { .. } | Screen::CardRefused(_)) => {
+                self.feed(Event::CardBack);
+            }
             Stage::Flow(_) => {
                 session.otp.clear();
                 session.pin.clear();
                 session.password.clear();
                 session.confirm.clear();
+                // What the chip proved in this visit stays proved.
+                let chip = session.registration.as_mut().and_then(|r| r.take_chip());
                 // Undo work in flight at the flow (a signature request).
                 self.cancel_flow();
                 if let Some((method, subject)) = restart {
                     self.start(method, subject);
+                    let resumed = chip.and_then(|chip| {
+                        let session = self.session.as_mut()?;
+                        Some(session.registration.as_mut()?.resume_chip(chip))
+                    });
+                    self.apply(resumed.unwrap_or_default());
                 }
             }
         }
@@ -415,9 +442,7 @@ impl Controller {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.effects.wait_answer(left) {
                 Some(Answer::Status(status)) => {
-                    let present = status.tokens_present;
-                    self.status = status;
-                    self.follow_token(present);
+                    self.take_status(status);
                     return true;
                 }
                 Some(answer) => self.answer(answer),
@@ -433,11 +458,7 @@ impl Controller {
 
     fn answer(&mut self, answer: Answer) {
         match answer {
-            Answer::Status(status) => {
-                let present = status.tokens_present;
-                self.status = status;
-                self.follow_token(present);
-            }
+            Answer::Status(status) => self.take_status(status),
             Answer::Event(session_id, event) => {
                 let Some(session) = self.session.as_mut() else {
                     return;
@@ -455,6 +476,36 @@ impl Controller {
                     self.effects.submit(Job::Status);
                 }
             }
+        }
+    }
+
+    /// Fresh status: the status bar shows it, and a flow waiting for a
+    /// token or a card hears that it came.
+    fn take_status(&mut self, status: Status) {
+        let (tokens, card, events) = (
+            status.tokens_present,
+            status.card_present,
+            status.card_events,
+        );
+        self.status = status;
+        self.follow_token(tokens);
+        self.follow_card(card, events);
+    }
+
+    /// Tells a flow waiting for the ID card that it is on the reader. After
+    /// a card was lifted mid-read, only a card put back counts (the
+    /// reader's event count has moved): the one that left is not read
+    /// again while the reader has not yet noticed it gone.
+    fn follow_card(&mut self, present: bool, events: u32) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if session.in_flight > 0 || !matches!(session.stage, Stage::Flow(Screen::PlaceCard { .. }))
+        {
+            return;
+        }
+        if present && session.card_lifted.is_none_or(|then| then != events) {
+            self.feed(Event::CardPlaced);
         }
     }
 
@@ -497,14 +548,25 @@ impl Controller {
             };
             match effect {
                 Effect::Show(screen) => {
-                    let token_wait = matches!(screen, Screen::WaitingForToken);
+                    let device_wait =
+                        matches!(screen, Screen::WaitingForToken | Screen::PlaceCard { .. });
                     session.errors.clear();
+                    session.card_lifted = matches!(screen, Screen::PlaceCard { again: true })
+                        .then_some(self.status.card_events);
                     session.stage = Stage::Flow(screen);
-                    session.focus = session.inputs().first().map(|(f, _)| *f);
-                    if token_wait {
-                        // Is a token in the reader already?
+                    session.focus = session.first_open_input();
+                    if device_wait {
+                        // Is the token or the card there already?
                         self.effects.submit(Job::Status);
                     }
+                }
+                Effect::FillFromChip(identity) => {
+                    flow::fill_form(&mut session.form, &identity);
+                    session.locked = vec![Field::FullName, Field::PersonalId, Field::DateOfBirth];
+                    session
+                        .errors
+                        .retain(|e| !session.locked.contains(&e.field));
+                    session.focus = session.first_open_input();
                 }
                 Effect::FieldErrors(errors) => {
                     session.focus = errors

@@ -43,6 +43,11 @@ pub(super) struct Session {
     pub(super) password: Zeroizing<String>,
     pub(super) confirm: Zeroizing<String>,
     pub(super) errors: Vec<FieldError>,
+    /// Fields the chip filled: shown, not typed into.
+    pub(super) locked: Vec<Field>,
+    /// A card was lifted mid-read: the reader's event count then. A card
+    /// is read again only once the count has moved (it was put back).
+    pub(super) card_lifted: Option<u32>,
     pub(super) focus: Option<Focus>,
     pub(super) telex: bool,
     /// Where Telex puts the tone in *oa, oe, uy*: as on the citizen's ID
@@ -71,12 +76,15 @@ impl Session {
                 phone: buffer(),
                 email: buffer(),
                 bhxh_code: buffer(),
+                card_expiry: buffer(),
             },
             otp: Zeroizing::new(buffer()),
             pin: Zeroizing::new(buffer()),
             password: Zeroizing::new(buffer()),
             confirm: Zeroizing::new(buffer()),
             errors: Vec::new(),
+            locked: Vec::new(),
+            card_lifted: None,
             focus: None,
             telex: true,
             tone_style: ToneStyle::Classic,
@@ -93,6 +101,7 @@ impl Session {
             Focus::Field(Field::Phone) => &mut self.form.phone,
             Focus::Field(Field::Email) => &mut self.form.email,
             Focus::Field(Field::BhxhCode) => &mut self.form.bhxh_code,
+            Focus::Field(Field::CardExpiry) => &mut self.form.card_expiry,
             Focus::Field(Field::Otp) => &mut self.otp,
             Focus::Field(Field::Pin) => &mut self.pin,
             Focus::Field(Field::Password) => &mut self.password,
@@ -108,6 +117,7 @@ impl Session {
             Focus::Field(Field::Phone) => &self.form.phone,
             Focus::Field(Field::Email) => &self.form.email,
             Focus::Field(Field::BhxhCode) => &self.form.bhxh_code,
+            Focus::Field(Field::CardExpiry) => &self.form.card_expiry,
             Focus::Field(Field::Otp) => &self.otp,
             Focus::Field(Field::Pin) => &self.pin,
             Focus::Field(Field::Password) => &self.password,
@@ -131,6 +141,11 @@ impl Session {
                     .collect(),
                 _ => Vec::new(),
             },
+            Stage::Flow(Screen::CardKey) => vec![
+                (Focus::Field(Field::PersonalId), true),
+                (Focus::Field(Field::DateOfBirth), true),
+                (Focus::Field(Field::CardExpiry), true),
+            ],
             Stage::Flow(Screen::EnterOtp { .. }) => vec![(Focus::Field(Field::Otp), true)],
             Stage::Flow(Screen::EnterPin { .. }) => vec![(Focus::Field(Field::Pin), true)],
             Stage::Flow(Screen::Password { .. }) => vec![
@@ -142,6 +157,20 @@ impl Session {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The first input of the page that takes typing.
+    pub(super) fn first_open_input(&self) -> Option<Focus> {
+        self.inputs()
+            .into_iter()
+            .map(|(f, _)| f)
+            .find(|f| !self.is_locked(*f))
+    }
+
+    /// Whether the chip filled this input (and so it takes no typing).
+    pub(super) fn is_locked(&self, focus: Focus) -> bool {
+        matches!(self.stage, Stage::Flow(Screen::Form))
+            && matches!(focus, Focus::Field(f) if self.locked.contains(&f))
     }
 
     pub(super) fn error_for(&self, focus: Focus) -> Option<&FieldError> {

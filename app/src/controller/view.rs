@@ -37,6 +37,8 @@ pub struct FieldView {
     pub required: bool,
     pub error: String,
     pub focused: bool,
+    /// Filled by the chip of the CCCD card: shown, not typed into.
+    pub locked: bool,
 }
 
 /// A line of the password checklist.
@@ -76,6 +78,12 @@ pub struct View {
     pub reference: String,
     /// Shown big on the SIM signature waiting page.
     pub verification_code: String,
+    /// The form's "read the CCCD card" button ("" when the method or the
+    /// kiosk cannot), and whether it may be pressed now.
+    pub card_label: String,
+    pub card_enabled: bool,
+    /// Under the button: what reading the card does, or why it cannot.
+    pub card_detail: String,
     /// Seconds until the idle timeout ends the session, once the warning shows.
     pub idle_left: Option<u32>,
     pub status: Status,
@@ -83,8 +91,15 @@ pub struct View {
     pub lang: Lang,
 }
 
-fn field_label(focus: Focus, subject: Option<SubjectKind>) -> (&'static str, &'static str) {
+fn field_label(
+    focus: Focus,
+    subject: Option<SubjectKind>,
+    card_key: bool,
+) -> (&'static str, &'static str) {
     match focus {
+        // What the CCCD card prints, to open its chip.
+        Focus::Field(Field::PersonalId) if card_key => ("Số / No. trên thẻ", "12 chữ số"),
+        Focus::Field(Field::CardExpiry) => ("Có giá trị đến", "ngày/tháng/năm"),
         Focus::Field(Field::FullName) => ("Họ và tên", "Gõ có dấu: aa→â, dd→đ, s f r x j"),
         Focus::Field(Field::PersonalId) => ("Số CCCD/CMND", "12 số CCCD hoặc 9 số CMND"),
         Focus::Field(Field::DateOfBirth) => ("Ngày sinh", "ngày/tháng/năm"),
@@ -178,7 +193,10 @@ impl Controller {
             .inputs()
             .into_iter()
             .map(|(focus, required)| {
-                let (label, hint) = field_label(focus, session.subject);
+                let card_key = matches!(session.stage, Stage::Flow(Screen::CardKey));
+                let (label, hint) = field_label(focus, session.subject, card_key);
+                let locked = session.is_locked(focus);
+                let hint = if locked { "Từ chip thẻ CCCD" } else { hint };
                 let value = session.value(focus);
                 let secret = matches!(
                     focus,
@@ -199,6 +217,7 @@ impl Controller {
                         .map(|e| e.message.render(lang))
                         .unwrap_or_default(),
                     focused: session.focus == Some(focus),
+                    locked,
                 }
             })
             .collect();
@@ -247,6 +266,37 @@ impl Controller {
             Screen::Form => {
                 view.page = Page::Form;
                 view.submit_label = t("Đăng ký");
+                view.submit_enabled = true;
+                self.describe_card_button(session, view);
+            }
+            Screen::CardKey => {
+                view.page = Page::CardKey;
+                view.title = t("Thông tin in trên thẻ CCCD");
+                view.message = t(
+                    "Nhập đúng như in trên mặt trước của thẻ. Máy dùng các số này để mở chip trong thẻ, không lưu lại.",
+                );
+                view.submit_label = t("Tiếp tục");
+                view.submit_enabled = true;
+            }
+            Screen::PlaceCard { again } => {
+                view.page = Page::CardPlace;
+                view.title = t("Đặt thẻ CCCD lên đầu đọc");
+                view.message = t(if *again {
+                    "Thẻ đã bị nhấc ra khi máy đang đọc. Đặt lại thẻ lên đầu đọc và giữ yên đến khi máy báo xong."
+                } else {
+                    "Đặt thẻ nằm phẳng lên đầu đọc thẻ và giữ yên. Máy sẽ tự đọc khi nhận thấy thẻ."
+                });
+            }
+            Screen::ReadingCard => busy(
+                view,
+                t("Đang đọc chip thẻ CCCD…"),
+                t("Giữ yên thẻ trên đầu đọc, không nhấc thẻ ra."),
+            ),
+            Screen::CardRefused(problem) => {
+                view.page = Page::CardRefused;
+                view.title = t(problem.title());
+                view.message = t(problem.message());
+                view.submit_label = t("Nhập thông tin bằng tay");
                 view.submit_enabled = true;
             }
             Screen::Checking => busy(
@@ -441,6 +491,40 @@ impl Controller {
                 view.submit_enabled = true;
             }
         }
+    }
+}
+
+impl Controller {
+    /// The form's card button: offered where policy gives the method a
+    /// chip level; greyed, with why, when this kiosk has no reader.
+    fn describe_card_button(&self, session: &Session, view: &mut View) {
+        let lang = self.lang;
+        let takes_card = session
+            .registration
+            .as_ref()
+            .is_some_and(|r| r.takes_card());
+        if !takes_card {
+            return;
+        }
+        if !session.locked.is_empty() {
+            view.card_detail = tr(
+                lang,
+                "Họ tên, số định danh và ngày sinh đã lấy từ chip thẻ CCCD (đã xác thực).",
+            )
+            .into();
+            return;
+        }
+        view.card_label = tr(lang, "Đọc thẻ CCCD gắn chip").into();
+        view.card_enabled = self.status.card_reader;
+        view.card_detail = tr(
+            lang,
+            if self.status.card_reader {
+                "Không cần gõ họ tên, số định danh, ngày sinh: máy lấy từ chip của thẻ."
+            } else {
+                "Máy này chưa sẵn sàng đọc thẻ CCCD. Vui lòng nhập thông tin bằng tay."
+            },
+        )
+        .into();
     }
 }
 

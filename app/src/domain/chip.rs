@@ -48,15 +48,38 @@ pub enum ChipDataError {
     Person(#[from] PersonError),
 }
 
-/// `dd/mm/yyyy` as DG13 writes dates.
-fn dg13_date(text: &str) -> Option<Date> {
+/// `dd/mm/yyyy` as the card prints dates and DG13 holds them.
+pub fn printed_date(text: &str) -> Option<Date> {
     let mut parts = text.trim().split('/');
     let (d, m, y) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
         return None;
     }
     let month = Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    if y.len() != 4 {
+        return None;
+    }
     Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
+}
+
+/// `date` as the card prints it, `dd/mm/yyyy`.
+pub fn print_date(date: Date) -> String {
+    format!(
+        "{:02}/{:02}/{}",
+        date.day(),
+        u8::from(date.month()),
+        date.year()
+    )
+}
+
+/// `date` as the MRZ holds it, `YYMMDD`.
+pub fn mrz_date(date: Date) -> String {
+    format!(
+        "{:02}{:02}{:02}",
+        date.year().rem_euclid(100),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 impl ChipIdentity {
@@ -81,15 +104,9 @@ impl ChipIdentity {
         }
         let birth = dg13
             .birth()
-            .and_then(dg13_date)
+            .and_then(printed_date)
             .ok_or(ChipDataError::Missing("date of birth"))?;
-        let yymmdd = format!(
-            "{:02}{:02}{:02}",
-            birth.year() % 100,
-            u8::from(birth.month()),
-            birth.day()
-        );
-        if v.mrz.birth != yymmdd {
+        if v.mrz.birth != mrz_date(birth) {
             return Err(ChipDataError::Inconsistent("date of birth"));
         }
         cccd.check_birth_date(birth)?;
@@ -101,7 +118,7 @@ impl ChipIdentity {
         )?;
         let expires = dg13
             .expires()
-            .and_then(dg13_date)
+            .and_then(printed_date)
             .ok_or(ChipDataError::Missing("date of expiry"))?;
         let old_cmnd = dg13.old_id().map(Cmnd::parse).transpose()?;
         Ok(ChipIdentity {

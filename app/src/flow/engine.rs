@@ -5,12 +5,17 @@ use std::sync::Arc;
 use rand::CryptoRng;
 use time::OffsetDateTime;
 
-use super::methods::{Ctx, MethodFlow, Step};
+use kiosk_hal::card::bac::MrzKey;
+use kiosk_ui::i18n::Text;
+
+use super::methods::{Ctx, MethodFlow, Step, card_key, fill_form};
 use super::otp::OtpChallenge;
 use super::outcomes::*;
 use super::types::*;
 use super::{Bhxh, MobileSubscriber, SimSignature, UsbToken};
-use crate::domain::{Level, Method, Password, PasswordError, PasswordRule, SubjectKind};
+use crate::domain::{
+    Level, Method, Password, PasswordError, PasswordRule, PersonalId, SubjectKind,
+};
 use crate::policy::Policy;
 
 /// The applicant, once the method has established who they are.
@@ -20,9 +25,31 @@ pub struct Identified {
     pub key: IdentityKey,
 }
 
+/// Where the card's pages are, while the method's form waits under them.
+#[derive(Debug)]
+enum CardStep {
+    Key,
+    Place(MrzKey),
+    Reading(MrzKey),
+    Refused,
+}
+
+impl CardStep {
+    fn name(&self) -> &'static str {
+        match self {
+            CardStep::Key => "card_key",
+            CardStep::Place(_) => "place_card",
+            CardStep::Reading(_) => "reading_card",
+            CardStep::Refused => "card_refused",
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Stage<S> {
     Method(S),
+    /// The card's pages, over the method's form (its state kept as it was).
+    Card(S, CardStep),
     AwaitDuplicate(Box<Identified>),
     AccountExists,
     AwaitSubscriber(Box<Identified>),
@@ -42,6 +69,11 @@ pub struct Registration<M: MethodFlow> {
     policy: Arc<Policy>,
     subject: SubjectKind,
     level: Level,
+    /// The level a genuine chip earns with this method, if it takes one.
+    chip_level: Option<Level>,
+    /// What the chip proved, once read: it fills the form and files the
+    /// registration under the card's number.
+    chip: Option<Box<ChipRead>>,
     pending: Vec<PendingCheck>,
     stage: Stage<M::State>,
 }
@@ -53,12 +85,15 @@ impl<M: MethodFlow> Registration<M> {
         subject: SubjectKind,
         online: bool,
     ) -> Result<(Self, Vec<Effect>), FlowError> {
-        let level = policy.check_offered(M::METHOD, subject, online)?.level;
+        let offered = policy.check_offered(M::METHOD, subject, online)?;
+        let (level, chip_level) = (offered.level, offered.chip_level);
         let (state, effects) = M::start(subject);
         let registration = Registration {
             policy,
             subject,
             level,
+            chip_level,
+            chip: None,
             pending: Vec::new(),
             stage: Stage::Method(state),
         };
@@ -69,6 +104,7 @@ impl<M: MethodFlow> Registration<M> {
     pub fn step(&self) -> &'static str {
         match &self.stage {
             Stage::Method(s) => M::step_name(s),
+            Stage::Card(_, step) => step.name(),
             Stage::AwaitDuplicate(_) => "await_duplicate",
             Stage::AccountExists => "account_exists",
             Stage::AwaitSubscriber(_) => "await_subscriber",
@@ -85,6 +121,38 @@ impl<M: MethodFlow> Registration<M> {
 
     pub fn is_ended(&self) -> bool {
         matches!(self.stage, Stage::Ended)
+    }
+
+    /// Whether the form offers reading the CCCD card now.
+    pub fn takes_card(&self) -> bool {
+        self.chip_level.is_some() && matches!(&self.stage, Stage::Method(s) if M::takes_card(s))
+    }
+
+    /// Takes what the chip proved, to carry it into the method started
+    /// again (the citizen went back to the form).
+    pub fn take_chip(&mut self) -> Option<Box<ChipRead>> {
+        self.chip.take()
+    }
+
+    /// Puts back what the chip proved in this session, on the form.
+    pub fn resume_chip(&mut self, chip: Box<ChipRead>) -> Vec<Effect> {
+        match &self.stage {
+            Stage::Method(s) if self.chip_level.is_some() && M::takes_card(s) => {
+                vec![self.adopt_chip(chip)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The chip's identity is the applicant's from now on, at the level
+    /// policy gives it.
+    fn adopt_chip(&mut self, chip: Box<ChipRead>) -> Effect {
+        let fill = Effect::FillFromChip(Box::new(chip.identity.clone()));
+        if let Some(level) = self.chip_level {
+            self.level = level;
+        }
+        self.chip = Some(chip);
+        fill
     }
 
     /// Feeds one event; answers the effects, or why the event does not fit.
@@ -132,10 +200,27 @@ impl<M: MethodFlow> Registration<M> {
             (S::Done | S::Failed | S::AccountExists, Event::Finish | Event::Cancel) => {
                 Ok((S::Ended, vec![Effect::EndSession]))
             }
-            (S::Method(state), Event::Cancel) => {
+            (S::Method(state) | S::Card(state, _), Event::Cancel) => {
                 let mut effects = M::on_cancel(&state);
                 effects.push(Effect::EndSession);
                 Ok((S::Ended, effects))
+            }
+
+            (S::Method(state), Event::UseCard)
+                if self.chip_level.is_some() && M::takes_card(&state) =>
+            {
+                Ok((
+                    S::Card(state, CardStep::Key),
+                    vec![Effect::Show(Screen::CardKey)],
+                ))
+            }
+            (S::Card(state, step), event) => self.card(state, step, now, event),
+            (S::Method(state), Event::Submit(mut form)) => {
+                // What the chip proved stands, whatever the form says.
+                if let Some(chip) = &self.chip {
+                    fill_form(&mut form, &chip.identity);
+                }
+                self.method(state, now, Event::Submit(form), rng)
             }
             (
                 S::AwaitDuplicate(_)
@@ -147,24 +232,7 @@ impl<M: MethodFlow> Registration<M> {
                 Event::Cancel,
             ) => Ok((S::Ended, vec![Effect::EndSession])),
 
-            (S::Method(state), event) => {
-                let mut ctx = Ctx {
-                    policy: &self.policy,
-                    subject: self.subject,
-                    now,
-                    pending: &mut self.pending,
-                };
-                match M::handle(state, &mut ctx, event, rng) {
-                    Step::Stay(state, effects) => Ok((S::Method(state), effects)),
-                    Step::Identified(who, mut effects) => {
-                        effects.push(Effect::Show(Screen::Checking));
-                        effects.push(Effect::CheckDuplicate(who.key.clone()));
-                        Ok((S::AwaitDuplicate(who), effects))
-                    }
-                    Step::Fail(failure) => Ok(self.fail(failure)),
-                    Step::Invalid(state) => Err(S::Method(state)),
-                }
-            }
+            (S::Method(state), event) => self.method(state, now, event, rng),
 
             (S::AwaitDuplicate(who), Event::DuplicateChecked(outcome)) => match outcome {
                 DuplicateOutcome::AccountExists => Ok((
@@ -278,6 +346,113 @@ impl<M: MethodFlow> Registration<M> {
 
             (stage, _) => Err(stage),
         }
+    }
+
+    #[allow(clippy::type_complexity, clippy::result_large_err)]
+    fn method<R: CryptoRng + ?Sized>(
+        &mut self,
+        state: M::State,
+        now: OffsetDateTime,
+        event: Event,
+        rng: &mut R,
+    ) -> Result<(Stage<M::State>, Vec<Effect>), Stage<M::State>> {
+        let mut ctx = Ctx {
+            policy: &self.policy,
+            subject: self.subject,
+            now,
+            pending: &mut self.pending,
+        };
+        match M::handle(state, &mut ctx, event, rng) {
+            Step::Stay(state, effects) => Ok((Stage::Method(state), effects)),
+            Step::Identified(mut who, mut effects) => {
+                let mut keys = vec![who.key.clone()];
+                if let Some(chip) = &self.chip {
+                    let ids = chip.identity.personal_ids();
+                    // The BHXH record must be the card holder's.
+                    if who
+                        .applicant
+                        .personal_id
+                        .as_ref()
+                        .is_some_and(|id| !ids.contains(id))
+                    {
+                        return Ok(self.fail(Failure::ChipMismatch));
+                    }
+                    let cccd = PersonalId::Cccd(chip.identity.cccd.clone());
+                    who.applicant.personal_id = Some(cccd.clone());
+                    who.applicant.chip = Some(chip.evidence.clone());
+                    who.key = IdentityKey::Person(cccd);
+                    keys = ids.into_iter().map(IdentityKey::Person).collect();
+                }
+                effects.push(Effect::Show(Screen::Checking));
+                effects.push(Effect::CheckDuplicate(keys));
+                Ok((Stage::AwaitDuplicate(who), effects))
+            }
+            Step::Fail(failure) => Ok(self.fail(failure)),
+            Step::Invalid(state) => Err(Stage::Method(state)),
+        }
+    }
+
+    /// The card's pages: what is printed on it, the card on the reader,
+    /// the read; then back to the form, filled by the chip or as it was.
+    #[allow(clippy::type_complexity, clippy::result_large_err)]
+    fn card(
+        &mut self,
+        state: M::State,
+        step: CardStep,
+        now: OffsetDateTime,
+        event: Event,
+    ) -> Result<(Stage<M::State>, Vec<Effect>), Stage<M::State>> {
+        use CardStep as C;
+        let form = |state| (Stage::Method(state), vec![Effect::Show(Screen::Form)]);
+        let place = |again| vec![Effect::Show(Screen::PlaceCard { again })];
+        Ok(match (step, event) {
+            (C::Key | C::Place(_) | C::Refused, Event::CardBack) => form(state),
+            (C::Key, Event::CardKeyEntered(typed)) => {
+                let ctx = Ctx {
+                    policy: &self.policy,
+                    subject: self.subject,
+                    now,
+                    pending: &mut self.pending,
+                };
+                match card_key(&ctx, &typed) {
+                    Ok(key) => (Stage::Card(state, C::Place(key)), place(false)),
+                    Err(errors) => (
+                        Stage::Card(state, C::Key),
+                        vec![Effect::FieldErrors(errors)],
+                    ),
+                }
+            }
+            (C::Place(key), Event::CardPlaced) => (
+                Stage::Card(state, C::Reading(key.clone())),
+                vec![Effect::Show(Screen::ReadingCard), Effect::ReadCard(key)],
+            ),
+            (C::Reading(key), Event::CardRead(outcome)) => match outcome {
+                CardOutcome::Read(chip) => {
+                    let (stage, mut effects) = form(state);
+                    effects.push(self.adopt_chip(chip));
+                    (stage, effects)
+                }
+                CardOutcome::Removed => (Stage::Card(state, C::Place(key)), place(true)),
+                CardOutcome::WrongKey => (
+                    Stage::Card(state, C::Key),
+                    vec![
+                        Effect::Show(Screen::CardKey),
+                        Effect::FieldErrors(vec![FieldError::new(
+                            Field::PersonalId,
+                            Text::new(
+                                "Chip của thẻ không mở được bằng các số này. Kiểm tra lại số CCCD, ngày sinh và ngày “Có giá trị đến” in trên thẻ.",
+                            ),
+                            "the chip refused the key made of the number and dates typed",
+                        )]),
+                    ],
+                ),
+                CardOutcome::Refused(problem) => (
+                    Stage::Card(state, C::Refused),
+                    vec![Effect::Show(Screen::CardRefused(problem))],
+                ),
+            },
+            (step, _) => return Err(Stage::Card(state, step)),
+        })
     }
 
     fn pend(&mut self, check: PendingCheck) {
@@ -411,6 +586,18 @@ pub fn start(
     })
 }
 
+/// Calls the same method on whichever registration it is.
+macro_rules! each {
+    ($self:expr, $r:ident => $call:expr) => {
+        match $self {
+            AnyRegistration::MobileSubscriber($r) => $call,
+            AnyRegistration::Bhxh($r) => $call,
+            AnyRegistration::SimSignature($r) => $call,
+            AnyRegistration::UsbToken($r) => $call,
+        }
+    };
+}
+
 impl AnyRegistration {
     pub fn handle<R: CryptoRng + ?Sized>(
         &mut self,
@@ -418,20 +605,25 @@ impl AnyRegistration {
         event: Event,
         rng: &mut R,
     ) -> Result<Vec<Effect>, FlowError> {
-        match self {
-            AnyRegistration::MobileSubscriber(r) => r.handle(now, event, rng),
-            AnyRegistration::Bhxh(r) => r.handle(now, event, rng),
-            AnyRegistration::SimSignature(r) => r.handle(now, event, rng),
-            AnyRegistration::UsbToken(r) => r.handle(now, event, rng),
-        }
+        each!(self, r => r.handle(now, event, rng))
     }
 
     pub fn step(&self) -> &'static str {
-        match self {
-            AnyRegistration::MobileSubscriber(r) => r.step(),
-            AnyRegistration::Bhxh(r) => r.step(),
-            AnyRegistration::SimSignature(r) => r.step(),
-            AnyRegistration::UsbToken(r) => r.step(),
-        }
+        each!(self, r => r.step())
+    }
+
+    /// See [`Registration::takes_card`].
+    pub fn takes_card(&self) -> bool {
+        each!(self, r => r.takes_card())
+    }
+
+    /// See [`Registration::take_chip`].
+    pub fn take_chip(&mut self) -> Option<Box<ChipRead>> {
+        each!(self, r => r.take_chip())
+    }
+
+    /// See [`Registration::resume_chip`].
+    pub fn resume_chip(&mut self, chip: Box<ChipRead>) -> Vec<Effect> {
+        each!(self, r => r.resume_chip(chip))
     }
 }

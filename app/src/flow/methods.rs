@@ -12,7 +12,9 @@ use crate::domain::{
 };
 use crate::policy::Policy;
 
+use crate::domain::chip::{self, ChipIdentity};
 use crate::domain::clock::local_date;
+use kiosk_hal::card::bac::MrzKey;
 
 /// What a method's step sees besides its own state.
 #[derive(Debug)]
@@ -55,6 +57,91 @@ pub trait MethodFlow {
     fn on_cancel(_state: &Self::State) -> Vec<Effect> {
         Vec::new()
     }
+    /// Whether the CCCD card's chip may fill the form in this state (when
+    /// policy gives the method a chip level).
+    fn takes_card(_state: &Self::State) -> bool {
+        false
+    }
+}
+
+/// The key to the chip from what the citizen read off the card: the
+/// 12-digit number, the date of birth and the date of expiry.
+pub(super) fn card_key(ctx: &Ctx<'_>, form: &Form) -> Result<MrzKey, Vec<FieldError>> {
+    let mut v = Validator::new(ctx);
+    let id = v.personal_id(&form.personal_id);
+    let dob = v.dob(&form.date_of_birth);
+    let cccd = match id {
+        Some(PersonalId::Cccd(c)) => Some(c),
+        Some(PersonalId::Cmnd(_)) => {
+            v.errors.push(FieldError::new(
+                Field::PersonalId,
+                Text::new("Thẻ gắn chip mang số định danh 12 chữ số; CMND 9 số không có chip."),
+                "a chip card carries the 12-digit number; a 9-digit CMND has no chip",
+            ));
+            None
+        }
+        None => None,
+    };
+    let expiry = card_expiry(&mut v, &form.card_expiry);
+    if let (Some(cccd), Some(dob)) = (&cccd, &dob)
+        && let Err(e) = cccd.check_birth_date(dob.date())
+    {
+        v.errors
+            .push(FieldError::new(Field::PersonalId, e.message(), &e));
+    }
+    let all = (|| Some((cccd?, dob?, expiry?)))();
+    let (cccd, dob, expiry) = v.finish(all)?;
+    MrzKey::from_cccd(
+        cccd.as_str(),
+        &chip::mrz_date(dob.date()),
+        &chip::mrz_date(expiry),
+    )
+    .map_err(|e| {
+        vec![FieldError::new(
+            Field::PersonalId,
+            Text::new("Số CCCD không hợp lệ."),
+            e,
+        )]
+    })
+}
+
+/// "Có giá trị đến": a date, not yet passed (an expired card's chip is
+/// not taken as proof).
+fn card_expiry(v: &mut Validator<'_>, text: &str) -> Option<Date> {
+    let error = |message: &'static str, en: &str| {
+        FieldError::new(Field::CardExpiry, Text::new(message), en)
+    };
+    let problem = match chip::printed_date(text) {
+        _ if text.trim().is_empty() => error(
+            "Nhập ngày “Có giá trị đến” in trên thẻ.",
+            "the date of expiry is required",
+        ),
+        None => error(
+            "Ngày không hợp lệ. Nhập theo dạng ngày/tháng/năm, ví dụ 15/03/2031.",
+            "the date of expiry is not a dd/mm/yyyy date",
+        ),
+        Some(d) if d < v.today => error(
+            "Thẻ đã quá ngày “Có giá trị đến”, chip không dùng được. Vui lòng nhập thông tin bằng tay.",
+            "the card has expired",
+        ),
+        Some(d) => return Some(d),
+    };
+    v.errors.push(problem);
+    None
+}
+
+/// Writes what the chip proved over the form's fields for it.
+pub fn fill_form(form: &mut Form, identity: &ChipIdentity) {
+    let put = |field: &mut String, value: &str| {
+        field.clear();
+        field.push_str(value);
+    };
+    put(&mut form.full_name, identity.full_name.as_str());
+    put(&mut form.personal_id, identity.cccd.as_str());
+    put(
+        &mut form.date_of_birth,
+        &chip::print_date(identity.date_of_birth.date()),
+    );
 }
 
 /// The fields of a method's form, each with whether it is required (red `*`).
@@ -178,6 +265,7 @@ pub fn check_field(
         Field::Phone => v.phone(text).is_some(),
         Field::BhxhCode => v.bhxh(text).is_some(),
         Field::Email => v.email(text, false).is_some(),
+        Field::CardExpiry => card_expiry(&mut v, text).is_some(),
         Field::Otp | Field::Pin | Field::Password => true,
     };
     v.errors.pop()
@@ -245,6 +333,10 @@ impl MethodFlow for MobileSubscriber {
 
     fn step_name(_: &MobileState) -> &'static str {
         "form"
+    }
+
+    fn takes_card(_: &MobileState) -> bool {
+        true
     }
 }
 
@@ -341,6 +433,10 @@ impl MethodFlow for Bhxh {
             BhxhState::Form => "form",
             BhxhState::AwaitMatch(_) => "await_bhxh",
         }
+    }
+
+    fn takes_card(state: &BhxhState) -> bool {
+        matches!(state, BhxhState::Form)
     }
 }
 

@@ -24,7 +24,8 @@ mod types;
 
 pub use engine::{AnyRegistration, Registration, start};
 pub use methods::{
-    Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken, check_field, required_fields,
+    Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken, check_field, fill_form,
+    required_fields,
 };
 pub use otp::{OtpChallenge, OtpError};
 pub use outcomes::*;

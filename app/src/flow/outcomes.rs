@@ -5,6 +5,7 @@ use kiosk_ui::i18n::Text;
 
 use time::OffsetDateTime;
 
+use crate::domain::chip::ChipIdentity;
 use crate::domain::{BusinessName, Mst, PersonName, PersonalId, SubjectKind};
 
 /// Why a registration cannot go on. Each ends the session with a message.
@@ -29,6 +30,8 @@ pub enum Failure {
     /// The kiosk has stopped taking registrations (its disk is full or its
     /// database damaged); nothing was stored.
     OutOfService,
+    /// The BHXH record names someone other than the card's holder.
+    ChipMismatch,
 }
 
 /// Why a registration was not stored.
@@ -63,6 +66,9 @@ impl Failure {
             Failure::MobileSignature(p) => Text::new(p.message()),
             Failure::StorageFailed => Text::new(
                 "Không lưu được hồ sơ đăng ký; chưa có thông tin nào được ghi nhận. Vui lòng thử lại hoặc liên hệ cán bộ hỗ trợ.",
+            ),
+            Failure::ChipMismatch => Text::new(
+                "Mã số BHXH không thuộc người có thẻ CCCD vừa đọc, không đăng ký được tài khoản.",
             ),
             Failure::OutOfService => Text::new(
                 "Máy tạm ngừng nhận hồ sơ nên chưa lưu được hồ sơ của bạn; chưa có thông tin nào được ghi nhận. Các hồ sơ đã nhận trước đó vẫn được giữ an toàn. Vui lòng đăng ký ở máy khác hoặc quay lại sau.",
@@ -261,4 +267,79 @@ pub enum TokenOutcome {
 pub enum SignatureOutcome {
     Signed(Box<CertifiedIdentity>),
     Failed(SignatureProblem),
+}
+
+/// What a genuine chip gave: the identity, checked by the domain's rules,
+/// and the files that prove it, for the sealed registration.
+#[derive(Clone)]
+pub struct ChipRead {
+    pub identity: ChipIdentity,
+    pub evidence: kiosk_sync::ChipEvidence,
+}
+
+/// Masked, as the identity prints; the evidence only by its size.
+impl std::fmt::Debug for ChipRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChipRead")
+            .field("identity", &self.identity)
+            .field("data_groups", &self.evidence.data_groups.len())
+            .finish()
+    }
+}
+
+/// How reading the card on the reader ended.
+#[derive(Debug, Clone)]
+pub enum CardOutcome {
+    /// Opened, read and proven genuine.
+    Read(Box<ChipRead>),
+    /// No card on the reader, or lifted before the read was done.
+    Removed,
+    /// The chip refused the key: what was typed is not what the card holds.
+    WrongKey,
+    Refused(CardProblem),
+}
+
+/// Why a chip that was read gives no identity to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardProblem {
+    /// Passive authentication failed (signature, chain or a data group's
+    /// hash): the data is never used. Which step is in the log and the
+    /// audit chain, for the technician.
+    NotGenuine,
+    /// The card's date of expiry has passed.
+    Expired,
+    /// Genuine, but its records disagree or break the identifier rules.
+    Unusable,
+    /// Not a CCCD chip, the reader failed, or the kiosk has no CSCA list.
+    Unreadable,
+}
+
+impl CardProblem {
+    /// The heading, in Vietnamese; the catalogue has the others.
+    pub fn title(&self) -> &'static str {
+        match self {
+            CardProblem::NotGenuine => "Thẻ không xác thực được",
+            CardProblem::Expired => "Thẻ CCCD đã hết hạn",
+            CardProblem::Unusable => "Không dùng được thông tin trong chip",
+            CardProblem::Unreadable => "Chưa đọc được chip của thẻ",
+        }
+    }
+
+    /// What happened and what to do, in Vietnamese.
+    pub fn message(&self) -> &'static str {
+        match self {
+            CardProblem::NotGenuine => {
+                "Dữ liệu trong chip không qua được bước xác thực nên máy không dùng. Bạn vẫn có thể nhập thông tin bằng tay, hoặc liên hệ cán bộ hỗ trợ."
+            }
+            CardProblem::Expired => {
+                "Thẻ đã quá ngày “Có giá trị đến”. Bạn vẫn có thể nhập thông tin bằng tay; nên làm lại thẻ tại cơ quan công an."
+            }
+            CardProblem::Unusable => {
+                "Thông tin trong chip không đầy đủ hoặc không khớp nhau. Bạn vẫn có thể nhập thông tin bằng tay, hoặc liên hệ cán bộ hỗ trợ."
+            }
+            CardProblem::Unreadable => {
+                "Máy chưa đọc được chip của thẻ này. Bạn vẫn có thể nhập thông tin bằng tay, hoặc liên hệ cán bộ hỗ trợ."
+            }
+        }
+    }
 }

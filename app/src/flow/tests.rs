@@ -135,6 +135,7 @@ fn form(fields: &[(&str, &str)]) -> Form {
             "phone" => &mut f.phone,
             "email" => &mut f.email,
             "bhxh_code" => &mut f.bhxh_code,
+            "card_expiry" => &mut f.card_expiry,
             other => panic!("no field {other}"),
         };
         *slot = value.to_string();
@@ -673,7 +674,8 @@ fn bhxh_matched_online_takes_the_cccd_from_the_database() {
     let Effect::CheckDuplicate(key) = &run.last[1] else {
         panic!("{:?}", run.last)
     };
-    assert_eq!(&key.canonical()[..], "cccd:051185001234");
+    assert_eq!(key.len(), 1);
+    assert_eq!(&key[0].canonical()[..], "cccd:051185001234");
     run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
     // BHXH proves the phone by OTP, with no carrier check.
     let code = run.sms_code();
@@ -700,7 +702,8 @@ fn bhxh_offline_is_keyed_by_the_bhxh_code_and_pends_the_match() {
     let Effect::CheckDuplicate(key) = &run.last[1] else {
         panic!()
     };
-    assert_eq!(&key.canonical()[..], "bhxh:5101234567");
+    assert_eq!(key.len(), 1);
+    assert_eq!(&key[0].canonical()[..], "bhxh:5101234567");
     run.send(Event::DuplicateChecked(
         DuplicateOutcome::CheckedLocallyOnly,
     ));
@@ -890,7 +893,8 @@ fn a_business_must_give_an_email_and_is_keyed_by_its_tax_code() {
     let Effect::CheckDuplicate(key) = &run.last[1] else {
         panic!()
     };
-    assert_eq!(&key.canonical()[..], "mst:0100047516");
+    assert_eq!(key.len(), 1);
+    assert_eq!(&key[0].canonical()[..], "mst:0100047516");
 }
 
 #[test]
@@ -1019,4 +1023,168 @@ fn events_and_effects_never_print_what_was_typed() {
         !shown.contains("Thuỷ") && !shown.contains("051303000111"),
         "{shown}"
     );
+}
+
+/// What the demo card's chip gives, once proven genuine.
+fn chip_read() -> Box<ChipRead> {
+    use kiosk_hal::card::chip::Verified;
+    use kiosk_hal::card::lds::{Dg13, Mrz};
+    use kiosk_hal::card::sim::issue::{Citizen, dg1, dg13};
+    let c = Citizen::demo();
+    let verified = Verified {
+        mrz: Mrz::parse_dg1(&dg1(&c)).unwrap(),
+        dg13: Some(Dg13::parse(&dg13(&c)).unwrap()),
+        signer: "Document Signer".into(),
+        hash: kiosk_hal::card::pa::HashAlgorithm::Sha256,
+        checked: vec![1, 13],
+    };
+    let identity =
+        crate::domain::chip::ChipIdentity::from_verified(&verified, Policy::built_in(), T0.date())
+            .unwrap();
+    Box::new(ChipRead {
+        identity,
+        evidence: kiosk_sync::ChipEvidence {
+            sod: "U09E".into(),
+            data_groups: vec![],
+        },
+    })
+}
+
+/// The card's pages up to the read: the key typed, the card placed.
+fn read_card(run: &mut Run) {
+    run.send(Event::UseCard);
+    assert_eq!(run.screen(), &Screen::CardKey);
+    run.send(Event::CardKeyEntered(form(&[
+        ("personal_id", "001203004567"),
+        ("date_of_birth", "15/03/2003"),
+        ("card_expiry", "15/03/2028"),
+    ])));
+    assert_eq!(run.screen(), &Screen::PlaceCard { again: false });
+    run.send(Event::CardPlaced);
+    assert_eq!(run.screen(), &Screen::ReadingCard);
+    assert!(run.last.iter().any(|e| matches!(e, Effect::ReadCard(_))));
+}
+
+#[test]
+fn the_chip_fills_the_form_raises_the_level_and_files_under_every_number() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    read_card(&mut run);
+    run.send(Event::CardRead(CardOutcome::Read(chip_read())));
+    assert_eq!(run.screen(), &Screen::Form);
+    assert!(
+        run.last
+            .iter()
+            .any(|e| matches!(e, Effect::FillFromChip(id) if id.cccd.as_str() == "001203004567"))
+    );
+    // Whatever the form says, the chip's identity stands.
+    run.send(Event::Submit(form(&[
+        ("full_name", "Someone Else"),
+        ("personal_id", "051099012345"),
+        ("date_of_birth", "05/09/1999"),
+        ("phone", "0966123456"),
+    ])));
+    let Effect::CheckDuplicate(keys) = &run.last[1] else {
+        panic!("{:?}", run.last)
+    };
+    let keys: Vec<String> = keys.iter().map(|k| k.canonical().to_string()).collect();
+    assert_eq!(keys, ["cccd:001203004567", "cmnd:013456789"]);
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    run.send(Event::SubscriberChecked(SubscriberOutcome::Confirmed));
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    run.otp(&code);
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let draft = run.draft();
+    assert_eq!(draft.level, Level::TWO, "the policy's chip level");
+    let a = &draft.applicant;
+    assert_eq!(a.full_name.as_ref().unwrap().as_str(), "Nguyễn Thị Thu Hà");
+    assert_eq!(a.personal_id.as_ref().unwrap().as_str(), "001203004567");
+    assert_eq!(a.date_of_birth.unwrap().date().to_string(), "2003-03-15");
+    assert!(a.chip.is_some(), "the evidence goes in the sealed payload");
+    assert_eq!(&draft.identity.canonical()[..], "cccd:001203004567");
+}
+
+#[test]
+fn the_card_pages_go_back_to_the_form_and_refusals_say_why() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    read_card(&mut run);
+    run.send(Event::CardRead(CardOutcome::WrongKey));
+    assert_eq!(run.screen(), &Screen::CardKey);
+    assert_eq!(run.field_errors(), [Field::PersonalId]);
+    // A bad key is caught before any read.
+    run.send(Event::CardKeyEntered(form(&[
+        ("personal_id", "001203004567"),
+        ("date_of_birth", "15/03/2003"),
+        ("card_expiry", "31/02/2028"),
+    ])));
+    assert_eq!(run.field_errors(), [Field::CardExpiry]);
+    run.send(Event::CardBack);
+    assert_eq!(run.screen(), &Screen::Form);
+    read_card(&mut run);
+    run.send(Event::CardRead(CardOutcome::Removed));
+    assert_eq!(run.screen(), &Screen::PlaceCard { again: true });
+    run.send(Event::CardPlaced);
+    run.send(Event::CardRead(CardOutcome::Refused(
+        CardProblem::NotGenuine,
+    )));
+    assert_eq!(run.screen(), &Screen::CardRefused(CardProblem::NotGenuine));
+    run.refuse(Event::CardPlaced);
+    run.send(Event::CardBack);
+    assert_eq!(run.screen(), &Screen::Form);
+    // Typed by hand, as before the card: level 1, the typed number.
+    run.send(Event::Submit(citizen_form()));
+    let Effect::CheckDuplicate(keys) = &run.last[1] else {
+        panic!("{:?}", run.last)
+    };
+    assert_eq!(&keys[0].canonical()[..], "cccd:051099012345");
+}
+
+#[test]
+fn the_card_is_offered_only_where_policy_gives_a_chip_level() {
+    let mut run = Run::start(Method::UsbToken, SubjectKind::Citizen, true);
+    assert!(!run.reg.takes_card());
+    run.refuse(Event::UseCard);
+    let text = Policy::built_in_text().replace("chip_level = 2\n", "");
+    let text = text.replace(
+        "chip_level = 2                # khi chip thẻ CCCD (đã xác thực) cho danh tính\n",
+        "",
+    );
+    let mut run = Run::with_policy(
+        Policy::from_toml(&text).unwrap(),
+        Method::MobileSubscriber,
+        SubjectKind::Citizen,
+        true,
+    );
+    assert!(!run.reg.takes_card());
+    run.refuse(Event::UseCard);
+    let mut run = Run::start(Method::Bhxh, SubjectKind::Citizen, true);
+    assert!(run.reg.takes_card());
+    run.send(Event::UseCard);
+    run.send(Event::Cancel);
+    assert!(run.reg.step() == "ended");
+}
+
+#[test]
+fn a_bhxh_record_of_someone_else_than_the_card_holder_ends_it() {
+    let mut run = Run::start(Method::Bhxh, SubjectKind::Citizen, true);
+    read_card(&mut run);
+    run.send(Event::CardRead(CardOutcome::Read(chip_read())));
+    run.send(Event::Submit(bhxh_form()));
+    run.send(Event::BhxhChecked(BhxhOutcome::Matched(policy_id(
+        "051185001234",
+    ))));
+    assert_eq!(run.screen(), &Screen::Failed(Failure::ChipMismatch));
+    // The holder's own record, found by the old CMND: accepted, filed
+    // under the card's number.
+    let mut run = Run::start(Method::Bhxh, SubjectKind::Citizen, true);
+    read_card(&mut run);
+    run.send(Event::CardRead(CardOutcome::Read(chip_read())));
+    run.send(Event::Submit(bhxh_form()));
+    run.send(Event::BhxhChecked(BhxhOutcome::Matched(policy_id(
+        "013456789",
+    ))));
+    let Effect::CheckDuplicate(keys) = &run.last[1] else {
+        panic!("{:?}", run.last)
+    };
+    assert_eq!(&keys[0].canonical()[..], "cccd:001203004567");
 }

@@ -6,6 +6,7 @@ use kiosk_ui::i18n::Text;
 use time::OffsetDateTime;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::domain::chip::ChipIdentity;
 use crate::domain::{
     BhxhCode, BusinessName, DateOfBirth, Email, Level, Method, Mst, Password, PasswordRule,
     PersonName, PersonalId, PhoneNumber, Pin, SubjectKind,
@@ -23,6 +24,8 @@ pub struct Form {
     pub phone: String,
     pub email: String,
     pub bhxh_code: String,
+    /// The CCCD card's date of expiry, typed to open its chip.
+    pub card_expiry: String,
 }
 
 impl std::fmt::Debug for Form {
@@ -40,6 +43,9 @@ pub enum Field {
     Phone,
     Email,
     BhxhCode,
+    /// "Có giá trị đến" on the CCCD card: with the number and the date of
+    /// birth, the key to its chip.
+    CardExpiry,
     Otp,
     Pin,
     Password,
@@ -119,6 +125,8 @@ pub struct Applicant {
     pub certificate: Option<Vec<u8>>,
     /// The token's proof of possession (USB tokens).
     pub proof: Option<kiosk_sync::PossessionProof>,
+    /// The CCCD chip's files, when the chip gave the identity.
+    pub chip: Option<kiosk_sync::ChipEvidence>,
 }
 
 /// Redacted: the value types print masked; the certificate only its size
@@ -138,6 +146,7 @@ impl std::fmt::Debug for Applicant {
                 "certificate_bytes",
                 &self.certificate.as_ref().map(Vec::len),
             )
+            .field("chip", &self.chip.is_some())
             .finish()
     }
 }
@@ -255,6 +264,16 @@ pub enum Event {
     PinEntered(Pin),
     TokenAnswered(TokenOutcome),
     SignatureAnswered(SignatureOutcome),
+    /// "Đọc thẻ CCCD gắn chip" on the form.
+    UseCard,
+    /// What is printed on the card, typed to open its chip (the number,
+    /// the date of birth and the date of expiry of the form).
+    CardKeyEntered(Form),
+    /// A card is on the reader.
+    CardPlaced,
+    CardRead(CardOutcome),
+    /// Back from the card's pages to the form, as it was.
+    CardBack,
     /// The citizen confirmed the certificate details, with the e-mail typed
     /// (wiped on drop, like every other typed value).
     DetailsConfirmed {
@@ -296,6 +315,11 @@ impl Event {
             Event::PinEntered(_) => "pin_entered",
             Event::TokenAnswered(_) => "token_answered",
             Event::SignatureAnswered(_) => "signature_answered",
+            Event::UseCard => "use_card",
+            Event::CardKeyEntered(_) => "card_key_entered",
+            Event::CardPlaced => "card_placed",
+            Event::CardRead(_) => "card_read",
+            Event::CardBack => "card_back",
             Event::DetailsConfirmed { .. } => "details_confirmed",
             Event::Stored { .. } => "stored",
             Event::StoreFailed(_) => "store_failed",
@@ -382,6 +406,16 @@ pub enum Screen {
     WaitingForPhone {
         verification_code: String,
     },
+    /// What is printed on the CCCD card, to open its chip.
+    CardKey,
+    /// Waiting for the card on the reader; `again` after it was lifted
+    /// in the middle of a read.
+    PlaceCard {
+        again: bool,
+    },
+    ReadingCard,
+    /// The chip could not give an identity to use; the form is still there.
+    CardRefused(CardProblem),
     ConfirmDetails {
         email_required: bool,
         /// What the certificate says, for the citizen to check.
@@ -425,8 +459,10 @@ impl std::fmt::Debug for SmsText {
 pub enum Effect {
     Show(Screen),
     FieldErrors(Vec<FieldError>),
-    /// Ask the local store, and the portal when online.
-    CheckDuplicate(IdentityKey),
+    /// Ask the local store, and the portal when online, about every
+    /// identifier the applicant is known by (the first is the one the
+    /// registration is filed under).
+    CheckDuplicate(Vec<IdentityKey>),
     CheckBhxh {
         code: BhxhCode,
         full_name: PersonName,
@@ -449,6 +485,12 @@ pub enum Effect {
         verification_code: String,
     },
     CancelMobileSignature,
+    /// Open the chip of the card on the reader with this key, read it and
+    /// prove it genuine; answers [`Event::CardRead`].
+    ReadCard(kiosk_hal::card::bac::MrzKey),
+    /// Put what the chip proved into the form, where the citizen cannot
+    /// change it.
+    FillFromChip(Box<ChipIdentity>),
     /// Seal and store in one transaction, then answer [`Event::Stored`].
     Store(Box<Draft>),
     /// Wipe the session from memory and screen; back to the home screen.

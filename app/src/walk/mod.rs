@@ -203,6 +203,28 @@ impl Walker {
     }
 
     /// Waits until the demo phone no longer shows request `id`.
+    /// Waits until the kiosk shows `page` on its own, as after a card is
+    /// placed: the reader's state reaches the controller with the status.
+    fn until_page(&self, page: Page) -> Result<(), WalkError> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut controller = self.binding.controller().borrow_mut();
+            controller.settle(Duration::from_secs(30));
+            let shown = controller.view().page;
+            if shown == page {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(WalkError::WrongPage {
+                    step: "waiting for the card".into(),
+                    expected: page,
+                    shown,
+                });
+            }
+            controller.wait_for_status(Duration::from_secs(5));
+        }
+    }
+
     fn wait_until_withdrawn(&self, id: &str) -> Result<(), WalkError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while self

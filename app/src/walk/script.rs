@@ -62,6 +62,35 @@ impl Walker {
         self.demo.refuse_sms(None);
         self.otp_and_password("bhxh")?;
 
+        // Thuê bao di động with the CCCD card: the chip, proven genuine,
+        // fills the person's fields; a wrong date first.
+        if let Some(card) = self.demo.card() {
+            self.citizen_chooses("mobile_subscriber");
+            self.snap("card-form", Page::Form)?;
+            self.screen().invoke_use_card();
+            self.snap("card-key", Page::CardKey)?;
+            let c = card.holder().clone();
+            let digits = |d: &str| d.replace('/', "");
+            self.fill("personal_id", &c.cccd);
+            self.fill("date_of_birth", &digits(&c.birth));
+            self.fill("card_expiry", "15032029");
+            self.screen().invoke_submit();
+            self.snap("card-place", Page::CardPlace)?;
+            card.place().map_err(WalkError::Setup)?;
+            self.until_page(Page::CardKey)?;
+            self.snap("card-wrong-key", Page::CardKey)?;
+            self.fill(
+                "card_expiry",
+                &format!("{}{}", "⌫".repeat(10), digits(&c.expires)),
+            );
+            self.screen().invoke_submit();
+            self.until_page(Page::Form)?;
+            self.snap("card-filled", Page::Form)?;
+            card.remove().map_err(WalkError::Setup)?;
+            self.fill("phone", "0966123456");
+            self.otp_and_password("card")?;
+        }
+
         // Sim ký số: the request goes to the phone through the portal; the
         // demo phone confirms it, and the certificate's details come back.
         self.citizen_chooses("sim_signature");

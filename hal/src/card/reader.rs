@@ -18,6 +18,9 @@ use super::chip::{CardError, SHORT_READ, Transport};
 pub struct Reader {
     pub name: String,
     pub card: Option<Vec<u8>>,
+    /// PC/SC's count of cards arriving at and leaving this reader: a card
+    /// lifted and put back between two looks changes it.
+    pub events: u32,
 }
 
 /// All readers, or why none can be seen.
@@ -32,6 +35,13 @@ impl Readers {
     /// The first reader with a card on it.
     pub fn with_card(&self) -> Option<&Reader> {
         self.readers.iter().find(|r| r.card.is_some())
+    }
+
+    /// Cards arrived and left on every reader, together: it moves with any.
+    pub fn events(&self) -> u32 {
+        self.readers
+            .iter()
+            .fold(0u32, |sum, r| sum.wrapping_add(r.events))
     }
 }
 
@@ -78,6 +88,7 @@ fn describe(s: &ReaderState) -> Reader {
     Reader {
         name: s.name().to_string_lossy().into_owned(),
         card: present.then(|| s.atr().to_vec()),
+        events: s.event_count(),
     }
 }
 

@@ -29,6 +29,7 @@ fn payload(id: &str, person: &str) -> Vec<u8> {
         email: None,
         certificate: None,
         proof: None,
+        chip: None,
         password_hash: "$argon2id$…".into(),
     };
     serde_json::to_vec(&p).unwrap()

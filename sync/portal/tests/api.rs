@@ -95,6 +95,7 @@ impl Rig {
             email: None,
             certificate: None,
             proof: None,
+            chip: None,
             password_hash: "$argon2id$v=19$…".into(),
         };
         seal(

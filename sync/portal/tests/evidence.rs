@@ -68,6 +68,7 @@ fn mobile(person: &str, phone: &str) -> RegistrationPayload {
         email: None,
         certificate: None,
         proof: None,
+        chip: None,
         password_hash: "$argon2id$v=19$…".into(),
     }
 }

@@ -87,6 +87,7 @@ fn envelope(n: usize, kiosk: &DeviceKey, sealing: &PortalPublicKey) -> Envelope 
         email: None,
         certificate: None,
         proof: None,
+        chip: None,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
     };
     seal(
