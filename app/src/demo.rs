@@ -108,6 +108,13 @@ impl Demo {
         let tokens = demo_token(data_dir, &portal)?;
         let token = tokens.is_some();
         let card = DemoCard::issue(&data_dir.join("cccd"))?;
+        if let Some(card) = &card {
+            // The portal verifies the chip again, with the same CSCA list.
+            portal
+                .portal()
+                .trust_cscas(&card.csca)
+                .map_err(|e| e.to_string())?;
+        }
         let csca = card
             .as_ref()
             .map_or_else(|| data_dir.join("cccd").join("csca"), |c| c.csca.clone());

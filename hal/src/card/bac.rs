@@ -114,23 +114,7 @@ pub fn printed_date(text: &str) -> Option<String> {
     }
 }
 
-/// The MRZ check digit: weights 7, 3, 1; digits as themselves, letters
-/// A=10 to Z=35, the filler `<` as 0.
-pub fn check_digit(field: &str) -> u8 {
-    let sum: u32 = field
-        .bytes()
-        .zip([7u32, 3, 1].into_iter().cycle())
-        .map(|(b, w)| {
-            let v = match b {
-                b'0'..=b'9' => u32::from(b - b'0'),
-                b'A'..=b'Z' => u32::from(b - b'A') + 10,
-                _ => 0,
-            };
-            v * w
-        })
-        .sum();
-    (sum % 10) as u8
-}
+pub use kiosk_pki::emrtd::lds::check_digit;
 
 /// The 3DES key derivation of 9303-11 §9.7.1 (SHA-1 over the seed and a
 /// 32-bit counter; 1 for encryption, 2 for the MAC), DES parity adjusted.

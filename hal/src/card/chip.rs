@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 
 use kiosk_pki::cert::TrustAnchors;
+use kiosk_pki::emrtd;
+pub use kiosk_pki::emrtd::Verified;
 
 use super::apdu::{Command, Response};
 use super::bac::{self, MrzKey};
-use super::lds::{Dg13, File, Malformed, Mrz};
-use super::pa::{self, SecurityObject};
+use super::lds::{File, Malformed};
+use super::pa;
 use super::sm::{Session, SmError};
 use super::tlv;
 
@@ -235,51 +237,8 @@ pub fn read(
     Ok(files)
 }
 
-/// What the chip proves, once passive authentication has passed.
-#[derive(Clone)]
-pub struct Verified {
-    pub mrz: Mrz,
-    pub dg13: Option<Dg13>,
-    /// The Document Signer's common name.
-    pub signer: String,
-    pub hash: pa::HashAlgorithm,
-    /// Data groups whose hashes were checked.
-    pub checked: Vec<u8>,
-}
-
-impl std::fmt::Debug for Verified {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verified")
-            .field("signer", &self.signer)
-            .field("hash", &self.hash)
-            .field("checked", &self.checked)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Passive authentication of `files` at `now` (Unix seconds) against the
-/// CSCA list, then the files parsed. Nothing is parsed for use before every
-/// step has passed.
+/// CSCA list: see [`emrtd::verify`].
 pub fn verify(files: &ChipFiles, cscas: &TrustAnchors, now: i64) -> Result<Verified, pa::Failure> {
-    let so = SecurityObject::parse(&files.sod)?;
-    let ds = so.verify_signer(cscas, now)?;
-    so.check_hashes(files.dgs.iter().map(|(n, b)| (*n, b.as_slice())))?;
-    let data = |e: Malformed| pa::Failure::Data(e.to_string());
-    let mrz = Mrz::parse_dg1(files.dgs.get(&1).map_or(&[][..], Vec::as_slice)).map_err(data)?;
-    if mrz.expires_before(now) {
-        return Err(pa::Failure::Expired(mrz.expiry.clone()));
-    }
-    let dg13 = files
-        .dgs
-        .get(&13)
-        .map(|b| Dg13::parse(b))
-        .transpose()
-        .map_err(data)?;
-    Ok(Verified {
-        mrz,
-        dg13,
-        signer: ds.common_name.clone().unwrap_or_default(),
-        hash: so.algorithm,
-        checked: files.dgs.keys().copied().collect(),
-    })
+    emrtd::verify(&files.sod, &files.dgs, cscas, now)
 }

@@ -6,13 +6,13 @@
 //!   ends (the reader here, the chip in the virtual card of the tests),
 //!   checked against ICAO 9303-11's worked examples;
 //! - [`lds`]: the chip's files, and [`pa`]: passive authentication of
-//!   their content by EF.SOD and the CSCA list.
+//!   their content by EF.SOD and the CSCA list (in `kiosk-pki`, which the
+//!   portal shares to verify what the kiosk sealed).
 pub mod apdu;
 pub mod bac;
 pub mod chip;
-pub mod lds;
-pub mod pa;
 pub mod reader;
 pub mod sim;
 pub mod sm;
-pub mod tlv;
+
+pub use kiosk_pki::emrtd::{lds, pa, tlv};

@@ -40,21 +40,28 @@ pub(crate) struct MethodRule {
     enabled: bool,
     subjects: Vec<String>,
     level: u8,
+    /// The level when the chip of the citizen's CCCD card, verified here,
+    /// gave the identity; `None` where the method does not take it.
+    chip_level: Option<u8>,
 }
 
 /// The methods as the manual describes them, until a published policy
 /// says otherwise.
 pub(crate) fn built_in_methods() -> HashMap<String, MethodRule> {
-    let rule = |subjects: &[&str], level| MethodRule {
+    let rule = |subjects: &[&str], level, chip_level| MethodRule {
         enabled: true,
         subjects: subjects.iter().map(|s| s.to_string()).collect(),
         level,
+        chip_level,
     };
     HashMap::from([
-        ("mobile_subscriber".into(), rule(&["citizen"], 1)),
-        ("bhxh".into(), rule(&["citizen"], 2)),
-        ("sim_signature".into(), rule(&["citizen", "business"], 3)),
-        ("usb_token".into(), rule(&["citizen", "business"], 3)),
+        ("mobile_subscriber".into(), rule(&["citizen"], 1, Some(2))),
+        ("bhxh".into(), rule(&["citizen"], 2, Some(2))),
+        (
+            "sim_signature".into(),
+            rule(&["citizen", "business"], 3, None),
+        ),
+        ("usb_token".into(), rule(&["citizen", "business"], 3, None)),
     ])
 }
 
@@ -78,6 +85,10 @@ pub(crate) fn methods_of_policy(document: &str) -> Option<HashMap<String, Method
                         .filter_map(|s| s.as_str().map(String::from))
                         .collect(),
                     level: u8::try_from(m.get("level")?.as_integer()?).ok()?,
+                    chip_level: m
+                        .get("chip_level")
+                        .and_then(toml::Value::as_integer)
+                        .and_then(|l| u8::try_from(l).ok()),
                 },
             ))
         })
@@ -95,6 +106,8 @@ pub(crate) struct Trust {
     revocations: Revocations,
     crl_problems: Vec<String>,
     signature_cas: TrustAnchors,
+    /// The Country Signing CAs whose Document Signers sign CCCD chips.
+    cscas: TrustAnchors,
 }
 
 fn stamp(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
@@ -146,6 +159,13 @@ impl Portal {
         self.trust.crl_dir = Some(crl_dir.to_path_buf());
         self.trust.crl_stamp = None;
         Ok(self.refresh_revocations())
+    }
+
+    /// Trusts the Country Signing CAs in `dir` (the CSCA list) to prove the
+    /// chips of CCCD cards; answers how many there are.
+    pub fn trust_cscas(&mut self, dir: &Path) -> Result<usize, PortalError> {
+        self.trust.cscas = TrustAnchors::load(dir).map_err(PortalError::Trust)?;
+        Ok(self.trust.cscas.len())
     }
 
     /// Trusts the mobile-signature CA with this certificate (DER or PEM).
@@ -231,8 +251,13 @@ fn good_token_certificate(trust: &Trust, der: &[u8], now: i64) -> Result<CertInf
 /// What intake does with a registration.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
-    /// Open an account (unless one exists) for this identity at this level.
-    Open { identity: IdentityRef, level: u8 },
+    /// Open an account (unless one exists under this identity or one of
+    /// the others it is proven to have had) at this level.
+    Open {
+        identity: IdentityRef,
+        level: u8,
+        also: Vec<IdentityRef>,
+    },
     /// Refused for good, with a reason that quotes nothing from the payload.
     Reject(String),
     /// Nothing recorded; the kiosk keeps it until the portal can decide.
@@ -342,6 +367,7 @@ pub(crate) fn decide(
     let Some(claimed) = claimed_identity(p) else {
         return Ok(Reject("no identity to open an account for".into()));
     };
+    let applicant = claimed.clone();
     let identity = match p.method.as_str() {
         "mobile_subscriber" => {
             let Some(phone) = &p.phone else {
@@ -366,7 +392,9 @@ pub(crate) fn decide(
             let Some(record) = bhxh_match_in(conn, code, name, dob)? else {
                 return Ok(Reject("BHXH data did not match".into()));
             };
-            if claimed.kind().is_personal_id() && claimed != record {
+            // With the chip, the record may be under the old CMND the chip
+            // proves: checked with the chip below.
+            if claimed.kind().is_personal_id() && claimed != record && p.chip.is_none() {
                 return Ok(Reject("the personal ID is not the BHXH record's".into()));
             }
             // The account is the person's, whatever the kiosk knew.
@@ -420,8 +448,63 @@ pub(crate) fn decide(
         }
         _ => return Ok(Reject("unknown registration method".into())),
     };
+    let (identity, level, also) = match &p.chip {
+        None => (identity, rule.level, Vec::new()),
+        Some(evidence) => {
+            let Some(chip_level) = rule.chip_level else {
+                return Ok(Reject("the method does not take the ID card's chip".into()));
+            };
+            if trust.cscas.is_empty() {
+                return Ok(Hold(
+                    "the portal has no CSCA list to verify the ID card's chip".into(),
+                ));
+            }
+            match chip_identities(evidence, &trust.cscas, now) {
+                Err(step) => {
+                    return Ok(Reject(format!(
+                        "the ID card's chip does not verify (step: {step})"
+                    )));
+                }
+                Ok(ids) if !ids.contains(&identity) || ids.first() != Some(&applicant) => {
+                    return Ok(Reject(
+                        "the ID card's chip names someone other than the applicant".into(),
+                    ));
+                }
+                // The account is the card's number; the old CMND finds one
+                // opened with it.
+                Ok(mut ids) => {
+                    let card = ids.remove(0);
+                    (card, chip_level.max(rule.level), ids)
+                }
+            }
+        }
+    };
     Ok(Decision::Open {
         identity,
-        level: rule.level,
+        level,
+        also,
     })
+}
+
+/// Passive authentication of the chip's files as the kiosk read them,
+/// against the portal's own CSCA list: the card's number first, then the
+/// old CMND its DG13 names. `Err` names the step that failed.
+fn chip_identities(
+    evidence: &kiosk_sync::ChipEvidence,
+    cscas: &TrustAnchors,
+    now: i64,
+) -> Result<Vec<IdentityRef>, &'static str> {
+    let sod = B64.decode(&evidence.sod).map_err(|_| "sod")?;
+    let mut dgs = std::collections::BTreeMap::new();
+    for g in &evidence.data_groups {
+        dgs.insert(g.number, B64.decode(&g.content).map_err(|_| "data")?);
+    }
+    let verified = kiosk_pki::emrtd::verify(&sod, &dgs, cscas, now).map_err(|f| f.step())?;
+    let dg13 = verified.dg13.ok_or("data")?;
+    let number = dg13.id_number().ok_or("data")?;
+    let mut ids = vec![IdentityRef::new(IdentityKind::Cccd, number).map_err(|_| "data")?];
+    if let Some(old) = dg13.old_id() {
+        ids.push(IdentityRef::new(IdentityKind::Cmnd, old).map_err(|_| "data")?);
+    }
+    Ok(ids)
 }

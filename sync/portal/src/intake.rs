@@ -170,15 +170,22 @@ impl Judge<'_> {
         let (outcome, reason, account) = match decision {
             Decision::Hold(reason) => return Ok(ItemOutcome::Held(reason)),
             Decision::Reject(reason) => ("rejected", Some(reason), None),
-            Decision::Open { identity, level } => {
+            Decision::Open {
+                identity,
+                level,
+                also,
+            } => {
+                let mut existing: Option<i64> = None;
+                for known in std::iter::once(&identity).chain(&also) {
+                    existing = existing.or(tx
+                        .query_row(
+                            "SELECT id FROM accounts WHERE identity = ?1",
+                            [&*known.wire()],
+                            |r| r.get(0),
+                        )
+                        .optional()?);
+                }
                 let identity = identity.wire();
-                let existing: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM accounts WHERE identity = ?1",
-                        [&*identity],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
                 match existing {
                     Some(id) => ("duplicate", None, Some(id)),
                     None => {

@@ -765,7 +765,7 @@ async fn live_checks_answer_from_the_portals_data() {
         serde_json::from_str(include_str!("../fixtures/demo.json")).unwrap();
     assert_eq!(
         rig.shared.portal().load_fixtures(&fixtures).unwrap(),
-        (3, 3)
+        (3, 4)
     );
     let (key, client) = rig.enrolled().await;
 

@@ -347,3 +347,97 @@ fn a_mobile_signature_registration_needs_the_sims_signature_from_the_portals_own
     assert_eq!(w.deliver(signed), ItemOutcome::Accepted);
     assert_eq!(w.levels(), vec![3]);
 }
+
+/// The chip's files as the kiosk seals them, from a card issued (by
+/// `openssl`) to `citizen`, changed by `change` after signing.
+fn chip_of(
+    pki: &kiosk_hal::card::sim::issue::Pki,
+    citizen: &kiosk_hal::card::sim::issue::Citizen,
+    change: impl FnOnce(&mut kiosk_hal::card::sim::issue::Document),
+) -> kiosk_sync::ChipEvidence {
+    use kiosk_hal::card::lds::File;
+    let mut doc = kiosk_hal::card::sim::issue::Document::issue(citizen, pki).unwrap();
+    change(&mut doc);
+    kiosk_sync::ChipEvidence {
+        sod: B64.encode(&doc.files[&File::Sod.id()]),
+        data_groups: [1u8, 13]
+            .into_iter()
+            .map(|n| kiosk_sync::ChipDataGroup {
+                number: n,
+                content: B64.encode(&doc.files[&File::Dg(n).id()]),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn the_chip_raises_the_level_only_once_the_portal_has_verified_it_itself() {
+    use kiosk_hal::card::lds::File;
+    use kiosk_hal::card::sim::issue::{Citizen, Pki};
+    let mut w = world();
+    let pkis = tempfile::tempdir().unwrap();
+    let trusted = Pki::create(&pkis.path().join("vn"), "Test VN", 365).unwrap();
+    let elsewhere = Pki::create(&pkis.path().join("xx"), "Elsewhere", 365).unwrap();
+    let c = Citizen::demo();
+    let with_chip = |chip| {
+        edit(mobile(&c.cccd, "+84966123456"), |p| {
+            p.full_name = Some(c.full_name.clone());
+            p.date_of_birth = Some("2003-03-15".into());
+            p.level = 2;
+            p.chip = Some(chip);
+        })
+    };
+    // No CSCA list yet: the kiosk keeps it until the portal can verify.
+    let out = w.deliver(with_chip(chip_of(&trusted, &c, |_| {})));
+    assert!(
+        matches!(&out, ItemOutcome::Held(r) if r.contains("CSCA")),
+        "{out:?}"
+    );
+    assert_eq!(w.portal.trust_cscas(&trusted.csca_dir()).unwrap(), 1);
+
+    // Tampered, forged, or signed under another country's CSCA: refused,
+    // with the step that failed.
+    for (chip, step) in [
+        (chip_of(&trusted, &c, |d| d.tamper(File::Dg(13))), "hashes"),
+        (chip_of(&trusted, &c, |d| d.forge_signature()), "signature"),
+        (chip_of(&elsewhere, &c, |_| {}), "chain"),
+    ] {
+        let out = w.deliver(with_chip(chip));
+        assert!(rejected(&out, &format!("step: {step}")), "{out:?}");
+    }
+    // Another person's genuine chip under this applicant's number.
+    let mut other = c.clone();
+    other.cccd = "001203004568".into();
+    let out = w.deliver(with_chip(chip_of(&trusted, &other, |_| {})));
+    assert!(rejected(&out, "someone other"), "{out:?}");
+    assert!(w.levels().is_empty());
+
+    // Genuine: opened at the chip's level (2), not the method's (1).
+    assert_eq!(
+        w.deliver(with_chip(chip_of(&trusted, &c, |_| {}))),
+        ItemOutcome::Accepted
+    );
+    assert_eq!(w.levels(), vec![2]);
+}
+
+#[test]
+fn an_account_opened_with_the_old_cmnd_is_found_by_the_chip_that_names_it() {
+    use kiosk_hal::card::sim::issue::{Citizen, Pki};
+    let mut w = world();
+    let pkis = tempfile::tempdir().unwrap();
+    let pki = Pki::create(&pkis.path().join("vn"), "Test VN", 365).unwrap();
+    w.portal.trust_cscas(&pki.csca_dir()).unwrap();
+    let c = Citizen::demo();
+    // Years ago, typed with the 9-digit CMND (and a number the carrier
+    // register does not know).
+    let old = edit(mobile("", "+84911000111"), |p| {
+        p.personal_id_kind = Some("cmnd".into());
+        p.personal_id = c.old_id.clone();
+    });
+    assert_eq!(w.deliver(old), ItemOutcome::Accepted);
+    let chip = edit(mobile(&c.cccd, "+84966123456"), |p| {
+        p.chip = Some(chip_of(&pki, &c, |_| {}));
+    });
+    assert_eq!(w.deliver(chip), ItemOutcome::Duplicate);
+    assert_eq!(w.levels(), vec![1]);
+}

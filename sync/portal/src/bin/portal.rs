@@ -203,8 +203,9 @@ fn keys(data: &Path) -> Result<Keys, Failure> {
     Ok(Keys { portal, policy })
 }
 
-/// The portal on `data`, trusting its own signing service's CA and the
-/// token CAs in `token-ca/` with their revocation lists in `crl/`.
+/// The portal on `data`, trusting its own signing service's CA, the token
+/// CAs in `token-ca/` with their revocation lists in `crl/`, and the CSCA
+/// list in `csca/` for the chips of CCCD cards.
 fn open(data: &Path) -> Result<(Portal, DeviceKey), Failure> {
     let keys = keys(data)?;
     let mut portal =
@@ -222,6 +223,11 @@ fn open(data: &Path) -> Result<(Portal, DeviceKey), Failure> {
         portal
             .trust_token_cas(&token_cas, &data.join("crl"))
             .map_err(environment)?;
+    }
+    let cscas = data.join("csca");
+    if cscas.is_dir() {
+        let n = portal.trust_cscas(&cscas).map_err(environment)?;
+        tracing::info!(certificates = n, "CSCA list for ID card chips");
     }
     Ok((portal, keys.policy))
 }

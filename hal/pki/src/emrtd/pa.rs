@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::cert::{CertInfo, TrustAnchors};
 use cms::content_info::ContentInfo;
 use cms::der::asn1::{ObjectIdentifier, OctetString};
 use cms::der::{Decode, Encode};
 use cms::signed_data::{SignedData, SignerIdentifier};
-use kiosk_pki::cert::{CertInfo, TrustAnchors};
 use sha2::Digest;
 
 use super::lds::File;

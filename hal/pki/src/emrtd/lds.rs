@@ -168,7 +168,7 @@ impl Mrz {
         let field = |s: &str| s.trim_end_matches('<').to_owned();
         let checked = |s: &str, cd: u8| {
             (cd == b'<' && s.bytes().all(|b| b == b'<')
-                || cd.is_ascii_digit() && super::bac::check_digit(s) == cd - b'0')
+                || cd.is_ascii_digit() && check_digit(s) == cd - b'0')
                 .then_some(())
         };
         let name = |s: &str| {
@@ -432,4 +432,22 @@ fn strings(t: &tlv::Tlv<'_>, out: &mut Vec<String>, depth: u8) -> Option<()> {
         _ => {}
     }
     Some(())
+}
+
+/// The MRZ check digit: weights 7, 3, 1; digits as themselves, letters
+/// A=10 to Z=35, the filler `<` as 0.
+pub fn check_digit(field: &str) -> u8 {
+    let sum: u32 = field
+        .bytes()
+        .zip([7u32, 3, 1].into_iter().cycle())
+        .map(|(b, w)| {
+            let v = match b {
+                b'0'..=b'9' => u32::from(b - b'0'),
+                b'A'..=b'Z' => u32::from(b - b'A') + 10,
+                _ => 0,
+            };
+            v * w
+        })
+        .sum();
+    (sum % 10) as u8
 }
