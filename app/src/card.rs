@@ -152,7 +152,7 @@ fn read_files(key: &MrzKey) -> Result<ChipFiles, CardError> {
     let mut card = reader::Connected::open(&ctx, &on.name)?;
     let opts = ReadOptions {
         max_read: card.max_read(),
-        photo: false,
+        ..ReadOptions::default()
     };
     chip::read(&mut card, key, opts)
 }

@@ -166,6 +166,7 @@ fn extended_reads_need_fewer_apdus_and_give_the_same_files() {
     let opts = ReadOptions {
         max_read: 0x1000,
         photo: true,
+        ..ReadOptions::default()
     };
     let long = chip::read(&mut chip, &citizen.mrz_key(), opts).unwrap();
     assert_eq!((&long.com, &long.sod), (&short.com, &short.sod));
@@ -216,4 +217,55 @@ fn the_issued_sod_is_a_cms_signed_data_openssl_itself_verifies() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(Path::new(&dir.path().join("lds.der")).exists());
+}
+
+#[test]
+fn pace_opens_the_chip_where_offered_with_the_mrz_or_the_can_and_bac_otherwise() {
+    use kiosk_hal::card::chip::Access;
+    use kiosk_hal::card::pace::Curve;
+    let citizen = Citizen::demo();
+    let doc = card(&citizen, &pkis().0);
+    let opts = ReadOptions::default();
+    let mut chip = VirtualChip::new(doc.clone(), Faults::default());
+    let by_pace = chip::read(&mut chip, &citizen.mrz_key(), opts).unwrap();
+    assert_eq!(by_pace.access, Access::Pace(Curve::BrainpoolP256r1));
+    chip::verify(&by_pace, &cscas(), now()).unwrap();
+
+    let mut chip = VirtualChip::new(doc.clone(), Faults::default());
+    let by_can = chip::read_with_can(&mut chip, &citizen.can, opts).unwrap();
+    assert_eq!(by_can.access, Access::Pace(Curve::BrainpoolP256r1));
+    assert_eq!(by_can.dgs, by_pace.dgs);
+
+    // A wrong CAN, a wrong date: the chip refuses the reader's token.
+    let mut chip = VirtualChip::new(doc.clone(), Faults::default());
+    assert_eq!(
+        chip::read_with_can(&mut chip, "654321", opts).unwrap_err(),
+        CardError::AccessDenied
+    );
+    let mut other = citizen.clone();
+    other.expires = "15/03/2029".into();
+    let mut chip = VirtualChip::new(doc.clone(), Faults::default());
+    assert_eq!(
+        chip::read(&mut chip, &other.mrz_key(), opts).unwrap_err(),
+        CardError::AccessDenied
+    );
+
+    // An older chip: no EF.CardAccess, BAC; the same files.
+    let bac_only = Faults {
+        bac_only: true,
+        ..Faults::default()
+    };
+    let mut chip = VirtualChip::new(doc.clone(), bac_only.clone());
+    let by_bac = chip::read(&mut chip, &citizen.mrz_key(), opts).unwrap();
+    assert_eq!(by_bac.access, Access::Bac);
+    assert_eq!(by_bac.dgs, by_pace.dgs);
+    // PACE: EF.CardAccess (SELECT, its header, the rest), MSE:Set AT, four
+    // GENERAL AUTHENTICATE, SELECT of the application: 9. BAC after the
+    // SELECT of EF.CardAccess the older chip refuses: 4.
+    assert_eq!(by_bac.apdus + 5, by_pace.apdus);
+    let mut chip = VirtualChip::new(doc, bac_only);
+    assert_eq!(
+        chip::read_with_can(&mut chip, &citizen.can, opts).unwrap_err(),
+        CardError::NoPace
+    );
 }

@@ -105,6 +105,7 @@ fn a_card_placed_is_seen_read_through_pcscd_verified_and_seen_to_leave() {
     let files = read_placed(|c| ReadOptions {
         max_read: c.max_read(),
         photo: true,
+        ..ReadOptions::default()
     })
     .unwrap();
     let v = chip::verify(&files, &cscas(), now()).unwrap();

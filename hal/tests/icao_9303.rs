@@ -51,7 +51,7 @@ fn d3_the_reader_authenticates_as_the_document_shows() {
     let reader = bac::Reader::new(&key(), arr(RND_IC), arr(RND_IFD), arr(K_IFD));
     assert_eq!(reader.command_data(), hex(CMD_DATA));
     let session = reader.finish(&hex(RESP_DATA)).unwrap();
-    assert_eq!(session.ssc(), SSC);
+    assert_eq!(session.ssc(), u128::from(SSC));
     // The session keys, seen through the protected APDUs of D.4 below.
     let mut expected = Session::new(arr(KS_ENC), arr(KS_MAC), SSC);
     let select = Command::new(0, 0xA4, 2, 0x0C).data(&[0x01, 0x1E]);
@@ -64,7 +64,7 @@ fn d3_the_chip_answers_as_the_document_shows() {
     let (answer, mut session) =
         bac::chip_answer(&key(), &arr(RND_IC), &arr(K_IC), &hex(CMD_DATA)).unwrap();
     assert_eq!(answer, hex(RESP_DATA));
-    assert_eq!(session.ssc(), SSC);
+    assert_eq!(session.ssc(), u128::from(SSC));
     // Same session keys as the reader's: the D.4 response protects alike.
     let mut expected = Session::new(arr(KS_ENC), arr(KS_MAC), SSC + 1);
     session
@@ -122,7 +122,7 @@ fn d4_the_reader_protects_and_opens_as_the_document_shows() {
         let r = s.unprotect(&hex(response)).unwrap();
         assert_eq!((r.data, r.sw), (hex(data), 0x9000), "{plain}");
     }
-    assert_eq!(s.ssc(), SSC + 6);
+    assert_eq!(s.ssc(), u128::from(SSC + 6));
 }
 
 #[test]

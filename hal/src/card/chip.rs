@@ -12,6 +12,7 @@ use super::apdu::{Command, Response};
 use super::bac::{self, MrzKey};
 use super::lds::{File, Malformed};
 use super::pa;
+use super::pace::{self, Curve, KeyPair, PaceError, PaceInfo, Password};
 use super::sm::{Session, SmError};
 use super::tlv;
 
@@ -42,6 +43,10 @@ pub enum CardError {
     SecureMessaging(#[from] SmError),
     #[error(transparent)]
     Malformed(#[from] Malformed),
+    #[error("PACE: {0}")]
+    Pace(#[from] PaceError),
+    #[error("the chip offers no PACE, so the CAN cannot open it")]
+    NoPace,
 }
 
 /// How the files are read: `max_read` bytes per READ BINARY (223 fits a
@@ -52,6 +57,9 @@ pub struct ReadOptions {
     pub max_read: usize,
     /// Read DG2 (the face) as well.
     pub photo: bool,
+    /// Open the chip with PACE where EF.CardAccess offers it (BAC
+    /// otherwise); `false` for BAC alone.
+    pub pace: bool,
 }
 
 /// The largest READ BINARY whose protected answer fits a short APDU.
@@ -62,6 +70,26 @@ impl Default for ReadOptions {
         ReadOptions {
             max_read: SHORT_READ,
             photo: false,
+            pace: true,
+        }
+    }
+}
+
+/// How the chip was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Access {
+    #[default]
+    Bac,
+    Pace(Curve),
+}
+
+impl Access {
+    /// For logs and `kioskctl card read`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Bac => "BAC",
+            Access::Pace(Curve::P256) => "PACE (ECDH P-256, AES-128)",
+            Access::Pace(Curve::BrainpoolP256r1) => "PACE (ECDH brainpoolP256r1, AES-128)",
         }
     }
 }
@@ -69,6 +97,7 @@ impl Default for ReadOptions {
 /// The raw files as the chip gave them, and how many APDUs it took.
 #[derive(Clone, Default)]
 pub struct ChipFiles {
+    pub access: Access,
     pub com: Vec<u8>,
     pub sod: Vec<u8>,
     pub dgs: BTreeMap<u8, Vec<u8>>,
@@ -80,6 +109,7 @@ pub struct ChipFiles {
 impl std::fmt::Debug for ChipFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChipFiles")
+            .field("access", &self.access)
             .field("dgs", &self.dgs.keys().collect::<Vec<_>>())
             .field("listed", &self.listed)
             .field("apdus", &self.apdus)
@@ -145,6 +175,117 @@ impl<T: Transport> Channel<'_, T> {
         Ok(r.data)
     }
 
+    /// EF.CardAccess, read in clear from the master file: the PACE this
+    /// reader speaks, if the chip offers it.
+    fn card_access(&mut self, max_read: usize) -> Result<Option<PaceInfo>, CardError> {
+        Ok(match self.read_file(File::CardAccess, max_read) {
+            Ok(bytes) => pace::supported(&bytes),
+            Err(CardError::Removed) => return Err(CardError::Removed),
+            Err(_) => None,
+        })
+    }
+
+    /// Basic Access Control: the eMRTD application selected in clear, the
+    /// challenge, the mutual authentication, the session.
+    fn bac(&mut self, key: &MrzKey) -> Result<(), CardError> {
+        let r = self.plain(&Command::new(0, 0xA4, 0x04, 0x0C).data(&AID))?;
+        if !r.is_ok() {
+            return Err(CardError::NotAnEmrtd);
+        }
+        let r = self.plain(&Command::new(0, 0x84, 0, 0).le(8))?;
+        let rnd_ic: [u8; 8] = r
+            .data
+            .as_slice()
+            .try_into()
+            .map_err(|_| CardError::Refused {
+                what: "GET CHALLENGE".into(),
+                sw: r.sw,
+            })?;
+        let mut secret = zeroize::Zeroizing::new([0u8; 24]);
+        getrandom::fill(&mut *secret)
+            .map_err(|e| CardError::Reader(format!("no randomness: {e}")))?;
+        let mut rnd_ifd = [0u8; 8];
+        let mut k_ifd = [0u8; 16];
+        rnd_ifd.copy_from_slice(&secret[..8]);
+        k_ifd.copy_from_slice(&secret[8..]);
+        let reader = bac::Reader::new(key, rnd_ic, rnd_ifd, k_ifd);
+        let r = self.plain(
+            &Command::new(0, 0x82, 0, 0)
+                .data(&reader.command_data())
+                .le(40),
+        )?;
+        if !r.is_ok() {
+            return Err(CardError::AccessDenied);
+        }
+        self.sm = Some(
+            reader
+                .finish(&r.data)
+                .map_err(|_| CardError::AccessDenied)?,
+        );
+        Ok(())
+    }
+
+    /// One step of PACE's GENERAL AUTHENTICATE (chained but the last):
+    /// the value of the answer's `tag` inside `7C`.
+    fn authenticate(&mut self, data: &[u8], tag: u32, last: bool) -> Result<Vec<u8>, CardError> {
+        let cla = if last { 0x00 } else { 0x10 };
+        let r = self.plain(&Command::new(cla, 0x86, 0, 0).data(data).le(256))?;
+        if !r.is_ok() {
+            // The chip refuses the token of a reader holding other keys:
+            // the password was not the card's.
+            return Err(if last || r.sw == 0x6300 {
+                CardError::AccessDenied
+            } else {
+                CardError::Refused {
+                    what: "GENERAL AUTHENTICATE".into(),
+                    sw: r.sw,
+                }
+            });
+        }
+        pace::auth_data(&r.data, tag)
+            .map(<[u8]>::to_vec)
+            .ok_or(CardError::Pace(PaceError::Malformed))
+    }
+
+    /// PACE with `password`: MSE:Set AT, then the encrypted nonce, the
+    /// mapping, the key agreement and the mutual authentication.
+    fn pace(&mut self, info: PaceInfo, password: Password<'_>) -> Result<Session, CardError> {
+        let curve = info.curve;
+        let mut set = tlv::encode(0x80, &pace::ECDH_GM_AES_128);
+        set.extend(tlv::encode(0x83, &[password.reference()]));
+        set.extend(tlv::encode(0x84, &[curve.id()]));
+        let r = self.plain(&Command::new(0, 0x22, 0xC1, 0xA4).data(&set))?;
+        if !r.is_ok() {
+            return Err(CardError::Refused {
+                what: "MSE:Set AT for PACE".into(),
+                sw: r.sw,
+            });
+        }
+        let z = self.authenticate(&[0x7C, 0x00], 0x80, false)?;
+        let s = pace::decrypt_nonce(&password.key(), &z).ok_or(PaceError::Malformed)?;
+        let mapping = KeyPair::generate(curve, None)?;
+        let chip_mapping = self.authenticate(&pace::wrap(0x81, &mapping.public), 0x82, false)?;
+        let h = curve
+            .mul(Some(&chip_mapping), &mapping.private)
+            .ok_or(PaceError::BadPoint)?;
+        let generator = curve.map(&*s, &h).ok_or(PaceError::BadPoint)?;
+        let ours = KeyPair::generate(curve, Some(&generator))?;
+        let theirs = self.authenticate(&pace::wrap(0x83, &ours.public), 0x84, false)?;
+        if theirs == ours.public {
+            return Err(PaceError::Reflected.into());
+        }
+        let shared = curve
+            .agree(&theirs, &ours.private)
+            .ok_or(PaceError::BadPoint)?;
+        let (k_enc, k_mac) = pace::session_keys(&shared);
+        let answer =
+            self.authenticate(&pace::wrap(0x85, &pace::token(&k_mac, &theirs)), 0x86, true)?;
+        if answer != pace::token(&k_mac, &ours.public) {
+            return Err(PaceError::BadToken.into());
+        }
+        Ok(Session::aes(k_enc, k_mac))
+    }
+
     /// Reads a whole file: its first bytes give the length of the rest.
     fn read_file(&mut self, file: File, max_read: usize) -> Result<Vec<u8>, CardError> {
         self.select(file)?;
@@ -172,11 +313,30 @@ impl<T: Transport> Channel<'_, T> {
     }
 }
 
-/// Opens the chip with BAC and reads EF.COM, EF.SOD and the data groups
+/// Opens the chip (PACE with the MRZ's key fields where EF.CardAccess
+/// offers it, BAC otherwise) and reads EF.COM, EF.SOD and the data groups
 /// the kiosk uses (1, 13, 14 where listed, 2 when asked).
 pub fn read(
     t: &mut impl Transport,
     key: &MrzKey,
+    opts: ReadOptions,
+) -> Result<ChipFiles, CardError> {
+    read_files(t, Password::Mrz(key), opts)
+}
+
+/// Opens the chip by PACE with the CAN, the six digits on the card's face
+/// (a chip without PACE cannot be opened so), and reads it as [`read`].
+pub fn read_with_can(
+    t: &mut impl Transport,
+    can: &str,
+    opts: ReadOptions,
+) -> Result<ChipFiles, CardError> {
+    read_files(t, Password::Can(can), opts)
+}
+
+fn read_files(
+    t: &mut impl Transport,
+    password: Password<'_>,
     opts: ReadOptions,
 ) -> Result<ChipFiles, CardError> {
     let mut ch = Channel {
@@ -184,41 +344,30 @@ pub fn read(
         sm: None,
         apdus: 0,
     };
-    let r = ch.plain(&Command::new(0, 0xA4, 0x04, 0x0C).data(&AID))?;
-    if !r.is_ok() {
-        return Err(CardError::NotAnEmrtd);
-    }
-    let r = ch.plain(&Command::new(0, 0x84, 0, 0).le(8))?;
-    let rnd_ic: [u8; 8] = r
-        .data
-        .as_slice()
-        .try_into()
-        .map_err(|_| CardError::Refused {
-            what: "GET CHALLENGE".into(),
-            sw: r.sw,
-        })?;
-    let mut secret = zeroize::Zeroizing::new([0u8; 24]);
-    getrandom::fill(&mut *secret).map_err(|e| CardError::Reader(format!("no randomness: {e}")))?;
-    let mut rnd_ifd = [0u8; 8];
-    let mut k_ifd = [0u8; 16];
-    rnd_ifd.copy_from_slice(&secret[..8]);
-    k_ifd.copy_from_slice(&secret[8..]);
-    let reader = bac::Reader::new(key, rnd_ic, rnd_ifd, k_ifd);
-    let r = ch.plain(
-        &Command::new(0, 0x82, 0, 0)
-            .data(&reader.command_data())
-            .le(40),
-    )?;
-    if !r.is_ok() {
-        return Err(CardError::AccessDenied);
-    }
-    ch.sm = Some(
-        reader
-            .finish(&r.data)
-            .map_err(|_| CardError::AccessDenied)?,
-    );
+    let offered = if opts.pace || matches!(password, Password::Can(_)) {
+        ch.card_access(opts.max_read)?
+    } else {
+        None
+    };
+    let access = match (offered, password) {
+        (Some(info), password) => {
+            let session = ch.pace(info, password)?;
+            ch.sm = Some(session);
+            let r = ch.send(&Command::new(0, 0xA4, 0x04, 0x0C).data(&AID))?;
+            if !r.is_ok() {
+                return Err(CardError::NotAnEmrtd);
+            }
+            Access::Pace(info.curve)
+        }
+        (None, Password::Mrz(key)) => {
+            ch.bac(key)?;
+            Access::Bac
+        }
+        (None, Password::Can(_)) => return Err(CardError::NoPace),
+    };
 
     let mut files = ChipFiles {
+        access,
         com: ch.read_file(File::Com, opts.max_read)?,
         ..ChipFiles::default()
     };

@@ -11,6 +11,7 @@
 pub mod apdu;
 pub mod bac;
 pub mod chip;
+pub mod pace;
 pub mod reader;
 pub mod sim;
 pub mod sm;

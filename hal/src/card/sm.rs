@@ -1,9 +1,13 @@
-//! Secure messaging with 3DES and the retail MAC (ICAO 9303-11 §9.8), both
-//! ends: the reader protects commands and opens responses; the chip (the
-//! virtual card of the tests) opens commands and protects responses.
+//! Secure messaging (ICAO 9303-11 §9.8), both ends: the reader protects
+//! commands and opens responses; the chip (the virtual card of the tests)
+//! opens commands and protects responses. BAC's sessions use 3DES and the
+//! retail MAC with an 8-byte counter; PACE's use AES-128 in CBC mode (the
+//! IV the counter encrypted) and CMAC, with a 16-byte counter.
 
+use aes::cipher::{BlockCipherEncrypt, KeyInit as _};
 use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use cmac::Cmac;
 use retail_mac::{Mac, RetailMac};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -12,6 +16,8 @@ use super::tlv;
 
 type TdesCbcEnc = cbc::Encryptor<des::TdesEde2>;
 type TdesCbcDec = cbc::Decryptor<des::TdesEde2>;
+type AesCbcEnc = cbc::Encryptor<aes::Aes128>;
+type AesCbcDec = cbc::Decryptor<aes::Aes128>;
 
 /// A two-key 3DES key (K1 ‖ K2) as BAC derives them.
 pub type Key16 = [u8; 16];
@@ -31,20 +37,60 @@ pub enum SmError {
 
 /// ISO/IEC 9797-1 padding method 2: 0x80, then zeros to a multiple of 8.
 pub fn pad(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 8);
+    pad_to(data, 8)
+}
+
+/// Method 2 padding to a multiple of `block` bytes.
+pub fn pad_to(data: &[u8], block: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + block);
     out.extend_from_slice(data);
     out.push(0x80);
-    while out.len() % 8 != 0 {
+    while out.len() % block != 0 {
         out.push(0);
     }
     out
 }
 
-/// The data inside method 2 padding: the last 0x80 and up to seven zeros
-/// after it removed.
-pub fn unpad(padded: &[u8]) -> Option<&[u8]> {
+/// The data inside method 2 padding: the last 0x80 and up to a block of
+/// zeros after it removed.
+pub fn unpad_from(padded: &[u8], block: usize) -> Option<&[u8]> {
     let end = padded.iter().rposition(|&b| b != 0)?;
-    (padded[end] == 0x80 && padded.len() - end <= 8).then(|| &padded[..end])
+    (padded[end] == 0x80 && padded.len() - end <= block).then(|| &padded[..end])
+}
+
+/// [`unpad_from`] 8-byte blocks.
+pub fn unpad(padded: &[u8]) -> Option<&[u8]> {
+    unpad_from(padded, 8)
+}
+
+/// AES-128-CBC over data already a multiple of 16 bytes.
+pub fn aes_encrypt(key: &Key16, iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
+    AesCbcEnc::new(key.into(), iv.into()).encrypt_padded_vec::<NoPadding>(data)
+}
+
+/// The inverse of [`aes_encrypt`]; `None` for data not a multiple of 16.
+pub fn aes_decrypt(key: &Key16, iv: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
+    AesCbcDec::new(key.into(), iv.into())
+        .decrypt_padded_vec::<NoPadding>(data)
+        .ok()
+}
+
+/// AES-128 on one block (the IV of PACE's secure messaging: the counter,
+/// encrypted).
+pub fn aes_block(key: &Key16, block: &[u8; 16]) -> [u8; 16] {
+    let cipher = aes::Aes128::new(key.into());
+    let mut b = (*block).into();
+    cipher.encrypt_block(&mut b);
+    b.into()
+}
+
+/// AES-CMAC (NIST SP 800-38B) truncated to 8 bytes, as PACE's tokens and
+/// secure messaging use it.
+pub fn cmac8(key: &Key16, data: &[u8]) -> [u8; 8] {
+    let mut m = <Cmac<aes::Aes128> as cmac::KeyInit>::new_from_slice(key).expect("a 16-byte key");
+    m.update(data);
+    let full: [u8; 16] = m.finalize().into_bytes().into();
+    full[..8].try_into().expect("8 of 16 bytes")
 }
 
 /// 3DES-CBC with a zero IV over data already a multiple of 8 bytes.
@@ -68,13 +114,23 @@ pub fn mac(key: &Key16, padded: &[u8]) -> [u8; 8] {
     m.finalize().into_bytes().into()
 }
 
-/// The session of a chip opened by BAC: the two session keys and the send
+/// The ciphers of a session: 3DES and the retail MAC after BAC, AES and
+/// CMAC after PACE.
+#[derive(Clone, Copy, PartialEq, Eq, Zeroize)]
+enum Suite {
+    Tdes,
+    Aes,
+}
+
+/// An open session: its cipher suite, the two session keys and the send
 /// sequence counter, counted once per command and once per response.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct Session {
+    #[zeroize(skip)]
+    suite: Suite,
     ks_enc: Key16,
     ks_mac: Key16,
-    ssc: u64,
+    ssc: u128,
 }
 
 impl std::fmt::Debug for Session {
@@ -84,29 +140,68 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
+    /// A BAC session: 3DES keys, the counter from the two challenges.
     pub fn new(ks_enc: Key16, ks_mac: Key16, ssc: u64) -> Session {
         Session {
+            suite: Suite::Tdes,
             ks_enc,
             ks_mac,
-            ssc,
+            ssc: u128::from(ssc),
+        }
+    }
+
+    /// A PACE session: AES-128 keys, the counter from zero.
+    pub fn aes(ks_enc: Key16, ks_mac: Key16) -> Session {
+        Session {
+            suite: Suite::Aes,
+            ks_enc,
+            ks_mac,
+            ssc: 0,
         }
     }
 
     /// The send sequence counter now.
-    pub fn ssc(&self) -> u64 {
+    pub fn ssc(&self) -> u128 {
         self.ssc
     }
 
-    fn checksum(&mut self, message: &[u8]) -> [u8; 8] {
-        self.ssc = self.ssc.wrapping_add(1);
-        let mut n = self.ssc.to_be_bytes().to_vec();
+    fn block(&self) -> usize {
+        match self.suite {
+            Suite::Tdes => 8,
+            Suite::Aes => 16,
+        }
+    }
+
+    fn counter(&self) -> Vec<u8> {
+        match self.suite {
+            Suite::Tdes => (self.ssc as u64).to_be_bytes().to_vec(),
+            Suite::Aes => self.ssc.to_be_bytes().to_vec(),
+        }
+    }
+
+    /// The checksum of `message` under the counter as it is now.
+    fn checksum(&self, message: &[u8]) -> [u8; 8] {
+        let mut n = self.counter();
         n.extend_from_slice(message);
-        mac(&self.ks_mac, &pad(&n))
+        let n = pad_to(&n, self.block());
+        match self.suite {
+            Suite::Tdes => mac(&self.ks_mac, &n),
+            Suite::Aes => cmac8(&self.ks_mac, &n),
+        }
+    }
+
+    fn iv(&self) -> [u8; 16] {
+        let counter: [u8; 16] = self.ssc.to_be_bytes();
+        aes_block(&self.ks_enc, &counter)
     }
 
     fn encrypted_object(&self, tag: u8, data: &[u8]) -> Vec<u8> {
         let mut value = vec![0x01];
-        value.extend(encrypt(&self.ks_enc, &pad(data)));
+        let padded = pad_to(data, self.block());
+        value.extend(match self.suite {
+            Suite::Tdes => encrypt(&self.ks_enc, &padded),
+            Suite::Aes => aes_encrypt(&self.ks_enc, &self.iv(), &padded),
+        });
         tlv::encode(u32::from(tag), &value)
     }
 
@@ -115,15 +210,26 @@ impl Session {
         if indicator != 0x01 {
             return Err(SmError::Malformed);
         }
-        let mut plain = decrypt(&self.ks_enc, cryptogram).ok_or(SmError::Malformed)?;
-        let len = unpad(&plain).ok_or(SmError::BadPadding)?.len();
+        let mut plain = match self.suite {
+            Suite::Tdes => decrypt(&self.ks_enc, cryptogram),
+            Suite::Aes => aes_decrypt(&self.ks_enc, &self.iv(), cryptogram),
+        }
+        .ok_or(SmError::Malformed)?;
+        let len = unpad_from(&plain, self.block())
+            .ok_or(SmError::BadPadding)?
+            .len();
         plain.truncate(len);
         Ok(plain)
+    }
+
+    fn step(&mut self) {
+        self.ssc = self.ssc.wrapping_add(1);
     }
 
     /// The protected form of `cmd`: header masked (CLA | 0x0C), data
     /// encrypted in DO'87', Le in DO'97', checksum in DO'8E'.
     pub fn protect(&mut self, cmd: &Command) -> Vec<u8> {
+        self.step();
         let header = [cmd.cla | 0x0C, cmd.ins, cmd.p1, cmd.p2];
         let mut objects = Vec::new();
         if !cmd.data.is_empty() {
@@ -132,7 +238,7 @@ impl Session {
         if let Some(le) = cmd.le {
             objects.extend(tlv::encode(0x97, &le_bytes(le)));
         }
-        let mut message = pad(&header);
+        let mut message = pad_to(&header, self.block());
         message.extend_from_slice(&objects);
         let cc = self.checksum(&message);
         objects.extend(tlv::encode(0x8E, &cc));
@@ -161,9 +267,10 @@ impl Session {
                 return Err(SmError::Unprotected);
             }
             // The counter still moves, as on the chip.
-            self.ssc = self.ssc.wrapping_add(1);
+            self.step();
             return Ok(outer);
         }
+        self.step();
         let objects = tlv::parse_all(&outer.data).ok_or(SmError::Malformed)?;
         let mut covered = Vec::new();
         let (mut data, mut status, mut cc) = (None, None, None);
@@ -207,8 +314,9 @@ impl Session {
         if outer.cla & 0x0C != 0x0C {
             return Err(SmError::Malformed);
         }
+        self.step();
         let objects = tlv::parse_all(&outer.data).ok_or(SmError::Malformed)?;
-        let mut message = pad(&[outer.cla, outer.ins, outer.p1, outer.p2]);
+        let mut message = pad_to(&[outer.cla, outer.ins, outer.p1, outer.p2], self.block());
         let (mut data, mut le, mut cc) = (None, None, None);
         for o in &objects {
             match o.tag {
@@ -245,6 +353,7 @@ impl Session {
 
     /// The chip's side: `data` and `sw` as a protected response.
     pub fn protect_response(&mut self, data: &[u8], sw: u16) -> Vec<u8> {
+        self.step();
         let mut objects = Vec::new();
         if !data.is_empty() {
             objects.extend(self.encrypted_object(0x87, data));

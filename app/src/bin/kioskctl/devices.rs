@@ -298,14 +298,15 @@ pub(crate) fn card(
             let mut card = reader::Connected::open(&ctx, &on.name).map_err(environment)?;
             let opts = chip::ReadOptions {
                 max_read: card.max_read(),
-                photo: false,
+                ..chip::ReadOptions::default()
             };
             let files = chip::read(&mut card, &key, opts).map_err(|e| {
                 println!("access and read: FAILED: {e}");
                 invalid(e.to_string())
             })?;
             println!(
-                "access (BAC) and read: ok, {} APDUs in {} ms, data groups on the chip: {:?}",
+                "access ({}) and read: ok, {} APDUs in {} ms, data groups on the chip: {:?}",
+                files.access.name(),
                 files.apdus,
                 started.elapsed().as_millis(),
                 files.listed

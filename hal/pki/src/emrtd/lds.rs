@@ -11,6 +11,9 @@ use super::tlv;
 /// tag each file's content starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum File {
+    /// EF.CardAccess, under the master file: what access protocols the
+    /// chip offers (PACE), readable before any.
+    CardAccess,
     Com,
     Sod,
     Dg(u8),
@@ -19,6 +22,7 @@ pub enum File {
 impl File {
     pub fn id(self) -> u16 {
         match self {
+            File::CardAccess => 0x011C,
             File::Com => 0x011E,
             File::Sod => 0x011D,
             File::Dg(n) => 0x0100 | u16::from(n),
@@ -29,6 +33,7 @@ impl File {
     /// 0x61, 0x75, 0x63... for the data groups.
     pub fn tag(self) -> u8 {
         match self {
+            File::CardAccess => 0x31,
             File::Com => 0x60,
             File::Sod => 0x77,
             File::Dg(n) => match n {
@@ -55,6 +60,7 @@ impl File {
 
     pub fn name(self) -> String {
         match self {
+            File::CardAccess => "EF.CardAccess".into(),
             File::Com => "EF.COM".into(),
             File::Sod => "EF.SOD".into(),
             File::Dg(n) => format!("DG{n}"),

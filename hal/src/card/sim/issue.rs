@@ -377,6 +377,8 @@ impl Pki {
 pub struct Document {
     pub files: BTreeMap<u16, Vec<u8>>,
     pub key: MrzKey,
+    /// The six digits printed on the card's face.
+    pub can: String,
 }
 
 impl std::fmt::Debug for Document {
@@ -404,6 +406,7 @@ impl Document {
         Ok(Document {
             files,
             key: citizen.mrz_key(),
+            can: citizen.can.clone(),
         })
     }
 
