@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use kiosk_hal::card::bac::MrzKey;
-use kiosk_hal::card::chip::{self, CardError, ChipFiles, ReadOptions};
+use kiosk_hal::card::chip::{self, AccessKey, CardError, ChipFiles, ReadOptions};
 use kiosk_hal::card::reader::{self, ReaderWatcher, Readers};
 use kiosk_hal::token::cert::TrustAnchors;
 use kiosk_sync::{ChipDataGroup, ChipEvidence};
@@ -55,7 +54,7 @@ impl CardService {
     /// Reads the card on the reader with `key` and proves it genuine.
     pub fn read(
         &self,
-        key: &MrzKey,
+        key: &AccessKey,
         policy: &Policy,
         now: OffsetDateTime,
     ) -> (CardOutcome, Verdict) {
@@ -71,7 +70,7 @@ impl CardService {
 
     fn read_inner(
         &self,
-        key: &MrzKey,
+        key: &AccessKey,
         policy: &Policy,
         now: OffsetDateTime,
     ) -> (CardOutcome, Verdict) {
@@ -94,6 +93,9 @@ impl CardService {
             }
             Err(CardError::AccessDenied) => {
                 return (CardOutcome::WrongKey, Verdict("access".into()));
+            }
+            Err(CardError::NoPace) => {
+                return (CardOutcome::NoCan, Verdict("no-pace".into()));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the card could not be read");
@@ -143,7 +145,7 @@ impl CardService {
 }
 
 /// Opens the card on the first reader that has one, and reads its files.
-fn read_files(key: &MrzKey) -> Result<ChipFiles, CardError> {
+fn read_files(key: &AccessKey) -> Result<ChipFiles, CardError> {
     let ctx = reader::establish()?;
     let on = reader::list(&ctx)?
         .into_iter()
@@ -154,5 +156,11 @@ fn read_files(key: &MrzKey) -> Result<ChipFiles, CardError> {
         max_read: card.max_read(),
         ..ReadOptions::default()
     };
-    chip::read(&mut card, key, opts)
+    let files = chip::read_with(&mut card, key, opts)?;
+    tracing::debug!(
+        access = files.access.name(),
+        apdus = files.apdus,
+        "chip opened and read"
+    );
+    Ok(files)
 }

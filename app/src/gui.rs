@@ -174,6 +174,7 @@ pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding
     on!(KioskScreen.on_submit, |c| c.on_submit());
     on!(KioskScreen.on_resend, |c| c.on_resend());
     on!(KioskScreen.on_use_card, |c| c.on_use_card());
+    on!(KioskScreen.on_card_key_other, |c| c.on_card_key_other());
     on!(KioskScreen.on_back, |c| c.on_back());
     on!(KioskScreen.on_cancel, |c| c.on_cancel());
     on!(KioskScreen.on_still_here, |c| c.on_still_here());

@@ -453,3 +453,54 @@ fn nothing_typed_on_the_card_pages_reaches_the_disk() {
         assert!(!contains(&bytes, b"150329"), "{path}");
     }
 }
+
+#[test]
+fn the_can_alone_opens_a_chip_with_pace_and_an_older_chip_asks_for_the_dates() {
+    let _reader = reader();
+    let c = Citizen::demo();
+    let mut k = kiosk();
+    k.open_card_pages("mobile_subscriber");
+    k.controller.on_card_key_other();
+    let ids: Vec<String> = k
+        .controller
+        .view()
+        .fields
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(ids, ["card_can"]);
+    k.type_into("card_can", &c.can);
+    let placed = card(&c, |_| {}, Faults::default());
+    k.controller.on_submit();
+    wait_until(&mut k.controller, |v| v.page == Page::Form);
+    assert_eq!(k.field("personal_id").value, c.cccd);
+    assert!(k.field("personal_id").locked);
+    placed.removed(WAIT).unwrap();
+
+    // A chip without PACE: the CAN cannot open it; the number and dates do.
+    let mut k = kiosk();
+    k.open_card_pages("mobile_subscriber");
+    k.controller.on_card_key_other();
+    k.type_into("card_can", &c.can);
+    let older = Faults {
+        bac_only: true,
+        ..Faults::default()
+    };
+    let placed = card(&c, |_| {}, older.clone());
+    k.controller.on_submit();
+    wait_until(&mut k.controller, |v| {
+        v.page == Page::CardKey && v.fields.len() == 3
+    });
+    assert!(
+        k.field("personal_id")
+            .error
+            .contains("không mở bằng số CAN"),
+        "{}",
+        k.field("personal_id").error
+    );
+    k.type_card_key(&c, &c.expires);
+    wait_until(&mut k.controller, |v| v.page == Page::Form);
+    assert!(k.field("full_name").locked);
+    assert_eq!(k.audit_verdicts(), ["verdict=no-pace", "verdict=ok"]);
+    placed.removed(WAIT).unwrap();
+}

@@ -60,6 +60,7 @@ impl Focus {
             Focus::Field(Field::FullName) => policy.person.name_max_chars.min(100),
             Focus::Field(Field::PersonalId) => 12,
             Focus::Field(Field::DateOfBirth | Field::CardExpiry) => 10,
+            Focus::Field(Field::CardCan) => 6,
             Focus::Field(Field::Phone) => 12,
             Focus::Field(Field::BhxhCode) => 15,
             Focus::Field(Field::Email) => 100,
@@ -70,7 +71,7 @@ impl Focus {
     }
 }
 
-const FIELDS: [Field; 10] = [
+const FIELDS: [Field; 11] = [
     Field::FullName,
     Field::PersonalId,
     Field::DateOfBirth,
@@ -78,6 +79,7 @@ const FIELDS: [Field; 10] = [
     Field::Email,
     Field::BhxhCode,
     Field::CardExpiry,
+    Field::CardCan,
     Field::Otp,
     Field::Pin,
     Field::Password,
@@ -92,6 +94,7 @@ pub fn field_id(field: Field) -> &'static str {
         Field::Email => "email",
         Field::BhxhCode => "bhxh_code",
         Field::CardExpiry => "card_expiry",
+        Field::CardCan => "card_can",
         Field::Otp => "otp",
         Field::Pin => "pin",
         Field::Password => "password",

@@ -242,7 +242,7 @@ impl Controller {
                     }
                 }
             }
-            Stage::Flow(Screen::CardKey) => Event::CardKeyEntered(session.form.clone()),
+            Stage::Flow(Screen::CardKey { .. }) => Event::CardKeyEntered(session.form.clone()),
             Stage::Flow(Screen::CardRefused(_)) => Event::CardBack,
             Stage::Flow(Screen::ConfirmDetails { .. }) => Event::DetailsConfirmed {
                 email: Zeroizing::new(session.form.email.clone()),
@@ -268,6 +268,18 @@ impl Controller {
         if takes_card && self.status.card_reader {
             self.feed(Event::UseCard);
         }
+    }
+
+    /// On the card's key page: the CAN instead of the number and dates, or
+    /// back.
+    pub fn on_card_key_other(&mut self) {
+        self.touch();
+        self.leave_field();
+        let by_can = match self.session.as_ref().map(|s| &s.stage) {
+            Some(Stage::Flow(Screen::CardKey { can })) => !can,
+            _ => return,
+        };
+        self.feed(Event::CardKeyByCan(by_can));
     }
 
     /// "Gửi lại OTP".
@@ -315,7 +327,9 @@ impl Controller {
             Stage::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
                 self.feed(Event::Finish);
             }
-            Stage::Flow(Screen::CardKey | Screen::PlaceCard { .. } | Screen::CardRefused(_)) => {
+            Stage::Flow(
+                Screen::CardKey { .. } | Screen::PlaceCard { .. } | Screen::CardRefused(_),
+            ) => {
                 self.feed(Event::CardBack);
             }
             Stage::Flow(_) => {

@@ -77,6 +77,7 @@ impl Session {
                 email: buffer(),
                 bhxh_code: buffer(),
                 card_expiry: buffer(),
+                card_can: buffer(),
             },
             otp: Zeroizing::new(buffer()),
             pin: Zeroizing::new(buffer()),
@@ -102,6 +103,7 @@ impl Session {
             Focus::Field(Field::Email) => &mut self.form.email,
             Focus::Field(Field::BhxhCode) => &mut self.form.bhxh_code,
             Focus::Field(Field::CardExpiry) => &mut self.form.card_expiry,
+            Focus::Field(Field::CardCan) => &mut self.form.card_can,
             Focus::Field(Field::Otp) => &mut self.otp,
             Focus::Field(Field::Pin) => &mut self.pin,
             Focus::Field(Field::Password) => &mut self.password,
@@ -118,6 +120,7 @@ impl Session {
             Focus::Field(Field::Email) => &self.form.email,
             Focus::Field(Field::BhxhCode) => &self.form.bhxh_code,
             Focus::Field(Field::CardExpiry) => &self.form.card_expiry,
+            Focus::Field(Field::CardCan) => &self.form.card_can,
             Focus::Field(Field::Otp) => &self.otp,
             Focus::Field(Field::Pin) => &self.pin,
             Focus::Field(Field::Password) => &self.password,
@@ -141,7 +144,10 @@ impl Session {
                     .collect(),
                 _ => Vec::new(),
             },
-            Stage::Flow(Screen::CardKey) => vec![
+            Stage::Flow(Screen::CardKey { can: true }) => {
+                vec![(Focus::Field(Field::CardCan), true)]
+            }
+            Stage::Flow(Screen::CardKey { can: false }) => vec![
                 (Focus::Field(Field::PersonalId), true),
                 (Focus::Field(Field::DateOfBirth), true),
                 (Focus::Field(Field::CardExpiry), true),

@@ -100,6 +100,7 @@ fn field_label(
         // What the CCCD card prints, to open its chip.
         Focus::Field(Field::PersonalId) if card_key => ("Số / No. trên thẻ", "12 chữ số"),
         Focus::Field(Field::CardExpiry) => ("Có giá trị đến", "ngày/tháng/năm"),
+        Focus::Field(Field::CardCan) => ("Số CAN", "6 chữ số"),
         Focus::Field(Field::FullName) => ("Họ và tên", "Gõ có dấu: aa→â, dd→đ, s f r x j"),
         Focus::Field(Field::PersonalId) => ("Số CCCD/CMND", "12 số CCCD hoặc 9 số CMND"),
         Focus::Field(Field::DateOfBirth) => ("Ngày sinh", "ngày/tháng/năm"),
@@ -193,7 +194,7 @@ impl Controller {
             .inputs()
             .into_iter()
             .map(|(focus, required)| {
-                let card_key = matches!(session.stage, Stage::Flow(Screen::CardKey));
+                let card_key = matches!(session.stage, Stage::Flow(Screen::CardKey { .. }));
                 let (label, hint) = field_label(focus, session.subject, card_key);
                 let locked = session.is_locked(focus);
                 let hint = if locked { "Từ chip thẻ CCCD" } else { hint };
@@ -269,12 +270,20 @@ impl Controller {
                 view.submit_enabled = true;
                 self.describe_card_button(session, view);
             }
-            Screen::CardKey => {
+            Screen::CardKey { can } => {
                 view.page = Page::CardKey;
                 view.title = t("Thông tin in trên thẻ CCCD");
-                view.message = t(
-                    "Nhập đúng như in trên mặt trước của thẻ. Máy dùng các số này để mở chip trong thẻ, không lưu lại.",
-                );
+                view.message = t(if *can {
+                    "Nhập 6 số CAN in trên mặt trước của thẻ. Máy dùng số này để mở chip trong thẻ, không lưu lại."
+                } else {
+                    "Nhập đúng như in trên mặt trước của thẻ. Máy dùng các số này để mở chip trong thẻ, không lưu lại."
+                });
+                view.card_label = t(if *can {
+                    "Nhập số CCCD, ngày sinh, ngày hết hạn"
+                } else {
+                    "Thẻ có số CAN? Nhập 6 số CAN"
+                });
+                view.card_enabled = true;
                 view.submit_label = t("Tiếp tục");
                 view.submit_enabled = true;
             }

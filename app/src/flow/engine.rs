@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rand::CryptoRng;
 use time::OffsetDateTime;
 
-use kiosk_hal::card::bac::MrzKey;
+use kiosk_hal::card::chip::AccessKey;
 use kiosk_ui::i18n::Text;
 
 use super::methods::{Ctx, MethodFlow, Step, card_key, fill_form};
@@ -28,16 +28,19 @@ pub struct Identified {
 /// Where the card's pages are, while the method's form waits under them.
 #[derive(Debug)]
 enum CardStep {
-    Key,
-    Place(MrzKey),
-    Reading(MrzKey),
+    /// What is printed on the card: the number and dates, or the CAN.
+    Key {
+        can: bool,
+    },
+    Place(AccessKey),
+    Reading(AccessKey),
     Refused,
 }
 
 impl CardStep {
     fn name(&self) -> &'static str {
         match self {
-            CardStep::Key => "card_key",
+            CardStep::Key { .. } => "card_key",
             CardStep::Place(_) => "place_card",
             CardStep::Reading(_) => "reading_card",
             CardStep::Refused => "card_refused",
@@ -210,8 +213,8 @@ impl<M: MethodFlow> Registration<M> {
                 if self.chip_level.is_some() && M::takes_card(&state) =>
             {
                 Ok((
-                    S::Card(state, CardStep::Key),
-                    vec![Effect::Show(Screen::CardKey)],
+                    S::Card(state, CardStep::Key { can: false }),
+                    vec![Effect::Show(Screen::CardKey { can: false })],
                 ))
             }
             (S::Card(state, step), event) => self.card(state, step, now, event),
@@ -405,19 +408,23 @@ impl<M: MethodFlow> Registration<M> {
         use CardStep as C;
         let form = |state| (Stage::Method(state), vec![Effect::Show(Screen::Form)]);
         let place = |again| vec![Effect::Show(Screen::PlaceCard { again })];
+        let key_page = |can| vec![Effect::Show(Screen::CardKey { can })];
         Ok(match (step, event) {
-            (C::Key | C::Place(_) | C::Refused, Event::CardBack) => form(state),
-            (C::Key, Event::CardKeyEntered(typed)) => {
+            (C::Key { .. } | C::Place(_) | C::Refused, Event::CardBack) => form(state),
+            (C::Key { .. }, Event::CardKeyByCan(can)) => {
+                (Stage::Card(state, C::Key { can }), key_page(can))
+            }
+            (C::Key { can }, Event::CardKeyEntered(typed)) => {
                 let ctx = Ctx {
                     policy: &self.policy,
                     subject: self.subject,
                     now,
                     pending: &mut self.pending,
                 };
-                match card_key(&ctx, &typed) {
+                match card_key(&ctx, &typed, can) {
                     Ok(key) => (Stage::Card(state, C::Place(key)), place(false)),
                     Err(errors) => (
-                        Stage::Card(state, C::Key),
+                        Stage::Card(state, C::Key { can }),
                         vec![Effect::FieldErrors(errors)],
                     ),
                 }
@@ -433,19 +440,40 @@ impl<M: MethodFlow> Registration<M> {
                     (stage, effects)
                 }
                 CardOutcome::Removed => (Stage::Card(state, C::Place(key)), place(true)),
-                CardOutcome::WrongKey => (
-                    Stage::Card(state, C::Key),
-                    vec![
-                        Effect::Show(Screen::CardKey),
-                        Effect::FieldErrors(vec![FieldError::new(
+                CardOutcome::WrongKey => {
+                    let can = matches!(key, AccessKey::Can(_));
+                    let error = if can {
+                        FieldError::new(
+                            Field::CardCan,
+                            Text::new(
+                                "Chip của thẻ không mở được bằng số CAN này. Kiểm tra lại 6 số CAN in trên thẻ.",
+                            ),
+                            "the chip refused the CAN typed",
+                        )
+                    } else {
+                        FieldError::new(
                             Field::PersonalId,
                             Text::new(
                                 "Chip của thẻ không mở được bằng các số này. Kiểm tra lại số CCCD, ngày sinh và ngày “Có giá trị đến” in trên thẻ.",
                             ),
                             "the chip refused the key made of the number and dates typed",
-                        )]),
-                    ],
-                ),
+                        )
+                    };
+                    let mut effects = key_page(can);
+                    effects.push(Effect::FieldErrors(vec![error]));
+                    (Stage::Card(state, C::Key { can }), effects)
+                }
+                CardOutcome::NoCan => {
+                    let mut effects = key_page(false);
+                    effects.push(Effect::FieldErrors(vec![FieldError::new(
+                        Field::PersonalId,
+                        Text::new(
+                            "Chip của thẻ này không mở bằng số CAN. Vui lòng nhập số CCCD, ngày sinh và ngày “Có giá trị đến” in trên thẻ.",
+                        ),
+                        "the chip offers no PACE: the CAN cannot open it",
+                    )]));
+                    (Stage::Card(state, C::Key { can: false }), effects)
+                }
                 CardOutcome::Refused(problem) => (
                     Stage::Card(state, C::Refused),
                     vec![Effect::Show(Screen::CardRefused(problem))],

@@ -15,6 +15,8 @@ use crate::policy::Policy;
 use crate::domain::chip::{self, ChipIdentity};
 use crate::domain::clock::local_date;
 use kiosk_hal::card::bac::MrzKey;
+use kiosk_hal::card::chip::AccessKey;
+use zeroize::Zeroizing;
 
 /// What a method's step sees besides its own state.
 #[derive(Debug)]
@@ -65,8 +67,18 @@ pub trait MethodFlow {
 }
 
 /// The key to the chip from what the citizen read off the card: the
-/// 12-digit number, the date of birth and the date of expiry.
-pub(super) fn card_key(ctx: &Ctx<'_>, form: &Form) -> Result<MrzKey, Vec<FieldError>> {
+/// 12-digit number, the date of birth and the date of expiry; or, `by_can`,
+/// the six digits of its CAN.
+pub(super) fn card_key(
+    ctx: &Ctx<'_>,
+    form: &Form,
+    by_can: bool,
+) -> Result<AccessKey, Vec<FieldError>> {
+    if by_can {
+        return card_can(&form.card_can)
+            .map(|can| AccessKey::Can(Zeroizing::new(can.to_string())))
+            .map_err(|e| vec![e]);
+    }
     let mut v = Validator::new(ctx);
     let id = v.personal_id(&form.personal_id);
     let dob = v.dob(&form.date_of_birth);
@@ -96,6 +108,7 @@ pub(super) fn card_key(ctx: &Ctx<'_>, form: &Form) -> Result<MrzKey, Vec<FieldEr
         &chip::mrz_date(dob.date()),
         &chip::mrz_date(expiry),
     )
+    .map(AccessKey::Mrz)
     .map_err(|e| {
         vec![FieldError::new(
             Field::PersonalId,
@@ -103,6 +116,20 @@ pub(super) fn card_key(ctx: &Ctx<'_>, form: &Form) -> Result<MrzKey, Vec<FieldEr
             e,
         )]
     })
+}
+
+/// The CAN: six digits.
+fn card_can(text: &str) -> Result<&str, FieldError> {
+    let can = text.trim();
+    if can.len() == 6 && can.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(can)
+    } else {
+        Err(FieldError::new(
+            Field::CardCan,
+            Text::new("Số CAN gồm 6 chữ số in trên mặt trước của thẻ."),
+            "the CAN is six digits",
+        ))
+    }
 }
 
 /// "Có giá trị đến": a date, not yet passed (an expired card's chip is
@@ -266,6 +293,12 @@ pub fn check_field(
         Field::BhxhCode => v.bhxh(text).is_some(),
         Field::Email => v.email(text, false).is_some(),
         Field::CardExpiry => card_expiry(&mut v, text).is_some(),
+        Field::CardCan => {
+            if let Err(e) = card_can(text) {
+                v.errors.push(e);
+            }
+            true
+        }
         Field::Otp | Field::Pin | Field::Password => true,
     };
     v.errors.pop()

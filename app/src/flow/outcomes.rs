@@ -296,6 +296,8 @@ pub enum CardOutcome {
     Removed,
     /// The chip refused the key: what was typed is not what the card holds.
     WrongKey,
+    /// A CAN was typed, but the chip offers no PACE to open it with.
+    NoCan,
     Refused(CardProblem),
 }
 

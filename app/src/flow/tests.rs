@@ -136,6 +136,7 @@ fn form(fields: &[(&str, &str)]) -> Form {
             "email" => &mut f.email,
             "bhxh_code" => &mut f.bhxh_code,
             "card_expiry" => &mut f.card_expiry,
+            "card_can" => &mut f.card_can,
             other => panic!("no field {other}"),
         };
         *slot = value.to_string();
@@ -1052,8 +1053,10 @@ fn chip_read() -> Box<ChipRead> {
 
 /// The card's pages up to the read: the key typed, the card placed.
 fn read_card(run: &mut Run) {
-    run.send(Event::UseCard);
-    assert_eq!(run.screen(), &Screen::CardKey);
+    if !matches!(run.screen(), Screen::CardKey { can: false }) {
+        run.send(Event::UseCard);
+    }
+    assert_eq!(run.screen(), &Screen::CardKey { can: false });
     run.send(Event::CardKeyEntered(form(&[
         ("personal_id", "001203004567"),
         ("date_of_birth", "15/03/2003"),
@@ -1109,7 +1112,7 @@ fn the_card_pages_go_back_to_the_form_and_refusals_say_why() {
     let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
     read_card(&mut run);
     run.send(Event::CardRead(CardOutcome::WrongKey));
-    assert_eq!(run.screen(), &Screen::CardKey);
+    assert_eq!(run.screen(), &Screen::CardKey { can: false });
     assert_eq!(run.field_errors(), [Field::PersonalId]);
     // A bad key is caught before any read.
     run.send(Event::CardKeyEntered(form(&[
@@ -1187,4 +1190,32 @@ fn a_bhxh_record_of_someone_else_than_the_card_holder_ends_it() {
         panic!("{:?}", run.last)
     };
     assert_eq!(&keys[0].canonical()[..], "cccd:001203004567");
+}
+
+#[test]
+fn the_can_opens_the_chip_instead_and_a_chip_without_pace_asks_for_the_dates() {
+    use kiosk_hal::card::chip::AccessKey;
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::UseCard);
+    run.send(Event::CardKeyByCan(true));
+    assert_eq!(run.screen(), &Screen::CardKey { can: true });
+    run.send(Event::CardKeyEntered(form(&[("card_can", "12345")])));
+    assert_eq!(run.field_errors(), [Field::CardCan]);
+    run.send(Event::CardKeyEntered(form(&[("card_can", "123456")])));
+    assert_eq!(run.screen(), &Screen::PlaceCard { again: false });
+    run.send(Event::CardPlaced);
+    assert!(
+        run.last
+            .iter()
+            .any(|e| matches!(e, Effect::ReadCard(AccessKey::Can(c)) if c.as_str() == "123456"))
+    );
+    run.send(Event::CardRead(CardOutcome::WrongKey));
+    assert_eq!(run.screen(), &Screen::CardKey { can: true });
+    assert_eq!(run.field_errors(), [Field::CardCan]);
+    run.send(Event::CardKeyEntered(form(&[("card_can", "123456")])));
+    run.send(Event::CardPlaced);
+    run.send(Event::CardRead(CardOutcome::NoCan));
+    assert_eq!(run.screen(), &Screen::CardKey { can: false });
+    assert_eq!(run.field_errors(), [Field::PersonalId]);
+    read_card(&mut run);
 }

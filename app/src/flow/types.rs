@@ -26,6 +26,8 @@ pub struct Form {
     pub bhxh_code: String,
     /// The CCCD card's date of expiry, typed to open its chip.
     pub card_expiry: String,
+    /// The six digits of the card's CAN, typed to open its chip instead.
+    pub card_can: String,
 }
 
 impl std::fmt::Debug for Form {
@@ -46,6 +48,8 @@ pub enum Field {
     /// "Có giá trị đến" on the CCCD card: with the number and the date of
     /// birth, the key to its chip.
     CardExpiry,
+    /// The card's CAN (six digits on its face): the other key to its chip.
+    CardCan,
     Otp,
     Pin,
     Password,
@@ -267,8 +271,10 @@ pub enum Event {
     /// "Đọc thẻ CCCD gắn chip" on the form.
     UseCard,
     /// What is printed on the card, typed to open its chip (the number,
-    /// the date of birth and the date of expiry of the form).
+    /// the date of birth and the date of expiry of the form, or its CAN).
     CardKeyEntered(Form),
+    /// The key page asks for the CAN (`true`) or for the number and dates.
+    CardKeyByCan(bool),
     /// A card is on the reader.
     CardPlaced,
     CardRead(CardOutcome),
@@ -317,6 +323,7 @@ impl Event {
             Event::SignatureAnswered(_) => "signature_answered",
             Event::UseCard => "use_card",
             Event::CardKeyEntered(_) => "card_key_entered",
+            Event::CardKeyByCan(_) => "card_key_by_can",
             Event::CardPlaced => "card_placed",
             Event::CardRead(_) => "card_read",
             Event::CardBack => "card_back",
@@ -406,8 +413,11 @@ pub enum Screen {
     WaitingForPhone {
         verification_code: String,
     },
-    /// What is printed on the CCCD card, to open its chip.
-    CardKey,
+    /// What is printed on the CCCD card, to open its chip: the number and
+    /// dates, or the CAN.
+    CardKey {
+        can: bool,
+    },
     /// Waiting for the card on the reader; `again` after it was lifted
     /// in the middle of a read.
     PlaceCard {
@@ -487,7 +497,7 @@ pub enum Effect {
     CancelMobileSignature,
     /// Open the chip of the card on the reader with this key, read it and
     /// prove it genuine; answers [`Event::CardRead`].
-    ReadCard(kiosk_hal::card::bac::MrzKey),
+    ReadCard(kiosk_hal::card::chip::AccessKey),
     /// Put what the chip proved into the form, where the citizen cannot
     /// change it.
     FillFromChip(Box<ChipIdentity>),

@@ -69,6 +69,10 @@ impl Walker {
             self.snap("card-form", Page::Form)?;
             self.screen().invoke_use_card();
             self.snap("card-key", Page::CardKey)?;
+            // A card that prints a CAN opens with its six digits alone.
+            self.screen().invoke_card_key_other();
+            self.snap("card-key-can", Page::CardKey)?;
+            self.screen().invoke_card_key_other();
             let c = card.holder().clone();
             let digits = |d: &str| d.replace('/', "");
             self.fill("personal_id", &c.cccd);

@@ -313,6 +313,35 @@ impl<T: Transport> Channel<'_, T> {
     }
 }
 
+/// What opens a chip: the MRZ's key fields (PACE or BAC), or the CAN
+/// printed on the card's face (PACE only).
+#[derive(Clone)]
+pub enum AccessKey {
+    Mrz(MrzKey),
+    Can(zeroize::Zeroizing<String>),
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AccessKey::Mrz(_) => "AccessKey::Mrz(hidden)",
+            AccessKey::Can(_) => "AccessKey::Can(hidden)",
+        })
+    }
+}
+
+/// Opens the chip with `key` and reads it: see [`read`], [`read_with_can`].
+pub fn read_with(
+    t: &mut impl Transport,
+    key: &AccessKey,
+    opts: ReadOptions,
+) -> Result<ChipFiles, CardError> {
+    match key {
+        AccessKey::Mrz(k) => read(t, k, opts),
+        AccessKey::Can(can) => read_with_can(t, can, opts),
+    }
+}
+
 /// Opens the chip (PACE with the MRZ's key fields where EF.CardAccess
 /// offers it, BAC otherwise) and reads EF.COM, EF.SOD and the data groups
 /// the kiosk uses (1, 13, 14 where listed, 2 when asked).
