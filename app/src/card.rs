@@ -1,15 +1,16 @@
 //! The CCCD card on the kiosk's smartcard reader: the readers watched for
 //! the status bar, and a card read for a registration — opened with what
 //! the citizen typed, read, proven genuine by passive authentication
-//! against the CSCA list, then checked by the domain's rules. Only then
-//! does anything of it reach the form.
+//! against the CSCA list and not a clone by active authentication (where
+//! the chip offers it), then checked by the domain's rules. Only then does
+//! anything of it reach the form.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use kiosk_hal::card::chip::{self, AccessKey, CardError, ChipFiles, ReadOptions};
+use kiosk_hal::card::chip::{self, AccessKey, ActiveAuth, CardError, ChipFiles, ReadOptions};
 use kiosk_hal::card::reader::{self, ReaderWatcher, Readers};
 use kiosk_hal::token::cert::TrustAnchors;
 use kiosk_sync::{ChipDataGroup, ChipEvidence};
@@ -31,9 +32,11 @@ pub struct CardService {
     csca: PathBuf,
 }
 
-/// How one read ended, in the technician's words: `ok`, or the step that
-/// failed (`access`, `removed`, `read`, `csca`, a passive-authentication
-/// step, `data`). Never anything of the card holder.
+/// How one read ended, in the technician's words: `ok` with whether active
+/// authentication passed (`aa=passed`, `aa=not-offered`...), or the step
+/// that failed (`access`, `no-pace`, `removed`, `read`, `csca`, a step of
+/// passive or active authentication, `data`). Never anything of the card
+/// holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict(pub String);
 
@@ -137,9 +140,15 @@ impl CardService {
                 })
                 .collect(),
         };
+        let aa = match verified.active_auth {
+            ActiveAuth::Passed => "passed",
+            ActiveAuth::NotOffered => "not-offered",
+            ActiveAuth::Unsupported => "unsupported",
+            ActiveAuth::NotChecked => "not-checked",
+        };
         (
             CardOutcome::Read(Box::new(ChipRead { identity, evidence })),
-            Verdict("ok".into()),
+            Verdict(format!("ok aa={aa}")),
         )
     }
 }

@@ -294,7 +294,7 @@ fn the_chip_fills_the_form_locked_and_its_proof_is_sealed_in() {
     let cscas = pki().1.cscas().unwrap();
     let v = verify(&files, &cscas, OffsetDateTime::now_utc().unix_timestamp()).unwrap();
     assert_eq!(v.dg13.unwrap().id_number(), Some(c.cccd.as_str()));
-    assert_eq!(k.audit_verdicts(), ["verdict=ok"]);
+    assert_eq!(k.audit_verdicts(), ["verdict=ok aa=passed"]);
 
     // Nothing of the citizen lies on disk in clear.
     for (path, bytes) in all_bytes(k.data.path()) {
@@ -344,13 +344,27 @@ fn the_old_cmnd_in_the_chip_finds_an_account_opened_with_it() {
 fn a_chip_that_fails_passive_authentication_fills_nothing() {
     let _reader = reader();
     let c = Citizen::demo();
-    for (change, verdict) in [
-        (Document::forge_signature as fn(&mut Document), "signature"),
-        (|d: &mut Document| d.tamper(File::Dg(13)), "hashes"),
+    let clone = Faults {
+        cloned: true,
+        ..Faults::default()
+    };
+    for (change, faults, verdict) in [
+        (
+            Document::forge_signature as fn(&mut Document),
+            Faults::default(),
+            "signature",
+        ),
+        (
+            |d: &mut Document| d.tamper(File::Dg(13)),
+            Faults::default(),
+            "hashes",
+        ),
+        // Genuine files copied onto another chip.
+        (|_: &mut Document| {}, clone, "active-auth"),
     ] {
         let mut k = kiosk();
         k.open_card_pages("bhxh");
-        let placed = card(&c, change, Faults::default());
+        let placed = card(&c, change, faults);
         k.type_card_key(&c, &c.expires);
         wait_until(&mut k.controller, |v| v.page == Page::CardRefused);
         let view = k.controller.view();
@@ -409,7 +423,7 @@ fn a_wrong_date_reopens_the_key_page_and_a_lifted_card_is_asked_for_again() {
     assert!(k.field("full_name").locked);
     assert_eq!(
         k.audit_verdicts(),
-        ["verdict=access", "verdict=removed", "verdict=ok"]
+        ["verdict=access", "verdict=removed", "verdict=ok aa=passed"]
     );
     placed.removed(WAIT).unwrap();
 }
@@ -501,6 +515,9 @@ fn the_can_alone_opens_a_chip_with_pace_and_an_older_chip_asks_for_the_dates() {
     k.type_card_key(&c, &c.expires);
     wait_until(&mut k.controller, |v| v.page == Page::Form);
     assert!(k.field("full_name").locked);
-    assert_eq!(k.audit_verdicts(), ["verdict=no-pace", "verdict=ok"]);
+    assert_eq!(
+        k.audit_verdicts(),
+        ["verdict=no-pace", "verdict=ok aa=passed"]
+    );
     placed.removed(WAIT).unwrap();
 }

@@ -81,6 +81,7 @@ fn kioskctl_card_shows_the_reader_reads_a_card_and_names_the_failing_step() {
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("passive authentication: ok"), "{out}");
+    assert!(out.contains("active authentication: ok"), "{out}");
     assert!(out.contains("personal number 001*******67"), "{out}");
     assert!(out.contains("old CMND number: 01*****89"), "{out}");
     assert!(

@@ -50,9 +50,9 @@ fn read(doc: Document, key: &MrzKey) -> Result<chip::ChipFiles, CardError> {
 fn a_genuine_card_is_read_verified_and_parsed() {
     let citizen = Citizen::demo();
     let files = read(card(&citizen, &pkis().0), &citizen.mrz_key()).unwrap();
-    assert_eq!(files.listed, [1, 2, 13]);
+    assert_eq!(files.listed, [1, 2, 13, 14, 15]);
     let v = chip::verify(&files, &cscas(), now()).unwrap();
-    assert_eq!(v.checked, [1, 13]);
+    assert_eq!(v.checked, [1, 13, 14, 15]);
     assert_eq!(v.signer, "Document Signer Test VN");
     assert_eq!(v.mrz.document_number, "203004567");
     assert_eq!(v.mrz.optional, "001203004567");
@@ -268,4 +268,68 @@ fn pace_opens_the_chip_where_offered_with_the_mrz_or_the_can_and_bac_otherwise()
         chip::read_with_can(&mut chip, &citizen.can, opts).unwrap_err(),
         CardError::NoPace
     );
+}
+
+#[test]
+fn active_authentication_proves_the_chip_holds_dg15s_key_and_a_clone_does_not() {
+    use kiosk_hal::card::chip::ActiveAuth;
+    let citizen = Citizen::demo();
+    let doc = card(&citizen, &pkis().0);
+    let mut chip = VirtualChip::new(doc.clone(), Faults::default());
+    let files = chip::read(&mut chip, &citizen.mrz_key(), ReadOptions::default()).unwrap();
+    assert!(files.dgs.contains_key(&14) && files.dgs.contains_key(&15));
+    let v = chip::verify(&files, &cscas(), now()).unwrap();
+    assert_eq!(v.active_auth, ActiveAuth::Passed);
+
+    // An independent verifier: OpenSSL reads DG15's key as a standard
+    // SubjectPublicKeyInfo and checks the chip's ECDSA-SHA256 signature.
+    let (challenge, answer) = files.active_auth.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (spki, _) = kiosk_hal::card::tlv::parse(&files.dgs[&15]).unwrap();
+    std::fs::write(dir.path().join("key.der"), spki.value).unwrap();
+    std::fs::write(dir.path().join("challenge"), &challenge).unwrap();
+    let der = p256::ecdsa::Signature::from_slice(&answer)
+        .unwrap()
+        .to_der();
+    std::fs::write(dir.path().join("sig.der"), der.as_bytes()).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-keyform",
+            "DER",
+            "-verify",
+            "key.der",
+            "-signature",
+            "sig.der",
+            "challenge",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The files copied onto another chip: passive authentication passes
+    // (the files are genuine), active authentication does not.
+    let cloned = Faults {
+        cloned: true,
+        ..Faults::default()
+    };
+    let mut chip = VirtualChip::new(doc, cloned);
+    let files = chip::read(&mut chip, &citizen.mrz_key(), ReadOptions::default()).unwrap();
+    let e = chip::verify(&files, &cscas(), now()).unwrap_err();
+    assert!(matches!(e, Failure::ActiveAuth(_)), "{e}");
+    assert_eq!(e.step(), "active-auth");
+    // An answer altered on the way fails too.
+    let mut chip = VirtualChip::new(card(&citizen, &pkis().0), Faults::default());
+    let mut files = chip::read(&mut chip, &citizen.mrz_key(), ReadOptions::default()).unwrap();
+    files.active_auth.as_mut().unwrap().1[5] ^= 1;
+    assert!(matches!(
+        chip::verify(&files, &cscas(), now()),
+        Err(Failure::ActiveAuth(_))
+    ));
 }

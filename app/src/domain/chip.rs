@@ -156,6 +156,7 @@ mod tests {
             signer: "Document Signer".into(),
             hash: HashAlgorithm::Sha256,
             checked: vec![1, 13],
+            active_auth: kiosk_hal::card::chip::ActiveAuth::NotOffered,
         }
     }
 

@@ -1038,6 +1038,7 @@ fn chip_read() -> Box<ChipRead> {
         signer: "Document Signer".into(),
         hash: kiosk_hal::card::pa::HashAlgorithm::Sha256,
         checked: vec![1, 13],
+        active_auth: kiosk_hal::card::chip::ActiveAuth::NotOffered,
     };
     let identity =
         crate::domain::chip::ChipIdentity::from_verified(&verified, Policy::built_in(), T0.date())

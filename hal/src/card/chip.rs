@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use kiosk_pki::cert::TrustAnchors;
 use kiosk_pki::emrtd;
-pub use kiosk_pki::emrtd::Verified;
+use kiosk_pki::emrtd::aa::AaError;
+pub use kiosk_pki::emrtd::{ActiveAuth, Verified};
 
 use super::apdu::{Command, Response};
 use super::bac::{self, MrzKey};
@@ -98,6 +99,9 @@ impl Access {
 #[derive(Clone, Default)]
 pub struct ChipFiles {
     pub access: Access,
+    /// Active authentication: the challenge sent and the chip's answer,
+    /// when DG15 was read.
+    pub active_auth: Option<(Vec<u8>, Vec<u8>)>,
     pub com: Vec<u8>,
     pub sod: Vec<u8>,
     pub dgs: BTreeMap<u8, Vec<u8>>,
@@ -402,7 +406,7 @@ fn read_files(
     };
     files.listed = super::lds::data_groups(&files.com)?;
     files.sod = ch.read_file(File::Sod, opts.max_read)?;
-    let wanted = [1u8, 13, 14]
+    let wanted = [1u8, 13, 14, 15]
         .into_iter()
         .chain(opts.photo.then_some(2))
         .filter(|n| *n == 1 || files.listed.contains(n));
@@ -411,12 +415,35 @@ fn read_files(
             .dgs
             .insert(n, ch.read_file(File::Dg(n), opts.max_read)?);
     }
+    if files.dgs.contains_key(&15) {
+        let mut challenge = vec![0u8; 8];
+        getrandom::fill(&mut challenge)
+            .map_err(|e| CardError::Reader(format!("no randomness: {e}")))?;
+        let r = ch.send(&Command::new(0, 0x88, 0, 0).data(&challenge).le(256))?;
+        // A refusal is an answer that will not verify.
+        let answer = if r.is_ok() { r.data } else { Vec::new() };
+        files.active_auth = Some((challenge, answer));
+    }
     files.apdus = ch.apdus;
     Ok(files)
 }
 
 /// Passive authentication of `files` at `now` (Unix seconds) against the
-/// CSCA list: see [`emrtd::verify`].
+/// CSCA list (see [`emrtd::verify`]),
+/// then active authentication where DG15 was read: DG15 and DG14 are
+/// proven by EF.SOD first, then the chip's answer by DG15's key.
 pub fn verify(files: &ChipFiles, cscas: &TrustAnchors, now: i64) -> Result<Verified, pa::Failure> {
-    emrtd::verify(&files.sod, &files.dgs, cscas, now)
+    let mut verified = emrtd::verify(&files.sod, &files.dgs, cscas, now)?;
+    if let Some(dg15) = files.dgs.get(&15) {
+        let (challenge, answer) = files.active_auth.as_ref().ok_or_else(|| {
+            pa::Failure::ActiveAuth("DG15 was read but the chip was not asked".into())
+        })?;
+        let dg14 = files.dgs.get(&14).map(Vec::as_slice);
+        verified.active_auth = match emrtd::aa::verify(dg14, dg15, challenge, answer) {
+            Ok(()) => ActiveAuth::Passed,
+            Err(AaError::Unsupported | AaError::NoAlgorithm) => ActiveAuth::Unsupported,
+            Err(e) => return Err(pa::Failure::ActiveAuth(e.to_string())),
+        };
+    }
+    Ok(verified)
 }

@@ -320,6 +320,16 @@ pub(crate) fn card(
                         v.signer,
                         v.checked
                     );
+                    println!(
+                        "active authentication: {}",
+                        match v.active_auth {
+                            chip::ActiveAuth::Passed =>
+                                "ok (the chip signed a fresh challenge with DG15's key)",
+                            chip::ActiveAuth::NotOffered => "not offered (no DG15)",
+                            chip::ActiveAuth::Unsupported => "not checked (an RSA key in DG15)",
+                            chip::ActiveAuth::NotChecked => "not checked",
+                        }
+                    );
                     let dg13 = v.dg13.as_ref();
                     let number = dg13.and_then(|d| d.id_number()).unwrap_or(&v.mrz.optional);
                     println!("  personal number {}", mask_middle(number, 3, 2));

@@ -1,13 +1,14 @@
 //! The chip of an ICAO 9303 travel document (the CCCD card), as data: the
 //! BER-TLV of its files ([`tlv`]), the files themselves ([`lds`]), and
 //! passive authentication of their content by EF.SOD and the CSCA list
-//! ([`pa`]). No card reader here: the kiosk reads the chip (`kiosk-hal`),
+//! ([`pa`]), and active authentication's check ([`aa`]). No card reader here: the kiosk reads the chip (`kiosk-hal`),
 //! the portal verifies what the kiosk sealed, with the same code.
 
 use std::collections::BTreeMap;
 
 use crate::cert::TrustAnchors;
 
+pub mod aa;
 pub mod lds;
 pub mod pa;
 pub mod tlv;
@@ -15,9 +16,23 @@ pub mod tlv;
 use lds::{Dg13, Malformed, Mrz};
 use pa::SecurityObject;
 
+/// Whether the chip proved it holds DG15's key (active authentication).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveAuth {
+    /// No DG15: the chip offers none.
+    NotOffered,
+    /// Not checked here (the portal sees no live chip).
+    NotChecked,
+    /// DG15 holds a key this reader does not check (RSA).
+    Unsupported,
+    /// The chip signed a fresh challenge with DG15's key.
+    Passed,
+}
+
 /// What the chip proves, once passive authentication has passed.
 #[derive(Clone)]
 pub struct Verified {
+    pub active_auth: ActiveAuth,
     pub mrz: Mrz,
     pub dg13: Option<Dg13>,
     /// The Document Signer's common name.
@@ -33,6 +48,7 @@ impl std::fmt::Debug for Verified {
             .field("signer", &self.signer)
             .field("hash", &self.hash)
             .field("checked", &self.checked)
+            .field("active_auth", &self.active_auth)
             .finish_non_exhaustive()
     }
 }
@@ -60,6 +76,11 @@ pub fn verify(
         .transpose()
         .map_err(data)?;
     Ok(Verified {
+        active_auth: if dgs.contains_key(&15) {
+            ActiveAuth::NotChecked
+        } else {
+            ActiveAuth::NotOffered
+        },
         mrz,
         dg13,
         signer: ds.common_name.clone().unwrap_or_default(),

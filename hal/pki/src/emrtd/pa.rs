@@ -96,6 +96,8 @@ pub enum Failure {
     Data(String),
     #[error("the card expired on {0} (YYMMDD)")]
     Expired(String),
+    #[error("active authentication failed: {0}")]
+    ActiveAuth(String),
 }
 
 impl Failure {
@@ -108,6 +110,7 @@ impl Failure {
             Failure::HashMismatch(_) | Failure::NotSigned(_) => "hashes",
             Failure::Data(_) => "data",
             Failure::Expired(_) => "expiry",
+            Failure::ActiveAuth(_) => "active-auth",
         }
     }
 }

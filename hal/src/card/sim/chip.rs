@@ -57,6 +57,9 @@ pub struct Faults {
     pub short_only: bool,
     /// An older chip: no EF.CardAccess, BAC only.
     pub bac_only: bool,
+    /// A clone: the files copied onto another chip, which cannot hold the
+    /// original's active-authentication key and signs with its own.
+    pub cloned: bool,
 }
 
 /// The ATR of a contactless eMRTD as a PC/SC reader reports it (PC/SC
@@ -318,6 +321,20 @@ impl VirtualChip {
                     return (Vec::new(), 0x6986);
                 };
                 read(bytes, p1, p2, cmd.le)
+            }
+            // INTERNAL AUTHENTICATE: the challenge signed (ECDSA, SHA-256).
+            (0x88, 0, 0) if self.selected_app && cmd.data.len() == 8 => {
+                use p256::ecdsa::signature::Signer as _;
+                let key = if self.faults.cloned {
+                    super::issue::active_auth_key()
+                } else {
+                    self.doc.aa_key.clone()
+                };
+                let Ok(key) = p256::ecdsa::SigningKey::from_slice(&key) else {
+                    return (Vec::new(), 0x6F00);
+                };
+                let signature: p256::ecdsa::Signature = key.sign(&cmd.data);
+                (signature.to_bytes().to_vec(), OK)
             }
             _ => (Vec::new(), 0x6D00),
         }

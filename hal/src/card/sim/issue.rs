@@ -379,6 +379,9 @@ pub struct Document {
     pub key: MrzKey,
     /// The six digits printed on the card's face.
     pub can: String,
+    /// The chip's active-authentication key (a P-256 scalar), whose public
+    /// half DG15 holds; it never leaves a real chip.
+    pub aa_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for Document {
@@ -387,12 +390,34 @@ impl std::fmt::Debug for Document {
     }
 }
 
+/// A fresh P-256 private key, as bytes.
+pub fn active_auth_key() -> Vec<u8> {
+    loop {
+        let mut k = vec![0u8; 32];
+        getrandom::fill(&mut k).expect("randomness");
+        if p256::ecdsa::SigningKey::from_slice(&k).is_ok() {
+            return k;
+        }
+    }
+}
+
 impl Document {
     /// The card `pki` issues to `citizen`: DG1, DG2, DG13, EF.COM, EF.SOD.
     pub fn issue(citizen: &Citizen, pki: &Pki) -> io::Result<Document> {
-        let dgs: BTreeMap<u8, Vec<u8>> = [(1, dg1(citizen)), (2, dg2()), (13, dg13(citizen))]
-            .into_iter()
-            .collect();
+        let aa_key = active_auth_key();
+        let point = p256::ecdsa::SigningKey::from_slice(&aa_key)
+            .map_err(io::Error::other)?
+            .verifying_key()
+            .to_sec1_point(false);
+        let dgs: BTreeMap<u8, Vec<u8>> = [
+            (1, dg1(citizen)),
+            (2, dg2()),
+            (13, dg13(citizen)),
+            (14, kiosk_pki::emrtd::aa::dg14()),
+            (15, kiosk_pki::emrtd::aa::dg15(point.as_bytes())),
+        ]
+        .into_iter()
+        .collect();
         let sod = pki.sign(&dgs)?;
         let mut files: BTreeMap<u16, Vec<u8>> = dgs
             .iter()
@@ -407,6 +432,7 @@ impl Document {
             files,
             key: citizen.mrz_key(),
             can: citizen.can.clone(),
+            aa_key,
         })
     }
 
