@@ -30,7 +30,7 @@ use crate::flow::{
 use crate::keys::Keyring;
 use crate::policy::Policy;
 use crate::register::{CompleteError, Completer};
-use crate::store::{Storage, Store, StoreError};
+use crate::store::{Known, Storage, Store, StoreError};
 use crate::token::TokenService;
 use crate::uplink::{BhxhRecord, LiveChecks, UplinkHandle};
 
@@ -159,9 +159,12 @@ impl Backend {
     fn check_duplicate(&self, keys: &[IdentityKey]) -> DuplicateOutcome {
         let mut local_ok = true;
         for key in keys {
-            match self.store.has_identity(&self.keys.identity_tag(key)) {
-                Ok(true) => return DuplicateOutcome::AccountExists,
-                Ok(false) => {}
+            match self.store.identity_here(&self.keys.identity_tag(key)) {
+                Ok(Some(Known::Queued { reference })) => {
+                    return DuplicateOutcome::QueuedHere(reference);
+                }
+                Ok(Some(Known::Delivered)) => return DuplicateOutcome::AccountExists,
+                Ok(None) => {}
                 // The store could not answer: the portal answers when it
                 // can, and otherwise checks later.
                 Err(_) => local_ok = false,

@@ -412,18 +412,51 @@ fn an_answer_for_a_citizen_who_left_never_reaches_the_next() {
 }
 
 #[test]
-fn a_second_registration_for_the_same_person_gets_the_ways_out() {
+fn a_second_registration_is_told_the_first_waits_here_then_once_delivered_the_ways_out() {
     let mut k = kiosk();
     k.fill_mobile_form("0912345678");
     k.controller.on_submit();
     k.settle();
-    k.finish_from_otp();
+    let code = k.last_code();
+    k.type_keys(&code);
+    k.controller.on_submit();
+    k.type_keys("Matkhau@2026⏎Matkhau@2026");
+    k.controller.on_submit();
+    k.settle();
+    let first = k.controller.view().reference;
+    k.controller.on_submit();
+
+    // Still in this kiosk's queue: not an account, and said so.
     k.fill_mobile_form("0912345678");
     k.controller.on_submit();
     k.settle();
     let view = k.controller.view();
     assert_eq!(view.page, Page::Exists);
-    assert_eq!(view.lines.len(), 3);
+    assert_eq!(view.title, "Hồ sơ đang chờ gửi tại máy này");
+    assert_eq!(view.reference, first);
+    assert!(view.lines[0].contains(&first), "{:?}", view.lines);
+    assert_eq!(
+        k.sim.sent().len(),
+        1,
+        "no OTP for a registration already made"
+    );
+    // "Quay lại": the form as typed, for a mistyped number.
+    k.controller.on_back();
+    assert_eq!(k.page(), Page::Form);
+    assert_eq!(k.value("full_name"), "Nguyễn Thị Thủy");
+    assert_eq!(k.value("personal_id"), "051199001199");
+
+    // Delivered, as the portal's answer records it: an account, with the
+    // manual's three ways out.
+    let db = rusqlite::Connection::open(k.data.path().join("kiosk.sqlite3")).unwrap();
+    db.busy_timeout(WAIT).unwrap();
+    db.execute("UPDATE registrations SET status = 'delivered'", [])
+        .unwrap();
+    k.controller.on_submit();
+    k.settle();
+    let view = k.controller.view();
+    assert_eq!(view.page, Page::Exists);
+    assert_eq!(view.title, "Tài khoản đã tồn tại");
     assert!(view.lines[0].contains("Quên mật khẩu"));
     assert_eq!(k.sim.sent().len(), 1, "no OTP for an existing account");
 }

@@ -248,9 +248,12 @@ impl Controller {
                 email: Zeroizing::new(session.form.email.clone()),
             },
             Stage::Flow(Screen::OtpNotSent { .. }) => Event::RetryDelivery,
-            Stage::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
-                Event::Finish
-            }
+            Stage::Flow(
+                Screen::Done { .. }
+                | Screen::Failed(_)
+                | Screen::AccountExists { .. }
+                | Screen::QueuedHere { .. },
+            ) => Event::Finish,
             _ => return,
         };
         self.feed(event);
@@ -324,7 +327,9 @@ impl Controller {
                 session.focus = None;
                 session.stage = Stage::Method;
             }
-            Stage::Flow(Screen::Done { .. } | Screen::Failed(_) | Screen::AccountExists { .. }) => {
+            // The last pages end the visit; the exists pages go back to the
+            // form, as typed, for a mistyped number to be corrected.
+            Stage::Flow(Screen::Done { .. } | Screen::Failed(_)) => {
                 self.feed(Event::Finish);
             }
             Stage::Flow(

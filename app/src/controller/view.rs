@@ -405,6 +405,23 @@ impl Controller {
                 view.message =
                     t("Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:");
                 view.lines = ways_out.iter().map(|w| t(w.label())).collect();
+                view.lines
+                    .push(t("Nếu bạn nhập nhầm số định danh, chọn “Quay lại” để sửa."));
+                view.submit_label = t("Hoàn tất");
+                view.submit_enabled = true;
+                view.keyboard = KeyboardKind::None;
+            }
+            Screen::QueuedHere { reference } => {
+                view.page = Page::Exists;
+                view.title = t("Hồ sơ đang chờ gửi tại máy này");
+                view.message = t(
+                    "Máy này đã nhận một hồ sơ đăng ký cho số định danh này. Hồ sơ đang chờ gửi lên Cổng Dịch vụ công; tài khoản sẽ được kích hoạt khi Cổng xác nhận. Bạn không cần đăng ký lại.",
+                );
+                view.reference = reference.clone();
+                view.lines = vec![
+                    Text::with("Mã hồ sơ: {}", [reference]).render(lang),
+                    t("Nếu bạn nhập nhầm số định danh, chọn “Quay lại” để sửa."),
+                ];
                 view.submit_label = t("Hoàn tất");
                 view.submit_enabled = true;
                 view.keyboard = KeyboardKind::None;

@@ -244,6 +244,10 @@ impl<M: MethodFlow> Registration<M> {
                         ways_out: WayOut::ALL.to_vec(),
                     })],
                 )),
+                DuplicateOutcome::QueuedHere(reference) => Ok((
+                    S::AccountExists,
+                    vec![Effect::Show(Screen::QueuedHere { reference })],
+                )),
                 DuplicateOutcome::NoAccount => Ok(self.after_duplicate(who, now, rng)),
                 DuplicateOutcome::CheckedLocallyOnly => {
                     self.pend(PendingCheck::GlobalDuplicate);

@@ -183,12 +183,16 @@ impl DeliveryFailure {
 }
 
 /// The portal's and the local store's answer to a duplicate check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DuplicateOutcome {
     /// Checked everywhere: no account.
     NoAccount,
-    /// An account exists (or a registration is already queued here).
+    /// An account exists (the portal says so, or it took a registration
+    /// from this kiosk).
     AccountExists,
+    /// Not an account yet: a registration for this identity waits at this
+    /// kiosk to be delivered, under this reference.
+    QueuedHere(String),
     /// Only the local store could be asked; the portal will check.
     CheckedLocallyOnly,
 }

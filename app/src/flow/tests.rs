@@ -1220,3 +1220,23 @@ fn the_can_opens_the_chip_instead_and_a_chip_without_pace_asks_for_the_dates() {
     assert_eq!(run.field_errors(), [Field::PersonalId]);
     read_card(&mut run);
 }
+
+#[test]
+fn a_registration_waiting_at_this_kiosk_is_not_an_account() {
+    let mut run = Run::start(Method::MobileSubscriber, SubjectKind::Citizen, true);
+    run.send(Event::Submit(citizen_form()));
+    run.send(Event::DuplicateChecked(DuplicateOutcome::QueuedHere(
+        "DK-7K2M-9XQ4".into(),
+    )));
+    assert_eq!(
+        run.screen(),
+        &Screen::QueuedHere {
+            reference: "DK-7K2M-9XQ4".into()
+        }
+    );
+    assert!(
+        !run.last.iter().any(|e| matches!(e, Effect::SendOtp { .. })),
+        "no code for a registration already made"
+    );
+    assert!(matches!(run.send(Event::Finish)[..], [Effect::EndSession]));
+}

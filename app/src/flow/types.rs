@@ -403,6 +403,11 @@ pub enum Screen {
     AccountExists {
         ways_out: Vec<WayOut>,
     },
+    /// A registration for this identity waits at this kiosk: not an
+    /// account yet, and no need to register again.
+    QueuedHere {
+        reference: String,
+    },
     WaitingForToken,
     EnterPin {
         count_low: bool,

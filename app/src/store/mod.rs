@@ -137,6 +137,15 @@ impl From<rusqlite::Error> for StoreError {
 /// bookkeeping and SQLite's checkpoints.
 pub const RESERVE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// What the kiosk's own records say of an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    /// A registration waits here to be delivered, under this reference.
+    Queued { reference: String },
+    /// The portal has a registration for it.
+    Delivered,
+}
+
 /// Whether the store can take a new registration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Storage {
@@ -358,11 +367,28 @@ impl Store {
 
     /// Whether a registration for this identity was already made here.
     pub fn has_identity(&self, tag: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.identity_here(tag)?.is_some())
+    }
+
+    /// What this kiosk knows of an identity: a registration still waiting
+    /// here to be delivered (its reference), or one the portal has taken
+    /// (an account, or its duplicate). Rejected registrations count for
+    /// nothing.
+    pub fn identity_here(&self, tag: &[u8; 32]) -> Result<Option<Known>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM registrations WHERE identity_tag = ?1 AND status <> 'rejected' LIMIT 1", [&tag[..]], |_| Ok(()))
+            .query_row(
+                "SELECT status, reference FROM registrations
+                 WHERE identity_tag = ?1 AND status <> 'rejected'
+                 ORDER BY status = 'queued' DESC LIMIT 1",
+                [&tag[..]],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
             .optional()?
-            .is_some())
+            .map(|(status, reference)| match status.as_str() {
+                "queued" => Known::Queued { reference },
+                _ => Known::Delivered,
+            }))
     }
 
     /// `PRAGMA quick_check`: empty when the file is sound, else SQLite's
