@@ -345,3 +345,64 @@ fn a_failed_sms_says_so_and_offers_another_try() {
     assert_eq!(english.submit_label, "Try again");
     assert_ne!(english.message, view.message);
 }
+
+#[test]
+fn a_business_is_spoken_of_by_its_tax_code_on_the_exists_pages() {
+    use crate::domain::{BusinessName, Mst};
+    use crate::flow::{CertifiedIdentity, TokenOutcome};
+    let mut rig = Rig::new(Status {
+        token_reader: true,
+        ..ready()
+    });
+    rig.c.on_register();
+    rig.c.on_choose_subject("business");
+    rig.c.on_choose_method("usb_token");
+    rig.status(Status {
+        token_reader: true,
+        tokens_present: 1,
+        ..ready()
+    });
+    assert_eq!(rig.c.view().page, Page::Pin);
+    rig.type_in("pin", "123456");
+    rig.c.on_submit();
+    let [(session, Effect::ProveToken(_))] = &rig.effects()[..] else {
+        panic!("the PIN goes to the token");
+    };
+    let session = *session;
+    let policy = Policy::built_in();
+    let identity = CertifiedIdentity {
+        subject: SubjectKind::Business,
+        person_name: None,
+        business_name: Some(BusinessName::parse("CÔNG TY TNHH AN PHÚ", &policy.person).unwrap()),
+        personal_id: None,
+        mst: Some(Mst::parse("0100047516").unwrap()),
+        issuer: "Test CA".into(),
+        valid_until: T0 + time::Duration::days(365),
+        certificate: vec![0x30],
+        proof: None,
+        not_revoked: true,
+    };
+    rig.answer(
+        session,
+        Event::TokenAnswered(TokenOutcome::Proven(Box::new(identity))),
+    );
+    rig.type_in("email", "ketoan@anphu.vn");
+    rig.c.on_submit();
+    rig.effects();
+    rig.answer(
+        session,
+        Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+    );
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Exists);
+    assert!(
+        view.message.starts_with("Mã số thuế này"),
+        "{}",
+        view.message
+    );
+    assert!(
+        view.lines.iter().any(|l| l.contains("nhầm mã số thuế")),
+        "{:?}",
+        view.lines
+    );
+}

@@ -262,6 +262,8 @@ impl Controller {
 
     fn describe(&self, screen: &Screen, session: &Session, now: OffsetDateTime, view: &mut View) {
         let lang = self.lang;
+        // A business is known by its tax code, not a personal number.
+        let business = session.subject == Some(SubjectKind::Business);
         let t = |vietnamese: &str| tr(lang, vietnamese).to_string();
         match screen {
             Screen::Form => {
@@ -402,11 +404,17 @@ impl Controller {
             Screen::AccountExists { ways_out } => {
                 view.page = Page::Exists;
                 view.title = t("Tài khoản đã tồn tại");
-                view.message =
-                    t("Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:");
+                view.message = t(if business {
+                    "Mã số thuế này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:"
+                } else {
+                    "Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:"
+                });
                 view.lines = ways_out.iter().map(|w| t(w.label())).collect();
-                view.lines
-                    .push(t("Nếu bạn nhập nhầm số định danh, chọn “Quay lại” để sửa."));
+                view.lines.push(t(if business {
+                    "Nếu bạn nhập nhầm mã số thuế, chọn “Quay lại” để sửa."
+                } else {
+                    "Nếu bạn nhập nhầm số định danh, chọn “Quay lại” để sửa."
+                }));
                 view.submit_label = t("Hoàn tất");
                 view.submit_enabled = true;
                 view.keyboard = KeyboardKind::None;
@@ -414,13 +422,19 @@ impl Controller {
             Screen::QueuedHere { reference } => {
                 view.page = Page::Exists;
                 view.title = t("Hồ sơ đang chờ gửi tại máy này");
-                view.message = t(
-                    "Máy này đã nhận một hồ sơ đăng ký cho số định danh này. Hồ sơ đang chờ gửi lên Cổng Dịch vụ công; tài khoản sẽ được kích hoạt khi Cổng xác nhận. Bạn không cần đăng ký lại.",
-                );
+                view.message = t(if business {
+                    "Máy này đã nhận một hồ sơ đăng ký cho mã số thuế này. Hồ sơ đang chờ gửi lên Cổng Dịch vụ công; tài khoản sẽ được kích hoạt khi Cổng xác nhận. Bạn không cần đăng ký lại."
+                } else {
+                    "Máy này đã nhận một hồ sơ đăng ký cho số định danh này. Hồ sơ đang chờ gửi lên Cổng Dịch vụ công; tài khoản sẽ được kích hoạt khi Cổng xác nhận. Bạn không cần đăng ký lại."
+                });
                 view.reference = reference.clone();
                 view.lines = vec![
                     Text::with("Mã hồ sơ: {}", [reference]).render(lang),
-                    t("Nếu bạn nhập nhầm số định danh, chọn “Quay lại” để sửa."),
+                    t(if business {
+                        "Nếu bạn nhập nhầm mã số thuế, chọn “Quay lại” để sửa."
+                    } else {
+                        "Nếu bạn nhập nhầm số định danh, chọn “Quay lại” để sửa."
+                    }),
                 ];
                 view.submit_label = t("Hoàn tất");
                 view.submit_enabled = true;
@@ -500,9 +514,11 @@ impl Controller {
                         .map(|p| fill(&t("Chờ {}"), &[t(p.label())]))
                         .collect();
                 }
-                view.lines.push(t(
-                    "Bạn sẽ nhận tin nhắn khi tài khoản được kích hoạt. Đăng nhập bằng số định danh và mật khẩu vừa đặt.",
-                ));
+                view.lines.push(t(if business {
+                    "Bạn sẽ nhận tin nhắn khi tài khoản được kích hoạt. Đăng nhập bằng mã số thuế và mật khẩu vừa đặt."
+                } else {
+                    "Bạn sẽ nhận tin nhắn khi tài khoản được kích hoạt. Đăng nhập bằng số định danh và mật khẩu vừa đặt."
+                }));
                 view.lines
                     .push(t("Ghi lại mã hồ sơ để tra cứu hoặc hỏi tại quầy."));
                 view.submit_label = t("Hoàn tất");
