@@ -521,3 +521,42 @@ fn the_can_alone_opens_a_chip_with_pace_and_an_older_chip_asks_for_the_dates() {
     );
     placed.removed(WAIT).unwrap();
 }
+
+#[test]
+fn a_card_from_an_unknown_issuer_or_past_its_expiry_fills_nothing_and_says_which() {
+    let _reader = reader();
+    let c = Citizen::demo();
+    // Signed under a Country Signing CA the kiosk's list does not hold.
+    let elsewhere_dir = tempfile::tempdir().unwrap();
+    let elsewhere = Pki::create(elsewhere_dir.path(), "Elsewhere", 365).unwrap();
+    let mut k = kiosk();
+    k.open_card_pages("mobile_subscriber");
+    let doc = Document::issue(&c, &elsewhere).unwrap();
+    let placed = Placed::on_reader(vpcd_port(), VirtualChip::new(doc, Faults::default()), WAIT)
+        .unwrap()
+        .seen(WAIT)
+        .unwrap();
+    k.type_card_key(&c, &c.expires);
+    wait_until(&mut k.controller, |v| v.page == Page::CardRefused);
+    assert_eq!(k.controller.view().title, "Thẻ không xác thực được");
+    assert_eq!(k.audit_verdicts(), ["verdict=chain"]);
+    placed.removed(WAIT).unwrap();
+
+    // Expired: its date is refused on the key page; opened by its CAN,
+    // the chip itself says so.
+    let mut old = c.clone();
+    old.expires = "15/03/2024".into();
+    let mut k = kiosk();
+    k.open_card_pages("mobile_subscriber");
+    k.type_card_key(&old, &old.expires);
+    assert_eq!(k.page(), Page::CardKey);
+    assert!(k.field("card_expiry").error.contains("quá ngày"));
+    k.controller.on_card_key_other();
+    k.type_into("card_can", &old.can);
+    let placed = card(&old, |_| {}, Faults::default());
+    k.controller.on_submit();
+    wait_until(&mut k.controller, |v| v.page == Page::CardRefused);
+    assert_eq!(k.controller.view().title, "Thẻ CCCD đã hết hạn");
+    assert_eq!(k.audit_verdicts(), ["verdict=expiry"]);
+    placed.removed(WAIT).unwrap();
+}

@@ -88,10 +88,20 @@ fn kioskctl_card_shows_the_reader_reads_a_card_and_names_the_failing_step() {
         out.contains("identity for registration: ok (2 number(s) for the duplicate check)"),
         "{out}"
     );
+    assert!(out.contains("access (PACE (ECDH brainpoolP256r1"), "{out}");
     // Personal data stays masked.
     for clear in ["001203004567", "013456789", "Nguyễn", "NGUYEN"] {
         assert!(!out.contains(clear), "{clear} in {out}");
     }
+    // The face is read and proven with the rest, and said, not shown.
+    let photo = [&READ[..], &["--photo"]].concat();
+    let o = kioskctl(&csca, &photo);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("photo on chip: DG2, 12028 bytes, JPEG 2000"),
+        "{out}"
+    );
     let mut wrong = READ;
     wrong[7] = "15/03/2029";
     let o = kioskctl(&csca, &wrong);

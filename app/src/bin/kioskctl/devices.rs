@@ -237,6 +237,26 @@ fn mrz_date(text: &str, what: &str) -> Result<String, CtlError> {
         .ok_or_else(|| invalid(format!("{what}: expected dd/mm/yyyy, got {text:?}")))
 }
 
+/// What DG2 holds, said rather than shown: the kiosk carries no JPEG 2000
+/// decoder, so the face stays on the chip.
+fn photo_on_chip(dg2: &[u8]) -> String {
+    const JP2: &[u8] = b"\x00\x00\x00\x0cjP  \r\n\x87\n";
+    const J2K: &[u8] = &[0xFF, 0x4F, 0xFF, 0x51];
+    let format = if dg2.windows(JP2.len()).any(|w| w == JP2) {
+        "JPEG 2000"
+    } else if dg2.windows(J2K.len()).any(|w| w == J2K) {
+        "JPEG 2000 codestream"
+    } else if dg2.windows(3).any(|w| w == [0xFF, 0xD8, 0xFF]) {
+        "JPEG"
+    } else {
+        "an unknown format"
+    };
+    format!(
+        "photo on chip: DG2, {} bytes, {format} (verified with the rest; not shown: no decoder here)",
+        dg2.len()
+    )
+}
+
 /// A name as initials: enough for a technician to tell two cards apart.
 fn initials(name: &str) -> String {
     name.split_whitespace()
@@ -272,6 +292,7 @@ pub(crate) fn card(
             birth,
             expiry,
             reader: wanted,
+            photo,
         } => {
             let key = MrzKey::from_cccd(
                 number,
@@ -298,6 +319,7 @@ pub(crate) fn card(
             let mut card = reader::Connected::open(&ctx, &on.name).map_err(environment)?;
             let opts = chip::ReadOptions {
                 max_read: card.max_read(),
+                photo: *photo,
                 ..chip::ReadOptions::default()
             };
             let files = chip::read(&mut card, &key, opts).map_err(|e| {
@@ -343,6 +365,9 @@ pub(crate) fn card(
                             .map_or("none".into(), |o| mask_middle(o, 2, 2))
                     );
                     println!("  expires {}", v.mrz.expiry);
+                    if let Some(dg2) = files.dgs.get(&2) {
+                        println!("  {}", photo_on_chip(dg2));
+                    }
                     let today = kiosk::domain::clock::local_date(OffsetDateTime::now_utc());
                     match kiosk::domain::chip::ChipIdentity::from_verified(
                         &v,

@@ -212,6 +212,9 @@ enum CardCommand {
         /// The reader to use (default: the first with a card).
         #[arg(long)]
         reader: Option<String>,
+        /// Read DG2 (the face) too, and say what it holds.
+        #[arg(long)]
+        photo: bool,
     },
 }
 
