@@ -347,9 +347,10 @@ pub fn identifiers(data: &[u8]) {
 
 /// What a chip (or something posing as one) sends the kiosk: the first
 /// byte picks the parser. APDUs and BER-TLV objects round-trip; secure
-/// messaging, the files and the security object parse or are refused,
-/// never panic; a command the reader protects opens on the chip's side as
-/// it was.
+/// messaging (3DES and AES), the files, the security object, EF.CardAccess,
+/// PACE's authentication data and DG14/DG15 with an active-authentication
+/// answer parse or are refused, never panic; a command the reader protects
+/// opens on the chip's side as it was.
 pub fn card(data: &[u8]) {
     use kiosk_hal::card::apdu::{Command, Response};
     use kiosk_hal::card::lds::{Dg13, Mrz, data_groups};
@@ -360,7 +361,8 @@ pub fn card(data: &[u8]) {
         return;
     };
     let keys = || Session::new([0x11; 16], [0x22; 16], 0x0102_0304_0506_0708);
-    match which % 6 {
+    let aes = || Session::aes([0x33; 16], [0x44; 16]);
+    match which % 8 {
         0 => {
             if let Some(cmd) = Command::parse(rest) {
                 assert_eq!(Command::parse(&cmd.encode()), Some(cmd.clone()));
@@ -380,6 +382,12 @@ pub fn card(data: &[u8]) {
         1 => {
             let _ = keys().unprotect(rest);
             let _ = keys().open_command(rest);
+            let _ = aes().unprotect(rest);
+            let _ = aes().open_command(rest);
+            if let Some(cmd) = Command::parse(rest).filter(|c| c.cla & 0x0C == 0) {
+                let opened = aes().open_command(&aes().protect(&cmd));
+                assert_eq!(opened.expect("our own protection opens"), cmd);
+            }
         }
         2 => {
             if let Some(objects) = tlv::parse_all(rest) {
@@ -401,6 +409,28 @@ pub fn card(data: &[u8]) {
             if let Ok(dg13) = Dg13::parse(rest) {
                 let _ = (dg13.full_name(), dg13.old_id(), dg13.mother());
             }
+        }
+        5 => {
+            use kiosk_hal::card::pace;
+            if let Some(info) = pace::supported(rest) {
+                assert_eq!(pace::supported(&pace::card_access(info.curve)), Some(info));
+            }
+            for tag in [0x80, 0x82, 0x84, 0x86] {
+                if let Some(v) = pace::auth_data(rest, tag) {
+                    assert_eq!(pace::auth_data(&pace::wrap(tag, v), tag), Some(v));
+                }
+            }
+            // A point from the chip: on the curve, or refused.
+            let _ = pace::Curve::BrainpoolP256r1.agree(rest, &[7; 32]);
+        }
+        6 => {
+            use kiosk_pki::emrtd::aa;
+            if let Ok(point) = aa::dg15_point(rest) {
+                assert_eq!(aa::dg15_point(&aa::dg15(&point)), Ok(point));
+            }
+            let (files, answer) = rest.split_at(rest.len() / 2);
+            let _ = aa::verify(Some(files), files, b"challenge", answer);
+            let _ = aa::verify(Some(&aa::dg14()), files, b"challenge", answer);
         }
         _ => {
             if let Ok(so) = SecurityObject::parse(rest) {
