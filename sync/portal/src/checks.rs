@@ -28,7 +28,8 @@ impl Portal {
         Ok(self
             .conn
             .query_row(
-                "SELECT 1 FROM accounts WHERE identity = ?1",
+                "SELECT 1 FROM accounts WHERE identity = ?1
+                 UNION ALL SELECT 1 FROM identity_links WHERE alias = ?1 LIMIT 1",
                 [&*identity.wire()],
                 |_| Ok(()),
             )

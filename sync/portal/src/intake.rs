@@ -179,7 +179,9 @@ impl Judge<'_> {
                 for known in std::iter::once(&identity).chain(&also) {
                     existing = existing.or(tx
                         .query_row(
-                            "SELECT id FROM accounts WHERE identity = ?1",
+                            "SELECT id FROM accounts WHERE identity = ?1
+                             UNION ALL SELECT account_id FROM identity_links WHERE alias = ?1
+                             LIMIT 1",
                             [&*known.wire()],
                             |r| r.get(0),
                         )
@@ -194,7 +196,16 @@ impl Judge<'_> {
                             "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, '', ?3, ?4)",
                             params![&*identity, level, now, envelope.registration_id],
                         )?;
-                        ("accepted", None, Some(tx.last_insert_rowid()))
+                        let account = tx.last_insert_rowid();
+                        // The old numbers the chip proved find it from now on.
+                        for alias in &also {
+                            tx.execute(
+                                "INSERT INTO identity_links (alias, account_id) VALUES (?1, ?2)
+                                 ON CONFLICT (alias) DO NOTHING",
+                                params![&*alias.wire(), account],
+                            )?;
+                        }
+                        ("accepted", None, Some(account))
                     }
                 }
             }

@@ -72,6 +72,12 @@ CREATE TABLE IF NOT EXISTS accounts (
     created_at INTEGER NOT NULL,
     registration_id TEXT NOT NULL
 ) STRICT;
+-- Other numbers an account's holder is proven to have had: the old CMND
+-- that the chip of a CCCD card names in DG13.
+CREATE TABLE IF NOT EXISTS identity_links (
+    alias      TEXT PRIMARY KEY,       -- cmnd:…
+    account_id INTEGER NOT NULL REFERENCES accounts (id)
+) STRICT;
 CREATE TABLE IF NOT EXISTS registrations (
     -- A registration id is its kiosk's: another kiosk that learns it (an
     -- export file on a USB stick carries it) cannot take it.

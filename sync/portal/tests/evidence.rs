@@ -441,3 +441,29 @@ fn an_account_opened_with_the_old_cmnd_is_found_by_the_chip_that_names_it() {
     assert_eq!(w.deliver(chip), ItemOutcome::Duplicate);
     assert_eq!(w.levels(), vec![1]);
 }
+
+#[test]
+fn after_the_chip_the_old_cmnd_finds_the_account_it_opened() {
+    use kiosk_hal::card::sim::issue::{Citizen, Pki};
+    use kiosk_sync::IdentityKind;
+    let mut w = world();
+    let pkis = tempfile::tempdir().unwrap();
+    let pki = Pki::create(&pkis.path().join("vn"), "Test VN", 365).unwrap();
+    w.portal.trust_cscas(&pki.csca_dir()).unwrap();
+    let c = Citizen::demo();
+    let old =
+        kiosk_sync::IdentityRef::new(IdentityKind::Cmnd, c.old_id.as_deref().unwrap()).unwrap();
+    assert!(!w.portal.account_exists(&old).unwrap());
+    let chip = edit(mobile(&c.cccd, "+84966123456"), |p| {
+        p.chip = Some(chip_of(&pki, &c, |_| {}));
+    });
+    assert_eq!(w.deliver(chip), ItemOutcome::Accepted);
+    // The live check and intake both know the link the chip proved.
+    assert!(w.portal.account_exists(&old).unwrap());
+    let typed = edit(mobile("", "+84911000111"), |p| {
+        p.personal_id_kind = Some("cmnd".into());
+        p.personal_id = c.old_id.clone();
+    });
+    assert_eq!(w.deliver(typed), ItemOutcome::Duplicate);
+    assert_eq!(w.levels(), vec![2]);
+}
