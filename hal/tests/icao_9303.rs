@@ -8,17 +8,8 @@ use kiosk_hal::card::apdu::Command;
 use kiosk_hal::card::bac::{self, MrzKey};
 use kiosk_hal::card::sm::Session;
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn arr<const N: usize>(s: &str) -> [u8; N] {
-    hex(s).try_into().unwrap()
-}
+mod vectors;
+use vectors::{arr, hex};
 
 fn key() -> MrzKey {
     MrzKey::new("L898902C", "690806", "940623").unwrap()

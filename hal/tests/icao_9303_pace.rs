@@ -12,17 +12,8 @@ use kiosk_hal::card::pace::{
 use kiosk_hal::card::sm::{Session, cmac8};
 use zeroize::Zeroizing;
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn arr<const N: usize>(s: &str) -> [u8; N] {
-    hex(s).try_into().unwrap()
-}
+mod vectors;
+use vectors::{arr, hex};
 
 const K_PI: &str = "89DED1B2 6624EC1E 634C1989 302849DD";
 const Z: &str = "95A3A016 522EE98D 01E76CB6 B98B42C3";
