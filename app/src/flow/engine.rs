@@ -5,10 +5,8 @@ use std::sync::Arc;
 use rand::CryptoRng;
 use time::OffsetDateTime;
 
-use kiosk_hal::card::chip::AccessKey;
-use kiosk_ui::i18n::Text;
-
-use super::methods::{Ctx, MethodFlow, Step, card_key, fill_form};
+use super::card::{CardStep, fill_form};
+use super::methods::{Ctx, MethodFlow, Step};
 use super::otp::OtpChallenge;
 use super::outcomes::*;
 use super::types::*;
@@ -25,31 +23,8 @@ pub struct Identified {
     pub key: IdentityKey,
 }
 
-/// Where the card's pages are, while the method's form waits under them.
 #[derive(Debug)]
-enum CardStep {
-    /// What is printed on the card: the number and dates, or the CAN.
-    Key {
-        can: bool,
-    },
-    Place(AccessKey),
-    Reading(AccessKey),
-    Refused,
-}
-
-impl CardStep {
-    fn name(&self) -> &'static str {
-        match self {
-            CardStep::Key { .. } => "card_key",
-            CardStep::Place(_) => "place_card",
-            CardStep::Reading(_) => "reading_card",
-            CardStep::Refused => "card_refused",
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Stage<S> {
+pub(super) enum Stage<S> {
     Method(S),
     /// The card's pages, over the method's form (its state kept as it was).
     Card(S, CardStep),
@@ -69,16 +44,16 @@ enum Stage<S> {
 /// One registration in progress, for method `M`.
 #[derive(Debug)]
 pub struct Registration<M: MethodFlow> {
-    policy: Arc<Policy>,
-    subject: SubjectKind,
-    level: Level,
+    pub(super) policy: Arc<Policy>,
+    pub(super) subject: SubjectKind,
+    pub(super) level: Level,
     /// The level a genuine chip earns with this method, if it takes one.
-    chip_level: Option<Level>,
+    pub(super) chip_level: Option<Level>,
     /// What the chip proved, once read: it fills the form and files the
     /// registration under the card's number.
-    chip: Option<Box<ChipRead>>,
-    pending: Vec<PendingCheck>,
-    stage: Stage<M::State>,
+    pub(super) chip: Option<Box<ChipRead>>,
+    pub(super) pending: Vec<PendingCheck>,
+    pub(super) stage: Stage<M::State>,
 }
 
 impl<M: MethodFlow> Registration<M> {
@@ -149,7 +124,7 @@ impl<M: MethodFlow> Registration<M> {
 
     /// The chip's identity is the applicant's from now on, at the level
     /// policy gives it.
-    fn adopt_chip(&mut self, chip: Box<ChipRead>) -> Effect {
+    pub(super) fn adopt_chip(&mut self, chip: Box<ChipRead>) -> Effect {
         let fill = Effect::FillFromChip(Box::new(chip.identity.clone()));
         if let Some(level) = self.chip_level {
             self.level = level;
@@ -356,7 +331,7 @@ impl<M: MethodFlow> Registration<M> {
     }
 
     #[allow(clippy::type_complexity, clippy::result_large_err)]
-    fn method<R: CryptoRng + ?Sized>(
+    pub(super) fn method<R: CryptoRng + ?Sized>(
         &mut self,
         state: M::State,
         now: OffsetDateTime,
@@ -397,94 +372,6 @@ impl<M: MethodFlow> Registration<M> {
             Step::Fail(failure) => Ok(self.fail(failure)),
             Step::Invalid(state) => Err(Stage::Method(state)),
         }
-    }
-
-    /// The card's pages: what is printed on it, the card on the reader,
-    /// the read; then back to the form, filled by the chip or as it was.
-    #[allow(clippy::type_complexity, clippy::result_large_err)]
-    fn card(
-        &mut self,
-        state: M::State,
-        step: CardStep,
-        now: OffsetDateTime,
-        event: Event,
-    ) -> Result<(Stage<M::State>, Vec<Effect>), Stage<M::State>> {
-        use CardStep as C;
-        let form = |state| (Stage::Method(state), vec![Effect::Show(Screen::Form)]);
-        let place = |again| vec![Effect::Show(Screen::PlaceCard { again })];
-        let key_page = |can| vec![Effect::Show(Screen::CardKey { can })];
-        Ok(match (step, event) {
-            (C::Key { .. } | C::Place(_) | C::Refused, Event::CardBack) => form(state),
-            (C::Key { .. }, Event::CardKeyByCan(can)) => {
-                (Stage::Card(state, C::Key { can }), key_page(can))
-            }
-            (C::Key { can }, Event::CardKeyEntered(typed)) => {
-                let ctx = Ctx {
-                    policy: &self.policy,
-                    subject: self.subject,
-                    now,
-                    pending: &mut self.pending,
-                };
-                match card_key(&ctx, &typed, can) {
-                    Ok(key) => (Stage::Card(state, C::Place(key)), place(false)),
-                    Err(errors) => (
-                        Stage::Card(state, C::Key { can }),
-                        vec![Effect::FieldErrors(errors)],
-                    ),
-                }
-            }
-            (C::Place(key), Event::CardPlaced) => (
-                Stage::Card(state, C::Reading(key.clone())),
-                vec![Effect::Show(Screen::ReadingCard), Effect::ReadCard(key)],
-            ),
-            (C::Reading(key), Event::CardRead(outcome)) => match outcome {
-                CardOutcome::Read(chip) => {
-                    let (stage, mut effects) = form(state);
-                    effects.push(self.adopt_chip(chip));
-                    (stage, effects)
-                }
-                CardOutcome::Removed => (Stage::Card(state, C::Place(key)), place(true)),
-                CardOutcome::WrongKey => {
-                    let can = matches!(key, AccessKey::Can(_));
-                    let error = if can {
-                        FieldError::new(
-                            Field::CardCan,
-                            Text::new(
-                                "Chip của thẻ không mở được bằng số CAN này. Kiểm tra lại 6 số CAN in trên thẻ.",
-                            ),
-                            "the chip refused the CAN typed",
-                        )
-                    } else {
-                        FieldError::new(
-                            Field::PersonalId,
-                            Text::new(
-                                "Chip của thẻ không mở được bằng các số này. Kiểm tra lại số CCCD, ngày sinh và ngày “Có giá trị đến” in trên thẻ.",
-                            ),
-                            "the chip refused the key made of the number and dates typed",
-                        )
-                    };
-                    let mut effects = key_page(can);
-                    effects.push(Effect::FieldErrors(vec![error]));
-                    (Stage::Card(state, C::Key { can }), effects)
-                }
-                CardOutcome::NoCan => {
-                    let mut effects = key_page(false);
-                    effects.push(Effect::FieldErrors(vec![FieldError::new(
-                        Field::PersonalId,
-                        Text::new(
-                            "Chip của thẻ này không mở bằng số CAN. Vui lòng nhập số CCCD, ngày sinh và ngày “Có giá trị đến” in trên thẻ.",
-                        ),
-                        "the chip offers no PACE: the CAN cannot open it",
-                    )]));
-                    (Stage::Card(state, C::Key { can: false }), effects)
-                }
-                CardOutcome::Refused(problem) => (
-                    Stage::Card(state, C::Refused),
-                    vec![Effect::Show(Screen::CardRefused(problem))],
-                ),
-            },
-            (step, _) => return Err(Stage::Card(state, step)),
-        })
     }
 
     fn pend(&mut self, check: PendingCheck) {

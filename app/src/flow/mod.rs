@@ -16,17 +16,18 @@
 //! [`Event`]s. Every event that does not fit the current step is an
 //! [`FlowError::InvalidTransition`], never a panic.
 
+mod card;
 mod engine;
+mod form;
 mod methods;
 mod otp;
 mod outcomes;
 mod types;
 
+pub use card::fill_form;
 pub use engine::{AnyRegistration, Registration, start};
-pub use methods::{
-    Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken, check_field, fill_form,
-    required_fields,
-};
+pub use form::{check_field, required_fields};
+pub use methods::{Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken};
 pub use otp::{OtpChallenge, OtpError};
 pub use outcomes::*;
 pub use types::*;
