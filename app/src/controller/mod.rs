@@ -33,6 +33,7 @@ use crate::policy::Policy;
 use crate::store::Storage;
 use crate::worker::{Answer, Job, Status};
 
+mod card_view;
 mod input;
 mod session;
 #[cfg(test)]
