@@ -3,20 +3,19 @@
 //! reports the kiosk's health and deletes sealed payloads whose retention
 //! has passed.
 //!
-//! Every
-//! decision is committed to the store before the next request, so a kill
-//! at any point loses nothing: the next start finds each registration
-//! either still in the outbox (and sends it again; the portal answers the
-//! recorded outcome) or settled.
+//! A registration leaves the outbox only when the portal's answer about it
+//! is committed, so a kill at any point loses nothing: the next start finds
+//! each registration either still in the outbox (and sends it again; the
+//! portal answers the recorded outcome) or settled.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiosk_sync::api::{Heartbeat, Peripherals};
 use kiosk_sync::client::{ClientConfig, PortalClient};
-use kiosk_sync::relay::{RelayConfig, RelayStatus, UploadResult, next_batch, settle};
+use kiosk_sync::relay::{Queued, RelayConfig, RelayStatus, UploadResult, next_batch, settle};
 use kiosk_sync::{DeviceKey, Envelope};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
@@ -83,7 +82,7 @@ pub struct Round {
 /// The relay with its own store connection and portal client.
 pub struct Uplink {
     store: Store,
-    client: PortalClient,
+    client: Arc<PortalClient>,
     audit_key: Zeroizing<[u8; 32]>,
     policy: Arc<Policy>,
     config: RelayConfig,
@@ -112,6 +111,18 @@ impl std::fmt::Debug for Uplink {
     }
 }
 
+/// A batch on the line, waiting for the portal's answer.
+struct InFlight {
+    batch: Vec<Queued>,
+    upload: tokio::task::JoinHandle<UploadResult>,
+}
+
+/// Batches on the line at once: one being answered while the next is sent.
+/// Each stays in the outbox until its answer is committed, so a kill with
+/// both in flight sends both again, and the portal answers what it
+/// recorded.
+const PIPELINE_DEPTH: usize = 2;
+
 /// Keys of the relay's state in the store.
 const LAST_SUCCESS: &str = "relay.last_success";
 const LAST_ERROR: &str = "relay.last_error";
@@ -128,7 +139,7 @@ impl Uplink {
         let store = Store::open(database)?;
         let key = DeviceKey::from_secret_bytes(&*keys.device().secret_bytes())
             .map_err(UplinkError::DeviceKey)?;
-        let client = PortalClient::new(client_config, key)?;
+        let client = Arc::new(PortalClient::new(client_config, key)?);
         let relay = RelayStatus {
             last_success: store
                 .sync_value(LAST_SUCCESS)
@@ -182,7 +193,9 @@ impl Uplink {
 
     /// For tests of a kiosk whose clock is wrong.
     pub fn with_client_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
-        self.client = self.client.with_clock(clock);
+        let client = Arc::into_inner(self.client)
+            .expect("no upload is in flight while the uplink is being built");
+        self.client = Arc::new(client.with_clock(clock));
         self
     }
 
@@ -220,52 +233,26 @@ impl Uplink {
         let mut sent: HashSet<String> = HashSet::new();
         self.store
             .set_sync_value(LAST_ATTEMPT, Some(&now.to_string()))?;
-        let horizon = now.saturating_add(kiosk_sync::relay::LONGEST_WAIT.as_secs() as i64);
+        // The next batch goes on the line while the portal answers the one
+        // before: the answer, the round trip and both sides' commits no
+        // longer leave the line idle between batches.
+        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(PIPELINE_DEPTH);
         loop {
-            let outbox = self.store.due_outbox(
-                now,
-                horizon,
-                self.config.max_batch_items + sent.len().min(1_000),
-            )?;
-            let fresh: Vec<_> = outbox
-                .into_iter()
-                .filter(|q| !sent.contains(&q.registration_id))
-                .collect();
-            let batch = next_batch(&fresh, now, &self.config);
-            if batch.is_empty() {
+            if in_flight.len() < PIPELINE_DEPTH
+                && let Some(next) = self.start_batch(&mut sent, now)?
+            {
+                in_flight.push_back(next);
+                continue;
+            }
+            let Some(oldest) = in_flight.pop_front() else {
                 break;
-            }
-            let mut envelopes = Vec::with_capacity(batch.len());
-            for q in &batch {
-                sent.insert(q.registration_id.clone());
-                let bytes = self.store.envelope(&q.registration_id)?.unwrap_or_default();
-                match Envelope::from_bytes(&bytes) {
-                    Ok(e) => envelopes.push(e),
-                    // Unreadable: the upload leaves it out and the relay's
-                    // rules retry it, with the error kept for the technician.
-                    Err(_) => continue,
+            };
+            if !self.finish_batch(oldest, now, &mut round).await? {
+                // The portal could not take it: what is still on the line
+                // is settled the same way, and the round ends.
+                while let Some(rest) = in_flight.pop_front() {
+                    self.finish_batch(rest, now, &mut round).await?;
                 }
-            }
-            let result = self.client.upload(envelopes).await;
-            round.uploads += 1;
-            let decided = settle(
-                &batch,
-                &result,
-                now,
-                &self.config,
-                &mut self.relay,
-                &mut self.rng,
-            );
-            for d in &decided {
-                match d {
-                    kiosk_sync::relay::Disposition::Settled { .. } => round.settled += 1,
-                    kiosk_sync::relay::Disposition::Retry { .. } => round.retried += 1,
-                }
-            }
-            self.store
-                .apply_dispositions(&decided, &self.audit_key, now)?;
-            self.publish()?;
-            if !matches!(result, UploadResult::Answered(_)) {
                 return Ok(round);
             }
         }
@@ -309,6 +296,80 @@ impl Uplink {
         round.purged = self.store.purge_sealed(now - retention)?;
         self.publish()?;
         Ok(round)
+    }
+
+    /// Takes the next due batch not yet sent in this round and puts it on
+    /// the line; `None` when nothing more is due.
+    fn start_batch(
+        &mut self,
+        sent: &mut HashSet<String>,
+        now: i64,
+    ) -> Result<Option<InFlight>, StoreError> {
+        let horizon = now.saturating_add(kiosk_sync::relay::LONGEST_WAIT.as_secs() as i64);
+        let outbox = self.store.due_outbox(
+            now,
+            horizon,
+            self.config.max_batch_items + sent.len().min(1_000),
+        )?;
+        let fresh: Vec<_> = outbox
+            .into_iter()
+            .filter(|q| !sent.contains(&q.registration_id))
+            .collect();
+        let batch = next_batch(&fresh, now, &self.config);
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let mut envelopes = Vec::with_capacity(batch.len());
+        for q in &batch {
+            sent.insert(q.registration_id.clone());
+            let bytes = self.store.envelope(&q.registration_id)?.unwrap_or_default();
+            match Envelope::from_bytes(&bytes) {
+                Ok(e) => envelopes.push(e),
+                // Unreadable: the upload leaves it out and the relay's
+                // rules retry it, with the error kept for the technician.
+                Err(_) => continue,
+            }
+        }
+        let client = Arc::clone(&self.client);
+        let upload = tokio::spawn(async move { client.upload(envelopes).await });
+        Ok(Some(InFlight {
+            batch: batch.into_iter().cloned().collect(),
+            upload,
+        }))
+    }
+
+    /// Waits for a batch's answer and commits what the relay decides on it.
+    /// Whether the portal answered.
+    async fn finish_batch(
+        &mut self,
+        flight: InFlight,
+        now: i64,
+        round: &mut Round,
+    ) -> Result<bool, StoreError> {
+        let result = flight
+            .upload
+            .await
+            .unwrap_or_else(|e| UploadResult::Failed(format!("the upload stopped: {e}")));
+        round.uploads += 1;
+        let batch: Vec<&Queued> = flight.batch.iter().collect();
+        let decided = settle(
+            &batch,
+            &result,
+            now,
+            &self.config,
+            &mut self.relay,
+            &mut self.rng,
+        );
+        for d in &decided {
+            match d {
+                kiosk_sync::relay::Disposition::Settled { .. } => round.settled += 1,
+                kiosk_sync::relay::Disposition::Retry { .. } => round.retried += 1,
+            }
+        }
+        self.store
+            .apply_dispositions(&decided, &self.audit_key, now)?;
+        self.publish()?;
+        Ok(matches!(result, UploadResult::Answered(_)))
     }
 
     /// Fetches, verifies and keeps the portal's policy; on any problem the

@@ -63,6 +63,9 @@ struct State {
     faults: Mutex<VecDeque<Fault>>,
     link: Mutex<Link>,
     counters: Counters,
+    /// When each direction of the line is next free: one line carries every
+    /// connection, as a kiosk's single modem or DSL line does.
+    line_free: [Mutex<Instant>; 2],
     /// Bumped to close every open connection at once.
     severed: tokio::sync::watch::Sender<u64>,
 }
@@ -90,6 +93,7 @@ impl FaultProxy {
             faults: Mutex::new(VecDeque::new()),
             link: Mutex::new(Link::default()),
             counters: Counters::default(),
+            line_free: [Mutex::new(Instant::now()), Mutex::new(Instant::now())],
             severed: tokio::sync::watch::Sender::new(0),
         });
         let shared = Arc::clone(&state);
@@ -260,7 +264,8 @@ async fn connection(
 }
 
 /// Copies one direction, shaped by the link: each chunk arrives half a
-/// round trip after it was read, and no faster than the bandwidth allows.
+/// round trip after it was read, and no faster than the bandwidth allows,
+/// which concurrent connections share.
 /// With `limit`, only that many bytes pass, then the direction closes; with
 /// `lose`, the direction closes at the first byte that would pass.
 #[allow(clippy::too_many_arguments)]
@@ -291,7 +296,6 @@ async fn pipe(
     };
     let writer = async move {
         let mut passed = 0usize;
-        let mut line_free = Instant::now();
         let mut first = true;
         while let Some((read_at, mut chunk)) = arriving.recv().await {
             if lose {
@@ -307,10 +311,15 @@ async fn pipe(
             }
             tokio::time::sleep_until(read_at + latency).await;
             if let Some(bps) = link.bits_per_second {
-                let start = line_free.max(Instant::now());
                 let on_wire = Duration::from_secs_f64(chunk.len() as f64 * 8.0 / bps as f64);
-                line_free = start + on_wire;
-                tokio::time::sleep_until(line_free).await;
+                let done = {
+                    let mut free = state.line_free[usize::from(towards_portal)]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    *free = (*free).max(Instant::now()) + on_wire;
+                    *free
+                };
+                tokio::time::sleep_until(done).await;
             }
             if chunk.is_empty() || to.write_all(&chunk).await.is_err() {
                 return;
