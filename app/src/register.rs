@@ -41,15 +41,11 @@ pub struct Completer<'a> {
     pub cost: PasswordHashCost,
 }
 
-/// Crockford's base32: no I, L, O, U, so a reference read aloud or typed at
-/// a counter is unambiguous.
-const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/// `DK-7K2M-9XQ4`: 40 random bits.
+/// `DK-7K2M-9XQ4`: 40 random bits in [`kiosk_sync::REFERENCE_ALPHABET`].
 pub fn new_reference() -> String {
     let mut rng = rand::rng();
     let chars: String = (0..8)
-        .map(|_| char::from(CROCKFORD[rng.random_range(0..32usize)]))
+        .map(|_| char::from(kiosk_sync::REFERENCE_ALPHABET[rng.random_range(0..32usize)]))
         .collect();
     format!("DK-{}-{}", &chars[..4], &chars[4..])
 }

@@ -247,6 +247,86 @@ pub struct DuplicateAnswer {
     pub account_exists: bool,
 }
 
+/// `POST /v1/lookup`: what became of a registration, by the reference
+/// number (`DK-XXXX-XXXX`) its citizen was given at any kiosk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupQuestion {
+    pub reference: String,
+}
+
+/// The portal's answer: nothing when it has no registration under that
+/// reference (it may still wait in a kiosk's queue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupAnswer {
+    pub registration: Option<LookedUp>,
+}
+
+/// A registration as anyone holding its reference may see it: the method,
+/// the level, the dates and the outcome; nothing of the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookedUp {
+    /// `activated`, `duplicate` or `rejected`.
+    pub status: String,
+    /// `mobile_subscriber`, `bhxh`, `sim_signature`, `usb_token`.
+    pub method: String,
+    pub level: u8,
+    /// When the registration was made at its kiosk, Unix seconds.
+    pub created_at: i64,
+    /// When the portal decided on it, Unix seconds.
+    pub decided_at: i64,
+    /// Why it was rejected, as a [`Rejection`] kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+}
+
+/// Why the portal rejected a registration, in kinds a citizen can be told
+/// about (the portal's own reasons are technical English).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    /// The mobile number is not the applicant's (or is missing).
+    Subscriber,
+    /// The social-insurance record does not match.
+    Bhxh,
+    /// The signing certificate is revoked, untrusted or names someone else.
+    Certificate,
+    /// The signature that proved the certificate's holder does not hold.
+    Signature,
+    /// The CCCD card's chip did not verify or names someone else.
+    Chip,
+    /// Anything else: data missing or malformed, a method not offered.
+    Other,
+}
+
+impl Rejection {
+    /// The kind of a portal's rejection reason (as the portal wrote it, or
+    /// as the kiosk recorded it with [`recordable_reason`]).
+    pub fn of(reason: &str) -> Rejection {
+        let reason = reason.to_ascii_lowercase();
+        if reason.contains("chip") {
+            Rejection::Chip
+        } else if reason.contains("bhxh") {
+            Rejection::Bhxh
+        } else if reason.contains("mobile number") {
+            Rejection::Subscriber
+        } else if reason.starts_with("certificate") || reason.contains("revo") {
+            Rejection::Certificate
+        } else if ["proof", "signature", "signed"]
+            .iter()
+            .any(|w| reason.contains(w))
+        {
+            Rejection::Signature
+        } else if reason.contains("certificate") {
+            Rejection::Certificate
+        } else {
+            Rejection::Other
+        }
+    }
+}
+
 /// `POST /v1/checks/bhxh`: does the social-insurance record match?
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -440,6 +520,47 @@ mod tests {
         edited.document = edited.document.replace("300", "30000");
         assert!(edited.verify(&key.public_key()).is_err());
         assert!(signed.verify(&DeviceKey::generate().public_key()).is_err());
+    }
+
+    #[test]
+    fn the_portals_reasons_have_the_kinds_a_citizen_is_told() {
+        let cases = [
+            (
+                "the mobile number is registered to someone else",
+                Rejection::Subscriber,
+            ),
+            ("no mobile number", Rejection::Subscriber),
+            ("BHXH data did not match", Rejection::Bhxh),
+            ("the personal ID is not the BHXH record's", Rejection::Bhxh),
+            ("the certificate has been revoked", Rejection::Certificate),
+            (
+                "certificate: the issuer's signature does not verify",
+                Rejection::Certificate,
+            ),
+            (
+                "the certificate names someone other than the applicant",
+                Rejection::Certificate,
+            ),
+            (
+                "the signature proof was already used by another registration",
+                Rejection::Signature,
+            ),
+            (
+                "the token signed something other than a kiosk's challenge",
+                Rejection::Signature,
+            ),
+            (
+                "the ID card's chip does not verify (step: hashes)",
+                Rejection::Chip,
+            ),
+            ("unknown registration method", Rejection::Other),
+            ("", Rejection::Other),
+        ];
+        for (reason, kind) in cases {
+            assert_eq!(Rejection::of(reason), kind, "{reason}");
+            // The kiosk classifies what it recorded, not the raw reason.
+            assert_eq!(Rejection::of(&recordable_reason(reason)), kind, "{reason}");
+        }
     }
 
     #[test]

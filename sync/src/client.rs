@@ -452,6 +452,20 @@ impl PortalClient {
         Ok(answer.account_exists)
     }
 
+    /// What became of the registration filed under `reference`, at any
+    /// kiosk; `None` when the portal has none under it.
+    pub async fn lookup(&self, reference: &str) -> Result<Option<api::LookedUp>, ClientError> {
+        let body = serde_json::to_vec(&api::LookupQuestion {
+            reference: reference.into(),
+        })
+        .expect("a question serialises");
+        let answer: api::LookupAnswer = self
+            .send(Method::POST, "/v1/lookup", None, &body)
+            .await?
+            .json()?;
+        Ok(answer.registration)
+    }
+
     /// Live check against the BHXH database.
     pub async fn check_bhxh(&self, check: &api::BhxhCheck) -> Result<api::BhxhAnswer, ClientError> {
         let body = serde_json::to_vec(check).expect("a check serialises");

@@ -66,5 +66,5 @@ pub use export::{EXPORT_FORMAT, ExportFile};
 pub use identity::{IdentityKind, IdentityRef};
 pub use payload::{
     ChipDataGroup, ChipEvidence, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, PossessionProof,
-    RegistrationPayload, TOKEN_PROOF_CONTEXT,
+    REFERENCE_ALPHABET, RegistrationPayload, TOKEN_PROOF_CONTEXT, normalise_reference,
 };

@@ -14,6 +14,43 @@ pub const PAYLOAD_SCHEMAS: [&str; 3] = [
     PAYLOAD_SCHEMA,
 ];
 
+/// Crockford's base32, the alphabet of reference numbers: no I, L, O, U,
+/// so a reference read aloud or typed at a counter is unambiguous.
+pub const REFERENCE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A reference number as typed (`dk 7k2m 9xq4`, `7K2M-9XQ4`, an O for a
+/// zero) in its one spelling, `DK-7K2M-9XQ4`; `None` when it cannot be one.
+pub fn normalise_reference(typed: &str) -> Option<String> {
+    let mut chars: Vec<char> = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if chars.len() == 10 && chars.starts_with(&['D', 'K']) {
+        chars.drain(..2);
+    }
+    if chars.len() != 8 {
+        return None;
+    }
+    let mut out = String::from("DK-");
+    for (i, c) in chars.into_iter().enumerate() {
+        // Crockford's decoding: the letters read as the digits they look like.
+        let c = match c {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        };
+        if !c.is_ascii() || !REFERENCE_ALPHABET.contains(&(c as u8)) {
+            return None;
+        }
+        if i == 4 {
+            out.push('-');
+        }
+        out.push(c);
+    }
+    Some(out)
+}
+
 /// What a USB token signs to prove it holds the certificate's key: this
 /// context, then 32 random bytes. The context keeps the signature from
 /// being anything else (a document, a login) that the token's owner signed.
@@ -112,5 +149,43 @@ impl std::fmt::Debug for RegistrationPayload {
             .field("level", &self.level)
             .field("pending", &self.pending)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_reference;
+
+    #[test]
+    fn a_reference_is_read_however_it_was_typed() {
+        for typed in [
+            "DK-7K2M-9XQ4",
+            "dk-7k2m-9xq4",
+            "DK 7K2M 9XQ4",
+            "7K2M9XQ4",
+            "7k2m-9xq4",
+        ] {
+            assert_eq!(
+                normalise_reference(typed).as_deref(),
+                Some("DK-7K2M-9XQ4"),
+                "{typed}"
+            );
+        }
+        // Letters that look like digits are those digits.
+        assert_eq!(
+            normalise_reference("DK-OIL0-0000").as_deref(),
+            Some("DK-0110-0000")
+        );
+        for wrong in [
+            "",
+            "DK-7K2M-9XQ",
+            "DK-7K2M-9XQ45",
+            "DK-7K2U-9XQ4",
+            "XX-7K2M-9XQ4",
+            "DK-7K2M-9XQ!",
+            "ĐK-7K2M-9XQ4",
+        ] {
+            assert_eq!(normalise_reference(wrong), None, "{wrong}");
+        }
     }
 }

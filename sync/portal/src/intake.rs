@@ -157,7 +157,8 @@ impl Judge<'_> {
         };
         // Fixed wording: a parser's message may quote the values it read,
         // and the reason travels back to the kiosk's records.
-        let decision = match serde_json::from_slice::<RegistrationPayload>(&plain) {
+        let payload = serde_json::from_slice::<RegistrationPayload>(&plain);
+        let decision = match &payload {
             Err(_) => Decision::Reject(format!("the payload does not follow {PAYLOAD_SCHEMA}")),
             Ok(p)
                 if !PAYLOAD_SCHEMAS.contains(&p.schema.as_str())
@@ -165,16 +166,21 @@ impl Judge<'_> {
             {
                 Decision::Reject("payload does not match its envelope".to_string())
             }
-            Ok(p) => decide(tx, self.trust, self.methods, &p, now)?,
+            Ok(p) => decide(tx, self.trust, self.methods, p, now)?,
         };
+        let payload = payload
+            .ok()
+            .filter(|p| p.registration_id == envelope.registration_id);
+        let mut level = payload.as_ref().map(|p| p.level);
         let (outcome, reason, account) = match decision {
             Decision::Hold(reason) => return Ok(ItemOutcome::Held(reason)),
             Decision::Reject(reason) => ("rejected", Some(reason), None),
             Decision::Open {
                 identity,
-                level,
+                level: opened,
                 also,
             } => {
+                level = Some(opened);
                 let mut existing: Option<i64> = None;
                 for known in std::iter::once(&identity).chain(&also) {
                     existing = existing.or(tx
@@ -194,7 +200,7 @@ impl Judge<'_> {
                         // Every check ran on intake: nothing is left pending.
                         tx.execute(
                             "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, '', ?3, ?4)",
-                            params![&*identity, level, now, envelope.registration_id],
+                            params![&*identity, opened, now, envelope.registration_id],
                         )?;
                         let account = tx.last_insert_rowid();
                         // The old numbers the chip proved find it from now on.
@@ -210,9 +216,26 @@ impl Judge<'_> {
                 }
             }
         };
+        // The reference as the citizen was given it, if it is one.
+        let reference = payload
+            .as_ref()
+            .and_then(|p| kiosk_sync::normalise_reference(&p.reference))
+            .filter(|r| payload.as_ref().is_some_and(|p| &p.reference == r));
         tx.execute(
-            "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![envelope.registration_id, kiosk, now, outcome, reason, account],
+            "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id, reference, method, level, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                envelope.registration_id,
+                kiosk,
+                now,
+                outcome,
+                reason,
+                account,
+                reference,
+                payload.as_ref().map(|p| p.method.as_str()),
+                level,
+                payload.as_ref().map(|p| p.created_at),
+            ],
         )?;
         // The reference portal runs every check on intake, so each outcome
         // is final at once: an accepted registration's account is active.
@@ -225,6 +248,11 @@ impl Judge<'_> {
             "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, ?3, ?4)",
             params![kiosk, envelope.registration_id, status, now],
         )?;
+        // The person is told, once: in this transaction, so a batch sent
+        // again answers the recorded outcome and sends nothing twice.
+        if let (Some(p), Some(reference)) = (&payload, &reference) {
+            crate::lookup::notify(tx, p, reference, status, level.unwrap_or(p.level), now)?;
+        }
         Ok(match outcome {
             "accepted" => ItemOutcome::Accepted,
             "duplicate" => ItemOutcome::Duplicate,

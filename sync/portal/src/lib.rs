@@ -21,6 +21,7 @@ mod feed;
 mod fixtures;
 mod fleet;
 mod intake;
+mod lookup;
 pub mod mssp;
 mod policy;
 pub mod server;
@@ -34,6 +35,7 @@ pub use evidence::{CertificateVerdict, CrlSummary};
 pub use feed::StatusChange;
 pub use fixtures::{BhxhRecord, Fixtures, SignatureUser, Subscriber, demo_fixtures};
 pub use fleet::KioskRow;
+pub use lookup::SentMessage;
 pub use signature::{PhoneAnswer, SIGNATURE_SESSION_RETENTION_SECS, SignatureSession};
 
 const SCHEMA: &str = r#"
@@ -87,8 +89,24 @@ CREATE TABLE IF NOT EXISTS registrations (
     outcome         TEXT NOT NULL,     -- accepted, duplicate, rejected
     reason          TEXT,
     account_id      INTEGER REFERENCES accounts (id),
+    -- What the citizen's reference number looks up: nothing of the person.
+    reference       TEXT,              -- DK-XXXX-XXXX, as the kiosk gave it
+    method          TEXT,
+    level           INTEGER,
+    created_at      INTEGER,           -- made at the kiosk
     PRIMARY KEY (kiosk_id, registration_id)
 ) STRICT;
+CREATE INDEX IF NOT EXISTS registrations_by_reference ON registrations (reference);
+-- The simulated SMS and e-mail gateway: every message the portal sent,
+-- as a carrier's or mail server's log would show it.
+CREATE TABLE IF NOT EXISTS messages (
+    seq       INTEGER PRIMARY KEY,
+    channel   TEXT NOT NULL,           -- sms, email
+    recipient TEXT NOT NULL,           -- E.164 or an address
+    text      TEXT NOT NULL,
+    at        INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, seq);
 -- Signatures that proved a certificate's holder was there: each proves
 -- one registration, not a second one it was copied into.
 CREATE TABLE IF NOT EXISTS spent_proofs (
@@ -231,6 +249,8 @@ kiosk_sync::opaque_debug!(
 /// Version 2: eight-digit enrolment codes are gone (any still outstanding
 /// stops working; the admin issues a new one).
 /// Version 3: an enrolment ticket may replace a kiosk's key.
+/// Version 4: registrations keep their reference, method, level and date
+/// for the citizen's lookup (earlier ones have none: not found by it).
 fn migrate(conn: &Connection) -> Result<(), PortalError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < 2 {
@@ -246,6 +266,25 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
             .optional()?;
         if tickets.is_some_and(|sql| !sql.contains("replaces")) {
             conn.execute_batch("ALTER TABLE enrolment_tickets ADD COLUMN replaces INTEGER;")?;
+        }
+    }
+    if version < 4 {
+        let registrations: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'registrations'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if registrations.is_some_and(|sql| !sql.contains("reference")) {
+            conn.execute_batch(
+                "BEGIN IMMEDIATE;
+                 ALTER TABLE registrations ADD COLUMN reference TEXT;
+                 ALTER TABLE registrations ADD COLUMN method TEXT;
+                 ALTER TABLE registrations ADD COLUMN level INTEGER;
+                 ALTER TABLE registrations ADD COLUMN created_at INTEGER;
+                 COMMIT;",
+            )?;
         }
     }
     if version >= 1 {
@@ -270,6 +309,10 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
                  outcome         TEXT NOT NULL,
                  reason          TEXT,
                  account_id      INTEGER REFERENCES accounts (id),
+                 reference       TEXT,
+                 method          TEXT,
+                 level           INTEGER,
+                 created_at      INTEGER,
                  PRIMARY KEY (kiosk_id, registration_id)
              ) STRICT;
              INSERT INTO registrations (kiosk_id, registration_id, received_at, outcome, reason, account_id)
@@ -282,7 +325,7 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
     Ok(())
 }
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 #[cfg(test)]
 mod tests;

@@ -8,11 +8,27 @@ use kiosk_sync::{
     RegistrationPayload, seal,
 };
 
+/// A reference number made from a registration id: `r1` → `DK-R100-0000`.
+fn reference_of(id: &str) -> String {
+    let chars: String = id
+        .to_ascii_uppercase()
+        .chars()
+        .filter(|c| kiosk_sync::REFERENCE_ALPHABET.contains(&(*c as u8)))
+        .chain(std::iter::repeat('0'))
+        .take(8)
+        .collect();
+    format!("DK-{}-{}", &chars[..4], &chars[4..])
+}
+
 fn payload(id: &str, person: &str) -> Vec<u8> {
-    let p = RegistrationPayload {
+    serde_json::to_vec(&payload_of(id, person)).unwrap()
+}
+
+fn payload_of(id: &str, person: &str) -> RegistrationPayload {
+    RegistrationPayload {
         schema: PAYLOAD_SCHEMA.into(),
         registration_id: id.into(),
-        reference: format!("DK-{id}"),
+        reference: reference_of(id),
         created_at: 1,
         method: "mobile_subscriber".into(),
         subject: "citizen".into(),
@@ -31,8 +47,7 @@ fn payload(id: &str, person: &str) -> Vec<u8> {
         proof: None,
         chip: None,
         password_hash: "$argon2id$…".into(),
-    };
-    serde_json::to_vec(&p).unwrap()
+    }
 }
 
 struct World {
@@ -699,4 +714,139 @@ fn a_rejection_reason_never_quotes_the_payload() {
         "{reason}"
     );
     assert!(reason.contains("does not follow"), "{reason}");
+}
+
+#[test]
+fn the_applicant_is_told_once_and_anyone_with_the_reference_may_look_it_up() {
+    let mut w = world();
+    let (a, b) = (enrolled(&mut w), enrolled(&mut w));
+    let sealed = |w: &World, kiosk: &DeviceKey, p: &RegistrationPayload| {
+        seal(
+            &serde_json::to_vec(p).unwrap(),
+            EnvelopeHeader::new(&p.registration_id, 1),
+            &w.public,
+            kiosk,
+        )
+        .unwrap()
+    };
+    let first = envelope(&w, &a, "r1", "051099000011");
+    // The same person at another kiosk, with another phone.
+    let mut again = payload_of("r2", "051099000011");
+    again.phone = Some("+84987654321".into());
+    // A BHXH registration without its BHXH data: no phone, an e-mail.
+    let mut bad = payload_of("r3", "051099000013");
+    bad.method = "bhxh".into();
+    bad.phone = None;
+    bad.email = Some("an@example.vn".into());
+    // The same, and no way to reach anyone: nobody is told.
+    let mut unreachable = payload_of("r4", "051099000014");
+    unreachable.method = "bhxh".into();
+    unreachable.phone = None;
+    let batch_b = vec![
+        sealed(&w, &b, &again),
+        sealed(&w, &b, &bad),
+        sealed(&w, &b, &unreachable),
+    ];
+    w.portal
+        .receive(&a.public_key(), std::slice::from_ref(&first), 100)
+        .unwrap();
+    w.portal.receive(&b.public_key(), &batch_b, 200).unwrap();
+    // Sent again after a lost answer: nobody is told twice.
+    w.portal.receive(&a.public_key(), &[first], 300).unwrap();
+    w.portal.receive(&b.public_key(), &batch_b, 300).unwrap();
+
+    let sent = w.portal.messages_since(0).unwrap();
+    let seen: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|m| (m.channel.as_str(), m.recipient.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("sms", "+84912345678"),
+            ("sms", "+84987654321"),
+            ("email", "an@example.vn")
+        ]
+    );
+    assert!(
+        sent[0].text.contains("DK-R100-0000") && sent[0].text.contains("đã được kích hoạt"),
+        "{}",
+        sent[0].text
+    );
+    assert!(
+        sent[1].text.contains("DK-R200-0000") && sent[1].text.contains("đã có tài khoản"),
+        "{}",
+        sent[1].text
+    );
+    assert!(
+        sent[2].text.contains("DK-R300-0000") && sent[2].text.contains("không được chấp nhận"),
+        "{}",
+        sent[2].text
+    );
+    assert!(
+        sent.iter().all(|m| !m.text.contains("05109900001")),
+        "no identifier in a message"
+    );
+    assert_eq!(w.portal.messages_since(sent[2].seq).unwrap(), vec![]);
+
+    // Looked up as a citizen types it, from any kiosk.
+    let found = w.portal.lookup("dk r100 oooo").unwrap().unwrap();
+    assert_eq!(
+        (found.status.as_str(), found.method.as_str(), found.level),
+        ("activated", "mobile_subscriber", 1)
+    );
+    assert_eq!((found.created_at, found.decided_at), (1, 100));
+    assert_eq!(found.rejection, None);
+    let duplicate = w.portal.lookup("DK-R200-0000").unwrap().unwrap();
+    assert_eq!(duplicate.status, "duplicate");
+    let rejected = w.portal.lookup("DK-R300-0000").unwrap().unwrap();
+    assert_eq!(
+        (rejected.status.as_str(), rejected.rejection),
+        ("rejected", Some(kiosk_sync::api::Rejection::Bhxh))
+    );
+    assert_eq!(w.portal.lookup("DK-R900-0000").unwrap(), None);
+    assert_eq!(w.portal.lookup("not a reference").unwrap(), None);
+}
+
+#[test]
+fn a_database_from_before_lookups_takes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE kiosks (id INTEGER PRIMARY KEY, public_key TEXT NOT NULL UNIQUE,
+                 enrolled_at INTEGER NOT NULL, revoked_at INTEGER) STRICT;
+             CREATE TABLE accounts (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE,
+                 level INTEGER NOT NULL, pending TEXT NOT NULL, created_at INTEGER NOT NULL,
+                 registration_id TEXT NOT NULL) STRICT;
+             CREATE TABLE registrations (kiosk_id INTEGER NOT NULL REFERENCES kiosks (id),
+                 registration_id TEXT NOT NULL, received_at INTEGER NOT NULL,
+                 outcome TEXT NOT NULL, reason TEXT, account_id INTEGER REFERENCES accounts (id),
+                 PRIMARY KEY (kiosk_id, registration_id)) STRICT;
+             INSERT INTO kiosks VALUES (1, 'key', 0, NULL);
+             INSERT INTO registrations VALUES (1, 'old', 5, 'accepted', NULL, NULL);
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let mut portal = Portal::open(&path, PortalSecretKey::generate()).unwrap();
+    let kiosk = DeviceKey::generate();
+    let code = portal.issue_enrolment_code(0, 600).unwrap();
+    portal.enrol(&code, &kiosk.public_key(), None, 1).unwrap();
+    let e = seal(
+        &payload("new", "051099000021"),
+        EnvelopeHeader::new("new", 1),
+        &portal.public_key(),
+        &kiosk,
+    )
+    .unwrap();
+    portal.receive(&kiosk.public_key(), &[e], 10).unwrap();
+    assert_eq!(
+        portal
+            .lookup(&reference_of("new"))
+            .unwrap()
+            .map(|l| l.status),
+        Some("activated".to_string())
+    );
 }

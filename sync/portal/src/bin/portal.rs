@@ -97,6 +97,16 @@ enum Command {
     LoadFixtures { file: PathBuf },
     /// Import a kiosk's export file (from a USB stick).
     Import { file: PathBuf },
+    /// The simulated SMS and e-mail gateway: what the portal told
+    /// applicants when it decided on their registrations, oldest first.
+    Messages {
+        /// Only messages after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
+    /// What became of a registration, by the reference number its
+    /// applicant was given (as a kiosk's lookup shows it).
+    Lookup { reference: String },
     /// The simulated phone of mobile-signature subscribers: list the
     /// requests waiting on a phone, and answer one as its holder would.
     Phone {
@@ -443,6 +453,45 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             println!("total  {}", portal.account_count().map_err(environment)?);
             Ok(())
         }
+        Command::Messages { after } => {
+            let (portal, _) = open(data)?;
+            println!("seq     sent at (UTC)         channel  to                   text");
+            for m in portal.messages_since(*after).map_err(environment)? {
+                println!(
+                    "{:<7} {:<21} {:<8} {:<20} {}",
+                    m.seq,
+                    utc(m.at),
+                    m.channel,
+                    m.recipient,
+                    m.text
+                );
+            }
+            Ok(())
+        }
+        Command::Lookup { reference } => {
+            let (portal, _) = open(data)?;
+            if kiosk_sync::normalise_reference(reference).is_none() {
+                return Err(refused(format!(
+                    "{reference:?} is not a reference number (DK-XXXX-XXXX)"
+                )));
+            }
+            match portal.lookup(reference).map_err(environment)? {
+                Some(r) => {
+                    println!("status      {}", r.status);
+                    if let Some(kind) = r.rejection {
+                        println!("rejection   {kind:?}");
+                    }
+                    println!("method      {}", r.method);
+                    println!("level       {}", r.level);
+                    println!("made        {}", utc(r.created_at));
+                    println!("decided     {}", utc(r.decided_at));
+                    Ok(())
+                }
+                None => Err(refused(
+                    "the portal has no registration under that reference",
+                )),
+            }
+        }
         Command::Crls => {
             let (mut portal, _) = open(data)?;
             let at = now();
@@ -539,4 +588,17 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Unix seconds as `2026-12-05 08:41:04`, UTC.
+fn utc(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| at.to_string())
 }

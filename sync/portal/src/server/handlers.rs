@@ -214,6 +214,20 @@ impl LiveCheck for api::CertificateCheck {
     }
 }
 
+impl LiveCheck for api::LookupQuestion {
+    type Answer = api::LookupAnswer;
+    fn problem(&self) -> Option<&'static str> {
+        kiosk_sync::normalise_reference(&self.reference)
+            .is_none()
+            .then_some("reference is a reference number, DK-XXXX-XXXX")
+    }
+    fn answer(self, p: &mut Portal) -> Result<Self::Answer, PortalError> {
+        Ok(api::LookupAnswer {
+            registration: p.lookup(&self.reference)?,
+        })
+    }
+}
+
 /// A live check: authenticated like every kiosk request, then answered.
 /// The body holds personal data: it is never logged, and nothing of it is
 /// stored.
@@ -386,6 +400,11 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<Shared>>)> {
             Method::DELETE,
             "/v1/mobile-signature/sessions/{id}",
             axum::routing::delete(cancel_signature),
+        ),
+        (
+            Method::POST,
+            "/v1/lookup",
+            post(live_check::<api::LookupQuestion>),
         ),
         (Method::GET, "/v1/health", get(health)),
         (Method::GET, "/v1/openapi.json", get(openapi)),

@@ -1,0 +1,132 @@
+//! What the citizen hears after the kiosk: the portal tells them by SMS (or
+//! e-mail) when it decides on their registration, through its simulated
+//! gateway, and anyone holding a reference number can look it up.
+
+use rusqlite::{OptionalExtension, params};
+
+use kiosk_sync::RegistrationPayload;
+use kiosk_sync::api::{LookedUp, Rejection};
+
+use crate::{Portal, PortalError};
+
+/// A message the simulated gateway sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub seq: i64,
+    /// `sms` or `email`.
+    pub channel: String,
+    pub recipient: String,
+    pub text: String,
+    pub at: i64,
+}
+
+kiosk_sync::opaque_debug!(SentMessage);
+
+/// The message for a decision, in Vietnamese: the reference, what was
+/// decided and what to do next; nothing else of the person.
+fn message(status: &str, reference: &str, level: u8, business: bool) -> String {
+    let login = if business {
+        "mã số thuế"
+    } else {
+        "số định danh"
+    };
+    match status {
+        "activated" => format!(
+            "Cổng DVC: Tài khoản mức {level} của bạn đã được kích hoạt (hồ sơ {reference}). Đăng nhập bằng {login} và mật khẩu đã đặt."
+        ),
+        "duplicate" => format!(
+            "Cổng DVC: Hồ sơ {reference} không tạo tài khoản mới vì {login} này đã có tài khoản. Dùng chức năng Quên mật khẩu hoặc đến quầy giao dịch."
+        ),
+        _ => format!(
+            "Cổng DVC: Hồ sơ {reference} không được chấp nhận. Tra cứu mã hồ sơ tại máy đăng ký hoặc hỏi tại quầy giao dịch."
+        ),
+    }
+}
+
+/// Tells the applicant of `payload` what was decided: by SMS to the number
+/// of the account, by e-mail when there is no number; nobody otherwise (the
+/// kiosk told them to look the reference up).
+pub(crate) fn notify(
+    tx: &rusqlite::Transaction<'_>,
+    payload: &RegistrationPayload,
+    reference: &str,
+    status: &str,
+    level: u8,
+    now: i64,
+) -> Result<(), PortalError> {
+    let (channel, recipient) = match (&payload.phone, &payload.email) {
+        (Some(phone), _) => ("sms", phone),
+        (None, Some(email)) => ("email", email),
+        (None, None) => return Ok(()),
+    };
+    let text = message(status, reference, level, payload.subject == "business");
+    tx.execute(
+        "INSERT INTO messages (channel, recipient, text, at) VALUES (?1, ?2, ?3, ?4)",
+        params![channel, recipient, text, now],
+    )?;
+    Ok(())
+}
+
+impl Portal {
+    /// The registration filed under `reference` (as typed; normalised
+    /// here), as anyone holding the reference may see it.
+    pub fn lookup(&self, reference: &str) -> Result<Option<LookedUp>, PortalError> {
+        let Some(reference) = kiosk_sync::normalise_reference(reference) else {
+            return Ok(None);
+        };
+        let row = self
+            .conn
+            .query_row(
+                "SELECT outcome, reason, method, level, created_at, received_at FROM registrations
+                 WHERE reference = ?1 AND method IS NOT NULL ORDER BY received_at LIMIT 1",
+                [&reference],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(
+            row.map(|(outcome, reason, method, level, created_at, decided_at)| {
+                let status = if outcome == "accepted" {
+                    "activated".to_string()
+                } else {
+                    outcome
+                };
+                LookedUp {
+                    rejection: (status == "rejected")
+                        .then(|| Rejection::of(reason.as_deref().unwrap_or(""))),
+                    status,
+                    method,
+                    level: level.and_then(|l| u8::try_from(l).ok()).unwrap_or(0),
+                    created_at: created_at.unwrap_or(decided_at),
+                    decided_at,
+                }
+            }),
+        )
+    }
+
+    /// What the simulated gateway sent after `seq`, oldest first: the demo
+    /// phone's inbox and `portal messages`.
+    pub fn messages_since(&self, seq: i64) -> Result<Vec<SentMessage>, PortalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, channel, recipient, text, at FROM messages WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([seq], |r| {
+            Ok(SentMessage {
+                seq: r.get(0)?,
+                channel: r.get(1)?,
+                recipient: r.get(2)?,
+                text: r.get(3)?,
+                at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
