@@ -45,6 +45,10 @@ use crate::worker::{Backend, Worker};
 #[derive(Debug)]
 pub struct Demo {
     sim: Simulator,
+    /// The demo phone's inbox in the order messages reached it: the
+    /// kiosk's codes through its modem, the portal's word on decisions
+    /// through its gateway.
+    inbox: std::sync::Mutex<Inbox>,
     portal: Arc<Shared>,
     mssp: Mssp,
     token: bool,
@@ -52,6 +56,14 @@ pub struct Demo {
     // Dropped before the pseudo-terminal's directory: it stops the portal.
     _background: AsyncRuntime,
     _tty: tempfile::TempDir,
+}
+
+/// What the demo phone has read from each sender so far.
+#[derive(Debug, Default)]
+struct Inbox {
+    messages: Vec<DemoSms>,
+    from_modem: usize,
+    from_portal: i64,
 }
 
 /// One SMS the simulated phone received.
@@ -136,6 +148,7 @@ impl Demo {
         Ok((
             Demo {
                 sim,
+                inbox: std::sync::Mutex::new(Inbox::default()),
                 portal,
                 mssp,
                 token,
@@ -180,16 +193,39 @@ impl Demo {
             .map_err(|e| e.to_string())
     }
 
-    /// Every SMS the simulated modem sent, oldest first.
+    /// Every SMS the demo phone received, in the order it received them:
+    /// the kiosk's codes (through the simulated modem) and the portal's
+    /// word on a registration it decided (through its simulated gateway).
     pub fn sms(&self) -> Vec<DemoSms> {
-        self.sim
-            .sent()
-            .into_iter()
-            .map(|s| DemoSms {
-                to: s.decoded.destination,
-                text: s.decoded.text,
-            })
-            .collect()
+        let mut inbox = self
+            .inbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sent = self.sim.sent();
+        let from_modem = inbox.from_modem;
+        inbox
+            .messages
+            .extend(sent.iter().skip(from_modem).map(|s| DemoSms {
+                to: s.decoded.destination.clone(),
+                text: s.decoded.text.clone(),
+            }));
+        inbox.from_modem = sent.len();
+        if let Ok(told) = self.portal.portal().messages_since(inbox.from_portal) {
+            if let Some(last) = told.last() {
+                inbox.from_portal = last.seq;
+            }
+            inbox
+                .messages
+                .extend(
+                    told.into_iter()
+                        .filter(|m| m.channel == "sms")
+                        .map(|m| DemoSms {
+                            to: m.recipient,
+                            text: m.text,
+                        }),
+                );
+        }
+        inbox.messages.clone()
     }
 
     /// The simulated network refuses (with this `+CMS ERROR`) every SMS
@@ -200,7 +236,14 @@ impl Demo {
 
     /// Empties the demo phone's inbox.
     pub fn clear_sms(&self) {
+        self.sms();
         self.sim.forget_sent();
+        let mut inbox = self
+            .inbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        inbox.messages.clear();
+        inbox.from_modem = 0;
     }
 
     /// The code in the last SMS, as the citizen reads it off the phone.

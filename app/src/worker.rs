@@ -21,11 +21,12 @@ use time::OffsetDateTime;
 use crate::config::PasswordHashCost;
 use crate::controller::{Effects, SessionId};
 use crate::courier::Courier;
-use crate::domain::PersonalId;
 use crate::domain::clock::ClockWatch;
+use crate::domain::{Method, PersonalId};
 use crate::flow::{
-    BhxhOutcome, CardOutcome, CardProblem, DeliveryFailure, DuplicateOutcome, Effect, Event,
-    IdentityKey, SignatureOutcome, SignatureProblem, StoreProblem, SubscriberOutcome, TokenOutcome,
+    BhxhOutcome, CardOutcome, CardProblem, DeliveryFailure, DuplicateOutcome, Effect, Event, Found,
+    IdentityKey, LookupResult, LookupStatus, SignatureOutcome, SignatureProblem, StoreProblem,
+    SubscriberOutcome, TokenOutcome,
 };
 use crate::keys::Keyring;
 use crate::policy::Policy;
@@ -33,6 +34,7 @@ use crate::register::{CompleteError, Completer};
 use crate::store::{Known, Storage, Store, StoreError};
 use crate::token::TokenService;
 use crate::uplink::{BhxhRecord, LiveChecks, UplinkHandle};
+use kiosk_sync::api::Rejection;
 
 /// A modem as the worker sees it: something that sends SMS and reports
 /// its health for the status bar.
@@ -154,6 +156,59 @@ impl Backend {
         }
     }
 
+    /// What the kiosk's records, then the portal, know of a reference: the
+    /// kiosk answers for its own until the portal has decided on them.
+    fn look_up(&self, reference: &str) -> LookupResult {
+        let here = match self.store.by_reference(reference) {
+            Ok(here) => here,
+            Err(e) => {
+                tracing::warn!(error = %e, "the lookup could not read the store");
+                None
+            }
+        };
+        let local = here.as_ref().and_then(|h| {
+            Some(Found {
+                status: LookupStatus::parse(
+                    &h.status,
+                    h.rejected_because.as_deref().map(Rejection::of),
+                )?,
+                method: Method::parse(&h.method)?,
+                level: h.level,
+                created_at: h.created_at,
+                decided_at: h.decided_at,
+                here: true,
+            })
+        });
+        let settled = local
+            .as_ref()
+            .is_some_and(|f| !matches!(f.status, LookupStatus::Queued | LookupStatus::Delivered));
+        // A queued one is not at the portal yet; a settled one is final.
+        let ask = match &local {
+            Some(f) => f.status == LookupStatus::Delivered,
+            None => true,
+        };
+        let remote = if ask && !settled {
+            self.live.as_ref().and_then(|l| l.lookup(reference))
+        } else {
+            None
+        };
+        let from_portal = remote.clone().flatten().and_then(|r| {
+            Some(Found {
+                status: LookupStatus::parse(&r.status, r.rejection)?,
+                method: Method::parse(&r.method)?,
+                level: r.level,
+                created_at: r.created_at,
+                decided_at: Some(r.decided_at),
+                here: local.is_some(),
+            })
+        });
+        match (from_portal, local, remote) {
+            (Some(found), _, _) | (None, Some(found), _) => LookupResult::Found(found),
+            (None, None, Some(_)) => LookupResult::NotFound,
+            (None, None, None) => LookupResult::NotHereOffline,
+        }
+    }
+
     /// Asks the local store, then the portal, about every identifier of
     /// the applicant: any account or registration under one of them counts.
     fn check_duplicate(&self, keys: &[IdentityKey]) -> DuplicateOutcome {
@@ -264,6 +319,10 @@ impl Backend {
         let now = (self.clock)();
         Some(match effect {
             Effect::CheckDuplicate(keys) => Event::DuplicateChecked(self.check_duplicate(&keys)),
+            Effect::LookUp(reference) => Event::LookedUp {
+                result: self.look_up(&reference),
+                reference,
+            },
             Effect::CheckBhxh {
                 code,
                 full_name,

@@ -630,3 +630,84 @@ fn online_a_revoked_token_certificate_ends_the_registration_and_a_good_one_needs
         "{outcome:?}"
     );
 }
+
+#[test]
+fn a_reference_is_found_here_while_queued_and_anywhere_once_the_portal_has_it() {
+    use kiosk::flow::{Effect, Event, LookupResult, LookupStatus};
+    use kiosk::uplink::AsyncRuntime;
+
+    let background = AsyncRuntime::new().unwrap();
+    let rt = background.runtime();
+    let rig = rt.block_on(PortalRig::start());
+    let made_here = rt.block_on(rig.kiosk(2));
+    let elsewhere = rt.block_on(rig.kiosk(0));
+    let references: Vec<String> = made_here
+        .store
+        .queue()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.reference)
+        .collect();
+    let look = |backend: &mut kiosk::worker::Backend, reference: &str| match backend
+        .run(Effect::LookUp(reference.to_string()))
+    {
+        Some(Event::LookedUp { result, .. }) => result,
+        other => panic!("{other:?}"),
+    };
+    // The kiosk that made them answers from its records, offline too.
+    let mut here = kiosk::worker::Backend {
+        store: kiosk::store::Store::open(&made_here.dir.path().join("kiosk.sqlite3")).unwrap(),
+        keys: kiosk::keys::Keyring::open_or_create(&made_here.dir.path().join("keys")).unwrap(),
+        portal: made_here.portal.public_key(),
+        cost: support::FAST_HASH,
+        policy: Arc::new(Policy::built_in().clone()),
+        modem: None,
+        token_reader: false,
+        clock: OffsetDateTime::now_utc,
+        uplink: None,
+        live: None,
+        tokens: None,
+        cards: None,
+    };
+    let LookupResult::Found(found) = look(&mut here, &references[0]) else {
+        panic!("its own registration is found");
+    };
+    assert_eq!(
+        (found.status, found.here, found.level),
+        (LookupStatus::Queued, true, 1)
+    );
+    // Another kiosk, online: the portal has nothing yet, and says only that.
+    let (mut other, _) = online_backend(&background, &elsewhere, None);
+    assert_eq!(look(&mut other, &references[0]), LookupResult::NotFound);
+
+    // Delivered: the portal decides, tells the applicant, and answers
+    // anyone holding the reference.
+    let mut up = uplink(&made_here, Duration::from_secs(10));
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
+        .unwrap();
+    let LookupResult::Found(found) = look(&mut other, &references[1].to_lowercase()) else {
+        panic!("the portal finds it");
+    };
+    assert_eq!(
+        (found.status, found.here, found.method.as_str()),
+        (LookupStatus::Activated, false, "mobile_subscriber")
+    );
+    assert!(found.decided_at.is_some());
+    let LookupResult::Found(found) = look(&mut here, &references[1]) else {
+        panic!("still found here");
+    };
+    assert_eq!(found.status, LookupStatus::Activated);
+    let told = rig.shared.portal().messages_since(0).unwrap();
+    assert_eq!(told.len(), 2, "one SMS per registration");
+    assert!(told.iter().all(|m| m.channel == "sms"));
+    for reference in &references {
+        assert!(told.iter().any(|m| m.text.contains(reference)), "{told:?}");
+    }
+
+    // The other kiosk, offline: it cannot know, and says so.
+    other.live = None;
+    assert_eq!(
+        look(&mut other, &references[0]),
+        LookupResult::NotHereOffline
+    );
+}

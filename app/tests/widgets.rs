@@ -24,6 +24,8 @@ struct Touch {
     demo: Demo,
     /// Seconds added to the kiosk's clock: the citizen waiting.
     clock: HastenedClock,
+    /// The reference the last registration was given.
+    reference: RefCell<String>,
 }
 
 impl Touch {
@@ -132,6 +134,7 @@ impl Touch {
         self.tap("Đăng ký");
         self.expect(Page::Done);
         let result = self.ui.global::<KioskScreen>().get_message().to_string();
+        *self.reference.borrow_mut() = self.ui.global::<KioskScreen>().get_reference().into();
         self.tap("Hoàn tất");
         self.expect(Page::Home);
         result
@@ -200,6 +203,7 @@ fn a_citizen_registers_by_touch_with_each_method() {
         binding,
         demo,
         clock,
+        reference: RefCell::default(),
     };
     t.settle();
 
@@ -267,6 +271,42 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Xác nhận");
     t.password_and_done();
     t.expect(Page::Home);
+
+    // Tra cứu hồ sơ: the reference typed as it reads on the slip, without
+    // its "DK-", in the letters the keyboard has.
+    let reference = t.reference.borrow().clone();
+    t.tap("Tra cứu hồ sơ");
+    t.expect(Page::Lookup);
+    t.type_text(&reference[3..].replace('-', "").to_lowercase());
+    t.tap("Tra cứu");
+    t.expect(Page::LookupAnswer);
+    let screen = t.ui.global::<KioskScreen>();
+    assert_eq!(screen.get_reference(), reference.as_str());
+    let lines: Vec<String> = screen.get_lines().iter().map(|l| l.to_string()).collect();
+    assert!(
+        lines.iter().any(|l| l == "Phương thức: Thuê bao di động")
+            && lines.iter().any(|l| l == "Hồ sơ được đăng ký tại máy này."),
+        "{lines:?}"
+    );
+    t.tap("Về trang đầu");
+    t.expect(Page::Home);
+    // Once the demo portal has decided, its gateway tells the phone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !t
+        .demo
+        .sms()
+        .iter()
+        .any(|m| m.text.contains(&reference) && m.text.contains("kích hoạt"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the portal never told the phone"
+        );
+        t.binding
+            .controller()
+            .borrow_mut()
+            .wait_for_status(Duration::from_millis(200));
+    }
 
     // Mã số BHXH: the demo's Đặng Quốc Ưng, matched live by the portal.
     t.tap("Đăng ký");

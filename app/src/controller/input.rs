@@ -48,7 +48,7 @@ impl Focus {
     pub(super) fn keyboard(self) -> KeyboardKind {
         match self {
             Focus::Field(Field::FullName) => KeyboardKind::Text,
-            Focus::Field(Field::Email) => KeyboardKind::Email,
+            Focus::Field(Field::Email | Field::Reference) => KeyboardKind::Email,
             Focus::Field(Field::Password) | Focus::Confirm => KeyboardKind::Password,
             Focus::Field(Field::DateOfBirth | Field::CardExpiry) => KeyboardKind::Date,
             Focus::Field(_) => KeyboardKind::Digits,
@@ -67,11 +67,13 @@ impl Focus {
             Focus::Field(Field::Otp) => usize::from(policy.otp.digits),
             Focus::Field(Field::Pin) => 16,
             Focus::Field(Field::Password) | Focus::Confirm => 64,
+            // DK-XXXX-XXXX, with room for spaces typed between groups.
+            Focus::Field(Field::Reference) => 16,
         }
     }
 }
 
-const FIELDS: [Field; 11] = [
+const FIELDS: [Field; 12] = [
     Field::FullName,
     Field::PersonalId,
     Field::DateOfBirth,
@@ -83,6 +85,7 @@ const FIELDS: [Field; 11] = [
     Field::Otp,
     Field::Pin,
     Field::Password,
+    Field::Reference,
 ];
 
 pub fn field_id(field: Field) -> &'static str {
@@ -98,6 +101,7 @@ pub fn field_id(field: Field) -> &'static str {
         Field::Otp => "otp",
         Field::Pin => "pin",
         Field::Password => "password",
+        Field::Reference => "reference",
     }
 }
 
@@ -196,7 +200,9 @@ impl Controller {
             next.push_str(text);
             // Names start each word with a capital, without the shift key.
             let word_start = next.is_empty() || next.ends_with(' ');
-            let key = if focus == Focus::Field(Field::FullName) && word_start {
+            let key = if (focus == Focus::Field(Field::FullName) && word_start)
+                || focus == Focus::Field(Field::Reference)
+            {
                 key.to_uppercase()
             } else {
                 key.to_string()

@@ -162,6 +162,23 @@ impl Controller {
         self.effects.submit(Job::Status);
     }
 
+    /// "Tra cứu hồ sơ" on the home screen: a visit that looks a reference
+    /// number up. It stores nothing, so it is offered even when the kiosk
+    /// takes no registration.
+    pub fn on_lookup(&mut self) {
+        self.touch();
+        self.end_session();
+        self.anchor = (self.clock.wall(), self.clock.monotonic());
+        let id = self.next_session;
+        self.next_session = id.next();
+        let mut session = Session::new(id);
+        let (lookup, effects) = flow::Lookup::start();
+        session.lookup = Some(lookup);
+        self.session = Some(session);
+        tracing::debug!(session = ?id, "lookup started");
+        self.apply(effects);
+    }
+
     pub fn on_choose_subject(&mut self, id: &str) {
         self.touch();
         let subject = SubjectKind::ALL.into_iter().find(|s| s.as_str() == id);
@@ -218,7 +235,7 @@ impl Controller {
             return;
         }
         let event = match &session.stage {
-            Stage::Flow(Screen::Form) => Event::Submit(session.form.clone()),
+            Stage::Flow(Screen::Form | Screen::Lookup) => Event::Submit(session.form.clone()),
             Stage::Flow(Screen::EnterOtp { .. }) => {
                 let typed = Zeroizing::new(session.otp.to_string());
                 session.otp.clear();
@@ -253,7 +270,8 @@ impl Controller {
                 Screen::Done { .. }
                 | Screen::Failed(_)
                 | Screen::AccountExists { .. }
-                | Screen::QueuedHere { .. },
+                | Screen::QueuedHere { .. }
+                | Screen::LookupAnswer { .. },
             ) => Event::Finish,
             _ => return,
         };
@@ -316,7 +334,9 @@ impl Controller {
             _ => None,
         };
         match &session.stage {
-            Stage::Subject => self.end_session(),
+            Stage::Subject | Stage::Flow(Screen::Lookup) => self.end_session(),
+            // Another number, with the last one still there to correct.
+            Stage::Flow(Screen::LookupAnswer { .. }) => self.feed(Event::LookAgain),
             Stage::Method => {
                 session.stage = Stage::Subject;
                 session.subject = None;
@@ -551,6 +571,14 @@ impl Controller {
         let Some(session) = self.session.as_mut() else {
             return;
         };
+        if let Some(lookup) = session.lookup.as_mut() {
+            tracing::trace!(session = ?session.id, ?event, "lookup event");
+            match lookup.handle(event) {
+                Ok(effects) => self.apply(effects),
+                Err(e) => tracing::warn!(error = %e, "the lookup refused an event"),
+            }
+            return;
+        }
         let Some(registration) = session.registration.as_mut() else {
             return;
         };

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use super::input::{BUFFER, Focus};
 use crate::domain::{Method, SubjectKind};
-use crate::flow::{AnyRegistration, Field, FieldError, Form, Screen, required_fields};
+use crate::flow::{AnyRegistration, Field, FieldError, Form, Lookup, Screen, required_fields};
 
 /// Which visit an effect and its answer belong to: each session gets the
 /// next, so an answer for a citizen who has left is recognised and dropped.
@@ -37,6 +37,8 @@ pub(super) struct Session {
     pub(super) subject: Option<SubjectKind>,
     pub(super) method: Option<Method>,
     pub(super) registration: Option<AnyRegistration>,
+    /// "Tra cứu hồ sơ": a visit that looks a reference up instead.
+    pub(super) lookup: Option<Lookup>,
     pub(super) form: Form,
     pub(super) otp: Zeroizing<String>,
     pub(super) pin: Zeroizing<String>,
@@ -69,6 +71,7 @@ impl Session {
             subject: None,
             method: None,
             registration: None,
+            lookup: None,
             form: Form {
                 full_name: buffer(),
                 personal_id: buffer(),
@@ -78,6 +81,7 @@ impl Session {
                 bhxh_code: buffer(),
                 card_expiry: buffer(),
                 card_can: buffer(),
+                reference: buffer(),
             },
             otp: Zeroizing::new(buffer()),
             pin: Zeroizing::new(buffer()),
@@ -104,6 +108,7 @@ impl Session {
             Focus::Field(Field::BhxhCode) => &mut self.form.bhxh_code,
             Focus::Field(Field::CardExpiry) => &mut self.form.card_expiry,
             Focus::Field(Field::CardCan) => &mut self.form.card_can,
+            Focus::Field(Field::Reference) => &mut self.form.reference,
             Focus::Field(Field::Otp) => &mut self.otp,
             Focus::Field(Field::Pin) => &mut self.pin,
             Focus::Field(Field::Password) => &mut self.password,
@@ -121,6 +126,7 @@ impl Session {
             Focus::Field(Field::BhxhCode) => &self.form.bhxh_code,
             Focus::Field(Field::CardExpiry) => &self.form.card_expiry,
             Focus::Field(Field::CardCan) => &self.form.card_can,
+            Focus::Field(Field::Reference) => &self.form.reference,
             Focus::Field(Field::Otp) => &self.otp,
             Focus::Field(Field::Pin) => &self.pin,
             Focus::Field(Field::Password) => &self.password,
@@ -153,6 +159,7 @@ impl Session {
                 (Focus::Field(Field::CardExpiry), true),
             ],
             Stage::Flow(Screen::EnterOtp { .. }) => vec![(Focus::Field(Field::Otp), true)],
+            Stage::Flow(Screen::Lookup) => vec![(Focus::Field(Field::Reference), true)],
             Stage::Flow(Screen::EnterPin { .. }) => vec![(Focus::Field(Field::Pin), true)],
             Stage::Flow(Screen::Password { .. }) => vec![
                 (Focus::Field(Field::Password), true),

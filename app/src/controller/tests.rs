@@ -406,3 +406,104 @@ fn a_business_is_spoken_of_by_its_tax_code_on_the_exists_pages() {
         view.lines
     );
 }
+
+#[test]
+fn a_reference_is_looked_up_as_typed_and_the_answer_shows_nothing_of_the_person() {
+    let mut rig = Rig::new(ready());
+    rig.c.on_lookup();
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Lookup);
+    assert_eq!(view.fields.len(), 1);
+    assert!(view.fields[0].focused && !view.submit_enabled);
+    assert_eq!(view.keyboard, KeyboardKind::Email);
+
+    // Not a reference: said on the field, nothing asked.
+    rig.type_in("reference", "dk12");
+    rig.c.on_submit();
+    assert!(rig.effects().is_empty());
+    let view = rig.c.view();
+    assert!(view.fields[0].error.contains("DK-XXXX-XXXX"), "{view:?}");
+
+    // Typed in lower case with a look-alike letter: read as the number.
+    for _ in 0..4 {
+        rig.c.on_key("⌫");
+    }
+    rig.type_in("reference", "7k2m9xqo");
+    assert_eq!(rig.c.view().fields[0].value, "7K2M9XQO");
+    rig.c.on_submit();
+    let effects = rig.effects();
+    let [(session, Effect::LookUp(reference))] = &effects[..] else {
+        panic!("one lookup: {effects:?}");
+    };
+    assert_eq!(reference, "DK-7K2M-9XQ0");
+    assert_eq!(rig.c.view().page, Page::Busy);
+
+    let found = crate::flow::Found {
+        status: crate::flow::LookupStatus::Rejected(kiosk_sync::api::Rejection::Bhxh),
+        method: crate::domain::Method::Bhxh,
+        level: 2,
+        created_at: datetime!(2026-11-30 23:30 UTC).unix_timestamp(),
+        decided_at: Some(datetime!(2026-12-02 10:00 UTC).unix_timestamp()),
+        here: true,
+    };
+    rig.answer(
+        *session,
+        Event::LookedUp {
+            reference: reference.clone(),
+            result: crate::flow::LookupResult::Found(found),
+        },
+    );
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::LookupAnswer);
+    assert_eq!(view.reference, "DK-7K2M-9XQ0");
+    assert_eq!(view.title, "Hồ sơ không được chấp nhận");
+    assert!(view.message.contains("Bảo hiểm xã hội"), "{}", view.message);
+    // Dates in Vietnam's time: made on 1 December there.
+    assert!(
+        view.lines.contains(&"Ngày đăng ký: 01/12/2026".to_string()),
+        "{:?}",
+        view.lines
+    );
+    assert!(view.lines.iter().any(|l| l.contains("Mức tài khoản: 2")));
+
+    // Back: another number, the last one still there to correct.
+    rig.c.on_back();
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Lookup);
+    assert_eq!(view.fields[0].value, "7K2M9XQO");
+    rig.c.on_submit();
+    let effects = rig.effects();
+    let [(session, Effect::LookUp(_))] = &effects[..] else {
+        panic!("asked again: {effects:?}");
+    };
+    rig.answer(
+        *session,
+        Event::LookedUp {
+            reference: "DK-7K2M-9XQ0".into(),
+            result: crate::flow::LookupResult::NotHereOffline,
+        },
+    );
+    rig.c.on_toggle_language();
+    let view = rig.c.view();
+    assert_eq!(view.title, "The registration cannot be looked up now");
+    // Done: home, nothing kept.
+    rig.c.on_submit();
+    assert_eq!(rig.c.view().page, Page::Home);
+    assert!(!rig.c.has_session());
+}
+
+#[test]
+fn looking_up_is_offered_while_the_kiosk_takes_no_registration() {
+    let mut rig = Rig::new(Status {
+        storage: crate::store::Storage::Full,
+        ..ready()
+    });
+    rig.c.on_register();
+    assert_eq!(rig.c.view().page, Page::Home);
+    rig.c.on_lookup();
+    assert_eq!(rig.c.view().page, Page::Lookup);
+    // Back on the first page goes home.
+    rig.c.on_back();
+    assert_eq!(rig.c.view().page, Page::Home);
+    assert!(!rig.c.has_session());
+}

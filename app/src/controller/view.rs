@@ -12,8 +12,9 @@ use super::Controller;
 use super::card_view::describe_card;
 use super::input::Focus;
 use super::session::{Session, Stage};
+use crate::domain::clock::local_date;
 use crate::domain::{Method, PasswordCheck, PasswordRule, SubjectKind};
-use crate::flow::{Field, Screen};
+use crate::flow::{Field, LookupResult, LookupStatus, Notice, Screen};
 use crate::policy::Unavailable;
 use crate::store::Storage;
 use crate::worker::Status;
@@ -118,6 +119,7 @@ fn field_label(
         Focus::Field(Field::Otp) => ("Mã OTP", ""),
         Focus::Field(Field::Pin) => ("Mã PIN", ""),
         Focus::Field(Field::Password) => ("Mật khẩu", ""),
+        Focus::Field(Field::Reference) => ("Mã hồ sơ", "DK-XXXX-XXXX"),
         Focus::Confirm => ("Nhập lại mật khẩu", ""),
     }
 }
@@ -459,6 +461,7 @@ impl Controller {
                 reference,
                 level,
                 pending,
+                notice,
             } => {
                 view.page = Page::Done;
                 view.title = t("Đã ghi nhận đăng ký");
@@ -481,15 +484,44 @@ impl Controller {
                         .map(|p| fill(&t("Chờ {}"), &[t(p.label())]))
                         .collect();
                 }
+                // Only what will happen: the portal tells the number or the
+                // address the registration carries, or nobody.
+                view.lines.push(match notice {
+                    Notice::Sms(phone) => Text::with(
+                        "Cổng Dịch vụ công sẽ nhắn tin đến số {} khi xử lý xong hồ sơ.",
+                        [phone],
+                    )
+                    .render(lang),
+                    Notice::Email(address) => Text::with(
+                        "Cổng Dịch vụ công sẽ gửi email đến {} khi xử lý xong hồ sơ.",
+                        [address],
+                    )
+                    .render(lang),
+                    Notice::LookUp => t(
+                        "Để biết kết quả, chọn “Tra cứu hồ sơ” trên màn hình đầu của máy và nhập mã hồ sơ.",
+                    ),
+                });
                 view.lines.push(t(if business {
-                    "Bạn sẽ nhận tin nhắn khi tài khoản được kích hoạt. Đăng nhập bằng mã số thuế và mật khẩu vừa đặt."
+                    "Khi tài khoản được kích hoạt, đăng nhập bằng mã số thuế và mật khẩu vừa đặt."
                 } else {
-                    "Bạn sẽ nhận tin nhắn khi tài khoản được kích hoạt. Đăng nhập bằng số định danh và mật khẩu vừa đặt."
+                    "Khi tài khoản được kích hoạt, đăng nhập bằng số định danh và mật khẩu vừa đặt."
                 }));
                 view.lines
                     .push(t("Ghi lại mã hồ sơ để tra cứu hoặc hỏi tại quầy."));
                 view.submit_label = t("Hoàn tất");
                 view.submit_enabled = true;
+            }
+            Screen::Lookup => {
+                view.page = Page::Lookup;
+                view.title = t("Tra cứu hồ sơ");
+                view.message = t(
+                    "Nhập mã hồ sơ in trên phiếu đăng ký, dạng DK-XXXX-XXXX. Chỉ cần gõ 8 ký tự sau “DK-”.",
+                );
+                view.submit_label = t("Tra cứu");
+                view.submit_enabled = !session.form.reference.trim().is_empty();
+            }
+            Screen::LookupAnswer { reference, result } => {
+                describe_lookup(reference, result, lang, view);
             }
             Screen::Failed(failure) => {
                 view.page = Page::Failed;
@@ -499,6 +531,56 @@ impl Controller {
                 view.submit_label = t("Về trang đầu");
                 view.submit_enabled = true;
             }
+        }
+    }
+}
+
+/// The answer to a lookup: what became of the registration, never whose.
+fn describe_lookup(reference: &str, result: &LookupResult, lang: Lang, view: &mut View) {
+    let t = |vietnamese: &str| tr(lang, vietnamese).to_string();
+    view.page = Page::LookupAnswer;
+    view.reference = reference.to_string();
+    view.keyboard = KeyboardKind::None;
+    view.submit_label = t("Về trang đầu");
+    view.submit_enabled = true;
+    match result {
+        LookupResult::Found(found) => {
+            view.title = t(found.status.title());
+            view.message = t(found.status.explanation());
+            let date = |at: i64| {
+                OffsetDateTime::from_unix_timestamp(at)
+                    .map(|t| {
+                        let d = local_date(t);
+                        format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
+                    })
+                    .unwrap_or_default()
+            };
+            view.lines = vec![
+                Text::with("Phương thức: {}", [t(found.method.label())]).render(lang),
+                Text::with("Mức tài khoản: {}", [found.level]).render(lang),
+                Text::with("Ngày đăng ký: {}", [date(found.created_at)]).render(lang),
+            ];
+            if let Some(at) = found.decided_at
+                && found.status != LookupStatus::Queued
+            {
+                view.lines
+                    .push(Text::with("Cổng xử lý ngày: {}", [date(at)]).render(lang));
+            }
+            if found.here {
+                view.lines.push(t("Hồ sơ được đăng ký tại máy này."));
+            }
+        }
+        LookupResult::NotFound => {
+            view.title = t("Không tìm thấy hồ sơ");
+            view.message = t(
+                "Không có hồ sơ nào với mã này. Kiểm tra lại mã trên phiếu đăng ký rồi chọn “Quay lại” để nhập lại.",
+            );
+        }
+        LookupResult::NotHereOffline => {
+            view.title = t("Chưa tra cứu được hồ sơ");
+            view.message = t(
+                "Mã này không phải của hồ sơ đăng ký tại máy này, và máy đang không kết nối được Cổng Dịch vụ công để tra cứu hồ sơ nộp ở nơi khác. Vui lòng thử lại sau hoặc hỏi tại quầy giao dịch.",
+            );
         }
     }
 }

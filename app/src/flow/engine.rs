@@ -53,6 +53,8 @@ pub struct Registration<M: MethodFlow> {
     /// registration under the card's number.
     pub(super) chip: Option<Box<ChipRead>>,
     pub(super) pending: Vec<PendingCheck>,
+    /// How the applicant will hear of the decision, once it is known who.
+    pub(super) notice: Notice,
     pub(super) stage: Stage<M::State>,
 }
 
@@ -73,6 +75,7 @@ impl<M: MethodFlow> Registration<M> {
             chip_level,
             chip: None,
             pending: Vec::new(),
+            notice: Notice::LookUp,
             stage: Stage::Method(state),
         };
         Ok((registration, effects))
@@ -277,6 +280,7 @@ impl<M: MethodFlow> Registration<M> {
                         let who = *who;
                         self.pending.sort();
                         self.pending.dedup();
+                        self.notice = Notice::of(&who.applicant);
                         let draft = Draft {
                             method: M::METHOD,
                             subject: self.subject,
@@ -317,6 +321,7 @@ impl<M: MethodFlow> Registration<M> {
                     reference,
                     level: self.level,
                     pending: self.pending.clone(),
+                    notice: self.notice.clone(),
                 })],
             )),
             (S::Storing, Event::StoreFailed(StoreProblem::Failed)) => {

@@ -142,7 +142,7 @@ pub fn check_field(
             }
             true
         }
-        Field::Otp | Field::Pin | Field::Password => true,
+        Field::Otp | Field::Pin | Field::Password | Field::Reference => true,
     };
     v.errors.pop()
 }

@@ -19,6 +19,7 @@
 mod card;
 mod engine;
 mod form;
+mod lookup;
 mod methods;
 mod otp;
 mod outcomes;
@@ -27,6 +28,7 @@ mod types;
 pub use card::fill_form;
 pub use engine::{AnyRegistration, Registration, start};
 pub use form::{check_field, required_fields};
+pub use lookup::{Found, Lookup, LookupResult, LookupStatus};
 pub use methods::{Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken};
 pub use otp::{OtpChallenge, OtpError};
 pub use outcomes::*;

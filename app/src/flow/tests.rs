@@ -252,7 +252,8 @@ fn mobile_subscriber_happy_path_stores_a_sealed_draft() {
         &Screen::Done {
             reference: "QN-7K2M-9XQ4".into(),
             level: Level::ONE,
-            pending: vec![]
+            pending: vec![],
+            notice: Notice::Sms("091****678".into()),
         }
     );
     assert!(matches!(run.send(Event::Finish)[..], [Effect::EndSession]));

@@ -12,6 +12,7 @@ use crate::domain::{
     PersonName, PersonalId, PhoneNumber, Pin, SubjectKind,
 };
 use crate::flow::OtpError;
+use crate::flow::lookup::LookupResult;
 use crate::flow::outcomes::*;
 use crate::policy::Unavailable;
 
@@ -28,6 +29,8 @@ pub struct Form {
     pub card_expiry: String,
     /// The six digits of the card's CAN, typed to open its chip instead.
     pub card_can: String,
+    /// A reference number to look up (`DK-XXXX-XXXX`).
+    pub reference: String,
 }
 
 impl std::fmt::Debug for Form {
@@ -53,6 +56,8 @@ pub enum Field {
     Otp,
     Pin,
     Password,
+    /// A reference number, on the lookup page.
+    Reference,
 }
 
 /// A message to show next to a field.
@@ -216,6 +221,29 @@ pub struct Draft {
     pub password: Password,
 }
 
+/// How the applicant hears of the portal's decision: what the last page
+/// may promise, and nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// By SMS to the account's number (masked).
+    Sms(String),
+    /// By e-mail, when no number was given (masked).
+    Email(String),
+    /// Nobody can be told: the reference is looked up.
+    LookUp,
+}
+
+impl Notice {
+    /// The phone if there is one, else the e-mail, else the lookup.
+    pub fn of(applicant: &Applicant) -> Notice {
+        match (&applicant.phone, &applicant.email) {
+            (Some(phone), _) => Notice::Sms(phone.masked()),
+            (None, Some(email)) => Notice::Email(email.masked()),
+            (None, None) => Notice::LookUp,
+        }
+    }
+}
+
 /// The ways out the manual gives when an account already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WayOut {
@@ -290,6 +318,13 @@ pub enum Event {
         reference: String,
     },
     StoreFailed(StoreProblem),
+    /// What the kiosk's records and the portal know of a reference.
+    LookedUp {
+        reference: String,
+        result: LookupResult,
+    },
+    /// "Tra cứu mã khác" after an answer.
+    LookAgain,
     /// "Hủy": wipe everything and go home.
     Cancel,
     /// The citizen read the last screen and is done.
@@ -330,6 +365,8 @@ impl Event {
             Event::DetailsConfirmed { .. } => "details_confirmed",
             Event::Stored { .. } => "stored",
             Event::StoreFailed(_) => "store_failed",
+            Event::LookedUp { .. } => "looked_up",
+            Event::LookAgain => "look_again",
             Event::Cancel => "cancel",
             Event::Finish => "finish",
         }
@@ -441,8 +478,16 @@ pub enum Screen {
         reference: String,
         level: Level,
         pending: Vec<PendingCheck>,
+        /// How the applicant hears of the portal's decision.
+        notice: Notice,
     },
     Failed(Failure),
+    /// "Tra cứu hồ sơ": the reference number to type.
+    Lookup,
+    LookupAnswer {
+        reference: String,
+        result: LookupResult,
+    },
 }
 
 /// The text of an OTP SMS: it holds the code, so it is wiped on drop and
@@ -508,6 +553,9 @@ pub enum Effect {
     FillFromChip(Box<ChipIdentity>),
     /// Seal and store in one transaction, then answer [`Event::Stored`].
     Store(Box<Draft>),
+    /// Look a reference up in the kiosk's records, and at the portal when
+    /// online; answers [`Event::LookedUp`].
+    LookUp(String),
     /// Wipe the session from memory and screen; back to the home screen.
     EndSession,
 }

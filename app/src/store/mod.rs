@@ -186,6 +186,21 @@ pub struct QueueRow {
     pub envelope_bytes: i64,
 }
 
+/// A registration of this kiosk as its reference looks it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalLookup {
+    pub method: String,
+    pub subject: String,
+    pub level: u8,
+    /// `queued`, `delivered`, `activated`, `duplicate`, `rejected`.
+    pub status: String,
+    pub created_at: i64,
+    /// When the portal's answer or last status came, if one came.
+    pub decided_at: Option<i64>,
+    /// The portal's reason, as recorded, for a rejected one.
+    pub rejected_because: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
@@ -395,6 +410,36 @@ impl Store {
     /// findings (page numbers and structure, never a row's content).
     pub fn quick_check(&self) -> Result<Vec<String>, StoreError> {
         quick_check(&self.conn)
+    }
+
+    /// The registration this kiosk made under `reference` (normalised), as
+    /// the citizen's lookup shows it: metadata only.
+    pub fn by_reference(&self, reference: &str) -> Result<Option<LocalLookup>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT r.method, r.subject, r.level, r.status, r.created_at,
+                        COALESCE(r.settled_at,
+                                 (SELECT MAX(a.at) FROM audit a
+                                  WHERE a.registration_id = r.id AND a.event <> ?2)),
+                        (SELECT a.detail FROM audit a
+                         WHERE a.registration_id = r.id AND a.event = 'registration.rejected'
+                         ORDER BY a.seq DESC LIMIT 1)
+                 FROM registrations r WHERE r.reference = ?1",
+                params![reference, audit::EVENT_COMPLETED],
+                |r| {
+                    Ok(LocalLookup {
+                        method: r.get(0)?,
+                        subject: r.get(1)?,
+                        level: r.get(2)?,
+                        status: r.get(3)?,
+                        created_at: r.get(4)?,
+                        decided_at: r.get(5)?,
+                        rejected_because: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Whether a reference number is taken.

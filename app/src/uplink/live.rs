@@ -205,6 +205,12 @@ impl LiveChecks {
         self.ask(self.client.account_exists(identity))
     }
 
+    /// What the portal has under a reference number: `Some(None)` when it
+    /// has nothing, `None` when it cannot be asked.
+    pub fn lookup(&self, reference: &str) -> Option<Option<kiosk_sync::api::LookedUp>> {
+        self.ask(self.client.lookup(reference))
+    }
+
     /// What the BHXH database says of this code, name and date of birth.
     pub fn bhxh(&self, code: &str, full_name: &str, date_of_birth: &str) -> Option<BhxhRecord> {
         let check = kiosk_sync::api::BhxhCheck {

@@ -245,10 +245,15 @@ impl Walker {
     /// Đăng ký, in the walk's language: the switch first when the kiosk
     /// shows another.
     fn register_visit(&self) {
+        self.own_language();
+        self.screen().invoke_register();
+    }
+
+    /// The walk's language chosen on the home screen, as a visitor would.
+    fn own_language(&self) {
         if self.bar().get_language() != self.lang.code() {
             self.bar().invoke_toggle_language();
         }
-        self.screen().invoke_register();
     }
 
     /// Đăng ký → Công dân → `method`.
@@ -271,7 +276,9 @@ impl Walker {
     }
 
     /// OTP, password, result: the tail every phone method shares.
-    fn otp_and_password(&mut self, prefix: &str) -> Result<(), WalkError> {
+    /// The code from the phone, the password, the result and home again;
+    /// answers the reference the registration was given.
+    fn otp_and_password(&mut self, prefix: &str) -> Result<String, WalkError> {
         self.screen().invoke_submit();
         self.snap(&format!("{prefix}-otp"), Page::Otp)?;
         let code = self.read_code();
@@ -284,8 +291,10 @@ impl Walker {
         self.type_keys("@2026");
         self.screen().invoke_submit();
         self.snap(&format!("{prefix}-done"), Page::Done)?;
+        let reference = self.screen().get_reference().to_string();
         self.screen().invoke_submit();
-        self.snap(&format!("{prefix}-home-again"), Page::Home)
+        self.snap(&format!("{prefix}-home-again"), Page::Home)?;
+        Ok(reference)
     }
 }
 

@@ -35,7 +35,17 @@ impl Walker {
         self.type_keys("0912345678");
         self.fill("email", "thuy.nguyen@gmail.com");
         self.snap("mobile-email", Page::Form)?;
-        self.otp_and_password("mobile")?;
+        let reference = self.otp_and_password("mobile")?;
+
+        // Tra cứu hồ sơ: the number on the slip, typed without its "DK-".
+        self.own_language();
+        self.screen().invoke_look_up();
+        self.snap("lookup", Page::Lookup)?;
+        self.type_keys(&reference[3..].replace('-', "").to_lowercase());
+        self.snap("lookup-typed", Page::Lookup)?;
+        self.screen().invoke_submit();
+        self.snap("lookup-answer", Page::LookupAnswer)?;
+        self.screen().invoke_submit();
 
         // The same citizen again: the manual's three ways out.
         self.citizen_chooses("mobile_subscriber");
