@@ -90,6 +90,7 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
     ));
     k.set_reference(view.reference.as_str().into());
     k.set_verification_code(view.verification_code.as_str().into());
+    k.set_step(view.step.as_str().into());
     k.set_card_label(view.card_label.as_str().into());
     k.set_card_enabled(view.card_enabled);
     k.set_card_detail(view.card_detail.as_str().into());

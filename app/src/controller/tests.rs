@@ -507,3 +507,28 @@ fn looking_up_is_offered_while_the_kiosk_takes_no_registration() {
     assert_eq!(rig.c.view().page, Page::Home);
     assert!(!rig.c.has_session());
 }
+
+#[test]
+fn each_page_of_a_method_says_which_step_of_how_many_it_is() {
+    let mut rig = Rig::new(ready());
+    rig.c.on_register();
+    rig.c.on_choose_subject("citizen");
+    assert_eq!(rig.c.view().step, "", "choosing is before the steps");
+    rig.c.on_choose_method("mobile_subscriber");
+    assert_eq!(rig.c.view().step, "Bước 1/4");
+    rig.c.on_cancel();
+    rig.at_otp();
+    assert_eq!(rig.c.view().step, "Bước 2/4");
+    rig.c.on_toggle_language();
+    assert_eq!(rig.c.view().step, "Step 2 of 4");
+    rig.c.on_cancel();
+    // A mobile signature needs the portal.
+    rig.status(Status {
+        online: true,
+        ..ready()
+    });
+    rig.c.on_register();
+    rig.c.on_choose_subject("citizen");
+    rig.c.on_choose_method("sim_signature");
+    assert_eq!(rig.c.view().step, "Bước 1/5");
+}

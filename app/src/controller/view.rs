@@ -86,6 +86,8 @@ pub struct View {
     pub card_enabled: bool,
     /// Under the button: what reading the card does, or why it cannot.
     pub card_detail: String,
+    /// "Bước 2/4": where the citizen is in the method's steps ("" off them).
+    pub step: String,
     /// Seconds until the idle timeout ends the session, once the warning shows.
     pub idle_left: Option<u32>,
     pub status: Status,
@@ -258,7 +260,12 @@ impl Controller {
                     })
                     .collect();
             }
-            Stage::Flow(screen) => self.describe(screen, session, now, &mut view),
+            Stage::Flow(screen) => {
+                self.describe(screen, session, now, &mut view);
+                if let Some((at, of)) = session.method.and_then(|m| step_of(m, screen)) {
+                    view.step = Text::with("Bước {}/{}", [at, of]).render(lang);
+                }
+            }
         }
         view
     }
@@ -279,11 +286,16 @@ impl Controller {
             | Screen::PlaceCard { .. }
             | Screen::ReadingCard
             | Screen::CardRefused(_) => describe_card(screen, lang, view),
-            Screen::Checking => busy(
-                view,
-                t("Đang kiểm tra thông tin…"),
-                t("Vui lòng chờ trong giây lát."),
-            ),
+            Screen::Checking => {
+                busy(
+                    view,
+                    t("Đang kiểm tra thông tin…"),
+                    t("Vui lòng chờ trong giây lát."),
+                );
+                view.lines = vec![t(
+                    "Thường mất vài giây, không quá 10 giây. Khi máy không kết nối được Cổng, việc kiểm tra được làm sau và bạn vẫn đăng ký tiếp được.",
+                )];
+            }
             Screen::Storing => busy(
                 view,
                 t("Đang lưu hồ sơ đăng ký…"),
@@ -294,11 +306,16 @@ impl Controller {
                 t("Đang kiểm tra USB ký số…"),
                 t("Không rút USB ra khỏi máy."),
             ),
-            Screen::SendingOtp { masked_phone } => busy(
-                view,
-                t("Đang gửi mã OTP…"),
-                Text::with("Mã OTP đang được gửi đến số {}.", [masked_phone]).render(lang),
-            ),
+            Screen::SendingOtp { masked_phone } => {
+                busy(
+                    view,
+                    t("Đang gửi mã OTP…"),
+                    Text::with("Mã OTP đang được gửi đến số {}.", [masked_phone]).render(lang),
+                );
+                view.lines = vec![t(
+                    "Máy gửi tin nhắn trong khoảng một phút. Nếu không gửi được, máy sẽ báo và cho gửi lại.",
+                )];
+            }
             Screen::OtpNotSent { failure } => {
                 view.page = Page::OtpNotSent;
                 view.title = t("Chưa gửi được mã OTP");
@@ -323,7 +340,12 @@ impl Controller {
                 .render(lang);
                 let left = (*expires_at - now).whole_seconds().max(0);
                 view.countdown = format!("{}:{:02}", left / 60, left % 60);
-                view.lines = vec![Text::with("Còn {} lần nhập.", [attempts_left]).render(lang)];
+                view.lines = vec![
+                    Text::with("Còn {} lần nhập.", [attempts_left]).render(lang),
+                    t(
+                        "Tin nhắn thường đến trong vòng một phút. Nếu chưa nhận được, chờ đến khi nút “Gửi lại OTP” sáng lên rồi chạm vào đó.",
+                    ),
+                ];
                 let shown = match error {
                     _ if left == 0 => Some(crate::flow::OtpError::Expired.message()),
                     Some(error) => Some(error.message()),
@@ -444,6 +466,9 @@ impl Controller {
                     "Kiểm tra mã dưới đây trùng với mã trên điện thoại, rồi chọn “Xác nhận” và nhập mã PIN của Sim ký số.",
                 );
                 view.verification_code = verification_code.clone();
+                view.lines = vec![t(
+                    "Yêu cầu hết hạn sau 2 phút. Nếu điện thoại không hiện yêu cầu, chọn “Quay lại” rồi gửi lại, hoặc chọn cách đăng ký khác.",
+                )];
             }
             Screen::ConfirmDetails { details, .. } => {
                 view.page = Page::Confirm;
@@ -590,6 +615,56 @@ pub(super) fn busy(view: &mut View, title: String, message: String) {
     view.title = title;
     view.message = message;
     view.keyboard = KeyboardKind::None;
+}
+
+/// Where `screen` stands in `method`'s steps, and how many there are: the
+/// pages the citizen acts on, from the first to the result. A wait between
+/// them, and the pages that end the visit early, are no step.
+fn step_of(method: Method, screen: &Screen) -> Option<(u8, u8)> {
+    use Screen as S;
+    let steps: &[fn(&Screen) -> bool] = match method {
+        // Fill in (the card's pages are part of it), the code from the SMS,
+        // the password, done.
+        Method::MobileSubscriber | Method::Bhxh => &[
+            |s| {
+                matches!(
+                    s,
+                    S::Form
+                        | S::CardKey { .. }
+                        | S::PlaceCard { .. }
+                        | S::ReadingCard
+                        | S::CardRefused(_)
+                )
+            },
+            |s| {
+                matches!(
+                    s,
+                    S::SendingOtp { .. } | S::OtpNotSent { .. } | S::EnterOtp { .. }
+                )
+            },
+            |s| matches!(s, S::Password { .. }),
+            |s| matches!(s, S::Storing | S::Done { .. }),
+        ],
+        // The number, the phone's confirmation, the certificate's details,
+        // the password, done.
+        Method::SimSignature => &[
+            |s| matches!(s, S::Form),
+            |s| matches!(s, S::WaitingForPhone { .. }),
+            |s| matches!(s, S::ConfirmDetails { .. }),
+            |s| matches!(s, S::Password { .. }),
+            |s| matches!(s, S::Storing | S::Done { .. }),
+        ],
+        // The token and its PIN, the certificate's details, the password,
+        // done.
+        Method::UsbToken => &[
+            |s| matches!(s, S::WaitingForToken | S::EnterPin { .. } | S::ProvingToken),
+            |s| matches!(s, S::ConfirmDetails { .. }),
+            |s| matches!(s, S::Password { .. }),
+            |s| matches!(s, S::Storing | S::Done { .. }),
+        ],
+    };
+    let at = steps.iter().position(|is| is(screen))?;
+    Some((at as u8 + 1, steps.len() as u8))
 }
 
 /// The heading of a method's form.
