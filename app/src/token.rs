@@ -54,9 +54,14 @@ pub fn identity(cert: &CertInfo, policy: &Policy, now: OffsetDateTime) -> Certif
     };
     CertifiedIdentity {
         subject,
+        // An organisation's certificate names it in CN too; a person's
+        // name there is its representative's.
         person_name: cert
             .common_name
             .as_deref()
+            .filter(|cn| {
+                subject == SubjectKind::Citizen || cert.organization.as_deref() != Some(*cn)
+            })
             .and_then(|n| PersonName::parse(n, &policy.person).ok()),
         business_name,
         personal_id,

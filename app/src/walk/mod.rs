@@ -275,9 +275,8 @@ impl Walker {
         self.clock.hasten(seconds);
     }
 
-    /// OTP, password, result: the tail every phone method shares.
-    /// The code from the phone, the password, the result and home again;
-    /// answers the reference the registration was given.
+    /// OTP, password, result and home again: the tail every phone method
+    /// shares. Answers the reference the registration was given.
     fn otp_and_password(&mut self, prefix: &str) -> Result<String, WalkError> {
         self.screen().invoke_submit();
         self.snap(&format!("{prefix}-otp"), Page::Otp)?;

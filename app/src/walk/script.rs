@@ -155,11 +155,25 @@ impl Walker {
             self.screen().invoke_submit();
         }
 
-        // A business sees only what is offered to businesses.
+        // A business sees only what is offered to businesses, and signs
+        // with the company's SIM: an organisation certificate, its tax
+        // code, and the company's e-mail.
         self.register_visit();
         self.screen().invoke_choose_subject("business".into());
         self.snap("business-methods", Page::Method)?;
-        self.screen().invoke_cancel();
+        self.screen().invoke_choose_method("sim_signature".into());
+        let request = self.sign_with_phone("0977100200")?;
+        self.demo
+            .answer_signature(&request, PhoneAnswer::Confirm)
+            .map_err(WalkError::Setup)?;
+        self.snap("business-sim-confirm", Page::Confirm)?;
+        self.fill("email", "ketoan@anphu.com.vn");
+        self.screen().invoke_submit();
+        self.snap("business-sim-password", Page::Password)?;
+        self.type_keys("Matkhau@2026⏎Matkhau@2026");
+        self.screen().invoke_submit();
+        self.snap("business-sim-done", Page::Done)?;
+        self.screen().invoke_submit();
 
         // Walking away: the warning, then a wiped kiosk.
         self.citizen_chooses("mobile_subscriber");

@@ -27,8 +27,9 @@ pub struct Fixtures {
 pub struct SignatureUser {
     /// E.164
     pub phone: String,
+    /// The person's name, or the organisation's.
     pub full_name: String,
-    /// `cccd:…` or `cmnd:…`
+    /// `cccd:…` or `cmnd:…`, or `mst:…` for an organisation's SIM.
     pub personal_id: IdentityRef,
 }
 

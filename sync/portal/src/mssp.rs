@@ -3,9 +3,11 @@
 //! subscriber of the fixtures (made at their first signature), and the
 //! signature the SIM would make once its holder confirms on the phone.
 //!
-//! The certificates carry what Vietnamese CAs write: the holder's name in
-//! CN and `CCCD:…`/`CMND:…` in UID; signatures are ECDSA P-256 with SHA-256
-//! as raw `r‖s`, as a SIM answers.
+//! The certificates carry what Vietnamese CAs write: for a person the
+//! name in CN and `CCCD:…`/`CMND:…` in UID; for an organisation its name
+//! in CN and O, `MST:…` in UID and `VATVN-…` in organizationIdentifier
+//! (ETSI EN 319 412-1). Signatures are ECDSA P-256 with SHA-256 as raw
+//! `r‖s`, as a SIM answers.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
@@ -15,6 +17,8 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 
 /// X.500 `uid` (0.9.2342.19200300.100.1.1).
 const UID: [u64; 7] = [0, 9, 2342, 19200300, 100, 1, 1];
+/// X.520 `organizationIdentifier` (2.5.4.97).
+const ORGANIZATION_IDENTIFIER: [u64; 4] = [2, 5, 4, 97];
 const CA_NAME: &str = "MSSP Thử Nghiệm (Cổng DVC tham chiếu)";
 
 fn ca_params() -> CertificateParams {
@@ -71,8 +75,9 @@ impl Mssp {
         &self.ca_pem
     }
 
-    /// A key and certificate for one subscriber: PKCS#8 DER of the key,
-    /// DER of the certificate.
+    /// A key and certificate for one subscriber, a person (`cccd:…`,
+    /// `cmnd:…`) or an organisation (`mst:…`, whose `full_name` is its
+    /// name): PKCS#8 DER of the key, DER of the certificate.
     pub fn issue(&self, full_name: &str, personal_id: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
@@ -89,6 +94,15 @@ impl Mssp {
         params
             .distinguished_name
             .push(DnType::CustomDnType(UID.to_vec()), uid);
+        if let Some(("mst", tax_code)) = personal_id.split_once(':') {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, full_name);
+            params.distinguished_name.push(
+                DnType::CustomDnType(ORGANIZATION_IDENTIFIER.to_vec()),
+                format!("VATVN-{tax_code}"),
+            );
+        }
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,

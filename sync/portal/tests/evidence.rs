@@ -348,6 +348,65 @@ fn a_mobile_signature_registration_needs_the_sims_signature_from_the_portals_own
     assert_eq!(w.levels(), vec![3]);
 }
 
+#[test]
+fn a_business_registers_by_its_sim_with_an_organisation_certificate_naming_its_tax_code() {
+    let mut w = world();
+    let mssp = Mssp::generate().unwrap();
+    w.portal
+        .trust_signature_ca(mssp.ca_pem().as_bytes())
+        .unwrap();
+    let name = "Công ty TNHH Thương mại An Phú";
+    let (key, cert) = mssp.issue(name, "mst:0100047516").unwrap();
+    // What the kiosk reads in it: an organisation, its tax code.
+    let info = kiosk_pki::cert::CertInfo::parse(&cert).unwrap();
+    assert_eq!(info.holder, kiosk_pki::cert::Holder::Organization);
+    assert_eq!(info.organization.as_deref(), Some(name));
+    assert!(
+        info.identifiers
+            .iter()
+            .filter(|i| **i == kiosk_pki::cert::SubjectId::Mst("0100047516".into()))
+            .count()
+            == 2,
+        "MST in UID and organizationIdentifier"
+    );
+    let text = "Dang ky tai khoan Cong dich vu cong. Ma xac nhan: 7310";
+    let business = |tax_code: &str| {
+        edit(mobile("079192004567", "+84977100200"), |p| {
+            p.method = "sim_signature".into();
+            p.subject = "business".into();
+            p.level = 3;
+            p.pending.clear();
+            p.full_name = None;
+            p.personal_id = None;
+            p.personal_id_kind = None;
+            p.date_of_birth = None;
+            p.business_name = Some(name.into());
+            p.tax_code = Some(tax_code.into());
+            p.email = Some("ketoan@anphu.com.vn".into());
+            p.certificate = Some(B64.encode(&cert));
+            p.proof = Some(PossessionProof {
+                challenge: B64.encode(text),
+                signature: B64.encode(Mssp::sign(&key, text.as_bytes()).unwrap()),
+                scheme: "ecdsa".into(),
+            });
+        })
+    };
+    // The certificate names another tax code than the one claimed.
+    assert!(rejected(
+        &w.deliver(business("0100109106")),
+        "names someone other"
+    ));
+    assert_eq!(w.deliver(business("0100047516")), ItemOutcome::Accepted);
+    assert_eq!(w.levels(), vec![3]);
+    assert!(
+        w.portal
+            .account_exists(
+                &kiosk_sync::IdentityRef::new(kiosk_sync::IdentityKind::Mst, "0100047516").unwrap()
+            )
+            .unwrap()
+    );
+}
+
 /// The chip's files as the kiosk seals them, from a card issued (by
 /// `openssl`) to `citizen`, changed by `change` after signing.
 fn chip_of(
