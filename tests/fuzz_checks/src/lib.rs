@@ -221,6 +221,8 @@ pub fn portal_bodies(data: &[u8]) {
     body::<api::SubscriberCheck>(data);
     body::<api::CertificateCheck>(data);
     body::<api::StartSignature>(data);
+    body::<api::LookupQuestion>(data);
+    body::<api::LookupAnswer>(data);
     body::<api::UploadResponse>(data);
     body::<api::StatusResponse>(data);
     body::<kiosk_sync::RegistrationPayload>(data);
@@ -314,6 +316,14 @@ pub fn identifiers(data: &[u8]) {
     let year = 2026;
     if let Ok(id) = PersonalId::parse(&input, rules, year) {
         assert_eq!(PersonalId::parse(id.as_str(), rules, year).ok(), Some(id));
+    }
+    // A reference number: once read, read the same, and always well formed.
+    if let Some(reference) = kiosk_sync::normalise_reference(&input) {
+        assert_eq!(
+            kiosk_sync::normalise_reference(&reference).as_deref(),
+            Some(reference.as_str())
+        );
+        assert_eq!(reference.len(), 12, "{reference}");
     }
     if let Ok(mst) = Mst::parse(&input) {
         assert_eq!(Mst::parse(mst.as_str()).ok(), Some(mst));
