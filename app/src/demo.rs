@@ -41,6 +41,20 @@ use crate::token::TokenService;
 use crate::uplink::{AsyncRuntime, Enrolment, LiveChecks, Uplink};
 use crate::worker::{Backend, Worker};
 
+/// The manual's policy with the demo province's service counters
+/// (`demo_counters.toml`), as its portal would publish them.
+fn demo_policy() -> Result<Policy, String> {
+    #[derive(serde::Deserialize)]
+    struct Counters {
+        counters: Vec<crate::policy::Counter>,
+    }
+    let listed: Counters = toml::from_str(include_str!("demo_counters.toml"))
+        .map_err(|e| format!("demo counters: {e}"))?;
+    let mut policy = Policy::built_in().clone();
+    policy.counters = listed.counters;
+    Ok(policy)
+}
+
 /// A running demo kiosk's devices and portal.
 #[derive(Debug)]
 pub struct Demo {
@@ -97,7 +111,7 @@ impl Demo {
         let sim = Simulator::start(&link).map_err(|e| format!("modem simulator: {e}"))?;
         let modem = ModemService::spawn(ModemConfig::new(Locator::Path(link)));
         modem.wait_for_health(Duration::from_secs(10), |h| h.can_send());
-        let policy = Arc::new(Policy::built_in().clone());
+        let policy = Arc::new(demo_policy()?);
         let uplink = Uplink::new(
             &data_dir.join("kiosk.sqlite3"),
             &keys,

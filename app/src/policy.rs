@@ -34,6 +34,22 @@ pub struct Policy {
     /// Absent from older documents: the defaults apply.
     #[serde(default)]
     pub sync: SyncRules,
+    /// Where a person is served face to face near this kiosk (post
+    /// offices, one-stop offices): shown when an account already exists.
+    /// The province's own list; none in the manual's defaults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counters: Vec<Counter>,
+}
+
+/// A service counter, as the exists page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counter {
+    /// "Bưu điện huyện Kế Sách", "Bộ phận Một cửa UBND xã …".
+    pub name: String,
+    pub address: String,
+    /// "Thứ Hai – Thứ Sáu, 7:30–17:00".
+    pub hours: String,
 }
 
 /// How the kiosk talks to the portal and how long it keeps what it sent.
@@ -297,6 +313,21 @@ impl Policy {
         if o.sms_template.chars().count() > 300 {
             p.push("otp.sms_template must fit in two SMS segments (300 characters)".into());
         }
+        for (i, c) in self.counters.iter().enumerate() {
+            let lengths = [
+                c.name.chars().count(),
+                c.address.chars().count(),
+                c.hours.chars().count(),
+            ];
+            if lengths.contains(&0) || lengths.iter().any(|n| *n > 200) {
+                p.push(format!(
+                    "counters[{i}]: name, address and hours must each be 1 to 200 characters"
+                ));
+            }
+        }
+        if self.counters.len() > 10 {
+            p.push("counters: at most 10 (the exists page shows them all)".into());
+        }
         let s = &self.session;
         if s.idle_timeout_seconds < 30 {
             p.push("session.idle_timeout_seconds must be 30 or more".into());
@@ -523,6 +554,24 @@ mod tests {
             accept_signed(&broken, &key.public_key(), &current),
             Err(PolicyError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn a_provinces_counters_are_data_read_and_written_back() {
+        assert!(Policy::built_in().counters.is_empty());
+        let text = format!(
+            "{}\n[[counters]]\nname = \"Bưu điện huyện Kế Sách\"\naddress = \"Ấp An Phú, TT. Kế Sách, Sóc Trăng\"\nhours = \"Thứ Hai – Thứ Bảy, 7:00–17:00\"\n",
+            Policy::built_in_text()
+        );
+        let p = Policy::from_toml(&text).unwrap();
+        assert_eq!(p.counters.len(), 1);
+        assert_eq!(p.counters[0].name, "Bưu điện huyện Kế Sách");
+        assert_eq!(Policy::from_toml(&p.to_toml()).unwrap(), p);
+        let empty = text.replace("hours = \"Thứ Hai – Thứ Bảy, 7:00–17:00\"", "hours = \"\"");
+        let Err(PolicyError::Invalid(problems)) = Policy::from_toml(&empty) else {
+            panic!("a counter without hours is refused");
+        };
+        assert!(problems[0].starts_with("counters[0]"), "{problems:?}");
     }
 
     #[test]

@@ -61,10 +61,14 @@ fn ready() -> Status {
 
 impl Rig {
     fn new(status: Status) -> Rig {
+        Rig::with_policy(status, Policy::built_in().clone())
+    }
+
+    fn with_policy(status: Status, policy: Policy) -> Rig {
         let script = Rc::new(Script::default());
         let clock = ManualClock::starting_at(T0);
         let c = Controller::new(
-            Arc::new(Policy::built_in().clone()),
+            Arc::new(policy),
             Box::new(Scripted(Rc::clone(&script))),
             Box::new(clock.clone()),
         );
@@ -531,4 +535,40 @@ fn each_page_of_a_method_says_which_step_of_how_many_it_is() {
     rig.c.on_choose_subject("citizen");
     rig.c.on_choose_method("sim_signature");
     assert_eq!(rig.c.view().step, "Bước 1/5");
+}
+
+#[test]
+fn the_exists_page_says_where_the_provinces_counters_are() {
+    let mut policy = Policy::built_in().clone();
+    policy.counters = vec![crate::policy::Counter {
+        name: "Bưu điện huyện Kế Sách".into(),
+        address: "Ấp An Thạnh, thị trấn Kế Sách".into(),
+        hours: "Thứ Hai – Thứ Bảy, 7:00–17:00".into(),
+    }];
+    let mut rig = Rig::with_policy(ready(), policy);
+    let session = rig.mobile_form_submitted();
+    rig.answer(
+        session,
+        Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+    );
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Exists);
+    let counter = view
+        .lines
+        .iter()
+        .position(|l| l.contains("Bưu điện huyện Kế Sách") && l.contains("7:00–17:00"))
+        .expect("the counter is listed");
+    assert!(
+        view.lines[counter - 1].contains("quầy giao dịch"),
+        "under the way out it belongs to: {:?}",
+        view.lines
+    );
+    // Without counters in the policy, the page is as the manual has it.
+    let mut rig = Rig::new(ready());
+    let session = rig.mobile_form_submitted();
+    rig.answer(
+        session,
+        Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+    );
+    assert_eq!(rig.c.view().lines.len(), 4);
 }

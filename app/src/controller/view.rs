@@ -14,7 +14,7 @@ use super::input::Focus;
 use super::session::{Session, Stage};
 use crate::domain::clock::local_date;
 use crate::domain::{Method, PasswordCheck, PasswordRule, SubjectKind};
-use crate::flow::{Field, LookupResult, LookupStatus, Notice, Screen};
+use crate::flow::{Field, LookupResult, LookupStatus, Notice, Screen, WayOut};
 use crate::policy::Unavailable;
 use crate::store::Storage;
 use crate::worker::Status;
@@ -400,7 +400,18 @@ impl Controller {
                 } else {
                     "Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:"
                 });
-                view.lines = ways_out.iter().map(|w| t(w.label())).collect();
+                for way in ways_out {
+                    view.lines.push(t(way.label()));
+                    // Where: the province's counters, from its policy.
+                    if *way == WayOut::RecoverAtCounter {
+                        view.lines.extend(
+                            self.policy
+                                .counters
+                                .iter()
+                                .map(|c| format!("{}: {} ({})", c.name, c.address, c.hours)),
+                        );
+                    }
+                }
                 view.lines.push(t(if business {
                     "Nếu bạn nhập nhầm mã số thuế, chọn “Quay lại” để sửa."
                 } else {
