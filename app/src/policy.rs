@@ -85,6 +85,11 @@ pub struct MethodPolicy {
     /// method does not take the card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chip_level: Option<Level>,
+    /// Whether the registration ends by setting a password. Absent: as the
+    /// manual has it, yes for the methods whose account has no other way
+    /// in, no for the signature methods (the SIM or token is the login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +295,12 @@ impl Policy {
                     method.as_str()
                 ));
             }
+            if m.password == Some(false) && !method.signs() {
+                p.push(format!(
+                    "methods.{}: needs a password (its account has no other way in)",
+                    method.as_str()
+                ));
+            }
             if method == Method::SimSignature && !m.needs_network {
                 p.push("methods.sim_signature: the mobile-signature service is reached through the portal, so needs_network must be true".into());
             }
@@ -396,6 +407,11 @@ impl Policy {
         self.methods
             .get(method.as_str())
             .expect("validated policies have every known method")
+    }
+
+    /// Whether a registration by `method` ends by setting a password.
+    pub fn asks_password(&self, method: Method) -> bool {
+        self.method(method).password.unwrap_or(!method.signs())
     }
 
     /// Whether `method` may be started for `subject` now.

@@ -99,7 +99,7 @@ fn payload(
     id: &str,
     reference: &str,
     created_at: i64,
-    password_hash: &str,
+    password_hash: Option<&str>,
 ) -> RegistrationPayload {
     let a = &draft.applicant;
     RegistrationPayload {
@@ -130,7 +130,7 @@ fn payload(
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
         proof: a.proof.clone(),
         chip: a.chip.clone(),
-        password_hash: password_hash.into(),
+        password_hash: password_hash.map(str::to_string),
     }
 }
 
@@ -149,9 +149,19 @@ impl Completer<'_> {
             reference = new_reference();
         }
         let created_at = now.unix_timestamp();
-        let password_hash = hash_password(draft.password.expose(), self.cost)?;
+        let password_hash = draft
+            .password
+            .as_ref()
+            .map(|p| hash_password(p.expose(), self.cost))
+            .transpose()?;
         let plaintext = {
-            let payload = payload(draft, &id, &reference, created_at, &password_hash);
+            let payload = payload(
+                draft,
+                &id,
+                &reference,
+                created_at,
+                password_hash.as_deref().map(|h| h.as_str()),
+            );
             // One allocation large enough for any payload, so growth leaves
             // no stray copies of the plaintext in freed memory.
             let mut buf = Zeroizing::new(Vec::with_capacity(64 * 1024));

@@ -142,7 +142,7 @@ fn the_portal_opens_the_envelope_and_finds_the_registration_signed_by_this_kiosk
     assert_eq!(payload.date_of_birth.as_deref(), Some("1999-07-14"));
     assert_eq!(payload.phone.as_deref(), Some("+84987654321"));
     assert_eq!(payload.email.as_deref(), Some("xuyen.zqwy@example.vn"));
-    let hash = PasswordHash::new(&payload.password_hash).unwrap();
+    let hash = PasswordHash::new(payload.password_hash.as_deref().unwrap()).unwrap();
     assert_eq!(hash.algorithm.as_str(), "argon2id");
     assert!(
         Argon2::default()

@@ -201,19 +201,13 @@ fn complete(
     token: &TokenRef,
     email: &str,
 ) -> Screen {
+    // As the manual has it, "Đăng ký" after the details ends it: the
+    // token is the login, no password.
     kiosk.run(
         reg,
         token,
         Event::DetailsConfirmed {
             email: Zeroizing::new(email.to_string()),
-        },
-    );
-    kiosk.run(
-        reg,
-        token,
-        Event::PasswordSubmitted {
-            first: Zeroizing::new("Matkhau@2026".into()),
-            confirm: Zeroizing::new("Matkhau@2026".into()),
         },
     )
 }

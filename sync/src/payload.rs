@@ -4,13 +4,16 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// The `schema` value of this version of the payload. Version 2 added
-/// [`RegistrationPayload::proof`], version 3 [`RegistrationPayload::chip`];
-/// a portal reads all three.
-pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/3";
+/// [`RegistrationPayload::proof`], version 3 [`RegistrationPayload::chip`],
+/// version 4 let [`RegistrationPayload::password_hash`] be absent (a
+/// signature method whose SIM or token is the login); a portal reads all
+/// four.
+pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/4";
 /// Every version a portal reads, oldest first.
-pub const PAYLOAD_SCHEMAS: [&str; 3] = [
+pub const PAYLOAD_SCHEMAS: [&str; 4] = [
     "vn-dvc-kiosk/registration/1",
     "vn-dvc-kiosk/registration/2",
+    "vn-dvc-kiosk/registration/3",
     PAYLOAD_SCHEMA,
 ];
 
@@ -136,8 +139,10 @@ pub struct RegistrationPayload {
     /// The chip of the citizen's CCCD card, when it gave the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chip: Option<ChipEvidence>,
-    /// Argon2id in PHC string format.
-    pub password_hash: String,
+    /// Argon2id in PHC string format; absent when the method's SIM or
+    /// token is the account's login and no password was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
 }
 
 impl std::fmt::Debug for RegistrationPayload {

@@ -262,7 +262,10 @@ impl Controller {
             }
             Stage::Flow(screen) => {
                 self.describe(screen, session, now, &mut view);
-                if let Some((at, of)) = session.method.and_then(|m| step_of(m, screen)) {
+                let step = session
+                    .method
+                    .and_then(|m| step_of(m, screen, self.policy.asks_password(m)));
+                if let Some((at, of)) = step {
                     view.step = Text::with("Bước {}/{}", [at, of]).render(lang);
                 }
             }
@@ -498,6 +501,7 @@ impl Controller {
                 level,
                 pending,
                 notice,
+                password,
             } => {
                 view.page = Page::Done;
                 view.title = t("Đã ghi nhận đăng ký");
@@ -537,10 +541,17 @@ impl Controller {
                         "Để biết kết quả, chọn “Tra cứu hồ sơ” trên màn hình đầu của máy và nhập mã hồ sơ.",
                     ),
                 });
-                view.lines.push(t(if business {
-                    "Khi tài khoản được kích hoạt, đăng nhập bằng mã số thuế và mật khẩu vừa đặt."
-                } else {
-                    "Khi tài khoản được kích hoạt, đăng nhập bằng số định danh và mật khẩu vừa đặt."
+                view.lines.push(t(match (password, session.method) {
+                    (false, Some(Method::SimSignature)) => {
+                        "Khi tài khoản được kích hoạt, đăng nhập bằng Sim ký số vừa dùng."
+                    }
+                    (false, _) => "Khi tài khoản được kích hoạt, đăng nhập bằng USB ký số vừa dùng.",
+                    (true, _) if business => {
+                        "Khi tài khoản được kích hoạt, đăng nhập bằng mã số thuế và mật khẩu vừa đặt."
+                    }
+                    (true, _) => {
+                        "Khi tài khoản được kích hoạt, đăng nhập bằng số định danh và mật khẩu vừa đặt."
+                    }
                 }));
                 view.lines
                     .push(t("Ghi lại mã hồ sơ để tra cứu hoặc hỏi tại quầy."));
@@ -629,14 +640,15 @@ pub(super) fn busy(view: &mut View, title: String, message: String) {
 }
 
 /// Where `screen` stands in `method`'s steps, and how many there are: the
-/// pages the citizen acts on, from the first to the result. A wait between
-/// them, and the pages that end the visit early, are no step.
-fn step_of(method: Method, screen: &Screen) -> Option<(u8, u8)> {
+/// pages the citizen acts on, from the first to the result, the password's
+/// only when the policy asks one. A wait between them, and the pages that
+/// end the visit early, are no step.
+fn step_of(method: Method, screen: &Screen, password: bool) -> Option<(u8, u8)> {
     use Screen as S;
-    let steps: &[fn(&Screen) -> bool] = match method {
+    let mut steps: Vec<fn(&Screen) -> bool> = match method {
         // Fill in (the card's pages are part of it), the code from the SMS,
         // the password, done.
-        Method::MobileSubscriber | Method::Bhxh => &[
+        Method::MobileSubscriber | Method::Bhxh => vec![
             |s| {
                 matches!(
                     s,
@@ -658,7 +670,7 @@ fn step_of(method: Method, screen: &Screen) -> Option<(u8, u8)> {
         ],
         // The number, the phone's confirmation, the certificate's details,
         // the password, done.
-        Method::SimSignature => &[
+        Method::SimSignature => vec![
             |s| matches!(s, S::Form),
             |s| matches!(s, S::WaitingForPhone { .. }),
             |s| matches!(s, S::ConfirmDetails { .. }),
@@ -667,13 +679,16 @@ fn step_of(method: Method, screen: &Screen) -> Option<(u8, u8)> {
         ],
         // The token and its PIN, the certificate's details, the password,
         // done.
-        Method::UsbToken => &[
+        Method::UsbToken => vec![
             |s| matches!(s, S::WaitingForToken | S::EnterPin { .. } | S::ProvingToken),
             |s| matches!(s, S::ConfirmDetails { .. }),
             |s| matches!(s, S::Password { .. }),
             |s| matches!(s, S::Storing | S::Done { .. }),
         ],
     };
+    if !password {
+        steps.retain(|is| !is(&S::Password { failing: vec![] }));
+    }
     let at = steps.iter().position(|is| is(screen))?;
     Some((at as u8 + 1, steps.len() as u8))
 }

@@ -83,6 +83,12 @@ impl Method {
         Method::ALL.into_iter().find(|m| m.as_str() == text)
     }
 
+    /// Whether the applicant proves themselves with a signing certificate
+    /// (a SIM or a USB token), which is also how they log in.
+    pub fn signs(&self) -> bool {
+        matches!(self, Method::SimSignature | Method::UsbToken)
+    }
+
     /// The Vietnamese wording; the catalogue has the others.
     pub fn label(&self) -> &'static str {
         match self {

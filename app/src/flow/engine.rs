@@ -276,28 +276,7 @@ impl<M: MethodFlow> Registration<M> {
 
             (S::Password(who), Event::PasswordSubmitted { first, confirm }) => {
                 match Password::new(&first, &confirm, &self.policy.password) {
-                    Ok(password) => {
-                        let who = *who;
-                        self.pending.sort();
-                        self.pending.dedup();
-                        self.notice = Notice::of(&who.applicant);
-                        let draft = Draft {
-                            method: M::METHOD,
-                            subject: self.subject,
-                            level: self.level,
-                            pending: self.pending.clone(),
-                            identity: who.key,
-                            applicant: who.applicant,
-                            password,
-                        };
-                        Ok((
-                            S::Storing,
-                            vec![
-                                Effect::Show(Screen::Storing),
-                                Effect::Store(Box::new(draft)),
-                            ],
-                        ))
-                    }
+                    Ok(password) => Ok(self.store(*who, Some(password))),
                     Err(error) => {
                         let failing = match &error {
                             PasswordError::Rules(check) => check.failing.clone(),
@@ -322,6 +301,7 @@ impl<M: MethodFlow> Registration<M> {
                     level: self.level,
                     pending: self.pending.clone(),
                     notice: self.notice.clone(),
+                    password: self.policy.asks_password(M::METHOD),
                 })],
             )),
             (S::Storing, Event::StoreFailed(StoreProblem::Failed)) => {
@@ -410,9 +390,40 @@ impl<M: MethodFlow> Registration<M> {
         }
         if M::USES_OTP {
             self.send_otp(who, now, rng)
-        } else {
+        } else if self.policy.asks_password(M::METHOD) {
             password_step(who)
+        } else {
+            // The manual's signature methods end at "Đăng ký": the SIM or
+            // the token is how the account is entered.
+            self.store(*who, None)
         }
+    }
+
+    /// Everything is known and checked: seal and store it.
+    fn store(
+        &mut self,
+        who: Identified,
+        password: Option<Password>,
+    ) -> (Stage<M::State>, Vec<Effect>) {
+        self.pending.sort();
+        self.pending.dedup();
+        self.notice = Notice::of(&who.applicant);
+        let draft = Draft {
+            method: M::METHOD,
+            subject: self.subject,
+            level: self.level,
+            pending: self.pending.clone(),
+            identity: who.key,
+            applicant: who.applicant,
+            password,
+        };
+        (
+            Stage::Storing,
+            vec![
+                Effect::Show(Screen::Storing),
+                Effect::Store(Box::new(draft)),
+            ],
+        )
     }
 
     fn send_otp<R: CryptoRng + ?Sized>(

@@ -242,7 +242,7 @@ fn mobile_subscriber_happy_path_stores_a_sealed_draft() {
         draft.applicant.phone.as_ref().unwrap().e164(),
         "+84912345678"
     );
-    assert_eq!(draft.password.expose(), "Matkhau@2026");
+    assert_eq!(draft.password.as_ref().unwrap().expose(), "Matkhau@2026");
     run.refuse(Event::Cancel);
     run.send(Event::Stored {
         reference: "QN-7K2M-9XQ4".into(),
@@ -254,6 +254,7 @@ fn mobile_subscriber_happy_path_stores_a_sealed_draft() {
             level: Level::ONE,
             pending: vec![],
             notice: Notice::Sms("091****678".into()),
+            password: true,
         }
     );
     assert!(matches!(run.send(Event::Finish)[..], [Effect::EndSession]));
@@ -793,10 +794,11 @@ fn usb_token_wrong_pin_then_right_pin_completes_at_level_3_pending_revocation() 
     run.send(Event::DuplicateChecked(
         DuplicateOutcome::CheckedLocallyOnly,
     ));
-    // No OTP for signature methods: straight to the password.
-    assert_eq!(run.reg.step(), "password");
-    run.password("Matkhau@2026", "Matkhau@2026");
+    // No OTP for signature methods, and, as the manual has it, no
+    // password: the token is the login. Straight to storing.
+    assert_eq!(run.reg.step(), "storing");
     let draft = run.draft();
+    assert!(draft.password.is_none());
     assert_eq!(draft.level, Level::THREE);
     assert_eq!(
         draft.pending,
@@ -820,7 +822,6 @@ fn a_certificate_the_portal_just_found_unrevoked_leaves_no_revocation_check_pend
         email: Zeroizing::new(String::new()),
     });
     run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
-    run.password("Matkhau@2026", "Matkhau@2026");
     let draft = run.draft();
     assert_eq!(draft.level, Level::THREE);
     assert!(
@@ -935,8 +936,8 @@ fn sim_signature_shows_the_verification_code_and_completes_at_level_3() {
         email: Zeroizing::new("thuy@gmail.com".to_string()),
     });
     run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
-    run.password("Matkhau@2026", "Matkhau@2026");
     let draft = run.draft();
+    assert!(draft.password.is_none(), "the SIM is the login");
     assert_eq!((draft.level, draft.pending.len()), (Level::THREE, 0));
     assert_eq!(draft.applicant.phone.unwrap().e164(), "+84983111222");
 }
@@ -1018,7 +1019,6 @@ fn events_and_effects_never_print_what_was_typed() {
         email: Zeroizing::new(String::new()),
     });
     token.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
-    token.password("Matkhau@2026", "Matkhau@2026");
     let shown = format!("{:?}", token.draft());
     assert!(shown.contains("certificate_bytes: Some(2)"), "{shown}");
     assert!(
@@ -1240,4 +1240,35 @@ fn a_registration_waiting_at_this_kiosk_is_not_an_account() {
         "no code for a registration already made"
     );
     assert!(matches!(run.send(Event::Finish)[..], [Effect::EndSession]));
+}
+
+#[test]
+fn whether_a_signature_method_asks_a_password_is_policy() {
+    let mut policy = Policy::built_in().clone();
+    assert!(!policy.asks_password(Method::SimSignature));
+    assert!(policy.asks_password(Method::MobileSubscriber));
+    policy.methods.get_mut("usb_token").unwrap().password = Some(true);
+    let mut run = Run::with_policy(policy, Method::UsbToken, SubjectKind::Citizen, true);
+    run.send(Event::TokenInserted);
+    run.send(Event::PinEntered(Pin::new("1234").unwrap()));
+    run.send(Event::TokenAnswered(TokenOutcome::Proven(
+        citizen_certificate(),
+    )));
+    run.send(Event::DetailsConfirmed {
+        email: Zeroizing::new(String::new()),
+    });
+    run.send(Event::DuplicateChecked(DuplicateOutcome::NoAccount));
+    assert_eq!(run.reg.step(), "password");
+    run.password("Matkhau@2026", "Matkhau@2026");
+    run.send(Event::Stored {
+        reference: "DK-0000-0001".into(),
+    });
+    assert!(matches!(run.screen(), Screen::Done { password: true, .. }));
+    // A method with no other way in cannot be told to skip it.
+    let text = Policy::built_in_text().replacen(
+        "[methods.bhxh]                # Mã số BHXH — mức 2 khi khớp CSDL BHXH",
+        "[methods.bhxh]\npassword = false",
+        1,
+    );
+    assert!(Policy::from_toml(&text).is_err());
 }

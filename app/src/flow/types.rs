@@ -218,7 +218,9 @@ pub struct Draft {
     pub pending: Vec<PendingCheck>,
     pub identity: IdentityKey,
     pub applicant: Applicant,
-    pub password: Password,
+    /// `None` where the policy asks no password (the signature methods,
+    /// as the manual has them).
+    pub password: Option<Password>,
 }
 
 /// How the applicant hears of the portal's decision: what the last page
@@ -480,6 +482,8 @@ pub enum Screen {
         pending: Vec<PendingCheck>,
         /// How the applicant hears of the portal's decision.
         notice: Notice,
+        /// A password was set (else the SIM or token is the login).
+        password: bool,
     },
     Failed(Failure),
     /// "Tra cứu hồ sơ": the reference number to type.

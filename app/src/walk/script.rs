@@ -121,9 +121,7 @@ impl Walker {
             .map_err(WalkError::Setup)?;
         self.snap("sim-confirm", Page::Confirm)?;
         self.fill("email", "thuy.tran@gmail.com");
-        self.screen().invoke_submit();
-        self.snap("sim-password", Page::Password)?;
-        self.type_keys("Matkhau@2026⏎Matkhau@2026");
+        // "Đăng ký" ends it, as in the manual: the SIM is the login.
         self.screen().invoke_submit();
         self.snap("sim-done", Page::Done)?;
         self.screen().invoke_submit();
@@ -148,9 +146,6 @@ impl Walker {
             self.screen().invoke_submit();
             self.snap("token-confirm", Page::Confirm)?;
             self.screen().invoke_submit();
-            self.snap("token-password", Page::Password)?;
-            self.type_keys("Matkhau@2026⏎Matkhau@2026");
-            self.screen().invoke_submit();
             self.snap("token-done", Page::Done)?;
             self.screen().invoke_submit();
         }
@@ -168,9 +163,6 @@ impl Walker {
             .map_err(WalkError::Setup)?;
         self.snap("business-sim-confirm", Page::Confirm)?;
         self.fill("email", "ketoan@anphu.com.vn");
-        self.screen().invoke_submit();
-        self.snap("business-sim-password", Page::Password)?;
-        self.type_keys("Matkhau@2026⏎Matkhau@2026");
         self.screen().invoke_submit();
         self.snap("business-sim-done", Page::Done)?;
         self.screen().invoke_submit();

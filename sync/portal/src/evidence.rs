@@ -364,6 +364,13 @@ pub(crate) fn decide(
             "the method is not offered to this kind of applicant".into(),
         ));
     }
+    // The signature methods' SIM or token is their login; every other
+    // account is entered with the password set at the kiosk.
+    if p.password_hash.is_none() && !matches!(p.method.as_str(), "sim_signature" | "usb_token") {
+        return Ok(Reject(
+            "no password for an account with no other way in".into(),
+        ));
+    }
     let Some(claimed) = claimed_identity(p) else {
         return Ok(Reject("no identity to open an account for".into()));
     };

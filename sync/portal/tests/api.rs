@@ -96,7 +96,7 @@ impl Rig {
             certificate: None,
             proof: None,
             chip: None,
-            password_hash: "$argon2id$v=19$…".into(),
+            password_hash: Some("$argon2id$v=19$…".into()),
         };
         seal(
             &serde_json::to_vec(&payload).unwrap(),

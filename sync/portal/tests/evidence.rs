@@ -69,7 +69,7 @@ fn mobile(person: &str, phone: &str) -> RegistrationPayload {
         certificate: None,
         proof: None,
         chip: None,
-        password_hash: "$argon2id$v=19$…".into(),
+        password_hash: Some("$argon2id$v=19$…".into()),
     }
 }
 
@@ -349,6 +349,16 @@ fn a_mobile_signature_registration_needs_the_sims_signature_from_the_portals_own
 }
 
 #[test]
+fn an_account_with_no_other_way_in_needs_its_password() {
+    let mut w = world();
+    let none = edit(mobile("079192004567", "+84987654321"), |p| {
+        p.password_hash = None;
+    });
+    assert!(rejected(&w.deliver(none), "no password"));
+    assert_eq!(w.levels(), Vec::<i64>::new());
+}
+
+#[test]
 fn a_business_registers_by_its_sim_with_an_organisation_certificate_naming_its_tax_code() {
     let mut w = world();
     let mssp = Mssp::generate().unwrap();
@@ -383,6 +393,8 @@ fn a_business_registers_by_its_sim_with_an_organisation_certificate_naming_its_t
             p.business_name = Some(name.into());
             p.tax_code = Some(tax_code.into());
             p.email = Some("ketoan@anphu.com.vn".into());
+            // The SIM is the login: no password, as in the manual.
+            p.password_hash = None;
             p.certificate = Some(B64.encode(&cert));
             p.proof = Some(PossessionProof {
                 challenge: B64.encode(text),

@@ -88,7 +88,7 @@ fn envelope(n: usize, kiosk: &DeviceKey, sealing: &PortalPublicKey) -> Envelope 
         certificate: None,
         proof: None,
         chip: None,
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
     };
     seal(
         &serde_json::to_vec(&payload).unwrap(),
