@@ -24,7 +24,7 @@ use kiosk_hal::card::sim::vpcd::Placed;
 use kiosk_hal::modem::sim::Simulator;
 use kiosk_sync::{Envelope, RegistrationPayload};
 use kiosk_ui::Page;
-use support::{FAST_HASH, Fixture, ModemRig, all_bytes, contains};
+use support::{Fixture, ModemRig, all_bytes, contains};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -76,18 +76,10 @@ fn kiosk() -> Kiosk {
     } = Fixture::new();
     let policy = Arc::new(Policy::built_in().clone());
     let backend = Backend {
-        store,
-        keys,
-        portal: portal.public_key(),
-        cost: FAST_HASH,
         policy: Arc::clone(&policy),
         modem: Some(Box::new(service)),
-        token_reader: false,
-        clock: OffsetDateTime::now_utc,
-        uplink: None,
-        live: None,
-        tokens: None,
         cards: Some(CardService::start(pki().1.csca_dir())),
+        ..support::bare_backend(store, keys, portal.public_key())
     };
     let clock = ManualClock::starting_at(T0);
     let mut controller = Controller::new(policy, Box::new(Worker::spawn(backend)), Box::new(clock));

@@ -15,10 +15,9 @@ use kiosk::controller::Controller;
 use kiosk::domain::clock::SystemClock;
 use kiosk::policy::Policy;
 use kiosk::store::{Storage, Store, StoreError};
-use kiosk::worker::{Backend, Worker};
+use kiosk::worker::Worker;
 use kiosk_sync::Envelope;
-use support::{FAST_HASH, Fixture, Person};
-use time::OffsetDateTime;
+use support::{Fixture, Person};
 use time::macros::datetime;
 
 const REGISTRATIONS: usize = 300;
@@ -112,20 +111,11 @@ fn a_damaged_page_is_found_at_start_and_salvage_keeps_every_readable_registratio
     assert_eq!(std::fs::read(&db).unwrap(), damaged, "nothing was written");
 
     // The kiosk on it: up, but taking no registration, and saying why.
-    let backend = Backend {
-        store: Store::out_of_service(why).unwrap(),
+    let backend = support::bare_backend(
+        Store::out_of_service(why).unwrap(),
         keys,
-        portal: portal.public_key(),
-        cost: FAST_HASH,
-        policy: Arc::new(Policy::built_in().clone()),
-        modem: None,
-        token_reader: false,
-        clock: OffsetDateTime::now_utc,
-        uplink: None,
-        live: None,
-        tokens: None,
-        cards: None,
-    };
+        portal.public_key(),
+    );
     let mut controller = Controller::new(
         Arc::new(Policy::built_in().clone()),
         Box::new(Worker::spawn(backend)),

@@ -13,7 +13,7 @@ use kiosk::domain::clock::ManualClock;
 use kiosk::policy::Policy;
 use kiosk::worker::{Backend, Worker};
 use kiosk_hal::modem::sim::Simulator;
-use support::{FAST_HASH, Fixture, ModemRig, SmallDisk};
+use support::{Fixture, ModemRig, SmallDisk};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -54,18 +54,10 @@ fn kiosk_with(data: tempfile::TempDir, cards: Option<kiosk::card::CardService>) 
     } = Fixture::in_dir(data);
     let policy = Arc::new(Policy::built_in().clone());
     let backend = Backend {
-        store,
-        keys,
-        portal: portal.public_key(),
-        cost: FAST_HASH,
         policy: Arc::clone(&policy),
         modem: Some(Box::new(service)),
-        token_reader: false,
-        clock: OffsetDateTime::now_utc,
-        uplink: None,
-        live: None,
-        tokens: None,
         cards,
+        ..support::bare_backend(store, keys, portal.public_key())
     };
     let runtime = Box::new(Worker::spawn(backend));
     let clock = ManualClock::starting_at(T0);

@@ -454,18 +454,15 @@ fn online_backend(
         kiosk::uplink::LiveChecks::new(&k.keys, &enrolment, rt.handle().clone(), up.handle())
             .unwrap();
     let backend = kiosk::worker::Backend {
-        store: kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap(),
-        keys: kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap(),
-        portal: k.portal.public_key(),
-        cost: support::FAST_HASH,
-        policy: Arc::new(Policy::built_in().clone()),
-        modem: None,
         token_reader: tokens.is_some(),
-        clock: OffsetDateTime::now_utc,
         uplink: Some(up.handle()),
         live: Some(live),
         tokens,
-        cards: None,
+        ..support::bare_backend(
+            kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap(),
+            kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap(),
+            k.portal.public_key(),
+        )
     };
     (backend, up)
 }
@@ -655,20 +652,11 @@ fn a_reference_is_found_here_while_queued_and_anywhere_once_the_portal_has_it() 
         other => panic!("{other:?}"),
     };
     // The kiosk that made them answers from its records, offline too.
-    let mut here = kiosk::worker::Backend {
-        store: kiosk::store::Store::open(&made_here.dir.path().join("kiosk.sqlite3")).unwrap(),
-        keys: kiosk::keys::Keyring::open_or_create(&made_here.dir.path().join("keys")).unwrap(),
-        portal: made_here.portal.public_key(),
-        cost: support::FAST_HASH,
-        policy: Arc::new(Policy::built_in().clone()),
-        modem: None,
-        token_reader: false,
-        clock: OffsetDateTime::now_utc,
-        uplink: None,
-        live: None,
-        tokens: None,
-        cards: None,
-    };
+    let mut here = support::bare_backend(
+        kiosk::store::Store::open(&made_here.dir.path().join("kiosk.sqlite3")).unwrap(),
+        kiosk::keys::Keyring::open_or_create(&made_here.dir.path().join("keys")).unwrap(),
+        made_here.portal.public_key(),
+    );
     let LookupResult::Found(found) = look(&mut here, &references[0]) else {
         panic!("its own registration is found");
     };

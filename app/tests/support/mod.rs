@@ -30,6 +30,30 @@ pub fn mobile_draft(person: &Person<'_>, now: OffsetDateTime, seed: u64) -> Draf
         .unwrap()
 }
 
+/// The worker's backend on `store` and `keys`, sealing to `portal`, with
+/// the built-in policy and nothing else: no modem, portal, token or card
+/// reader. Tests add what they need with struct update syntax.
+pub fn bare_backend(
+    store: kiosk::store::Store,
+    keys: kiosk::keys::Keyring,
+    portal: kiosk_sync::PortalPublicKey,
+) -> kiosk::worker::Backend {
+    kiosk::worker::Backend {
+        store,
+        keys,
+        portal,
+        cost: FAST_HASH,
+        policy: Arc::new(Policy::built_in().clone()),
+        modem: None,
+        token_reader: false,
+        clock: OffsetDateTime::now_utc,
+        uplink: None,
+        live: None,
+        tokens: None,
+        cards: None,
+    }
+}
+
 /// All bytes of every file under `dir`.
 pub fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
