@@ -15,7 +15,7 @@ use kiosk::demo::Demo;
 use kiosk::domain::clock::HastenedClock;
 use kiosk::gui;
 use kiosk_ui::{KioskKeys, KioskScreen, KioskWindow, Page};
-use slint::platform::PointerEventButton;
+use slint::platform::{Key, PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, Model as _};
 
 struct Touch {
@@ -92,6 +92,18 @@ impl Touch {
                     )
                 });
             key.mock_single_click(PointerEventButton::Left);
+        }
+        self.settle();
+    }
+
+    /// Types on a physical keyboard (or a barcode scanner, which is one):
+    /// a key pressed and released for each character.
+    fn keyboard(&self, keys: &str) {
+        for c in keys.chars() {
+            let text = slint::SharedString::from(c.to_string());
+            let window = self.ui.window();
+            window.dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
+            window.dispatch_event(WindowEvent::KeyReleased { text });
         }
         self.settle();
     }
@@ -470,4 +482,35 @@ fn a_citizen_registers_by_touch_with_each_method() {
     t.tap("Cancel");
     t.expect(Page::Home);
     assert!(t.find("Đăng ký").is_some() && t.find("English").is_some());
+
+    // At a counter, a whole registration typed on a physical keyboard:
+    // Telex for the name, Tab and Enter to move on, Backspace to correct.
+    let (tab, enter, backspace) = (
+        char::from(Key::Tab),
+        char::from(Key::Return),
+        char::from(Key::Backspace),
+    );
+    t.tap("Đăng ký");
+    t.tap("Công dân");
+    t.tap("Thuê bao di động");
+    t.expect(Page::Form);
+    t.keyboard(&format!(
+        "nguyeenx thij lan{tab}051190000123{tab}15081991{backspace}0{tab}0968000123"
+    ));
+    let value = |label: &str| {
+        t.find(label)
+            .and_then(|e| e.accessible_value())
+            .unwrap_or_default()
+    };
+    assert_eq!(value("Họ và tên"), "Nguyễn Thị Lan");
+    assert_eq!(value("Ngày sinh"), "15/08/1990");
+    // Enter: on to the e-mail, then (the last field) Đăng ký.
+    t.keyboard(&format!("{enter}{enter}"));
+    t.expect(Page::Otp);
+    let code = t.demo.last_code(digits).expect("the phone got the code");
+    t.keyboard(&format!("{code}{enter}"));
+    t.expect(Page::Password);
+    t.keyboard(&format!("Matkhau@2026{tab}Matkhau@2026{enter}"));
+    let result = t.done();
+    assert!(result.contains("mức 1"), "{result}");
 }

@@ -108,6 +108,9 @@ pub fn field_id(field: Field) -> &'static str {
 /// The key that respells the name's last word (`.slint` sends the same).
 const RESPELL: &str = "⇄";
 
+/// Tab on a physical keyboard: the next field, never the page's button.
+const TAB: &str = "⇥";
+
 impl Controller {
     /// A field was touched: it gets the keyboard. Leaving a field checks it.
     pub fn on_focus(&mut self, id: &str) {
@@ -149,6 +152,18 @@ impl Controller {
         self.touch();
         if key == "⏎" {
             self.next_field_or_submit();
+            return;
+        }
+        if key == TAB {
+            self.next_field();
+            return;
+        }
+        // A physical keyboard's arrows, function keys and the like arrive
+        // as private-use characters: none is text.
+        if key
+            .chars()
+            .any(|c| ('\u{e000}'..='\u{f8ff}').contains(&c) || c.is_control())
+        {
             return;
         }
         let policy = Arc::clone(&self.policy);
@@ -235,8 +250,16 @@ impl Controller {
     }
 
     pub(super) fn next_field_or_submit(&mut self) {
+        if !self.next_field() {
+            self.on_submit();
+        }
+    }
+
+    /// Moves the keyboard to the page's next open field; `false` when the
+    /// focused one is the last.
+    fn next_field(&mut self) -> bool {
         let Some(session) = self.session.as_ref() else {
-            return;
+            return false;
         };
         let inputs = session.inputs();
         let at = inputs.iter().position(|(f, _)| Some(*f) == session.focus);
@@ -245,8 +268,9 @@ impl Controller {
             Some((next, _)) => {
                 let id = next.id();
                 self.on_focus(id);
+                true
             }
-            None => self.on_submit(),
+            None => false,
         }
     }
 }

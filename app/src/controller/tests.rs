@@ -574,3 +574,43 @@ fn the_exists_page_says_where_the_provinces_counters_are() {
     );
     assert_eq!(rig.c.view().lines.len(), 4);
 }
+
+#[test]
+fn tab_moves_on_without_submitting_and_a_keyboards_other_keys_type_nothing() {
+    let mut rig = Rig::new(ready());
+    rig.c.on_register();
+    rig.c.on_choose_subject("citizen");
+    rig.c.on_choose_method("mobile_subscriber");
+    rig.effects();
+    let focused = |rig: &Rig| {
+        rig.c
+            .view()
+            .fields
+            .into_iter()
+            .find(|f| f.focused)
+            .map(|f| f.id)
+    };
+    assert_eq!(focused(&rig).as_deref(), Some("full_name"));
+    // An arrow key (a private-use character) and Escape type nothing.
+    rig.c.on_key("\u{F702}");
+    rig.c.on_key("\u{1b}");
+    rig.c.on_focus("email");
+    rig.c.on_key("\u{F703}");
+    assert_eq!(
+        rig.c
+            .view()
+            .fields
+            .iter()
+            .find(|f| f.id == "email")
+            .unwrap()
+            .value,
+        ""
+    );
+    // Tab on the last field stays there: only Enter submits.
+    rig.c.on_key("⇥");
+    assert_eq!(focused(&rig).as_deref(), Some("email"));
+    assert!(rig.effects().is_empty(), "nothing was submitted");
+    rig.c.on_focus("full_name");
+    rig.c.on_key("⇥");
+    assert_eq!(focused(&rig).as_deref(), Some("personal_id"));
+}
