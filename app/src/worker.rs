@@ -319,6 +319,12 @@ impl Backend {
         let now = (self.clock)();
         Some(match effect {
             Effect::CheckDuplicate(keys) => Event::DuplicateChecked(self.check_duplicate(&keys)),
+            Effect::RequestHandoff(key) => Event::HandoffIssued(
+                self.live
+                    .as_ref()
+                    .and_then(|l| l.handoff(&key.reference()))
+                    .flatten(),
+            ),
             Effect::LookUp(reference) => Event::LookedUp {
                 result: self.look_up(&reference),
                 reference,

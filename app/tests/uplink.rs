@@ -692,10 +692,32 @@ fn a_reference_is_found_here_while_queued_and_anywhere_once_the_portal_has_it() 
         assert!(told.iter().any(|m| m.text.contains(reference)), "{told:?}");
     }
 
+    // Someone whose account exists is given a code for the counter, which
+    // finds the account there.
+    let policy = Policy::built_in();
+    let id = kiosk::domain::PersonalId::parse("051190000001", &policy.identifiers, 2026).unwrap();
+    let Some(Event::HandoffIssued(Some(code))) =
+        other.run(Effect::RequestHandoff(kiosk::flow::IdentityKey::Person(id)))
+    else {
+        panic!("a code for an account that exists");
+    };
+    let found = rig
+        .shared
+        .portal()
+        .handoff(&code, kiosk_portal::server::now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.identity, "cccd:051190000001");
+
     // The other kiosk, offline: it cannot know, and says so.
     other.live = None;
     assert_eq!(
         look(&mut other, &references[0]),
         LookupResult::NotHereOffline
     );
+    let id = kiosk::domain::PersonalId::parse("051190000001", &policy.identifiers, 2026).unwrap();
+    assert!(matches!(
+        other.run(Effect::RequestHandoff(kiosk::flow::IdentityKey::Person(id))),
+        Some(Event::HandoffIssued(None))
+    ));
 }

@@ -247,6 +247,26 @@ pub struct DuplicateAnswer {
     pub account_exists: bool,
 }
 
+/// `POST /v1/handoffs`: a code a counter clerk looks an existing account
+/// up by, for its holder who cannot get in. The code points at the
+/// account; the clerk still proves the person (the ID card's chip).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffRequest {
+    /// `cccd:…`, `cmnd:…` or `mst:…`
+    pub identity: IdentityRef,
+}
+
+/// The code (`HD-XXXX-XXXX`) and until when it works; none when the
+/// portal has no account for the identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffAnswer {
+    pub code: Option<String>,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
 /// `POST /v1/lookup`: what became of a registration, by the reference
 /// number (`DK-XXXX-XXXX`) its citizen was given at any kiosk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -622,6 +642,7 @@ mod tests {
 }
 
 opaque_debug!(
+    HandoffRequest,
     DuplicateCheck,
     BhxhCheck,
     BhxhAnswer,

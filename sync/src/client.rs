@@ -452,6 +452,20 @@ impl PortalClient {
         Ok(answer.account_exists)
     }
 
+    /// A hand-off code for the counter, for the account of `identity`;
+    /// `None` when the portal has no account for it.
+    pub async fn handoff(&self, identity: &IdentityRef) -> Result<Option<String>, ClientError> {
+        let body = serde_json::to_vec(&api::HandoffRequest {
+            identity: identity.clone(),
+        })
+        .expect("a request serialises");
+        let answer: api::HandoffAnswer = self
+            .send(Method::POST, "/v1/handoffs", None, &body)
+            .await?
+            .json()?;
+        Ok(answer.code)
+    }
+
     /// What became of the registration filed under `reference`, at any
     /// kiosk; `None` when the portal has none under it.
     pub async fn lookup(&self, reference: &str) -> Result<Option<api::LookedUp>, ClientError> {

@@ -66,5 +66,6 @@ pub use export::{EXPORT_FORMAT, ExportFile};
 pub use identity::{IdentityKind, IdentityRef};
 pub use payload::{
     ChipDataGroup, ChipEvidence, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, PossessionProof,
-    REFERENCE_ALPHABET, RegistrationPayload, TOKEN_PROOF_CONTEXT, normalise_reference,
+    REFERENCE_ALPHABET, RegistrationPayload, TOKEN_PROOF_CONTEXT, normalise_code,
+    normalise_reference,
 };

@@ -24,18 +24,26 @@ pub const REFERENCE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// A reference number as typed (`dk 7k2m 9xq4`, `7K2M-9XQ4`, an O for a
 /// zero) in its one spelling, `DK-7K2M-9XQ4`; `None` when it cannot be one.
 pub fn normalise_reference(typed: &str) -> Option<String> {
+    normalise_code(typed, "DK")
+}
+
+/// A code of two letters and eight Crockford characters (`DK-…` for a
+/// reference, `HD-…` for a counter hand-off), as typed, in its one
+/// spelling `PP-XXXX-XXXX`; the prefix may be left out.
+pub fn normalise_code(typed: &str, prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = typed
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    if chars.len() == 10 && chars.starts_with(&['D', 'K']) {
-        chars.drain(..2);
+    let head: Vec<char> = prefix.chars().collect();
+    if chars.len() == 8 + head.len() && chars.starts_with(&head) {
+        chars.drain(..head.len());
     }
     if chars.len() != 8 {
         return None;
     }
-    let mut out = String::from("DK-");
+    let mut out = format!("{prefix}-");
     for (i, c) in chars.into_iter().enumerate() {
         // Crockford's decoding: the letters read as the digits they look like.
         let c = match c {
@@ -176,6 +184,11 @@ mod tests {
                 "{typed}"
             );
         }
+        assert_eq!(
+            super::normalise_code("hd 7k2m 9xq4", "HD").as_deref(),
+            Some("HD-7K2M-9XQ4")
+        );
+        assert_eq!(super::normalise_code("DK-7K2M-9XQ4", "HD"), None);
         // Letters that look like digits are those digits.
         assert_eq!(
             normalise_reference("DK-OIL0-0000").as_deref(),

@@ -565,14 +565,34 @@ fn the_exists_page_says_where_the_provinces_counters_are() {
         "under the way out it belongs to: {:?}",
         view.lines
     );
-    // Without counters in the policy, the page is as the manual has it.
+    // The portal's code for the counter follows, once it comes.
+    assert!(view.lines[counter + 1].contains("Đang lấy mã"));
+    let asked = rig.effects();
+    assert!(
+        asked
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::RequestHandoff(_))),
+        "{asked:?}"
+    );
+    rig.answer(session, Event::HandoffIssued(Some("HD-7K2M-9XQ4".into())));
+    let view = rig.c.view();
+    assert!(
+        view.lines[counter + 1].contains("HD-7K2M-9XQ4"),
+        "{:?}",
+        view.lines
+    );
+    // Without counters in the policy or the portal, the way out still
+    // says what to bring.
     let mut rig = Rig::new(ready());
     let session = rig.mobile_form_submitted();
     rig.answer(
         session,
         Event::DuplicateChecked(DuplicateOutcome::AccountExists),
     );
-    assert_eq!(rig.c.view().lines.len(), 4);
+    rig.answer(session, Event::HandoffIssued(None));
+    let lines = rig.c.view().lines;
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(lines[2].contains("thẻ CCCD"), "{lines:?}");
 }
 
 #[test]

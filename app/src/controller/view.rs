@@ -14,7 +14,7 @@ use super::input::Focus;
 use super::session::{Session, Stage};
 use crate::domain::clock::local_date;
 use crate::domain::{Method, PasswordCheck, PasswordRule, SubjectKind};
-use crate::flow::{Field, LookupResult, LookupStatus, Notice, Screen, WayOut};
+use crate::flow::{Field, Handoff, LookupResult, LookupStatus, Notice, Screen, WayOut};
 use crate::policy::Unavailable;
 use crate::store::Storage;
 use crate::worker::Status;
@@ -395,7 +395,7 @@ impl Controller {
                 view.submit_label = t("Đăng ký");
                 view.submit_enabled = check.is_ok();
             }
-            Screen::AccountExists { ways_out } => {
+            Screen::AccountExists { ways_out, handoff } => {
                 view.page = Page::Exists;
                 view.title = t("Tài khoản đã tồn tại");
                 view.message = t(if business {
@@ -413,6 +413,17 @@ impl Controller {
                                 .iter()
                                 .map(|c| format!("{}: {} ({})", c.name, c.address, c.hours)),
                         );
+                        view.lines.push(match handoff {
+                            Handoff::Asking => t("Đang lấy mã hỗ trợ tại quầy…"),
+                            Handoff::Code(code) => Text::with(
+                                "Mã hỗ trợ tại quầy: {}. Đưa mã này cho cán bộ cùng thẻ CCCD; mã dùng được trong 30 ngày.",
+                                [code],
+                            )
+                            .render(lang),
+                            Handoff::Unavailable => t(
+                                "Khi đến quầy, mang theo thẻ CCCD để cán bộ tìm tài khoản của bạn.",
+                            ),
+                        });
                     }
                 }
                 view.lines.push(t(if business {

@@ -178,6 +178,13 @@ impl<M: MethodFlow> Registration<M> {
         match (stage, event) {
             (S::Ended, _) => Err(S::Ended),
             (S::Storing, Event::Cancel) => Err(S::Storing),
+            (S::AccountExists, Event::HandoffIssued(code)) => Ok((
+                S::AccountExists,
+                vec![Effect::Show(Screen::AccountExists {
+                    ways_out: WayOut::ALL.to_vec(),
+                    handoff: code.map_or(Handoff::Unavailable, Handoff::Code),
+                })],
+            )),
             (S::Done | S::Failed | S::AccountExists, Event::Finish | Event::Cancel) => {
                 Ok((S::Ended, vec![Effect::EndSession]))
             }
@@ -218,9 +225,13 @@ impl<M: MethodFlow> Registration<M> {
             (S::AwaitDuplicate(who), Event::DuplicateChecked(outcome)) => match outcome {
                 DuplicateOutcome::AccountExists => Ok((
                     S::AccountExists,
-                    vec![Effect::Show(Screen::AccountExists {
-                        ways_out: WayOut::ALL.to_vec(),
-                    })],
+                    vec![
+                        Effect::Show(Screen::AccountExists {
+                            ways_out: WayOut::ALL.to_vec(),
+                            handoff: Handoff::Asking,
+                        }),
+                        Effect::RequestHandoff(who.key.clone()),
+                    ],
                 )),
                 DuplicateOutcome::QueuedHere(reference) => Ok((
                     S::AccountExists,

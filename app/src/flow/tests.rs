@@ -340,12 +340,34 @@ fn an_existing_account_offers_the_three_ways_out() {
     assert_eq!(
         run.screen(),
         &Screen::AccountExists {
-            ways_out: WayOut::ALL.to_vec()
+            ways_out: WayOut::ALL.to_vec(),
+            handoff: Handoff::Asking,
         }
     );
+    // The portal is asked for a code for the counter, for this identity.
+    assert!(run.last.iter().any(|e| matches!(
+        e,
+        Effect::RequestHandoff(IdentityKey::Person(id)) if id.as_str() == "051099012345"
+    )));
     // No OTP is sent for an account that exists.
     assert!(!run.last.iter().any(|e| matches!(e, Effect::SendOtp { .. })));
     run.refuse(Event::OtpEntered(Zeroizing::new("123456".into())));
+    run.send(Event::HandoffIssued(Some("HD-7K2M-9XQ4".into())));
+    assert_eq!(
+        run.screen(),
+        &Screen::AccountExists {
+            ways_out: WayOut::ALL.to_vec(),
+            handoff: Handoff::Code("HD-7K2M-9XQ4".into()),
+        }
+    );
+    run.send(Event::HandoffIssued(None));
+    assert!(matches!(
+        run.screen(),
+        Screen::AccountExists {
+            handoff: Handoff::Unavailable,
+            ..
+        }
+    ));
     assert!(matches!(run.send(Event::Finish)[..], [Effect::EndSession]));
 }
 

@@ -246,6 +246,18 @@ impl Notice {
     }
 }
 
+/// The code a counter clerk finds an existing account by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handoff {
+    /// Asked of the portal.
+    Asking,
+    /// `HD-XXXX-XXXX`.
+    Code(String),
+    /// The portal could not be asked (or has no account): the person
+    /// brings their ID card instead.
+    Unavailable,
+}
+
 /// The ways out the manual gives when an account already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WayOut {
@@ -320,6 +332,8 @@ pub enum Event {
         reference: String,
     },
     StoreFailed(StoreProblem),
+    /// The portal's hand-off code for the account found, if it gave one.
+    HandoffIssued(Option<String>),
     /// What the kiosk's records and the portal know of a reference.
     LookedUp {
         reference: String,
@@ -367,6 +381,7 @@ impl Event {
             Event::DetailsConfirmed { .. } => "details_confirmed",
             Event::Stored { .. } => "stored",
             Event::StoreFailed(_) => "store_failed",
+            Event::HandoffIssued(_) => "handoff_issued",
             Event::LookedUp { .. } => "looked_up",
             Event::LookAgain => "look_again",
             Event::Cancel => "cancel",
@@ -441,6 +456,8 @@ pub enum Screen {
     },
     AccountExists {
         ways_out: Vec<WayOut>,
+        /// The code for the counter, as far as the portal has answered.
+        handoff: Handoff,
     },
     /// A registration for this identity waits at this kiosk: not an
     /// account yet, and no need to register again.
@@ -557,6 +574,9 @@ pub enum Effect {
     FillFromChip(Box<ChipIdentity>),
     /// Seal and store in one transaction, then answer [`Event::Stored`].
     Store(Box<Draft>),
+    /// Ask the portal for a hand-off code for the account of this identity;
+    /// answers [`Event::HandoffIssued`].
+    RequestHandoff(IdentityKey),
     /// Look a reference up in the kiosk's records, and at the portal when
     /// online; answers [`Event::LookedUp`].
     LookUp(String),

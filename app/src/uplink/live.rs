@@ -205,6 +205,13 @@ impl LiveChecks {
         self.ask(self.client.account_exists(identity))
     }
 
+    /// A hand-off code for the counter for the account of `identity`:
+    /// `Some(None)` when the portal has no account, `None` when it cannot
+    /// be asked.
+    pub fn handoff(&self, identity: &IdentityRef) -> Option<Option<String>> {
+        self.ask(self.client.handoff(identity))
+    }
+
     /// What the portal has under a reference number: `Some(None)` when it
     /// has nothing, `None` when it cannot be asked.
     pub fn lookup(&self, reference: &str) -> Option<Option<kiosk_sync::api::LookedUp>> {

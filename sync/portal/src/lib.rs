@@ -35,7 +35,7 @@ pub use evidence::{CertificateVerdict, CrlSummary};
 pub use feed::StatusChange;
 pub use fixtures::{BhxhRecord, Fixtures, SignatureUser, Subscriber, demo_fixtures};
 pub use fleet::KioskRow;
-pub use lookup::SentMessage;
+pub use lookup::{HANDOFF_TTL_SECS, HandedOff, SentMessage};
 pub use signature::{PhoneAnswer, SIGNATURE_SESSION_RETENTION_SECS, SignatureSession};
 
 const SCHEMA: &str = r#"
@@ -107,6 +107,14 @@ CREATE TABLE IF NOT EXISTS messages (
     at        INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, seq);
+-- Codes a kiosk gave a person whose account exists, for a counter clerk to
+-- find the account by: a pointer, not a proof (the clerk checks the person).
+CREATE TABLE IF NOT EXISTS handoffs (
+    code       TEXT PRIMARY KEY,        -- HD-XXXX-XXXX
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
 -- Signatures that proved a certificate's holder was there: each proves
 -- one registration, not a second one it was copied into.
 CREATE TABLE IF NOT EXISTS spent_proofs (

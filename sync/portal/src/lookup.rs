@@ -1,6 +1,7 @@
 //! What the citizen hears after the kiosk: the portal tells them by SMS (or
 //! e-mail) when it decides on their registration, through its simulated
-//! gateway, and anyone holding a reference number can look it up.
+//! gateway, and anyone holding a reference number can look it up. A person
+//! whose account exists gets a hand-off code for the counter.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -67,7 +68,84 @@ pub(crate) fn notify(
     Ok(())
 }
 
+/// How long a hand-off code works: time to reach a counter.
+pub const HANDOFF_TTL_SECS: i64 = 30 * 86_400;
+
+/// An account found by a hand-off code, as a counter clerk sees it before
+/// proving the person.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HandedOff {
+    /// `cccd:…`, `cmnd:…` or `mst:…`: for the clerk to compare with the
+    /// card the person hands over.
+    pub identity: String,
+    pub level: i64,
+    pub account_created_at: i64,
+    pub expires_at: i64,
+}
+
+kiosk_sync::opaque_debug!(HandedOff);
+
 impl Portal {
+    /// A hand-off code for the account of `identity` (or one it is linked
+    /// to), valid [`HANDOFF_TTL_SECS`]; `None` when there is no account.
+    pub fn issue_handoff(
+        &mut self,
+        identity: &kiosk_sync::IdentityRef,
+        now: i64,
+    ) -> Result<Option<(String, i64)>, PortalError> {
+        let account: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM accounts WHERE identity = ?1
+                 UNION ALL SELECT account_id FROM identity_links WHERE alias = ?1 LIMIT 1",
+                [&*identity.wire()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(account) = account else {
+            return Ok(None);
+        };
+        let expires_at = now + HANDOFF_TTL_SECS;
+        // Codes past their time are forgotten as new ones are made.
+        self.conn
+            .execute("DELETE FROM handoffs WHERE expires_at < ?1", [now])?;
+        loop {
+            let code = new_handoff_code();
+            let inserted = self.conn.execute(
+                "INSERT INTO handoffs (code, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (code) DO NOTHING",
+                params![code, account, now, expires_at],
+            )?;
+            if inserted == 1 {
+                return Ok(Some((code, expires_at)));
+            }
+        }
+    }
+
+    /// The account a hand-off code (as typed) points at, while it works.
+    pub fn handoff(&self, code: &str, now: i64) -> Result<Option<HandedOff>, PortalError> {
+        let Some(code) = kiosk_sync::normalise_code(code, "HD") else {
+            return Ok(None);
+        };
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT a.identity, a.level, a.created_at, h.expires_at
+                 FROM handoffs h JOIN accounts a ON a.id = h.account_id
+                 WHERE h.code = ?1 AND h.expires_at >= ?2",
+                params![code, now],
+                |r| {
+                    Ok(HandedOff {
+                        identity: r.get(0)?,
+                        level: r.get(1)?,
+                        account_created_at: r.get(2)?,
+                        expires_at: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
     /// The registration filed under `reference` (as typed; normalised
     /// here), as anyone holding the reference may see it.
     pub fn lookup(&self, reference: &str) -> Result<Option<LookedUp>, PortalError> {
@@ -129,4 +207,14 @@ impl Portal {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// `HD-7K2M-9XQ4`: 40 random bits in Crockford's alphabet.
+fn new_handoff_code() -> String {
+    use rand::RngExt as _;
+    let mut rng = rand::rng();
+    let chars: String = (0..8)
+        .map(|_| char::from(kiosk_sync::REFERENCE_ALPHABET[rng.random_range(0..32usize)]))
+        .collect();
+    format!("HD-{}-{}", &chars[..4], &chars[4..])
 }

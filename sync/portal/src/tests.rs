@@ -850,3 +850,33 @@ fn a_database_from_before_lookups_takes_them() {
         Some("activated".to_string())
     );
 }
+
+#[test]
+fn a_hand_off_code_points_a_counter_at_an_existing_account_for_a_month() {
+    let mut w = world();
+    let kiosk = enrolled(&mut w);
+    let e = envelope(&w, &kiosk, "h1", "051099000031");
+    w.portal.receive(&kiosk.public_key(), &[e], 100).unwrap();
+    let who = kiosk_sync::IdentityRef::new(kiosk_sync::IdentityKind::Cccd, "051099000031").unwrap();
+    let (code, until) = w.portal.issue_handoff(&who, 1_000).unwrap().unwrap();
+    assert!(code.starts_with("HD-") && code.len() == 12, "{code}");
+    assert_eq!(until, 1_000 + HANDOFF_TTL_SECS);
+    // Typed at the counter in any case, without its dashes.
+    let found = w
+        .portal
+        .handoff(&code.replace('-', "").to_lowercase(), 2_000)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.identity.as_str(), found.level),
+        ("cccd:051099000031", 1)
+    );
+    assert_eq!(w.portal.handoff(&code, until + 1).unwrap(), None);
+    // No account: no code.
+    let nobody =
+        kiosk_sync::IdentityRef::new(kiosk_sync::IdentityKind::Cccd, "051099000032").unwrap();
+    assert_eq!(w.portal.issue_handoff(&nobody, 1_000).unwrap(), None);
+    // Each asking gets its own code.
+    let (again, _) = w.portal.issue_handoff(&who, 1_001).unwrap().unwrap();
+    assert_ne!(again, code);
+}

@@ -222,6 +222,8 @@ pub fn portal_bodies(data: &[u8]) {
     body::<api::CertificateCheck>(data);
     body::<api::StartSignature>(data);
     body::<api::LookupQuestion>(data);
+    body::<api::HandoffRequest>(data);
+    body::<api::HandoffAnswer>(data);
     body::<api::LookupAnswer>(data);
     body::<api::UploadResponse>(data);
     body::<api::StatusResponse>(data);

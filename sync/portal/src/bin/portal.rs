@@ -107,6 +107,9 @@ enum Command {
     /// What became of a registration, by the reference number its
     /// applicant was given (as a kiosk's lookup shows it).
     Lookup { reference: String },
+    /// The account a kiosk's hand-off code (HD-XXXX-XXXX) points at, for a
+    /// counter clerk, who then checks the person against it.
+    Handoff { code: String },
     /// The simulated phone of mobile-signature subscribers: list the
     /// requests waiting on a phone, and answer one as its holder would.
     Phone {
@@ -490,6 +493,19 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 None => Err(refused(
                     "the portal has no registration under that reference",
                 )),
+            }
+        }
+        Command::Handoff { code } => {
+            let (portal, _) = open(data)?;
+            match portal.handoff(code, now()).map_err(environment)? {
+                Some(h) => {
+                    println!("account     {}", h.identity);
+                    println!("level       {}", h.level);
+                    println!("opened      {}", utc(h.account_created_at));
+                    println!("code until  {}", utc(h.expires_at));
+                    Ok(())
+                }
+                None => Err(refused("no account has that code, or it has expired")),
             }
         }
         Command::Crls => {

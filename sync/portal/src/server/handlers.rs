@@ -214,6 +214,17 @@ impl LiveCheck for api::CertificateCheck {
     }
 }
 
+impl LiveCheck for api::HandoffRequest {
+    type Answer = api::HandoffAnswer;
+    fn answer(self, p: &mut Portal) -> Result<Self::Answer, PortalError> {
+        let issued = p.issue_handoff(&self.identity, super::now())?;
+        Ok(api::HandoffAnswer {
+            expires_at: issued.as_ref().map(|(_, at)| *at),
+            code: issued.map(|(code, _)| code),
+        })
+    }
+}
+
 impl LiveCheck for api::LookupQuestion {
     type Answer = api::LookupAnswer;
     fn problem(&self) -> Option<&'static str> {
@@ -405,6 +416,11 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<Shared>>)> {
             Method::POST,
             "/v1/lookup",
             post(live_check::<api::LookupQuestion>),
+        ),
+        (
+            Method::POST,
+            "/v1/handoffs",
+            post(live_check::<api::HandoffRequest>),
         ),
         (Method::GET, "/v1/health", get(health)),
         (Method::GET, "/v1/openapi.json", get(openapi)),
