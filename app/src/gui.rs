@@ -165,6 +165,7 @@ pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding
     }
     on!(KioskScreen.on_register, |c| c.on_register());
     on!(KioskScreen.on_look_up, |c| c.on_lookup());
+    on!(KioskScreen.on_counters, |c| c.on_counters());
     on!(KioskScreen.on_choose_subject, |c, id| c
         .on_choose_subject(&id));
     on!(KioskScreen.on_choose_method, |c, id| c

@@ -63,6 +63,7 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             "business-sim-done",
             "lookup",
             "lookup-answer",
+            "counters",
             "name-respell",
             "idle-warning",
             "idle-timeout-home",

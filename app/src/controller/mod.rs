@@ -179,6 +179,19 @@ impl Controller {
         self.apply(effects);
     }
 
+    /// "Quầy giao dịch" on the home screen: the province's counters, with
+    /// addresses and hours. A visit of one page.
+    pub fn on_counters(&mut self) {
+        self.touch();
+        self.end_session();
+        self.anchor = (self.clock.wall(), self.clock.monotonic());
+        let id = self.next_session;
+        self.next_session = id.next();
+        let mut session = Session::new(id);
+        session.stage = Stage::Flow(Screen::Counters);
+        self.session = Some(session);
+    }
+
     pub fn on_choose_subject(&mut self, id: &str) {
         self.touch();
         let subject = SubjectKind::ALL.into_iter().find(|s| s.as_str() == id);
@@ -273,6 +286,10 @@ impl Controller {
                 | Screen::QueuedHere { .. }
                 | Screen::LookupAnswer { .. },
             ) => Event::Finish,
+            Stage::Flow(Screen::Counters) => {
+                self.leave();
+                return;
+            }
             _ => return,
         };
         self.feed(event);
@@ -334,7 +351,7 @@ impl Controller {
             _ => None,
         };
         match &session.stage {
-            Stage::Subject | Stage::Flow(Screen::Lookup) => self.end_session(),
+            Stage::Subject | Stage::Flow(Screen::Lookup | Screen::Counters) => self.end_session(),
             // Another number, with the last one still there to correct.
             Stage::Flow(Screen::LookupAnswer { .. }) => self.feed(Event::LookAgain),
             Stage::Method => {

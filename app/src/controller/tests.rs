@@ -634,3 +634,37 @@ fn tab_moves_on_without_submitting_and_a_keyboards_other_keys_type_nothing() {
     rig.c.on_key("⇥");
     assert_eq!(focused(&rig).as_deref(), Some("personal_id"));
 }
+
+#[test]
+fn the_home_screen_says_where_the_counters_are() {
+    let mut policy = Policy::built_in().clone();
+    policy.counters = vec![crate::policy::Counter {
+        name: "Bưu điện huyện Kế Sách".into(),
+        address: "Ấp An Thạnh, thị trấn Kế Sách".into(),
+        hours: "Thứ Hai – Thứ Bảy, 7:00–17:00".into(),
+    }];
+    let mut rig = Rig::with_policy(
+        Status {
+            storage: crate::store::Storage::Full,
+            ..ready()
+        },
+        policy,
+    );
+    rig.c.on_counters();
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Info);
+    assert_eq!(
+        view.lines,
+        ["Bưu điện huyện Kế Sách: Ấp An Thạnh, thị trấn Kế Sách (Thứ Hai – Thứ Bảy, 7:00–17:00)"]
+    );
+    rig.c.on_submit();
+    assert_eq!(rig.c.view().page, Page::Home);
+    assert!(!rig.c.has_session());
+    // Without a list, where to ask.
+    let mut rig = Rig::new(ready());
+    rig.c.on_counters();
+    let view = rig.c.view();
+    assert!(view.lines.is_empty() && view.message.contains("Bưu điện"));
+    rig.c.on_back();
+    assert_eq!(rig.c.view().page, Page::Home);
+}

@@ -569,6 +569,27 @@ impl Controller {
                 view.submit_label = t("Hoàn tất");
                 view.submit_enabled = true;
             }
+            Screen::Counters => {
+                view.page = Page::Info;
+                view.title = t("Quầy giao dịch");
+                if self.policy.counters.is_empty() {
+                    view.message = t(
+                        "Bạn có thể đăng ký, lấy lại mật khẩu hoặc gửi khiếu nại tại Bưu điện hoặc Bộ phận Một cửa gần nhất. Hỏi cán bộ hỗ trợ để biết địa chỉ.",
+                    );
+                } else {
+                    view.message = t(
+                        "Bạn có thể đăng ký, lấy lại mật khẩu hoặc gửi khiếu nại tại các quầy sau. Mang theo thẻ CCCD.",
+                    );
+                    view.lines = self
+                        .policy
+                        .counters
+                        .iter()
+                        .map(|c| format!("{}: {} ({})", c.name, c.address, c.hours))
+                        .collect();
+                }
+                view.submit_label = t("Về trang đầu");
+                view.submit_enabled = true;
+            }
             Screen::Lookup => {
                 view.page = Page::Lookup;
                 view.title = t("Tra cứu hồ sơ");

@@ -503,6 +503,8 @@ pub enum Screen {
         password: bool,
     },
     Failed(Failure),
+    /// "Quầy giao dịch" from the home screen: where to be served in person.
+    Counters,
     /// "Tra cứu hồ sơ": the reference number to type.
     Lookup,
     LookupAnswer {

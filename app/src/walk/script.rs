@@ -47,6 +47,12 @@ impl Walker {
         self.snap("lookup-answer", Page::LookupAnswer)?;
         self.screen().invoke_submit();
 
+        // Where to be served in person: the demo province's counters.
+        self.own_language();
+        self.screen().invoke_counters();
+        self.snap("counters", Page::Info)?;
+        self.screen().invoke_submit();
+
         // The same citizen again: the manual's three ways out.
         self.citizen_chooses("mobile_subscriber");
         self.fill("full_name", "nguyeenx vawn an");
