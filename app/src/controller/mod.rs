@@ -154,11 +154,8 @@ impl Controller {
             self.effects.submit(Job::Status);
             return;
         }
-        self.anchor = (self.clock.wall(), self.clock.monotonic());
-        let id = self.next_session;
-        self.next_session = id.next();
-        self.session = Some(Session::new(id));
-        tracing::debug!(session = ?id, "session started");
+        let session = self.begin_visit("registration");
+        self.session = Some(session);
         self.effects.submit(Job::Status);
     }
 
@@ -168,14 +165,10 @@ impl Controller {
     pub fn on_lookup(&mut self) {
         self.touch();
         self.end_session();
-        self.anchor = (self.clock.wall(), self.clock.monotonic());
-        let id = self.next_session;
-        self.next_session = id.next();
-        let mut session = Session::new(id);
+        let mut session = self.begin_visit("lookup");
         let (lookup, effects) = flow::Lookup::start();
         session.lookup = Some(lookup);
         self.session = Some(session);
-        tracing::debug!(session = ?id, "lookup started");
         self.apply(effects);
     }
 
@@ -184,12 +177,18 @@ impl Controller {
     pub fn on_counters(&mut self) {
         self.touch();
         self.end_session();
+        let mut session = self.begin_visit("counters");
+        session.stage = Stage::Flow(Screen::Counters);
+        self.session = Some(session);
+    }
+
+    /// A new visit's session, on its own time from now.
+    fn begin_visit(&mut self, kind: &'static str) -> Session {
         self.anchor = (self.clock.wall(), self.clock.monotonic());
         let id = self.next_session;
         self.next_session = id.next();
-        let mut session = Session::new(id);
-        session.stage = Stage::Flow(Screen::Counters);
-        self.session = Some(session);
+        tracing::debug!(session = ?id, kind, "session started");
+        Session::new(id)
     }
 
     pub fn on_choose_subject(&mut self, id: &str) {
