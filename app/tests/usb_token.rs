@@ -172,6 +172,8 @@ impl Kiosk {
                             reference: receipt.reference,
                         });
                     }
+                    // No portal here: no code for the counter.
+                    Effect::RequestHandoff(_) => queue.push(Event::HandoffIssued(None)),
                     Effect::FieldErrors(errors) => panic!("{errors:?}"),
                     other => panic!("unexpected effect {other:?}"),
                 }
