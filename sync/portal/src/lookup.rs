@@ -25,15 +25,22 @@ kiosk_sync::opaque_debug!(SentMessage);
 
 /// The message for a decision, in Vietnamese: the reference, what was
 /// decided and what to do next; nothing else of the person.
-fn message(status: &str, reference: &str, level: u8, business: bool) -> String {
-    let login = if business {
+fn message(status: &str, reference: &str, level: u8, payload: &RegistrationPayload) -> String {
+    let login = if payload.subject == "business" {
         "mã số thuế"
     } else {
         "số định danh"
     };
+    // Without a password, the SIM or token it was registered with is the
+    // way in.
+    let way_in = match (payload.password_hash.is_some(), payload.method.as_str()) {
+        (false, "sim_signature") => "Đăng nhập bằng Sim ký số đã dùng khi đăng ký.".to_string(),
+        (false, _) => "Đăng nhập bằng USB ký số đã dùng khi đăng ký.".to_string(),
+        (true, _) => format!("Đăng nhập bằng {login} và mật khẩu đã đặt."),
+    };
     match status {
         "activated" => format!(
-            "Cổng DVC: Tài khoản mức {level} của bạn đã được kích hoạt (hồ sơ {reference}). Đăng nhập bằng {login} và mật khẩu đã đặt."
+            "Cổng DVC: Tài khoản mức {level} của bạn đã được kích hoạt (hồ sơ {reference}). {way_in}"
         ),
         "duplicate" => format!(
             "Cổng DVC: Hồ sơ {reference} không tạo tài khoản mới vì {login} này đã có tài khoản. Dùng chức năng Quên mật khẩu hoặc đến quầy giao dịch."
@@ -60,7 +67,7 @@ pub(crate) fn notify(
         (None, Some(email)) => ("email", email),
         (None, None) => return Ok(()),
     };
-    let text = message(status, reference, level, payload.subject == "business");
+    let text = message(status, reference, level, payload);
     tx.execute(
         "INSERT INTO messages (channel, recipient, text, at) VALUES (?1, ?2, ?3, ?4)",
         params![channel, recipient, text, now],

@@ -395,6 +395,7 @@ fn a_business_registers_by_its_sim_with_an_organisation_certificate_naming_its_t
             p.email = Some("ketoan@anphu.com.vn".into());
             // The SIM is the login: no password, as in the manual.
             p.password_hash = None;
+            p.reference = "DK-B1PY-A953".into();
             p.certificate = Some(B64.encode(&cert));
             p.proof = Some(PossessionProof {
                 challenge: B64.encode(text),
@@ -410,6 +411,10 @@ fn a_business_registers_by_its_sim_with_an_organisation_certificate_naming_its_t
     ));
     assert_eq!(w.deliver(business("0100047516")), ItemOutcome::Accepted);
     assert_eq!(w.levels(), vec![3]);
+    // Told by SMS how to get in: with the SIM, there being no password.
+    let told = w.portal.messages_since(0).unwrap();
+    let last = &told.last().unwrap().text;
+    assert!(last.contains("Đăng nhập bằng Sim ký số"), "{last}");
     assert!(
         w.portal
             .account_exists(
