@@ -30,7 +30,9 @@ use crate::api::{
 };
 use crate::httpsig::{self, RequestParts};
 use crate::relay::UploadResult;
-use crate::{DeviceKey, Envelope, IdentityRef};
+
+mod checks;
+use crate::{DeviceKey, Envelope};
 
 /// Bodies at least this large are sent gzip-compressed.
 const GZIP_FROM: usize = 1024;
@@ -387,11 +389,8 @@ impl PortalClient {
 
     /// Enrols this kiosk's key with a one-time code.
     pub async fn enrol(&self, code: &str) -> Result<EnrolResponse, ClientError> {
-        let body =
-            serde_json::to_vec(&EnrolRequest { code: code.into() }).expect("a request serialises");
-        self.send(Method::POST, "/v1/enrolment", None, &body)
-            .await?
-            .json()
+        let request = EnrolRequest { code: code.into() };
+        self.post_json("/v1/enrolment", &request).await
     }
 
     /// Delivers a batch. Never an error: whatever happens becomes what the
@@ -433,118 +432,17 @@ impl PortalClient {
     }
 
     pub async fn heartbeat(&self, report: &Heartbeat) -> Result<HeartbeatResponse, ClientError> {
-        let body = serde_json::to_vec(report).expect("a heartbeat serialises");
-        self.send(Method::POST, "/v1/heartbeat", None, &body)
-            .await?
-            .json()
+        self.post_json("/v1/heartbeat", report).await
     }
 
-    /// Live check: does an account exist for `identity` (`cccd:…`)?
-    pub async fn account_exists(&self, identity: &IdentityRef) -> Result<bool, ClientError> {
-        let body = serde_json::to_vec(&api::DuplicateCheck {
-            identity: identity.clone(),
-        })
-        .expect("a check serialises");
-        let answer: api::DuplicateAnswer = self
-            .send(Method::POST, "/v1/checks/duplicate", None, &body)
-            .await?
-            .json()?;
-        Ok(answer.account_exists)
-    }
-
-    /// A hand-off code for the counter, for the account of `identity`;
-    /// `None` when the portal has no account for it.
-    pub async fn handoff(&self, identity: &IdentityRef) -> Result<Option<String>, ClientError> {
-        let body = serde_json::to_vec(&api::HandoffRequest {
-            identity: identity.clone(),
-        })
-        .expect("a request serialises");
-        let answer: api::HandoffAnswer = self
-            .send(Method::POST, "/v1/handoffs", None, &body)
-            .await?
-            .json()?;
-        Ok(answer.code)
-    }
-
-    /// What became of the registration filed under `reference`, at any
-    /// kiosk; `None` when the portal has none under it.
-    pub async fn lookup(&self, reference: &str) -> Result<Option<api::LookedUp>, ClientError> {
-        let body = serde_json::to_vec(&api::LookupQuestion {
-            reference: reference.into(),
-        })
-        .expect("a question serialises");
-        let answer: api::LookupAnswer = self
-            .send(Method::POST, "/v1/lookup", None, &body)
-            .await?
-            .json()?;
-        Ok(answer.registration)
-    }
-
-    /// Live check against the BHXH database.
-    pub async fn check_bhxh(&self, check: &api::BhxhCheck) -> Result<api::BhxhAnswer, ClientError> {
-        let body = serde_json::to_vec(check).expect("a check serialises");
-        self.send(Method::POST, "/v1/checks/bhxh", None, &body)
-            .await?
-            .json()
-    }
-
-    /// Live check of a USB token certificate's revocation status.
-    pub async fn check_certificate(
+    /// POSTs `question` as JSON to `path` and reads the JSON answer.
+    async fn post_json<Q: serde::Serialize, A: serde::de::DeserializeOwned>(
         &self,
-        check: &api::CertificateCheck,
-    ) -> Result<api::CertificateAnswer, ClientError> {
-        let body = serde_json::to_vec(check).expect("a check serialises");
-        self.send(Method::POST, "/v1/checks/certificate", None, &body)
-            .await?
-            .json()
-    }
-
-    /// Live check against the carriers' subscriber registers.
-    pub async fn check_subscriber(
-        &self,
-        check: &api::SubscriberCheck,
-    ) -> Result<api::Ownership, ClientError> {
-        let body = serde_json::to_vec(check).expect("a check serialises");
-        let answer: api::SubscriberAnswer = self
-            .send(Method::POST, "/v1/checks/subscriber", None, &body)
-            .await?
-            .json()?;
-        Ok(answer.owner)
-    }
-
-    /// Asks the holder of `phone` to sign `display_text` on their phone.
-    pub async fn start_signature(
-        &self,
-        phone: &str,
-        display_text: &str,
-    ) -> Result<api::SignatureSession, ClientError> {
-        let body = serde_json::to_vec(&api::StartSignature {
-            phone: phone.into(),
-            display_text: display_text.into(),
-        })
-        .expect("a request serialises");
-        self.send(Method::POST, "/v1/mobile-signature/sessions", None, &body)
-            .await?
-            .json()
-    }
-
-    /// The session, waiting up to `wait_secs` (at most 30) for it to leave
-    /// `pending`.
-    pub async fn signature_session(
-        &self,
-        id: &str,
-        wait_secs: u64,
-    ) -> Result<api::SignatureSession, ClientError> {
-        let path = format!("/v1/mobile-signature/sessions/{id}");
-        let query = format!("wait={wait_secs}");
-        self.send(Method::GET, &path, Some(&query), &[])
-            .await?
-            .json()
-    }
-
-    pub async fn cancel_signature(&self, id: &str) -> Result<api::SignatureSession, ClientError> {
-        let path = format!("/v1/mobile-signature/sessions/{id}");
-        self.send(Method::DELETE, &path, None, &[]).await?.json()
+        path: &str,
+        question: &Q,
+    ) -> Result<A, ClientError> {
+        let body = serde_json::to_vec(question).expect("a request serialises");
+        self.send(Method::POST, path, None, &body).await?.json()
     }
 
     /// The current signed policy, `None` when the portal publishes none.
@@ -558,8 +456,6 @@ impl PortalClient {
     }
 }
 
-/// reqwest's error with its causes, which say what actually happened
-/// (refused, reset, timed out, certificate).
 /// The most an answer may hold once decompressed: a full status page or a
 /// batch's results are far below it.
 pub const MAX_RESPONSE: usize = 8 * 1024 * 1024;
@@ -596,6 +492,8 @@ fn is_loopback(url: &reqwest::Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// reqwest's error with its causes, which say what actually happened
+/// (refused, reset, timed out, certificate).
 fn transport_message(e: &reqwest::Error) -> String {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);
