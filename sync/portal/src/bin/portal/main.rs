@@ -19,6 +19,8 @@ use kiosk_portal::server::{self, ServerConfig, Shared};
 use kiosk_sync::api::SignedPolicy;
 use kiosk_sync::{DeviceKey, PortalSecretKey};
 
+mod report;
+
 #[derive(Parser)]
 #[command(
     name = "portal",
@@ -399,39 +401,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             println!("{code}");
             Ok(())
         }
-        Command::EnrolmentFailures { limit } => {
-            let (portal, _) = open(data)?;
-            println!("seconds ago  source           reason");
-            for f in portal.enrolment_failures(*limit).map_err(environment)? {
-                println!(
-                    "{:>11}  {:<15}  {}",
-                    (now() - f.at).max(0),
-                    f.source.as_deref().unwrap_or("-"),
-                    f.reason
-                );
-            }
-            Ok(())
-        }
-        Command::Kiosks => {
-            let (portal, _) = open(data)?;
-            println!("id  state    registrations  last heartbeat  key");
-            for k in portal.kiosks().map_err(environment)? {
-                let state = if k.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                let seen = k
-                    .last_heartbeat_at
-                    .map(|at| format!("{} s ago", (now() - at).max(0)))
-                    .unwrap_or_else(|| "never".into());
-                println!(
-                    "{:<3} {:<8} {:>13}  {:<14}  {}",
-                    k.id, state, k.registrations, seen, k.public_key
-                );
-            }
-            Ok(())
-        }
+        Command::EnrolmentFailures { limit } => report::enrolment_failures(&open(data)?.0, *limit),
+        Command::Kiosks => report::kiosks(&open(data)?.0),
         Command::Revoke { kiosk_id } => {
             let (mut portal, _) = open(data)?;
             if !portal
@@ -446,91 +417,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             println!("kiosk {kiosk_id} revoked");
             Ok(())
         }
-        Command::Accounts => {
-            let (portal, _) = open(data)?;
-            println!("level  pending checks             accounts");
-            for (level, pending, count) in portal.account_summary().map_err(environment)? {
-                let pending = if pending.is_empty() { "none" } else { &pending };
-                println!("{level:<6} {pending:<26} {count}");
-            }
-            println!("total  {}", portal.account_count().map_err(environment)?);
-            Ok(())
-        }
-        Command::Messages { after } => {
-            let (portal, _) = open(data)?;
-            println!("seq     sent at (UTC)         channel  to                   text");
-            for m in portal.messages_since(*after).map_err(environment)? {
-                println!(
-                    "{:<7} {:<21} {:<8} {:<20} {}",
-                    m.seq,
-                    utc(m.at),
-                    m.channel,
-                    m.recipient,
-                    m.text
-                );
-            }
-            Ok(())
-        }
-        Command::Lookup { reference } => {
-            let (portal, _) = open(data)?;
-            if kiosk_sync::normalise_reference(reference).is_none() {
-                return Err(refused(format!(
-                    "{reference:?} is not a reference number (DK-XXXX-XXXX)"
-                )));
-            }
-            match portal.lookup(reference).map_err(environment)? {
-                Some(r) => {
-                    println!("status      {}", r.status);
-                    if let Some(kind) = r.rejection {
-                        println!("rejection   {kind:?}");
-                    }
-                    println!("method      {}", r.method);
-                    println!("level       {}", r.level);
-                    println!("made        {}", utc(r.created_at));
-                    println!("decided     {}", utc(r.decided_at));
-                    Ok(())
-                }
-                None => Err(refused(
-                    "the portal has no registration under that reference",
-                )),
-            }
-        }
-        Command::Handoff { code } => {
-            let (portal, _) = open(data)?;
-            match portal.handoff(code, now()).map_err(environment)? {
-                Some(h) => {
-                    println!("account     {}", h.identity);
-                    println!("level       {}", h.level);
-                    println!("opened      {}", utc(h.account_created_at));
-                    println!("code until  {}", utc(h.expires_at));
-                    Ok(())
-                }
-                None => Err(refused("no account has that code, or it has expired")),
-            }
-        }
-        Command::Crls => {
-            let (mut portal, _) = open(data)?;
-            let at = now();
-            println!("issuer                               made (s ago)  next due (s)  revoked");
-            for l in portal.revocation_lists() {
-                let due = l
-                    .next_update
-                    .map_or("never".to_string(), |n| (n - at).to_string());
-                let stale = if l.next_update.is_none_or(|n| n < at) {
-                    "  (out of date: token registrations refused)"
-                } else {
-                    ""
-                };
-                println!(
-                    "{:<36} {:>12}  {:>12}  {:>7}{stale}",
-                    l.issuer.as_deref().unwrap_or("(no name)"),
-                    (at - l.this_update).max(0),
-                    due,
-                    l.revoked,
-                );
-            }
-            Ok(())
-        }
+        Command::Accounts => report::accounts(&open(data)?.0),
+        Command::Messages { after } => report::messages(&open(data)?.0, *after),
+        Command::Lookup { reference } => report::lookup(&open(data)?.0, reference),
+        Command::Handoff { code } => report::handoff(&open(data)?.0, code),
+        Command::Crls => report::crls(&mut open(data)?.0),
         Command::Import { file } => {
             let (mut portal, _) = open(data)?;
             let bytes =
@@ -604,17 +495,4 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
-}
-
-/// Unix seconds as `2026-12-05 08:41:04`, UTC.
-fn utc(at: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second]"
-            ))
-            .ok()
-        })
-        .unwrap_or_else(|| at.to_string())
 }
