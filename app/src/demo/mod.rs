@@ -11,14 +11,10 @@
 //! off their phone.
 
 use crate::domain::clock::Clock;
-use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiosk_hal::card::sim::chip::{Faults, VirtualChip};
-use kiosk_hal::card::sim::issue::{Citizen, Document, Pki};
-use kiosk_hal::card::sim::vpcd::Placed;
 use kiosk_hal::modem::sim::Simulator;
 use kiosk_hal::modem::{Locator, ModemConfig, ModemService};
 use kiosk_hal::token::cert::TrustAnchors;
@@ -27,8 +23,6 @@ use kiosk_portal::server::{self, ServerConfig, Shared};
 use kiosk_portal::{PhoneAnswer, Portal};
 use kiosk_sync::client::{ClientConfig, PortalClient};
 use kiosk_sync::{DeviceKey, PortalSecretKey};
-use kiosk_ui::{DemoMessage, DemoPanel, KioskWindow};
-use slint::{ComponentHandle, ModelRc, VecModel};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -41,15 +35,22 @@ use crate::token::TokenService;
 use crate::uplink::{AsyncRuntime, Enrolment, LiveChecks, Uplink};
 use crate::worker::{Backend, Worker};
 
+mod card;
+mod phone;
+
+pub use card::DemoCard;
+use phone::Inbox;
+pub use phone::{DemoSms, attach_phone};
+
 /// The manual's policy with the demo province's service counters
-/// (`demo_counters.toml`), as its portal would publish them.
+/// (`demo/counters.toml`), as its portal would publish them.
 fn demo_policy() -> Result<Policy, String> {
     #[derive(serde::Deserialize)]
     struct Counters {
         counters: Vec<crate::policy::Counter>,
     }
-    let listed: Counters = toml::from_str(include_str!("demo_counters.toml"))
-        .map_err(|e| format!("demo counters: {e}"))?;
+    let listed: Counters =
+        toml::from_str(include_str!("counters.toml")).map_err(|e| format!("demo counters: {e}"))?;
     let mut policy = Policy::built_in().clone();
     policy.counters = listed.counters;
     Ok(policy)
@@ -70,21 +71,6 @@ pub struct Demo {
     // Dropped before the pseudo-terminal's directory: it stops the portal.
     _background: AsyncRuntime,
     _tty: tempfile::TempDir,
-}
-
-/// What the demo phone has read from each sender so far.
-#[derive(Debug, Default)]
-struct Inbox {
-    messages: Vec<DemoSms>,
-    from_modem: usize,
-    from_portal: i64,
-}
-
-/// One SMS the simulated phone received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemoSms {
-    pub to: String,
-    pub text: String,
 }
 
 impl Demo {
@@ -205,146 +191,6 @@ impl Demo {
             .answer_signature(id, answer, &self.mssp, server::now())
             .map(|_| ())
             .map_err(|e| e.to_string())
-    }
-
-    /// Every SMS the demo phone received, in the order it received them:
-    /// the kiosk's codes (through the simulated modem) and the portal's
-    /// word on a registration it decided (through its simulated gateway).
-    pub fn sms(&self) -> Vec<DemoSms> {
-        let mut inbox = self
-            .inbox
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let sent = self.sim.sent();
-        let from_modem = inbox.from_modem;
-        inbox
-            .messages
-            .extend(sent.iter().skip(from_modem).map(|s| DemoSms {
-                to: s.decoded.destination.clone(),
-                text: s.decoded.text.clone(),
-            }));
-        inbox.from_modem = sent.len();
-        if let Ok(told) = self.portal.portal().messages_since(inbox.from_portal) {
-            if let Some(last) = told.last() {
-                inbox.from_portal = last.seq;
-            }
-            inbox
-                .messages
-                .extend(
-                    told.into_iter()
-                        .filter(|m| m.channel == "sms")
-                        .map(|m| DemoSms {
-                            to: m.recipient,
-                            text: m.text,
-                        }),
-                );
-        }
-        inbox.messages.clone()
-    }
-
-    /// The simulated network refuses (with this `+CMS ERROR`) every SMS
-    /// from now on, or, with `None`, takes them again.
-    pub fn refuse_sms(&self, cms_error: Option<u16>) {
-        self.sim.set_faults(|f| f.cms_error = cms_error);
-    }
-
-    /// Empties the demo phone's inbox.
-    pub fn clear_sms(&self) {
-        self.sms();
-        self.sim.forget_sent();
-        let mut inbox = self
-            .inbox
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        inbox.messages.clear();
-        inbox.from_modem = 0;
-    }
-
-    /// The code in the last SMS, as the citizen reads it off the phone.
-    pub fn last_code(&self, digits: usize) -> Option<String> {
-        let last = self.sim.last_sent()?;
-        last.decoded
-            .text
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|w| w.len() == digits)
-            .map(str::to_string)
-    }
-}
-
-/// The demo citizen's CCCD card, issued by a demo CSCA and Document
-/// Signer (made once per data directory by `openssl`), for the virtual
-/// reader of `vsmartcard-vpcd` at `KIOSK_VPCD_PORT`. Placing and
-/// removing wait on `pcscd` (half a second), so the window does them off
-/// its own thread.
-#[derive(Debug)]
-pub struct DemoCard {
-    citizen: Citizen,
-    document: Document,
-    port: u16,
-    /// The CSCA list the kiosk checks the card against.
-    csca: PathBuf,
-    on_reader: std::sync::Mutex<Option<Placed>>,
-}
-
-impl DemoCard {
-    /// `None` without a virtual reader to put it on.
-    fn issue(dir: &Path) -> Result<Option<Arc<DemoCard>>, String> {
-        let Some(port) = std::env::var("KIOSK_VPCD_PORT")
-            .ok()
-            .and_then(|p| p.parse().ok())
-        else {
-            return Ok(None);
-        };
-        let pki = Pki::create(&dir.join("pki"), "Test VN", 3650)
-            .map_err(|e| format!("the demo card's CSCA: {e}"))?;
-        let citizen = Citizen::demo();
-        let document =
-            Document::issue(&citizen, &pki).map_err(|e| format!("the demo card: {e}"))?;
-        Ok(Some(Arc::new(DemoCard {
-            citizen,
-            document,
-            port,
-            csca: pki.csca_dir(),
-            on_reader: std::sync::Mutex::new(None),
-        })))
-    }
-
-    /// Whose card it is, and what is printed on it.
-    pub fn holder(&self) -> &Citizen {
-        &self.citizen
-    }
-
-    /// Whether the card is on the reader.
-    pub fn is_placed(&self) -> bool {
-        self.placed().is_some()
-    }
-
-    /// Puts the card on the virtual reader and waits until `pcscd` sees it.
-    pub fn place(&self) -> Result<(), String> {
-        let mut placed = self.placed();
-        if placed.is_none() {
-            let chip = VirtualChip::new(self.document.clone(), Faults::default());
-            let on = Placed::on_reader(self.port, chip, Duration::from_secs(5))
-                .and_then(|p| p.seen(Duration::from_secs(5)))
-                .map_err(|e| format!("the virtual card reader: {e}"))?;
-            *placed = Some(on);
-        }
-        Ok(())
-    }
-
-    /// Takes the card off the reader and waits until `pcscd` has seen it
-    /// leave.
-    pub fn remove(&self) -> Result<(), String> {
-        match self.placed().take() {
-            Some(on) => on
-                .removed(Duration::from_secs(5))
-                .map_err(|e| format!("the virtual card reader: {e}")),
-            None => Ok(()),
-        }
-    }
-
-    fn placed(&self) -> std::sync::MutexGuard<'_, Option<Placed>> {
-        self.on_reader.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -545,90 +391,4 @@ fn enrol(
         portal_public_key: answer.portal_public_key,
         policy_public_key: answer.policy_public_key,
     })
-}
-
-/// Wires the demo phone beside the kiosk's screen: its buttons answer a
-/// mobile-signature request, and the answer is what the kiosk's timer
-/// calls at each tick (every 200 ms) to show the SMS and signature requests
-/// the phone received.
-pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u32) + use<> {
-    let k = ui.global::<DemoPanel>();
-    k.set_shown(true);
-    if demo.has_token() {
-        k.set_token_pin(DEMO_TOKEN_PIN.into());
-    }
-    let card = demo.card();
-    let card_busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if let Some(card) = &card {
-        let c = card.holder();
-        k.set_card_holder(c.full_name.as_str().into());
-        k.set_card_number(c.cccd.as_str().into());
-        k.set_card_birth(c.birth.as_str().into());
-        k.set_card_expiry(c.expires.as_str().into());
-        let (card, busy) = (Arc::clone(card), Arc::clone(&card_busy));
-        // Placing waits on pcscd: off the window's thread.
-        k.on_card(move |place| {
-            use std::sync::atomic::Ordering;
-            if busy.swap(true, Ordering::SeqCst) {
-                return;
-            }
-            let (card, busy) = (Arc::clone(&card), Arc::clone(&busy));
-            std::thread::spawn(move || {
-                let done = if place { card.place() } else { card.remove() };
-                if let Err(e) = done {
-                    tracing::warn!(error = %e, "the demo card");
-                }
-                busy.store(false, Ordering::SeqCst);
-            });
-        });
-    }
-    let demo = Rc::new(demo);
-    {
-        // The demo phone's holder answers the mobile-signature request.
-        let demo = Rc::clone(&demo);
-        k.on_sign(move |confirm| {
-            if let Some((id, _, _)) = demo.pending_signature() {
-                let answer = if confirm {
-                    PhoneAnswer::Confirm
-                } else {
-                    PhoneAnswer::Refuse
-                };
-                if let Err(e) = demo.answer_signature(&id, answer) {
-                    tracing::warn!(error = %e, "the demo phone could not answer");
-                }
-            }
-        });
-    }
-    let mut sms_shown = 0;
-    move |ui: &KioskWindow, ticks: u32| {
-        let k = ui.global::<DemoPanel>();
-        if let Some(card) = &card {
-            k.set_card_placed(card.is_placed());
-            k.set_card_busy(card_busy.load(std::sync::atomic::Ordering::SeqCst));
-        }
-        let sms = demo.sms();
-        if sms.len() != sms_shown {
-            sms_shown = sms.len();
-            let sms: Vec<DemoMessage> = sms
-                .iter()
-                .rev()
-                .map(|s| DemoMessage {
-                    to: s.to.as_str().into(),
-                    text: s.text.as_str().into(),
-                })
-                .collect();
-            k.set_sms(ModelRc::new(VecModel::from(sms)));
-        }
-        // Once a second, off the portal's database.
-        if ticks.is_multiple_of(5) {
-            let (to, text) = demo
-                .pending_signature()
-                .map(|(_, phone, text)| (phone, text))
-                .unwrap_or_default();
-            if k.get_signature() != text.as_str() {
-                k.set_signature_to(to.into());
-                k.set_signature(text.into());
-            }
-        }
-    }
 }
