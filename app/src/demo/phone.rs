@@ -150,6 +150,10 @@ pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u3
             k.set_card_placed(card.is_placed());
             k.set_card_busy(card_busy.load(std::sync::atomic::Ordering::SeqCst));
         }
+        // Once a second: the inbox reads the portal's database.
+        if !ticks.is_multiple_of(5) {
+            return;
+        }
         let sms = demo.sms();
         if sms.len() != sms_shown {
             sms_shown = sms.len();
@@ -163,16 +167,13 @@ pub fn attach_phone(ui: &KioskWindow, demo: Demo) -> impl FnMut(&KioskWindow, u3
                 .collect();
             k.set_sms(ModelRc::new(VecModel::from(sms)));
         }
-        // Once a second, off the portal's database.
-        if ticks.is_multiple_of(5) {
-            let (to, text) = demo
-                .pending_signature()
-                .map(|(_, phone, text)| (phone, text))
-                .unwrap_or_default();
-            if k.get_signature() != text.as_str() {
-                k.set_signature_to(to.into());
-                k.set_signature(text.into());
-            }
+        let (to, text) = demo
+            .pending_signature()
+            .map(|(_, phone, text)| (phone, text))
+            .unwrap_or_default();
+        if k.get_signature() != text.as_str() {
+            k.set_signature_to(to.into());
+            k.set_signature(text.into());
         }
     }
 }
