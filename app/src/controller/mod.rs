@@ -35,6 +35,7 @@ use crate::worker::{Answer, Job, Status};
 
 mod card_view;
 mod input;
+mod outcome_view;
 mod session;
 #[cfg(test)]
 mod tests;
