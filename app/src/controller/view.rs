@@ -474,9 +474,9 @@ pub(super) fn busy(view: &mut View, title: String, message: String) {
 /// end the visit early, are no step.
 fn step_of(method: Method, screen: &Screen, password: bool) -> Option<(u8, u8)> {
     use Screen as S;
+    // The method's own pages, up to the password.
     let mut steps: Vec<fn(&Screen) -> bool> = match method {
-        // Fill in (the card's pages are part of it), the code from the SMS,
-        // the password, done.
+        // Fill in (the card's pages are part of it), the code from the SMS.
         Method::MobileSubscriber | Method::Bhxh => vec![
             |s| {
                 matches!(
@@ -494,30 +494,23 @@ fn step_of(method: Method, screen: &Screen, password: bool) -> Option<(u8, u8)> 
                     S::SendingOtp { .. } | S::OtpNotSent { .. } | S::EnterOtp { .. }
                 )
             },
-            |s| matches!(s, S::Password { .. }),
-            |s| matches!(s, S::Storing | S::Done { .. }),
         ],
-        // The number, the phone's confirmation, the certificate's details,
-        // the password, done.
+        // The number, the phone's confirmation, the certificate's details.
         Method::SimSignature => vec![
             |s| matches!(s, S::Form),
             |s| matches!(s, S::WaitingForPhone { .. }),
             |s| matches!(s, S::ConfirmDetails { .. }),
-            |s| matches!(s, S::Password { .. }),
-            |s| matches!(s, S::Storing | S::Done { .. }),
         ],
-        // The token and its PIN, the certificate's details, the password,
-        // done.
+        // The token and its PIN, the certificate's details.
         Method::UsbToken => vec![
             |s| matches!(s, S::WaitingForToken | S::EnterPin { .. } | S::ProvingToken),
             |s| matches!(s, S::ConfirmDetails { .. }),
-            |s| matches!(s, S::Password { .. }),
-            |s| matches!(s, S::Storing | S::Done { .. }),
         ],
     };
-    if !password {
-        steps.retain(|is| !is(&S::Password { failing: vec![] }));
+    if password {
+        steps.push(|s| matches!(s, S::Password { .. }));
     }
+    steps.push(|s| matches!(s, S::Storing | S::Done { .. }));
     let at = steps.iter().position(|is| is(screen))?;
     Some((at as u8 + 1, steps.len() as u8))
 }
