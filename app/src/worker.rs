@@ -179,33 +179,31 @@ impl Backend {
                 here: true,
             })
         });
-        let settled = local
+        // A queued one is not at the portal yet and a settled one is final:
+        // only a delivered one, or one that is not this kiosk's, is asked.
+        let ask = local
             .as_ref()
-            .is_some_and(|f| !matches!(f.status, LookupStatus::Queued | LookupStatus::Delivered));
-        // A queued one is not at the portal yet; a settled one is final.
-        let ask = match &local {
-            Some(f) => f.status == LookupStatus::Delivered,
-            None => true,
-        };
-        let remote = if ask && !settled {
+            .is_none_or(|f| f.status == LookupStatus::Delivered);
+        let asked = if ask {
             self.live.as_ref().and_then(|l| l.lookup(reference))
         } else {
             None
         };
-        let from_portal = remote.clone().flatten().and_then(|r| {
+        let here = local.is_some();
+        let from_portal = asked.as_ref().and_then(Option::as_ref).and_then(|r| {
             Some(Found {
                 status: LookupStatus::parse(&r.status, r.rejection)?,
                 method: Method::parse(&r.method)?,
                 level: r.level,
                 created_at: r.created_at,
                 decided_at: Some(r.decided_at),
-                here: local.is_some(),
+                here,
             })
         });
-        match (from_portal, local, remote) {
-            (Some(found), _, _) | (None, Some(found), _) => LookupResult::Found(found),
-            (None, None, Some(_)) => LookupResult::NotFound,
-            (None, None, None) => LookupResult::NotHereOffline,
+        match (from_portal.or(local), asked) {
+            (Some(found), _) => LookupResult::Found(found),
+            (None, Some(_)) => LookupResult::NotFound,
+            (None, None) => LookupResult::NotHereOffline,
         }
     }
 
