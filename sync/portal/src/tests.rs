@@ -519,26 +519,33 @@ fn a_replacement_code_is_refused_for_a_revoked_kiosk_or_a_key_with_its_own_regis
     ));
 }
 
+/// A database made by an earlier portal: its kiosks and accounts tables,
+/// then `rest`.
+fn older_database(rest: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("older.sqlite3");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE kiosks (id INTEGER PRIMARY KEY, public_key TEXT NOT NULL UNIQUE,
+             enrolled_at INTEGER NOT NULL, revoked_at INTEGER) STRICT;
+         CREATE TABLE accounts (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE,
+             level INTEGER NOT NULL, pending TEXT NOT NULL, created_at INTEGER NOT NULL,
+             registration_id TEXT NOT NULL) STRICT;
+         {rest}"
+    ))
+    .unwrap();
+    (dir, path)
+}
+
 #[test]
 fn a_database_keyed_by_registration_id_alone_is_migrated_with_its_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.sqlite3");
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE kiosks (id INTEGER PRIMARY KEY, public_key TEXT NOT NULL UNIQUE,
-                 enrolled_at INTEGER NOT NULL, revoked_at INTEGER) STRICT;
-             CREATE TABLE accounts (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE,
-                 level INTEGER NOT NULL, pending TEXT NOT NULL, created_at INTEGER NOT NULL,
-                 registration_id TEXT NOT NULL) STRICT;
-             CREATE TABLE registrations (registration_id TEXT PRIMARY KEY,
-                 kiosk_id INTEGER NOT NULL REFERENCES kiosks (id), received_at INTEGER NOT NULL,
-                 outcome TEXT NOT NULL, reason TEXT, account_id INTEGER REFERENCES accounts (id)) STRICT;
-             INSERT INTO kiosks VALUES (1, 'key', 0, NULL);
-             INSERT INTO registrations VALUES ('r1', 1, 5, 'rejected', 'why', NULL);",
-        )
-        .unwrap();
-    }
+    let (_dir, path) = older_database(
+        "CREATE TABLE registrations (registration_id TEXT PRIMARY KEY,
+             kiosk_id INTEGER NOT NULL REFERENCES kiosks (id), received_at INTEGER NOT NULL,
+             outcome TEXT NOT NULL, reason TEXT, account_id INTEGER REFERENCES accounts (id)) STRICT;
+         INSERT INTO kiosks VALUES (1, 'key', 0, NULL);
+         INSERT INTO registrations VALUES ('r1', 1, 5, 'rejected', 'why', NULL);",
+    );
     let portal = Portal::open(&path, PortalSecretKey::generate()).unwrap();
     let (kiosk, outcome): (i64, String) = portal
         .conn
@@ -810,26 +817,15 @@ fn the_applicant_is_told_once_and_anyone_with_the_reference_may_look_it_up() {
 
 #[test]
 fn a_database_from_before_lookups_takes_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v3.sqlite3");
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE kiosks (id INTEGER PRIMARY KEY, public_key TEXT NOT NULL UNIQUE,
-                 enrolled_at INTEGER NOT NULL, revoked_at INTEGER) STRICT;
-             CREATE TABLE accounts (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE,
-                 level INTEGER NOT NULL, pending TEXT NOT NULL, created_at INTEGER NOT NULL,
-                 registration_id TEXT NOT NULL) STRICT;
-             CREATE TABLE registrations (kiosk_id INTEGER NOT NULL REFERENCES kiosks (id),
-                 registration_id TEXT NOT NULL, received_at INTEGER NOT NULL,
-                 outcome TEXT NOT NULL, reason TEXT, account_id INTEGER REFERENCES accounts (id),
-                 PRIMARY KEY (kiosk_id, registration_id)) STRICT;
-             INSERT INTO kiosks VALUES (1, 'key', 0, NULL);
-             INSERT INTO registrations VALUES (1, 'old', 5, 'accepted', NULL, NULL);
-             PRAGMA user_version = 3;",
-        )
-        .unwrap();
-    }
+    let (_dir, path) = older_database(
+        "CREATE TABLE registrations (kiosk_id INTEGER NOT NULL REFERENCES kiosks (id),
+             registration_id TEXT NOT NULL, received_at INTEGER NOT NULL,
+             outcome TEXT NOT NULL, reason TEXT, account_id INTEGER REFERENCES accounts (id),
+             PRIMARY KEY (kiosk_id, registration_id)) STRICT;
+         INSERT INTO kiosks VALUES (1, 'key', 0, NULL);
+         INSERT INTO registrations VALUES (1, 'old', 5, 'accepted', NULL, NULL);
+         PRAGMA user_version = 3;",
+    );
     let mut portal = Portal::open(&path, PortalSecretKey::generate()).unwrap();
     let kiosk = DeviceKey::generate();
     let code = portal.issue_enrolment_code(0, 600).unwrap();
