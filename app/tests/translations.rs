@@ -13,7 +13,7 @@ use kiosk_ui::i18n::{Lang, has_translation, placeholders};
 
 /// Vietnamese texts that are data, not wording.
 const DATA: [&str; 3] = [
-    // The demo token's certificate and its CA (app/src/demo.rs).
+    // The demo token's certificate and its CA (app/src/demo/mod.rs).
     "/C=VN/CN=Lê Thị Hồng/UID=CCCD:001190000777",
     "CA Thử Nghiệm Kiosk",
     // kioskctl selftest's synthetic applicant.
