@@ -170,6 +170,7 @@ pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding
         .on_choose_subject(&id));
     on!(KioskScreen.on_choose_method, |c, id| c
         .on_choose_method(&id));
+    on!(KioskScreen.on_choose, |c, id| c.on_choose(&id));
     on!(KioskScreen.on_focus, |c, id| c.on_focus(&id));
     on!(KioskKeys.on_key, |c, key| c.on_key(&key));
     on!(KioskKeys.on_toggle_telex, |c| c.on_toggle_telex());

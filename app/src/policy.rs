@@ -103,11 +103,28 @@ pub struct OtpRules {
     pub max_sms_per_number_per_day: u16,
     /// `{code}` and `{minutes}` are replaced.
     pub sms_template: String,
+    /// The code that proves a complaint's contact number: a registration's
+    /// wording would tell the person they are registering.
+    #[serde(default = "complaint_sms_template")]
+    pub complaint_sms_template: String,
+}
+
+fn complaint_sms_template() -> String {
+    "Ma xac nhan so dien thoai lien he cho khieu nai tai Cong DVC la {code}. Ma co hieu luc {minutes} phut. Khong cung cap ma nay cho bat ky ai.".into()
 }
 
 impl OtpRules {
     pub fn sms_text(&self, code: &str) -> String {
-        self.sms_template
+        self.fill(&self.sms_template, code)
+    }
+
+    /// The SMS that proves a complaint's contact number.
+    pub fn complaint_sms_text(&self, code: &str) -> String {
+        self.fill(&self.complaint_sms_template, code)
+    }
+
+    fn fill(&self, template: &str, code: &str) -> String {
+        template
             .replace("{code}", code)
             .replace("{minutes}", &(self.ttl_seconds / 60).to_string())
     }
@@ -318,11 +335,18 @@ impl Policy {
         if o.max_sms_per_number_per_day <= u16::from(o.max_resends) {
             p.push("otp.max_sms_per_number_per_day must exceed max_resends, or one session could not finish".into());
         }
-        if !o.sms_template.contains("{code}") {
-            p.push("otp.sms_template must contain {code}".into());
-        }
-        if o.sms_template.chars().count() > 300 {
-            p.push("otp.sms_template must fit in two SMS segments (300 characters)".into());
+        for (name, template) in [
+            ("sms_template", &o.sms_template),
+            ("complaint_sms_template", &o.complaint_sms_template),
+        ] {
+            if !template.contains("{code}") {
+                p.push(format!("otp.{name} must contain {{code}}"));
+            }
+            if template.chars().count() > 300 {
+                p.push(format!(
+                    "otp.{name} must fit in two SMS segments (300 characters)"
+                ));
+            }
         }
         for (i, c) in self.counters.iter().enumerate() {
             let lengths = [

@@ -6,13 +6,16 @@
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
-use kiosk_sync::{EnvelopeHeader, PAYLOAD_SCHEMA, PortalPublicKey, RegistrationPayload, seal};
+use kiosk_sync::{
+    COMPLAINT_SCHEMA, ComplaintPayload, EnvelopeHeader, PAYLOAD_SCHEMA, PortalPublicKey,
+    RegistrationPayload, seal,
+};
 use rand::{Rng as _, RngExt as _};
 use time::OffsetDateTime;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::config::PasswordHashCost;
-use crate::flow::{Draft, PendingCheck};
+use crate::flow::{ComplaintDraft, Draft, PendingCheck};
 use crate::keys::Keyring;
 use crate::store::{NewRegistration, Store, StoreError};
 
@@ -43,11 +46,16 @@ pub struct Completer<'a> {
 
 /// `DK-7K2M-9XQ4`: 40 random bits in [`kiosk_sync::REFERENCE_ALPHABET`].
 pub fn new_reference() -> String {
+    new_reference_with("DK")
+}
+
+/// `PP-XXXX-XXXX` for a prefix: a registration's `DK`, a complaint's `KN`.
+fn new_reference_with(prefix: &str) -> String {
     let mut rng = rand::rng();
     let chars: String = (0..8)
         .map(|_| char::from(kiosk_sync::REFERENCE_ALPHABET[rng.random_range(0..32usize)]))
         .collect();
-    format!("DK-{}-{}", &chars[..4], &chars[4..])
+    format!("{prefix}-{}-{}", &chars[..4], &chars[4..])
 }
 
 thread_local! {
@@ -144,51 +152,35 @@ impl Completer<'_> {
         now: OffsetDateTime,
     ) -> Result<Receipt, CompleteError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let mut reference = new_reference();
-        while store.reference_exists(&reference)? {
-            reference = new_reference();
-        }
+        let reference = free_reference(store, "DK")?;
         let created_at = now.unix_timestamp();
         let password_hash = draft
             .password
             .as_ref()
             .map(|p| hash_password(p.expose(), self.cost))
             .transpose()?;
-        let plaintext = {
-            let payload = payload(
-                draft,
-                &id,
-                &reference,
-                created_at,
-                password_hash.as_deref().map(|h| h.as_str()),
-            );
-            // One allocation large enough for any payload, so growth leaves
-            // no stray copies of the plaintext in freed memory.
-            let mut buf = Zeroizing::new(Vec::with_capacity(64 * 1024));
-            serde_json::to_writer(&mut *buf, &payload).expect("a payload always serialises");
-            buf
-        };
-        let envelope = seal(
-            &plaintext,
-            EnvelopeHeader::new(id.clone(), created_at),
-            self.portal,
-            self.keys.device(),
-        )?;
-        let envelope_bytes = envelope.to_bytes();
+        let plaintext = plaintext(&payload(
+            draft,
+            &id,
+            &reference,
+            created_at,
+            password_hash.as_deref().map(|h| h.as_str()),
+        ));
         let pending: Vec<PendingCheck> = draft.pending.clone();
-        store.complete(
-            &NewRegistration {
+        self.seal_and_store(
+            store,
+            &plaintext,
+            NewRegistration {
                 id: &id,
                 reference: &reference,
                 method: draft.method,
                 subject: draft.subject,
-                level: draft.level,
+                level: draft.level.get(),
                 pending: &pending,
                 identity_tag: self.keys.identity_tag(&draft.identity),
                 created_at,
-                envelope: &envelope_bytes,
+                envelope: &[],
             },
-            &self.keys.audit_key(),
         )?;
         tracing::info!(
             %reference,
@@ -202,6 +194,93 @@ impl Completer<'_> {
             reference,
         })
     }
+
+    /// Seals a complaint and queues it like a registration, under a
+    /// `KN-…` reference. On `Ok` it is on disk exactly once.
+    pub fn file_complaint(
+        &self,
+        store: &mut Store,
+        draft: &ComplaintDraft,
+        now: OffsetDateTime,
+    ) -> Result<Receipt, CompleteError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let reference = free_reference(store, kiosk_sync::COMPLAINT_PREFIX)?;
+        let created_at = now.unix_timestamp();
+        let plaintext = plaintext(&ComplaintPayload {
+            schema: COMPLAINT_SCHEMA.into(),
+            registration_id: id.clone(),
+            reference: reference.clone(),
+            created_at,
+            identity: draft.identity.canonical().to_string(),
+            method: draft.method.as_str().into(),
+            subject: draft.subject.as_str().into(),
+            contact_phone: draft.contact.e164().into(),
+            reason: draft.reason.code().into(),
+        });
+        self.seal_and_store(
+            store,
+            &plaintext,
+            NewRegistration {
+                id: &id,
+                reference: &reference,
+                method: draft.method,
+                subject: draft.subject,
+                level: 0,
+                pending: &[],
+                identity_tag: self.keys.identity_tag(&draft.identity),
+                created_at,
+                envelope: &[],
+            },
+        )?;
+        tracing::info!(%reference, reason = draft.reason.code(), "complaint stored");
+        Ok(Receipt {
+            registration_id: id,
+            reference,
+        })
+    }
+
+    /// Seals `plaintext` to the portal, signs it, and commits it with `row`
+    /// (whose envelope is the sealed one), its outbox row and audit entry.
+    fn seal_and_store(
+        &self,
+        store: &mut Store,
+        plaintext: &[u8],
+        row: NewRegistration<'_>,
+    ) -> Result<(), CompleteError> {
+        let envelope = seal(
+            plaintext,
+            EnvelopeHeader::new(row.id.to_string(), row.created_at),
+            self.portal,
+            self.keys.device(),
+        )?;
+        let envelope_bytes = envelope.to_bytes();
+        store.complete(
+            &NewRegistration {
+                envelope: &envelope_bytes,
+                ..row
+            },
+            &self.keys.audit_key(),
+        )?;
+        Ok(())
+    }
+}
+
+/// A reference with `prefix` that this kiosk has not given yet.
+fn free_reference(store: &Store, prefix: &str) -> Result<String, StoreError> {
+    loop {
+        let reference = new_reference_with(prefix);
+        if !store.reference_exists(&reference)? {
+            return Ok(reference);
+        }
+    }
+}
+
+/// A payload as JSON, in one allocation large enough for any payload, so
+/// growth leaves no stray copies of the plaintext in freed memory.
+fn plaintext(payload: &impl serde::Serialize) -> Zeroizing<Vec<u8>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    serde_json::to_writer(&mut *buf, payload).expect("a payload always serialises");
+    buf
 }
 
 #[cfg(test)]

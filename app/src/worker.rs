@@ -30,7 +30,7 @@ use crate::flow::{
 };
 use crate::keys::Keyring;
 use crate::policy::Policy;
-use crate::register::{CompleteError, Completer};
+use crate::register::{CompleteError, Completer, Receipt};
 use crate::store::{Known, Storage, Store, StoreError};
 use crate::token::TokenService;
 use crate::uplink::{BhxhRecord, LiveChecks, UplinkHandle};
@@ -156,6 +156,30 @@ impl Backend {
         }
     }
 
+    /// The answer to storing `what`: its reference, the uplink woken to
+    /// send it; or why nothing was stored.
+    fn stored(&self, stored: Result<Receipt, CompleteError>, what: &str) -> Event {
+        match stored {
+            Ok(receipt) => {
+                if let Some(uplink) = &self.uplink {
+                    uplink.wake();
+                }
+                Event::Stored {
+                    reference: receipt.reference,
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing {what} failed");
+                Event::StoreFailed(match e {
+                    CompleteError::Store(StoreError::Full | StoreError::Damaged(_)) => {
+                        StoreProblem::OutOfService
+                    }
+                    _ => StoreProblem::Failed,
+                })
+            }
+        }
+    }
+
     /// What the kiosk's records, then the portal, know of a reference: the
     /// kiosk answers for its own until the portal has decided on them.
     fn look_up(&self, reference: &str) -> LookupResult {
@@ -181,9 +205,12 @@ impl Backend {
         });
         // A queued one is not at the portal yet and a settled one is final:
         // only a delivered one, or one that is not this kiosk's, is asked.
-        let ask = local
-            .as_ref()
-            .is_none_or(|f| f.status == LookupStatus::Delivered);
+        let ask = local.as_ref().is_none_or(|f| {
+            matches!(
+                f.status,
+                LookupStatus::Delivered | LookupStatus::ComplaintReceived
+            )
+        });
         let asked = if ask {
             self.live.as_ref().and_then(|l| l.lookup(reference))
         } else {
@@ -431,25 +458,17 @@ impl Backend {
                     portal: &self.portal,
                     cost: self.cost,
                 };
-                match completer.complete(&mut self.store, &draft, now) {
-                    Ok(receipt) => {
-                        if let Some(uplink) = &self.uplink {
-                            uplink.wake();
-                        }
-                        Event::Stored {
-                            reference: receipt.reference,
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "storing a registration failed");
-                        Event::StoreFailed(match e {
-                            CompleteError::Store(StoreError::Full | StoreError::Damaged(_)) => {
-                                StoreProblem::OutOfService
-                            }
-                            _ => StoreProblem::Failed,
-                        })
-                    }
-                }
+                let stored = completer.complete(&mut self.store, &draft, now);
+                self.stored(stored, "a registration")
+            }
+            Effect::FileComplaint(draft) => {
+                let completer = Completer {
+                    keys: &self.keys,
+                    portal: &self.portal,
+                    cost: self.cost,
+                };
+                let stored = completer.file_complaint(&mut self.store, &draft, now);
+                self.stored(stored, "a complaint")
             }
             Effect::ReadCard(key) => Event::CardRead(match &self.cards {
                 Some(cards) => {

@@ -721,3 +721,135 @@ fn a_reference_is_found_here_while_queued_and_anywhere_once_the_portal_has_it() 
         Some(Event::HandoffIssued(None))
     ));
 }
+
+#[test]
+fn a_complaint_made_offline_reaches_the_staffs_queue_once_and_its_settlement_comes_back() {
+    use kiosk::domain::{Method, PersonalId, PhoneNumber, SubjectKind};
+    use kiosk::flow::{
+        ComplaintDraft, ComplaintReason, DuplicateOutcome, Effect, Event, IdentityKey,
+        LookupResult, LookupStatus,
+    };
+    use kiosk::uplink::AsyncRuntime;
+
+    let background = AsyncRuntime::new().unwrap();
+    let rt = background.runtime();
+    let rig = rt.block_on(PortalRig::start());
+    // An account exists for this number: its registration was delivered.
+    let k = rt.block_on(rig.kiosk(1));
+    let mut up = uplink(&k, Duration::from_secs(10));
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
+        .unwrap();
+    assert_eq!(rig.accounts(), 1);
+
+    // Offline, the person who says it is not theirs files a complaint.
+    let policy = Policy::built_in();
+    let identity = || {
+        IdentityKey::Person(PersonalId::parse("051190000001", &policy.identifiers, 2026).unwrap())
+    };
+    let mut offline = support::bare_backend(
+        kiosk::store::Store::open(&k.dir.path().join("kiosk.sqlite3")).unwrap(),
+        kiosk::keys::Keyring::open_or_create(&k.dir.path().join("keys")).unwrap(),
+        k.portal.public_key(),
+    );
+    let draft = ComplaintDraft {
+        identity: identity(),
+        method: Method::MobileSubscriber,
+        subject: SubjectKind::Citizen,
+        contact: PhoneNumber::parse("0987654321", &policy.identifiers).unwrap(),
+        reason: ComplaintReason::IdentityMisused,
+    };
+    let Some(Event::Stored { reference }) = offline.run(Effect::FileComplaint(Box::new(draft)))
+    else {
+        panic!("the complaint is stored");
+    };
+    assert!(reference.starts_with("KN-"), "{reference}");
+    let look = |backend: &mut kiosk::worker::Backend, reference: &str| match backend
+        .run(Effect::LookUp(reference.to_string()))
+    {
+        Some(Event::LookedUp { result, .. }) => result,
+        other => panic!("{other:?}"),
+    };
+    let LookupResult::Found(found) = look(&mut offline, &reference) else {
+        panic!("found here while queued");
+    };
+    assert_eq!((found.status, found.here), (LookupStatus::Queued, true));
+    // A complaint is not a registration: the identity still has an
+    // account, not "a registration waiting here".
+    assert!(matches!(
+        offline.run(Effect::CheckDuplicate(vec![identity()])),
+        Some(Event::DuplicateChecked(
+            DuplicateOutcome::AccountExists | DuplicateOutcome::CheckedLocallyOnly
+        ))
+    ));
+
+    // Online: delivered, in the staff's queue once, the contact told.
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
+        .unwrap();
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp()))
+        .unwrap();
+    let queue = rig.shared.portal().complaints().unwrap();
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert_eq!(
+        (
+            queue[0].reference.as_str(),
+            queue[0].status.as_str(),
+            queue[0].reason.as_str(),
+            queue[0].account_exists,
+            queue[0].identity_masked.as_str()
+        ),
+        (
+            reference.as_str(),
+            "received",
+            "identity_misused",
+            true,
+            "cccd:…001"
+        )
+    );
+    assert_eq!(rig.accounts(), 1, "a complaint opens no account");
+    let told = |rig: &PortalRig| {
+        rig.shared
+            .portal()
+            .messages_since(0)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.recipient == "+84987654321")
+            .map(|m| m.text)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(told(&rig).len(), 1);
+    assert!(told(&rig)[0].contains(&reference));
+    let (mut online, _) = online_backend(&background, &k, None);
+    let LookupResult::Found(found) = look(&mut online, &reference) else {
+        panic!("found");
+    };
+    assert_eq!(found.status, LookupStatus::ComplaintReceived);
+
+    // Staff settle it; the kiosk's records and the contact hear so, once.
+    let now = kiosk_portal::server::now();
+    assert!(
+        rig.shared
+            .portal()
+            .resolve_complaint(&reference.to_lowercase(), now)
+            .unwrap()
+    );
+    assert!(
+        !rig.shared
+            .portal()
+            .resolve_complaint(&reference, now)
+            .unwrap()
+    );
+    // The next status poll is due an hour on.
+    rt.block_on(up.round(OffsetDateTime::now_utc().unix_timestamp() + 3600))
+        .unwrap();
+    assert!(
+        statuses(&k).contains(&"resolved".to_string()),
+        "{:?}",
+        statuses(&k)
+    );
+    let LookupResult::Found(found) = look(&mut offline, &reference) else {
+        panic!("found");
+    };
+    assert_eq!(found.status, LookupStatus::ComplaintResolved);
+    assert_eq!(told(&rig).len(), 2);
+    assert_eq!(rig.shared.portal().complaints().unwrap().len(), 1);
+}

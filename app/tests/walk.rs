@@ -63,6 +63,9 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
             "business-sim-done",
             "lookup",
             "lookup-answer",
+            "complaint-reason",
+            "complaint-contact",
+            "complaint-filed",
             "counters",
             "name-respell",
             "idle-warning",
@@ -84,9 +87,14 @@ fn every_method_walks_through_the_real_screens_at_both_sizes() {
         // card raised the second mobile registration to level 2; the SIMs
         // (a citizen's, a company's) and the token gave level 3.
         let store = kiosk::store::Store::open(&data.join("kiosk.sqlite3")).unwrap();
-        let rows: Vec<(String, u8, Vec<String>)> = store
+        // And one complaint, about the account the second visit found.
+        let (complaints, registrations): (Vec<_>, Vec<_>) = store
             .queue()
             .unwrap()
+            .into_iter()
+            .partition(|r| r.reference.starts_with("KN-"));
+        assert_eq!(complaints.len(), 1, "{complaints:?}");
+        let rows: Vec<(String, u8, Vec<String>)> = registrations
             .into_iter()
             .map(|r| (r.method, r.level, r.pending))
             .collect();

@@ -65,7 +65,7 @@ pub use envelope::{
 pub use export::{EXPORT_FORMAT, ExportFile};
 pub use identity::{IdentityKind, IdentityRef};
 pub use payload::{
-    ChipDataGroup, ChipEvidence, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, PossessionProof,
-    REFERENCE_ALPHABET, RegistrationPayload, TOKEN_PROOF_CONTEXT, normalise_code,
-    normalise_reference,
+    COMPLAINT_PREFIX, COMPLAINT_REASONS, COMPLAINT_SCHEMA, ChipDataGroup, ChipEvidence,
+    ComplaintPayload, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, PossessionProof, REFERENCE_ALPHABET,
+    RegistrationPayload, TOKEN_PROOF_CONTEXT, normalise_code, normalise_reference,
 };

@@ -23,8 +23,68 @@ pub const REFERENCE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// A reference number as typed (`dk 7k2m 9xq4`, `7K2M-9XQ4`, an O for a
 /// zero) in its one spelling, `DK-7K2M-9XQ4`; `None` when it cannot be one.
+/// A complaint's (`KN-…`) is read with its prefix; eight characters alone
+/// are a registration's.
 pub fn normalise_reference(typed: &str) -> Option<String> {
-    normalise_code(typed, "DK")
+    let plain: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
+        .collect();
+    if plain.len() == 10 && plain[..2].eq_ignore_ascii_case(COMPLAINT_PREFIX) {
+        normalise_code(typed, COMPLAINT_PREFIX)
+    } else {
+        normalise_code(typed, "DK")
+    }
+}
+
+/// What a complaint's reference number starts with: *khiếu nại*.
+pub const COMPLAINT_PREFIX: &str = "KN";
+
+/// The `schema` value of a complaint's payload.
+pub const COMPLAINT_SCHEMA: &str = "vn-dvc-kiosk/complaint/1";
+
+/// A complaint in clear: a person says the account the portal holds for
+/// their identity is not theirs. Sealed and queued like a registration,
+/// under a `KN-…` reference. Wiped from memory on drop; `Debug` shows no
+/// personal field.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintPayload {
+    pub schema: String,
+    /// Idempotency key; equals the envelope's `registration_id`.
+    pub registration_id: String,
+    /// `KN-XXXX-XXXX`, as the person was given it.
+    pub reference: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The identity whose account is disputed, on the wire (`cccd:…`,
+    /// `mst:…`).
+    pub identity: String,
+    /// The method the person was registering with when they found it.
+    pub method: String,
+    /// `citizen` or `business`.
+    pub subject: String,
+    /// E.164: the contact number, proven by an OTP the kiosk sent.
+    pub contact_phone: String,
+    /// One of [`COMPLAINT_REASONS`].
+    pub reason: String,
+}
+
+/// The reasons a complaint may give, as codes; the kiosk words them.
+pub const COMPLAINT_REASONS: [&str; 4] = [
+    "never_registered",
+    "identity_misused",
+    "contact_not_mine",
+    "other",
+];
+
+impl std::fmt::Debug for ComplaintPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComplaintPayload")
+            .field("registration_id", &self.registration_id)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A code of two letters and eight Crockford characters (`DK-…` for a
@@ -189,6 +249,15 @@ mod tests {
             Some("HD-7K2M-9XQ4")
         );
         assert_eq!(super::normalise_code("DK-7K2M-9XQ4", "HD"), None);
+        // A complaint's keeps its prefix; without one, it is a registration's.
+        assert_eq!(
+            normalise_reference("kn 7k2m-9xq4").as_deref(),
+            Some("KN-7K2M-9XQ4")
+        );
+        assert_eq!(
+            normalise_reference("KN7K2M9X").as_deref(),
+            Some("DK-KN7K-2M9X")
+        );
         // Letters that look like digits are those digits.
         assert_eq!(
             normalise_reference("DK-OIL0-0000").as_deref(),

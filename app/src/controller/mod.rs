@@ -34,6 +34,7 @@ use crate::store::Storage;
 use crate::worker::{Answer, Job, Status};
 
 mod card_view;
+mod complaint_view;
 mod input;
 mod outcome_view;
 mod session;
@@ -248,7 +249,9 @@ impl Controller {
             return;
         }
         let event = match &session.stage {
-            Stage::Flow(Screen::Form | Screen::Lookup) => Event::Submit(session.form.clone()),
+            Stage::Flow(Screen::Form | Screen::Lookup | Screen::ComplaintContact) => {
+                Event::Submit(session.form.clone())
+            }
             Stage::Flow(Screen::EnterOtp { .. }) => {
                 let typed = Zeroizing::new(session.otp.to_string());
                 session.otp.clear();
@@ -284,7 +287,8 @@ impl Controller {
                 | Screen::Failed(_)
                 | Screen::AccountExists { .. }
                 | Screen::QueuedHere { .. }
-                | Screen::LookupAnswer { .. },
+                | Screen::LookupAnswer { .. }
+                | Screen::ComplaintFiled { .. },
             ) => Event::Finish,
             Stage::Flow(Screen::Counters) => {
                 self.leave();
@@ -293,6 +297,45 @@ impl Controller {
             _ => return,
         };
         self.feed(event);
+    }
+
+    /// A card of the exists page (a way out the kiosk runs itself) or of a
+    /// complaint's reasons.
+    pub fn on_choose(&mut self, id: &str) {
+        self.touch();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if session.in_flight > 0 {
+            return;
+        }
+        match &session.stage {
+            Stage::Flow(exists @ Screen::AccountExists { .. }) if id == "complaint" => {
+                let from = exists.clone();
+                let (Some(identity), Some(method), Some(subject)) = (
+                    session
+                        .registration
+                        .as_ref()
+                        .and_then(|r| r.existing_account())
+                        .cloned(),
+                    session.method,
+                    session.subject,
+                ) else {
+                    return;
+                };
+                let (complaint, effects) =
+                    flow::Complaint::start(Arc::clone(&self.policy), identity, method, subject);
+                tracing::debug!(session = ?session.id, "complaint started");
+                session.complaint = Some((complaint, from));
+                self.apply(effects);
+            }
+            Stage::Flow(Screen::ComplaintReason) => {
+                if let Some(reason) = flow::ComplaintReason::parse(id) {
+                    self.feed(Event::ReasonChosen(reason));
+                }
+            }
+            _ => {}
+        }
     }
 
     /// "Đọc thẻ CCCD gắn chip" on the form: the card's pages open.
@@ -344,6 +387,39 @@ impl Controller {
         // request is cancelled and its answer, if any, never comes.
         let on_phone = matches!(session.stage, Stage::Flow(Screen::WaitingForPhone { .. }));
         if session.in_flight > 0 && !on_phone {
+            return;
+        }
+        if let Some((complaint, from)) = session.complaint.take() {
+            match &session.stage {
+                // Its first page: back to the page it started from.
+                Stage::Flow(Screen::ComplaintReason) => {
+                    session.stage = Stage::Flow(from);
+                    session.focus = None;
+                }
+                Stage::Flow(Screen::ComplaintFiled { .. } | Screen::Failed(_)) => {
+                    session.complaint = Some((complaint, from));
+                    self.feed(Event::Finish);
+                }
+                // Any later page: the reason again, the number as typed.
+                _ => {
+                    session.otp.clear();
+                    let (Some(identity), Some(method), Some(subject)) = (
+                        session
+                            .registration
+                            .as_ref()
+                            .and_then(|r| r.existing_account())
+                            .cloned(),
+                        session.method,
+                        session.subject,
+                    ) else {
+                        return;
+                    };
+                    let (complaint, effects) =
+                        flow::Complaint::start(Arc::clone(&self.policy), identity, method, subject);
+                    session.complaint = Some((complaint, from));
+                    self.apply(effects);
+                }
+            }
             return;
         }
         let restart = match (session.method, session.subject) {
@@ -588,6 +664,14 @@ impl Controller {
         let Some(session) = self.session.as_mut() else {
             return;
         };
+        if let Some((complaint, _)) = session.complaint.as_mut() {
+            tracing::trace!(session = ?session.id, ?event, "complaint event");
+            match complaint.handle(now, event, &mut rand::rng()) {
+                Ok(effects) => self.apply(effects),
+                Err(e) => tracing::warn!(error = %e, "the complaint refused an event"),
+            }
+            return;
+        }
         if let Some(lookup) = session.lookup.as_mut() {
             tracing::trace!(session = ?session.id, ?event, "lookup event");
             match lookup.handle(event) {

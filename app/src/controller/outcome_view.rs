@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::Controller;
 use super::session::Session;
-use super::view::View;
+use super::view::{MethodView, View};
 use crate::domain::clock::local_date;
 use crate::domain::{Method, SubjectKind};
 use crate::flow::{Handoff, LookupResult, LookupStatus, Notice, Screen, WayOut};
@@ -29,6 +29,17 @@ impl Controller {
                     "Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:"
                 });
                 for way in ways_out {
+                    // The kiosk takes a complaint itself: a card, not a line.
+                    if *way == WayOut::Complaint {
+                        view.methods.push(MethodView {
+                            id: "complaint".into(),
+                            title: t("Gửi khiếu nại"),
+                            detail: t(way.label()),
+                            enabled: true,
+                            reason: String::new(),
+                        });
+                        continue;
+                    }
                     view.lines.push(t(way.label()));
                     // Where: the province's counters, from its policy.
                     if *way == WayOut::RecoverAtCounter {
@@ -168,7 +179,7 @@ impl Controller {
                 view.page = Page::Lookup;
                 view.title = t("Tra cứu hồ sơ");
                 view.message = t(
-                    "Nhập mã hồ sơ in trên phiếu đăng ký, dạng DK-XXXX-XXXX. Chỉ cần gõ 8 ký tự sau “DK-”.",
+                    "Nhập mã hồ sơ in trên phiếu đăng ký, dạng DK-XXXX-XXXX. Chỉ cần gõ 8 ký tự sau “DK-”. Mã khiếu nại (KN-XXXX-XXXX) gõ cả “KN”.",
                 );
                 view.submit_label = t("Tra cứu");
                 view.submit_enabled = !session.form.reference.trim().is_empty();
@@ -191,8 +202,21 @@ fn describe_lookup(reference: &str, result: &LookupResult, lang: Lang, view: &mu
     view.submit_enabled = true;
     match result {
         LookupResult::Found(found) => {
-            view.title = t(found.status.title());
-            view.message = t(found.status.explanation());
+            let complaint = reference.starts_with(kiosk_sync::COMPLAINT_PREFIX);
+            view.title = t(match found.status {
+                LookupStatus::Queued if complaint => "Khiếu nại đang chờ gửi lên Cổng",
+                LookupStatus::Delivered if complaint => "Cổng đã nhận khiếu nại, đang xem xét",
+                status => status.title(),
+            });
+            view.message = t(match found.status {
+                LookupStatus::Queued if complaint => {
+                    "Khiếu nại đã được lưu an toàn tại máy này và sẽ được gửi khi máy kết nối được Cổng Dịch vụ công."
+                }
+                LookupStatus::Delivered if complaint => {
+                    LookupStatus::ComplaintReceived.explanation()
+                }
+                status => status.explanation(),
+            });
             let date = |at: i64| {
                 OffsetDateTime::from_unix_timestamp(at)
                     .map(|t| {
@@ -201,11 +225,22 @@ fn describe_lookup(reference: &str, result: &LookupResult, lang: Lang, view: &mu
                     })
                     .unwrap_or_default()
             };
-            view.lines = vec![
-                Text::with("Phương thức: {}", [t(found.method.label())]).render(lang),
-                Text::with("Mức tài khoản: {}", [found.level]).render(lang),
-                Text::with("Ngày đăng ký: {}", [date(found.created_at)]).render(lang),
-            ];
+            view.lines = if complaint {
+                vec![
+                    Text::with(
+                        "Khiếu nại về tài khoản, gửi khi đăng ký bằng: {}",
+                        [t(found.method.label())],
+                    )
+                    .render(lang),
+                    Text::with("Ngày gửi: {}", [date(found.created_at)]).render(lang),
+                ]
+            } else {
+                vec![
+                    Text::with("Phương thức: {}", [t(found.method.label())]).render(lang),
+                    Text::with("Mức tài khoản: {}", [found.level]).render(lang),
+                    Text::with("Ngày đăng ký: {}", [date(found.created_at)]).render(lang),
+                ]
+            };
             if let Some(at) = found.decided_at
                 && found.status != LookupStatus::Queued
             {

@@ -6,7 +6,9 @@ use zeroize::Zeroizing;
 
 use super::input::{BUFFER, Focus};
 use crate::domain::{Method, SubjectKind};
-use crate::flow::{AnyRegistration, Field, FieldError, Form, Lookup, Screen, required_fields};
+use crate::flow::{
+    AnyRegistration, Complaint, Field, FieldError, Form, Lookup, Screen, required_fields,
+};
 
 /// Which visit an effect and its answer belong to: each session gets the
 /// next, so an answer for a citizen who has left is recognised and dropped.
@@ -39,6 +41,9 @@ pub(super) struct Session {
     pub(super) registration: Option<AnyRegistration>,
     /// "Tra cứu hồ sơ": a visit that looks a reference up instead.
     pub(super) lookup: Option<Lookup>,
+    /// A complaint about the account the registration found, with the
+    /// page it started from (Quay lại on its first page returns there).
+    pub(super) complaint: Option<(Complaint, Screen)>,
     pub(super) form: Form,
     pub(super) otp: Zeroizing<String>,
     pub(super) pin: Zeroizing<String>,
@@ -72,6 +77,7 @@ impl Session {
             method: None,
             registration: None,
             lookup: None,
+            complaint: None,
             form: Form {
                 full_name: buffer(),
                 personal_id: buffer(),
@@ -160,6 +166,7 @@ impl Session {
             ],
             Stage::Flow(Screen::EnterOtp { .. }) => vec![(Focus::Field(Field::Otp), true)],
             Stage::Flow(Screen::Lookup) => vec![(Focus::Field(Field::Reference), true)],
+            Stage::Flow(Screen::ComplaintContact) => vec![(Focus::Field(Field::Phone), true)],
             Stage::Flow(Screen::EnterPin { .. }) => vec![(Focus::Field(Field::Pin), true)],
             Stage::Flow(Screen::Password { .. }) => vec![
                 (Focus::Field(Field::Password), true),

@@ -590,9 +590,14 @@ fn the_exists_page_says_where_the_provinces_counters_are() {
         Event::DuplicateChecked(DuplicateOutcome::AccountExists),
     );
     rig.answer(session, Event::HandoffIssued(None));
-    let lines = rig.c.view().lines;
-    assert_eq!(lines.len(), 5, "{lines:?}");
+    let view = rig.c.view();
+    let lines = view.lines;
+    assert_eq!(lines.len(), 4, "{lines:?}");
     assert!(lines[2].contains("thẻ CCCD"), "{lines:?}");
+    // The complaint is a card the kiosk runs itself, not a line.
+    assert_eq!(view.methods.len(), 1);
+    assert_eq!(view.methods[0].id, "complaint");
+    assert!(view.methods[0].enabled);
 }
 
 #[test]
@@ -667,4 +672,73 @@ fn the_home_screen_says_where_the_counters_are() {
     assert!(view.lines.is_empty() && view.message.contains("Bưu điện"));
     rig.c.on_back();
     assert_eq!(rig.c.view().page, Page::Home);
+}
+
+#[test]
+fn a_complaint_leads_from_the_exists_page_to_its_reference_and_back_returns_there() {
+    let mut rig = Rig::new(ready());
+    let session = rig.mobile_form_submitted();
+    rig.answer(
+        session,
+        Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+    );
+    rig.answer(session, Event::HandoffIssued(None));
+    rig.effects();
+    rig.c.on_choose("complaint");
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Choice);
+    assert_eq!(view.step, "Bước 1/3");
+    assert_eq!(view.methods.len(), 4);
+    // Quay lại on the reasons: the exists page again, as it was.
+    rig.c.on_back();
+    assert_eq!(rig.c.view().page, Page::Exists);
+    rig.c.on_choose("complaint");
+    rig.c.on_choose("identity_misused");
+    let view = rig.c.view();
+    assert_eq!((view.page, view.step.as_str()), (Page::Lookup, "Bước 2/3"));
+    assert_eq!(view.fields[0].id, "phone");
+    // The number typed on the form is offered; the person may change it.
+    assert_eq!(view.fields[0].value, "0912345678");
+    rig.c.on_focus("phone");
+    for _ in 0..12 {
+        rig.c.on_key("⌫");
+    }
+    rig.type_in("phone", "0987654321");
+    rig.c.on_submit();
+    let effects = rig.effects();
+    let [(_, Effect::SendOtp { to, text })] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(to.e164(), "+84987654321");
+    let code: String = text
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    rig.answer(session, Event::OtpDelivered);
+    let view = rig.c.view();
+    assert_eq!((view.page, view.step.as_str()), (Page::Otp, "Bước 3/3"));
+    assert_eq!(view.submit_label, "Gửi khiếu nại");
+    rig.type_in("otp", &code);
+    rig.c.on_submit();
+    let effects = rig.effects();
+    let [(_, Effect::FileComplaint(draft))] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(draft.reason, crate::flow::ComplaintReason::IdentityMisused);
+    // Hủy while it is written waits.
+    rig.c.on_cancel();
+    assert!(rig.c.has_session());
+    rig.answer(
+        session,
+        Event::Stored {
+            reference: "KN-7K2M-9XQ4".into(),
+        },
+    );
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Done);
+    assert_eq!(view.reference, "KN-7K2M-9XQ4");
+    assert!(view.lines[0].contains("098****321"), "{:?}", view.lines);
+    rig.c.on_submit();
+    assert!(!rig.c.has_session());
 }

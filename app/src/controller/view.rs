@@ -261,9 +261,12 @@ impl Controller {
             }
             Stage::Flow(screen) => {
                 self.describe(screen, session, now, &mut view);
-                let step = session
-                    .method
-                    .and_then(|m| step_of(m, screen, self.policy.asks_password(m)));
+                let step = match &session.complaint {
+                    Some(_) => super::complaint_view::step_of(screen),
+                    None => session
+                        .method
+                        .and_then(|m| step_of(m, screen, self.policy.asks_password(m))),
+                };
                 if let Some((at, of)) = step {
                     view.step = Text::with("Bước {}/{}", [at, of]).render(lang);
                 }
@@ -457,6 +460,10 @@ impl Controller {
             | Screen::Counters
             | Screen::Lookup
             | Screen::LookupAnswer { .. } => self.describe_way_out(screen, session, view),
+            Screen::ComplaintReason | Screen::ComplaintContact | Screen::ComplaintFiled { .. } => {}
+        }
+        if session.complaint.is_some() {
+            self.describe_complaint(screen, session, view);
         }
     }
 }

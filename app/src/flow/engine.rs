@@ -29,7 +29,9 @@ pub(super) enum Stage<S> {
     /// The card's pages, over the method's form (its state kept as it was).
     Card(S, CardStep),
     AwaitDuplicate(Box<Identified>),
-    AccountExists,
+    /// The identity whose account exists; `None` when it is a
+    /// registration still queued here.
+    AccountExists(Option<IdentityKey>),
     AwaitSubscriber(Box<Identified>),
     AwaitOtpDelivery(Box<Identified>, OtpChallenge),
     OtpNotSent(Box<Identified>, OtpChallenge),
@@ -87,7 +89,7 @@ impl<M: MethodFlow> Registration<M> {
             Stage::Method(s) => M::step_name(s),
             Stage::Card(_, step) => step.name(),
             Stage::AwaitDuplicate(_) => "await_duplicate",
-            Stage::AccountExists => "account_exists",
+            Stage::AccountExists(_) => "account_exists",
             Stage::AwaitSubscriber(_) => "await_subscriber",
             Stage::AwaitOtpDelivery(..) => "await_otp_delivery",
             Stage::OtpNotSent(..) => "otp_not_sent",
@@ -97,6 +99,15 @@ impl<M: MethodFlow> Registration<M> {
             Stage::Done => "done",
             Stage::Failed => "failed",
             Stage::Ended => "ended",
+        }
+    }
+
+    /// The identity an existing account was found for, while its page
+    /// shows: what a complaint or a password reset is about.
+    pub fn existing_account(&self) -> Option<&IdentityKey> {
+        match &self.stage {
+            Stage::AccountExists(key) => key.as_ref(),
+            _ => None,
         }
     }
 
@@ -178,14 +189,14 @@ impl<M: MethodFlow> Registration<M> {
         match (stage, event) {
             (S::Ended, _) => Err(S::Ended),
             (S::Storing, Event::Cancel) => Err(S::Storing),
-            (S::AccountExists, Event::HandoffIssued(code)) => Ok((
-                S::AccountExists,
+            (S::AccountExists(key), Event::HandoffIssued(code)) => Ok((
+                S::AccountExists(key),
                 vec![Effect::Show(Screen::AccountExists {
                     ways_out: WayOut::ALL.to_vec(),
                     handoff: code.map_or(Handoff::Unavailable, Handoff::Code),
                 })],
             )),
-            (S::Done | S::Failed | S::AccountExists, Event::Finish | Event::Cancel) => {
+            (S::Done | S::Failed | S::AccountExists(_), Event::Finish | Event::Cancel) => {
                 Ok((S::Ended, vec![Effect::EndSession]))
             }
             (S::Method(state) | S::Card(state, _), Event::Cancel) => {
@@ -224,7 +235,7 @@ impl<M: MethodFlow> Registration<M> {
 
             (S::AwaitDuplicate(who), Event::DuplicateChecked(outcome)) => match outcome {
                 DuplicateOutcome::AccountExists => Ok((
-                    S::AccountExists,
+                    S::AccountExists(Some(who.key.clone())),
                     vec![
                         Effect::Show(Screen::AccountExists {
                             ways_out: WayOut::ALL.to_vec(),
@@ -234,7 +245,7 @@ impl<M: MethodFlow> Registration<M> {
                     ],
                 )),
                 DuplicateOutcome::QueuedHere(reference) => Ok((
-                    S::AccountExists,
+                    S::AccountExists(None),
                     vec![Effect::Show(Screen::QueuedHere { reference })],
                 )),
                 DuplicateOutcome::NoAccount => Ok(self.after_duplicate(who, now, rng)),
@@ -561,6 +572,11 @@ impl AnyRegistration {
     /// See [`Registration::takes_card`].
     pub fn takes_card(&self) -> bool {
         each!(self, r => r.takes_card())
+    }
+
+    /// See [`Registration::existing_account`].
+    pub fn existing_account(&self) -> Option<&IdentityKey> {
+        each!(self, r => r.existing_account())
     }
 
     /// See [`Registration::take_chip`].

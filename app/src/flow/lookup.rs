@@ -23,6 +23,10 @@ pub enum LookupStatus {
     /// Not opened: the identity already had an account.
     Duplicate,
     Rejected(Rejection),
+    /// A complaint (`KN-…`) the portal's staff have in their queue.
+    ComplaintReceived,
+    /// A complaint the portal's staff have settled.
+    ComplaintResolved,
 }
 
 impl LookupStatus {
@@ -34,6 +38,8 @@ impl LookupStatus {
             "activated" => LookupStatus::Activated,
             "duplicate" => LookupStatus::Duplicate,
             "rejected" => LookupStatus::Rejected(rejection.unwrap_or(Rejection::Other)),
+            "received" => LookupStatus::ComplaintReceived,
+            "resolved" => LookupStatus::ComplaintResolved,
             _ => return None,
         })
     }
@@ -46,6 +52,8 @@ impl LookupStatus {
             LookupStatus::Activated => "Tài khoản đã được kích hoạt",
             LookupStatus::Duplicate => "Không tạo tài khoản mới: đã có tài khoản",
             LookupStatus::Rejected(_) => "Hồ sơ không được chấp nhận",
+            LookupStatus::ComplaintReceived => "Cổng đã nhận khiếu nại, đang xem xét",
+            LookupStatus::ComplaintResolved => "Khiếu nại đã được xử lý",
         }
     }
 
@@ -63,6 +71,12 @@ impl LookupStatus {
             }
             LookupStatus::Duplicate => {
                 "Thông tin này đã có tài khoản trên Cổng Dịch vụ công. Dùng chức năng “Quên mật khẩu” hoặc đến quầy giao dịch để lấy lại mật khẩu."
+            }
+            LookupStatus::ComplaintReceived => {
+                "Cán bộ Cổng Dịch vụ công đang xem xét khiếu nại và sẽ nhắn tin đến số điện thoại liên hệ đã xác nhận."
+            }
+            LookupStatus::ComplaintResolved => {
+                "Kết quả đã được nhắn đến số điện thoại liên hệ. Nếu cần hỏi thêm, đến quầy giao dịch với mã khiếu nại và thẻ CCCD."
             }
             LookupStatus::Rejected(why) => match why {
                 Rejection::Subscriber => {
@@ -148,8 +162,10 @@ impl Lookup {
                     }
                     None => vec![Effect::FieldErrors(vec![FieldError::new(
                         Field::Reference,
-                        Text::new("Mã hồ sơ có dạng DK-XXXX-XXXX, in trên phiếu đăng ký."),
-                        "a reference number is DK-XXXX-XXXX",
+                        Text::new(
+                            "Mã hồ sơ có dạng DK-XXXX-XXXX (mã khiếu nại KN-XXXX-XXXX), in trên phiếu.",
+                        ),
+                        "a reference number is DK-XXXX-XXXX or KN-XXXX-XXXX",
                     )])],
                 }
             }

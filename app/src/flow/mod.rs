@@ -17,6 +17,7 @@
 //! [`FlowError::InvalidTransition`], never a panic.
 
 mod card;
+mod complaint;
 mod engine;
 mod form;
 mod lookup;
@@ -26,6 +27,7 @@ mod outcomes;
 mod types;
 
 pub use card::fill_form;
+pub use complaint::{Complaint, ComplaintDraft, ComplaintReason};
 pub use engine::{AnyRegistration, Registration, start};
 pub use form::{check_field, required_fields};
 pub use lookup::{Found, Lookup, LookupResult, LookupStatus};

@@ -12,6 +12,7 @@ use crate::domain::{
     PersonName, PersonalId, PhoneNumber, Pin, SubjectKind,
 };
 use crate::flow::OtpError;
+use crate::flow::complaint::{ComplaintDraft, ComplaintReason};
 use crate::flow::lookup::LookupResult;
 use crate::flow::outcomes::*;
 use crate::policy::Unavailable;
@@ -341,6 +342,8 @@ pub enum Event {
     },
     /// "Tra cứu mã khác" after an answer.
     LookAgain,
+    /// The reason a complaint gives, chosen from the list.
+    ReasonChosen(ComplaintReason),
     /// "Hủy": wipe everything and go home.
     Cancel,
     /// The citizen read the last screen and is done.
@@ -384,6 +387,7 @@ impl Event {
             Event::HandoffIssued(_) => "handoff_issued",
             Event::LookedUp { .. } => "looked_up",
             Event::LookAgain => "look_again",
+            Event::ReasonChosen(_) => "reason_chosen",
             Event::Cancel => "cancel",
             Event::Finish => "finish",
         }
@@ -507,6 +511,15 @@ pub enum Screen {
     Counters,
     /// "Tra cứu hồ sơ": the reference number to type.
     Lookup,
+    /// A complaint: why the account is not the person's.
+    ComplaintReason,
+    /// A complaint: the number to reach the person at.
+    ComplaintContact,
+    /// The complaint is queued under this reference.
+    ComplaintFiled {
+        reference: String,
+        masked_phone: String,
+    },
     LookupAnswer {
         reference: String,
         result: LookupResult,
@@ -576,6 +589,9 @@ pub enum Effect {
     FillFromChip(Box<ChipIdentity>),
     /// Seal and store in one transaction, then answer [`Event::Stored`].
     Store(Box<Draft>),
+    /// Seal and queue a complaint in one transaction, then answer
+    /// [`Event::Stored`] with its `KN-…` reference.
+    FileComplaint(Box<ComplaintDraft>),
     /// Ask the portal for a hand-off code for the account of this identity;
     /// answers [`Event::HandoffIssued`].
     RequestHandoff(IdentityKey),

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::domain::{Level, Method, SubjectKind};
+use crate::domain::{Method, SubjectKind};
 use crate::flow::PendingCheck;
 
 mod audit;
@@ -162,9 +162,12 @@ pub enum Storage {
 pub struct NewRegistration<'a> {
     pub id: &'a str,
     pub reference: &'a str,
+    /// For a complaint (reference `KN-…`), the method of the registration
+    /// that found the account.
     pub method: Method,
     pub subject: SubjectKind,
-    pub level: Level,
+    /// The account's level once nothing is pending; 0 for a complaint.
+    pub level: u8,
     pub pending: &'a [PendingCheck],
     pub identity_tag: [u8; 32],
     pub created_at: i64,
@@ -350,7 +353,7 @@ impl Store {
                 reg.reference,
                 reg.method.as_str(),
                 reg.subject.as_str(),
-                reg.level.get(),
+                reg.level,
                 pending.join(","),
                 &reg.identity_tag[..],
                 reg.created_at,
@@ -365,7 +368,7 @@ impl Store {
             "method={} subject={} level={} pending={}",
             reg.method.as_str(),
             reg.subject.as_str(),
-            reg.level.get(),
+            reg.level,
             pending.join(",")
         );
         append_audit_in(
@@ -388,13 +391,14 @@ impl Store {
     /// What this kiosk knows of an identity: a registration still waiting
     /// here to be delivered (its reference), or one the portal has taken
     /// (an account, or its duplicate). Rejected registrations count for
-    /// nothing.
+    /// nothing, and neither do complaints (`KN-…`): one says the account
+    /// is not the person's, not that they have one.
     pub fn identity_here(&self, tag: &[u8; 32]) -> Result<Option<Known>, StoreError> {
         Ok(self
             .conn
             .query_row(
                 "SELECT status, reference FROM registrations
-                 WHERE identity_tag = ?1 AND status <> 'rejected'
+                 WHERE identity_tag = ?1 AND status <> 'rejected' AND reference NOT LIKE 'KN-%'
                  ORDER BY status = 'queued' DESC LIMIT 1",
                 [&tag[..]],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),

@@ -11,7 +11,7 @@ fn reg<'a>(id: &'a str, reference: &'a str, tag: u8) -> NewRegistration<'a> {
         reference,
         method: Method::MobileSubscriber,
         subject: SubjectKind::Citizen,
-        level: Level::ONE,
+        level: 1,
         pending: &[PendingCheck::GlobalDuplicate],
         identity_tag: [tag; 32],
         created_at: 1_764_300_000,

@@ -61,6 +61,17 @@ impl Walker {
         self.fill("phone", "0912345678");
         self.screen().invoke_submit();
         self.snap("mobile-account-exists", Page::Exists)?;
+        // Someone else made it: a complaint, the contact proven by SMS.
+        self.screen().invoke_choose("complaint".into());
+        self.snap("complaint-reason", Page::Choice)?;
+        self.screen().invoke_choose("identity_misused".into());
+        self.snap("complaint-contact", Page::Lookup)?;
+        self.screen().invoke_submit();
+        self.snap("complaint-otp", Page::Otp)?;
+        let code = self.read_code();
+        self.type_keys(&code);
+        self.screen().invoke_submit();
+        self.snap("complaint-filed", Page::Done)?;
         self.screen().invoke_submit();
 
         // Mã số BHXH, matched live against the demo portal's records.

@@ -155,6 +155,9 @@ impl Judge<'_> {
         let Ok(plain) = envelope.open(self.secret) else {
             return Ok(ItemOutcome::Held(HELD_PORTAL_KEY.into()));
         };
+        if crate::complaints::is_complaint(&plain) {
+            return crate::complaints::receive(tx, kiosk, envelope, &plain, now);
+        }
         // Fixed wording: a parser's message may quote the values it read,
         // and the reason travels back to the kiosk's records.
         let payload = serde_json::from_slice::<RegistrationPayload>(&plain);

@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension};
 use kiosk_sync::PortalSecretKey;
 
 mod checks;
+mod complaints;
 mod enrolment;
 mod evidence;
 mod feed;
@@ -28,6 +29,7 @@ pub mod server;
 mod signature;
 pub mod tls;
 
+pub use complaints::ComplaintRow;
 pub use enrolment::{
     EnrolmentFailure, FAILURE_WINDOW_SECS, MAX_FAILURES_PER_SOURCE, MAX_WRONG_TRIES,
 };
@@ -114,6 +116,22 @@ CREATE TABLE IF NOT EXISTS handoffs (
     account_id INTEGER NOT NULL REFERENCES accounts (id),
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
+) STRICT;
+-- Complaints from people whose identity has an account they did not make:
+-- the staff's queue. The status flows back to the kiosk by the status feed.
+CREATE TABLE IF NOT EXISTS complaints (
+    reference       TEXT PRIMARY KEY,   -- KN-XXXX-XXXX
+    kiosk_id        INTEGER NOT NULL REFERENCES kiosks (id),
+    registration_id TEXT NOT NULL,
+    identity        TEXT NOT NULL,      -- cccd:…, mst:…: the disputed account's
+    account_id      INTEGER REFERENCES accounts (id),
+    contact_phone   TEXT NOT NULL,      -- E.164, proven by the kiosk's OTP
+    reason          TEXT NOT NULL,
+    method          TEXT NOT NULL,
+    status          TEXT NOT NULL,      -- received, resolved
+    created_at      INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    resolved_at     INTEGER
 ) STRICT;
 -- Signatures that proved a certificate's holder was there: each proves
 -- one registration, not a second one it was copied into.

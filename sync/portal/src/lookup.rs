@@ -162,8 +162,11 @@ impl Portal {
         let row = self
             .conn
             .query_row(
-                "SELECT outcome, reason, method, level, created_at, received_at FROM registrations
-                 WHERE reference = ?1 AND method IS NOT NULL ORDER BY received_at LIMIT 1",
+                "SELECT COALESCE((SELECT c.status FROM complaints c WHERE c.reference = r.reference), r.outcome),
+                        r.reason, r.method, r.level, r.created_at,
+                        COALESCE((SELECT c.resolved_at FROM complaints c WHERE c.reference = r.reference), r.received_at)
+                 FROM registrations r
+                 WHERE r.reference = ?1 AND r.method IS NOT NULL ORDER BY r.received_at LIMIT 1",
                 [&reference],
                 |r| {
                     Ok((

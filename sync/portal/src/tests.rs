@@ -876,3 +876,103 @@ fn a_hand_off_code_points_a_counter_at_an_existing_account_for_a_month() {
     let (again, _) = w.portal.issue_handoff(&who, 1_001).unwrap().unwrap();
     assert_ne!(again, code);
 }
+
+fn complaint(id: &str, reason: &str, phone: &str) -> kiosk_sync::ComplaintPayload {
+    kiosk_sync::ComplaintPayload {
+        schema: kiosk_sync::COMPLAINT_SCHEMA.into(),
+        registration_id: id.into(),
+        reference: reference_of(id).replacen("DK", "KN", 1),
+        created_at: 1,
+        identity: "cccd:051099000001".into(),
+        method: "mobile_subscriber".into(),
+        subject: "citizen".into(),
+        contact_phone: phone.into(),
+        reason: reason.into(),
+    }
+}
+
+fn sealed(w: &World, kiosk: &DeviceKey, payload: &impl serde::Serialize, id: &str) -> Envelope {
+    seal(
+        &serde_json::to_vec(payload).unwrap(),
+        EnvelopeHeader::new(id, 1),
+        &w.public,
+        kiosk,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_complaint_is_queued_once_and_a_malformed_one_refused_in_fixed_words() {
+    let mut w = world();
+    let kiosk = enrolled(&mut w);
+    let key = kiosk.public_key();
+    w.portal
+        .receive(&key, &[envelope(&w, &kiosk, "r1", "051099000001")], 50)
+        .unwrap();
+    let good = sealed(
+        &w,
+        &kiosk,
+        &complaint("c1", "never_registered", "+84987654321"),
+        "c1",
+    );
+    for at in [100, 200] {
+        assert_eq!(
+            w.portal
+                .receive(&key, std::slice::from_ref(&good), at)
+                .unwrap(),
+            vec![("c1".into(), ItemOutcome::Accepted)]
+        );
+    }
+    let queue = w.portal.complaints().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert!(queue[0].account_exists);
+    assert_eq!(w.portal.account_count().unwrap(), 1);
+    // Told once, though the batch came twice.
+    let to_contact = |w: &World| {
+        w.portal
+            .messages_since(0)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.recipient == "+84987654321")
+            .count()
+    };
+    assert_eq!(to_contact(&w), 1);
+    let looked = w.portal.lookup("KN-C100-0000").unwrap().unwrap();
+    assert_eq!(looked.status, "received");
+    assert!(w.portal.resolve_complaint("kn c100 0000", 300).unwrap());
+    let looked = w.portal.lookup("KN-C100-0000").unwrap().unwrap();
+    assert_eq!(
+        (looked.status.as_str(), looked.decided_at),
+        ("resolved", 300)
+    );
+    assert_eq!(to_contact(&w), 2);
+
+    // What does not hold is refused, its reason never quoting the payload.
+    for (id, bad) in [
+        ("c2", complaint("c2", "because I said so", "+84987654321")),
+        ("c3", complaint("c3", "other", "0987654321")),
+        ("c4", {
+            let mut c = complaint("c4", "other", "+84987654321");
+            c.identity = "passport:B1234567".into();
+            c
+        }),
+        ("c5", {
+            let mut c = complaint("c5", "other", "+84987654321");
+            c.reference = "DK-C500-0000".into();
+            c
+        }),
+    ] {
+        let answer = w
+            .portal
+            .receive(&key, &[sealed(&w, &kiosk, &bad, id)], 400)
+            .unwrap();
+        let [(_, ItemOutcome::Rejected(reason))] = &answer[..] else {
+            panic!("{id}: {answer:?}");
+        };
+        assert!(
+            !reason.contains("said") && !reason.contains("0987") && !reason.contains("B1234567"),
+            "{reason}"
+        );
+    }
+    assert_eq!(w.portal.complaints().unwrap().len(), 1);
+}

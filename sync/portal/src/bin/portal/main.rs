@@ -112,6 +112,12 @@ enum Command {
     /// The account a kiosk's hand-off code (HD-XXXX-XXXX) points at, for a
     /// counter clerk, who then checks the person against it.
     Handoff { code: String },
+    /// The complaints queue: people who say an account made with their
+    /// identity is not theirs (identities masked), newest first.
+    Complaints,
+    /// Mark a complaint (KN-XXXX-XXXX) settled: the kiosk that took it
+    /// and the contact number are told.
+    ResolveComplaint { reference: String },
     /// The simulated phone of mobile-signature subscribers: list the
     /// requests waiting on a phone, and answer one as its holder would.
     Phone {
@@ -421,6 +427,19 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Messages { after } => report::messages(&open(data)?.0, *after),
         Command::Lookup { reference } => report::lookup(&open(data)?.0, reference),
         Command::Handoff { code } => report::handoff(&open(data)?.0, code),
+        Command::Complaints => report::complaints(&open(data)?.0),
+        Command::ResolveComplaint { reference } => {
+            if open(data)?
+                .0
+                .resolve_complaint(reference, now())
+                .map_err(environment)?
+            {
+                println!("{reference}: resolved; the kiosk and the contact number are told");
+                Ok(())
+            } else {
+                Err(refused("no open complaint has that reference"))
+            }
+        }
         Command::Crls => report::crls(&mut open(data)?.0),
         Command::Import { file } => {
             let (mut portal, _) = open(data)?;

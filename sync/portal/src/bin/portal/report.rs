@@ -73,7 +73,7 @@ pub fn messages(portal: &Portal, after: i64) -> Result<(), Failure> {
 pub fn lookup(portal: &Portal, reference: &str) -> Result<(), Failure> {
     if kiosk_sync::normalise_reference(reference).is_none() {
         return Err(refused(format!(
-            "{reference:?} is not a reference number (DK-XXXX-XXXX)"
+            "{reference:?} is not a reference number (DK-XXXX-XXXX or KN-XXXX-XXXX)"
         )));
     }
     match portal.lookup(reference).map_err(environment)? {
@@ -106,6 +106,26 @@ pub fn handoff(portal: &Portal, code: &str) -> Result<(), Failure> {
         }
         None => Err(refused("no account has that code, or it has expired")),
     }
+}
+
+/// The complaints queue, newest first.
+pub fn complaints(portal: &Portal) -> Result<(), Failure> {
+    println!(
+        "reference     received (UTC)        status    reason            identity      account  method"
+    );
+    for c in portal.complaints().map_err(environment)? {
+        println!(
+            "{:<13} {:<21} {:<9} {:<17} {:<13} {:<8} {}",
+            c.reference,
+            utc(c.received_at),
+            c.status,
+            c.reason,
+            c.identity_masked,
+            if c.account_exists { "yes" } else { "no" },
+            c.method
+        );
+    }
+    Ok(())
 }
 
 /// The token CAs' revocation lists in use.
