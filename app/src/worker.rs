@@ -25,16 +25,17 @@ use crate::domain::clock::ClockWatch;
 use crate::domain::{Method, PersonalId};
 use crate::flow::{
     BhxhOutcome, CardOutcome, CardProblem, DeliveryFailure, DuplicateOutcome, Effect, Event, Found,
-    IdentityKey, LookupResult, LookupStatus, SignatureOutcome, SignatureProblem, StoreProblem,
-    SubscriberOutcome, TokenOutcome,
+    IdentityKey, LookupResult, LookupStatus, ResetCode, ResetCompleted, ResetDraft, ResetStarted,
+    SignatureOutcome, SignatureProblem, StoreProblem, SubscriberOutcome, TokenOutcome,
 };
 use crate::keys::Keyring;
 use crate::policy::Policy;
-use crate::register::{CompleteError, Completer, Receipt};
+use crate::register::{CompleteError, Completer, Receipt, hash_password};
 use crate::store::{Known, Storage, Store, StoreError};
 use crate::token::TokenService;
 use crate::uplink::{BhxhRecord, LiveChecks, UplinkHandle};
 use kiosk_sync::api::Rejection;
+use zeroize::Zeroizing;
 
 /// A modem as the worker sees it: something that sends SMS and reports
 /// its health for the status bar.
@@ -93,6 +94,9 @@ pub const EVENT_CLOCK_CHANGED: &str = "clock.changed";
 /// The audit event for a CCCD card read for a registration, with its
 /// verdict (`ok` or the step that failed; nothing of the holder).
 pub const EVENT_CARD_READ: &str = "card.read";
+/// A password reset's code and new password were sent; its detail is the
+/// portal's answer.
+pub const EVENT_PASSWORD_RESET: &str = "password.reset";
 
 /// Where an answer that comes later goes.
 pub type Later = Box<dyn FnOnce(Event) + Send>;
@@ -153,6 +157,51 @@ impl Backend {
                 TokenOutcome::Proven(identity)
             }
             Some(CertificateStatus::Unknown) | None => TokenOutcome::Proven(identity),
+        }
+    }
+
+    /// Hashes the new password, seals it with the code to the portal and
+    /// sends both; what the portal answered.
+    fn complete_reset(&self, draft: &ResetDraft, now: OffsetDateTime) -> ResetCompleted {
+        let Some(live) = &self.live else {
+            return ResetCompleted::Unreachable;
+        };
+        let hash = match hash_password(draft.password.expose(), self.cost) {
+            Ok(hash) => hash,
+            Err(e) => {
+                tracing::error!(error = %e, "hashing a new password failed");
+                return ResetCompleted::Unreachable;
+            }
+        };
+        let payload = kiosk_sync::ResetPayload {
+            schema: kiosk_sync::RESET_SCHEMA.into(),
+            reset_id: draft.reset_id.clone(),
+            code: draft.code.to_string(),
+            password_hash: hash.to_string(),
+        };
+        let plaintext = Zeroizing::new(
+            serde_json::to_vec(&payload).expect("a reset payload always serialises"),
+        );
+        let sealed = kiosk_sync::seal(
+            &plaintext,
+            kiosk_sync::EnvelopeHeader::new(draft.reset_id.clone(), now.unix_timestamp()),
+            &self.portal,
+            self.keys.device(),
+        );
+        let Ok(envelope) = sealed else {
+            return ResetCompleted::Unreachable;
+        };
+        use kiosk_sync::api::ResetDone;
+        match live.complete_reset(envelope) {
+            None => ResetCompleted::Unreachable,
+            Some(r) => match r.outcome {
+                ResetDone::Done => ResetCompleted::Done,
+                ResetDone::WrongCode => ResetCompleted::WrongCode {
+                    tries_left: r.tries_left,
+                },
+                ResetDone::Expired => ResetCompleted::Expired,
+                ResetDone::Spent => ResetCompleted::Spent,
+            },
         }
     }
 
@@ -461,6 +510,19 @@ impl Backend {
                 let stored = completer.complete(&mut self.store, &draft, now);
                 self.stored(stored, "a registration")
             }
+            Effect::StartReset(key) => Event::ResetAnswered(reset_started(
+                self.live
+                    .as_ref()
+                    .and_then(|l| l.start_reset(&key.reference())),
+            )),
+            Effect::ResendReset(reset_id) => Event::ResetAnswered(reset_started(
+                self.live.as_ref().and_then(|l| l.resend_reset(&reset_id)),
+            )),
+            Effect::CompleteReset(draft) => {
+                let answer = self.complete_reset(&draft, now);
+                self.audit(now, EVENT_PASSWORD_RESET, &format!("outcome={answer:?}"));
+                Event::ResetCompleted(answer)
+            }
             Effect::FileComplaint(draft) => {
                 let completer = Completer {
                     keys: &self.keys,
@@ -562,5 +624,34 @@ impl Drop for Worker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The portal's answer to a reset or a resend, for the flow.
+fn reset_started(answer: Option<kiosk_sync::api::ResetAnswer>) -> ResetStarted {
+    use kiosk_sync::api::ResetSent;
+    let at = |t: i64| OffsetDateTime::from_unix_timestamp(t).ok();
+    let Some(a) = answer else {
+        return ResetStarted::Unreachable;
+    };
+    match a.outcome {
+        ResetSent::Sent => {
+            let (Some(reset_id), Some(masked_phone), Some(expires_at)) =
+                (a.reset_id, a.masked_phone, a.expires_at.and_then(at))
+            else {
+                return ResetStarted::Unreachable;
+            };
+            ResetStarted::Sent(ResetCode {
+                reset_id,
+                masked_phone,
+                expires_at,
+                tries_left: a.tries_left,
+                resends_left: a.resends_left,
+                resend_after: a.resend_after.and_then(at),
+            })
+        }
+        ResetSent::NoPhone => ResetStarted::NoPhone,
+        ResetSent::TooMany => ResetStarted::TooMany,
+        ResetSent::NoAccount | ResetSent::Unknown => ResetStarted::Unreachable,
     }
 }

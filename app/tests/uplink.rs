@@ -853,3 +853,100 @@ fn a_complaint_made_offline_reaches_the_staffs_queue_once_and_its_settlement_com
     assert_eq!(told(&rig).len(), 2);
     assert_eq!(rig.shared.portal().complaints().unwrap().len(), 1);
 }
+
+#[test]
+fn a_forgotten_password_is_reset_by_the_code_the_portal_sends_to_the_accounts_phone() {
+    use argon2::password_hash::phc::PasswordHash;
+    use argon2::{Argon2, PasswordVerifier as _};
+    use kiosk::domain::{Password, PersonalId};
+    use kiosk::flow::{Effect, Event, IdentityKey, ResetCompleted, ResetDraft, ResetStarted};
+    use kiosk::uplink::AsyncRuntime;
+
+    let background = AsyncRuntime::new().unwrap();
+    let rt = background.runtime();
+    let rig = rt.block_on(PortalRig::start());
+    let k = rt.block_on(rig.kiosk(1));
+    let (mut online, _up) = online_backend(&background, &k, None);
+    let policy = Policy::built_in();
+    let identity =
+        IdentityKey::Person(PersonalId::parse("051190000001", &policy.identifiers, 2026).unwrap());
+    let Some(Event::ResetAnswered(ResetStarted::Sent(sent))) =
+        online.run(Effect::StartReset(identity.clone()))
+    else {
+        panic!("a code is sent to the account's phone");
+    };
+    assert_eq!(sent.masked_phone, "091****001");
+    assert_eq!((sent.tries_left, sent.resends_left), (5, 2));
+    let code_sent = || {
+        let texts = rig.shared.portal().messages_since(0).unwrap();
+        let last = texts
+            .iter()
+            .rev()
+            .find(|m| m.recipient == "+84912000001" && m.text.contains("dat lai mat khau"))
+            .expect("the code went to the account's phone");
+        last.text
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+    };
+    let code = code_sent();
+    let complete = |online: &mut kiosk::worker::Backend, code: &str| {
+        let draft = ResetDraft {
+            reset_id: sent.reset_id.clone(),
+            code: code.to_string().into(),
+            password: Password::new("MoiMoi@2026x", "MoiMoi@2026x", &policy.password).unwrap(),
+        };
+        match online.run(Effect::CompleteReset(Box::new(draft))) {
+            Some(Event::ResetCompleted(answer)) => answer,
+            other => panic!("{other:?}"),
+        }
+    };
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(
+        complete(&mut online, wrong),
+        ResetCompleted::WrongCode { tries_left: 4 }
+    );
+    // A resend a moment after the first code is too soon.
+    assert!(matches!(
+        online.run(Effect::ResendReset(sent.reset_id.clone())),
+        Some(Event::ResetAnswered(ResetStarted::TooMany))
+    ));
+    let reference = identity.reference();
+    let before = rig
+        .shared
+        .portal()
+        .password_hash_of(&reference)
+        .unwrap()
+        .expect("the registration's password");
+    assert_eq!(complete(&mut online, &code), ResetCompleted::Done);
+    let after = rig
+        .shared
+        .portal()
+        .password_hash_of(&reference)
+        .unwrap()
+        .unwrap();
+    assert_ne!(before, after);
+    let hash = PasswordHash::new(&after).unwrap();
+    assert!(
+        Argon2::default()
+            .verify_password(b"MoiMoi@2026x", &hash)
+            .is_ok()
+    );
+    assert!(
+        rig.shared
+            .portal()
+            .messages_since(0)
+            .unwrap()
+            .iter()
+            .any(|m| m.recipient == "+84912000001" && m.text.contains("vừa được đặt lại"))
+    );
+    // Done is done: the same code again changes nothing.
+    assert_eq!(complete(&mut online, &code), ResetCompleted::Spent);
+    // Offline, nothing is asked.
+    online.live = None;
+    assert!(matches!(
+        online.run(Effect::StartReset(identity)),
+        Some(Event::ResetAnswered(ResetStarted::Unreachable))
+    ));
+}

@@ -267,6 +267,86 @@ pub struct HandoffAnswer {
     pub expires_at: Option<i64>,
 }
 
+/// `POST /v1/resets`: "Quên mật khẩu" at a kiosk. The portal sends a
+/// one-time code to the phone it has on file for the account of
+/// `identity` and tells the kiosk only the number masked.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// `cccd:…`, `cmnd:…` or `mst:…`
+    pub identity: IdentityRef,
+}
+
+/// `POST /v1/resets/resend`: a fresh code for a reset under way; the old
+/// one stops working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetResend {
+    pub reset_id: String,
+}
+
+/// Whether a code went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetSent {
+    /// The code is on its way to the account's phone.
+    Sent,
+    /// The portal has no account for the identity.
+    NoAccount,
+    /// The account has no phone on file: only a counter can help.
+    NoPhone,
+    /// Too many resets for this account today, or no resend left, or a
+    /// resend asked too soon (`resend_after` says when).
+    TooMany,
+    /// The reset is unknown, finished, or not this kiosk's.
+    Unknown,
+}
+
+/// The portal's answer to a reset or a resend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetAnswer {
+    pub outcome: ResetSent,
+    /// The handle the kiosk completes the reset with.
+    pub reset_id: Option<String>,
+    /// `091****678`.
+    pub masked_phone: Option<String>,
+    /// Unix seconds: the code works until then.
+    pub expires_at: Option<i64>,
+    pub tries_left: u8,
+    pub resends_left: u8,
+    /// Unix seconds: no resend before then.
+    pub resend_after: Option<i64>,
+}
+
+/// `POST /v1/resets/complete`: the code and the new password's Argon2id
+/// hash, sealed like a registration ([`RESET_SCHEMA`](crate::RESET_SCHEMA)
+/// inside, the envelope's id the reset's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetCompletion {
+    pub envelope: Envelope,
+}
+
+/// What became of a completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetDone {
+    /// The new password is the account's; its holder is told by SMS.
+    Done,
+    WrongCode,
+    Expired,
+    /// No try is left, or the reset is unknown or finished.
+    Spent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetResult {
+    pub outcome: ResetDone,
+    pub tries_left: u8,
+}
+
 /// `POST /v1/lookup`: what became of a registration, by the reference
 /// number (`DK-XXXX-XXXX`) its citizen was given at any kiosk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -643,6 +723,7 @@ mod tests {
 
 opaque_debug!(
     HandoffRequest,
+    ResetRequest,
     DuplicateCheck,
     BhxhCheck,
     BhxhAnswer,

@@ -67,5 +67,6 @@ pub use identity::{IdentityKind, IdentityRef};
 pub use payload::{
     COMPLAINT_PREFIX, COMPLAINT_REASONS, COMPLAINT_SCHEMA, ChipDataGroup, ChipEvidence,
     ComplaintPayload, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, PossessionProof, REFERENCE_ALPHABET,
-    RegistrationPayload, TOKEN_PROOF_CONTEXT, normalise_code, normalise_reference,
+    RESET_SCHEMA, RegistrationPayload, ResetPayload, TOKEN_PROOF_CONTEXT, normalise_code,
+    normalise_reference,
 };

@@ -70,6 +70,28 @@ pub struct ComplaintPayload {
     pub reason: String,
 }
 
+/// The `schema` value of a password reset's sealed payload.
+pub const RESET_SCHEMA: &str = "vn-dvc-kiosk/password-reset/1";
+
+/// A password reset's secret part, sealed to the portal: the code the
+/// account's phone received and the new password's Argon2id hash. Wiped
+/// on drop; `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPayload {
+    pub schema: String,
+    pub reset_id: String,
+    pub code: String,
+    /// Argon2id in PHC string format.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for ResetPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResetPayload { .. }")
+    }
+}
+
 /// The reasons a complaint may give, as codes; the kiosk words them.
 pub const COMPLAINT_REASONS: [&str; 4] = [
     "never_registered",

@@ -37,6 +37,7 @@ mod card_view;
 mod complaint_view;
 mod input;
 mod outcome_view;
+mod recovery_view;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -288,7 +289,9 @@ impl Controller {
                 | Screen::AccountExists { .. }
                 | Screen::QueuedHere { .. }
                 | Screen::LookupAnswer { .. }
-                | Screen::ComplaintFiled { .. },
+                | Screen::ComplaintFiled { .. }
+                | Screen::ResetDone { .. }
+                | Screen::ResetUnavailable(_),
             ) => Event::Finish,
             Stage::Flow(Screen::Counters) => {
                 self.leave();
@@ -327,6 +330,23 @@ impl Controller {
                     flow::Complaint::start(Arc::clone(&self.policy), identity, method, subject);
                 tracing::debug!(session = ?session.id, "complaint started");
                 session.complaint = Some((complaint, from));
+                self.apply(effects);
+            }
+            Stage::Flow(exists @ Screen::AccountExists { .. })
+                if id == "forgot" && self.status.online =>
+            {
+                let from = exists.clone();
+                let Some(identity) = session
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.existing_account())
+                    .cloned()
+                else {
+                    return;
+                };
+                let (reset, effects) = flow::Recovery::start(Arc::clone(&self.policy), identity);
+                tracing::debug!(session = ?session.id, "password reset started");
+                session.reset = Some((reset, from));
                 self.apply(effects);
             }
             Stage::Flow(Screen::ComplaintReason) => {
@@ -387,6 +407,25 @@ impl Controller {
         // request is cancelled and its answer, if any, never comes.
         let on_phone = matches!(session.stage, Stage::Flow(Screen::WaitingForPhone { .. }));
         if session.in_flight > 0 && !on_phone {
+            return;
+        }
+        if let Some((reset, from)) = session.reset.take() {
+            match &session.stage {
+                Stage::Flow(Screen::ResetDone { .. } | Screen::Failed(_)) => {
+                    session.reset = Some((reset, from));
+                    self.feed(Event::Finish);
+                }
+                // Any other page: the exists page again; the code the
+                // portal sent simply expires.
+                _ => {
+                    session.otp.clear();
+                    session.password.clear();
+                    session.confirm.clear();
+                    session.errors.clear();
+                    session.focus = None;
+                    session.stage = Stage::Flow(from);
+                }
+            }
             return;
         }
         if let Some((complaint, from)) = session.complaint.take() {
@@ -664,6 +703,14 @@ impl Controller {
         let Some(session) = self.session.as_mut() else {
             return;
         };
+        if let Some((reset, _)) = session.reset.as_mut() {
+            tracing::trace!(session = ?session.id, ?event, "reset event");
+            match reset.handle(event) {
+                Ok(effects) => self.apply(effects),
+                Err(e) => tracing::warn!(error = %e, "the reset refused an event"),
+            }
+            return;
+        }
         if let Some((complaint, _)) = session.complaint.as_mut() {
             tracing::trace!(session = ?session.id, ?event, "complaint event");
             match complaint.handle(now, event, &mut rand::rng()) {

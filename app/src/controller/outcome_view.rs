@@ -29,6 +29,27 @@ impl Controller {
                     "Số định danh này đã có tài khoản trên Cổng Dịch vụ công. Bạn có thể:"
                 });
                 for way in ways_out {
+                    // The kiosk resets the password itself when it can
+                    // ask the portal: a card, not a line.
+                    if *way == WayOut::ForgotPassword {
+                        let offline = !self.status.online;
+                        view.methods.push(MethodView {
+                            id: "forgot".into(),
+                            title: t("Quên mật khẩu"),
+                            detail: t(
+                                "Nhận mã qua số điện thoại của tài khoản và đặt mật khẩu mới ngay tại máy này",
+                            ),
+                            enabled: !offline,
+                            reason: if offline {
+                                t(
+                                    "Cần kết nối Cổng Dịch vụ công, nhưng máy đang mất kết nối. Dùng “Quên mật khẩu” tại màn hình đăng nhập của Cổng khi có mạng, hoặc đến quầy giao dịch.",
+                                )
+                            } else {
+                                String::new()
+                            },
+                        });
+                        continue;
+                    }
                     // The kiosk takes a complaint itself: a card, not a line.
                     if *way == WayOut::Complaint {
                         view.methods.push(MethodView {

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 use super::input::{BUFFER, Focus};
 use crate::domain::{Method, SubjectKind};
 use crate::flow::{
-    AnyRegistration, Complaint, Field, FieldError, Form, Lookup, Screen, required_fields,
+    AnyRegistration, Complaint, Field, FieldError, Form, Lookup, Recovery, Screen, required_fields,
 };
 
 /// Which visit an effect and its answer belong to: each session gets the
@@ -44,6 +44,8 @@ pub(super) struct Session {
     /// A complaint about the account the registration found, with the
     /// page it started from (Quay lại on its first page returns there).
     pub(super) complaint: Option<(Complaint, Screen)>,
+    /// "Quên mật khẩu" for that account, with the page it started from.
+    pub(super) reset: Option<(Recovery, Screen)>,
     pub(super) form: Form,
     pub(super) otp: Zeroizing<String>,
     pub(super) pin: Zeroizing<String>,
@@ -78,6 +80,7 @@ impl Session {
             registration: None,
             lookup: None,
             complaint: None,
+            reset: None,
             form: Form {
                 full_name: buffer(),
                 personal_id: buffer(),

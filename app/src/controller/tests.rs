@@ -592,12 +592,119 @@ fn the_exists_page_says_where_the_provinces_counters_are() {
     rig.answer(session, Event::HandoffIssued(None));
     let view = rig.c.view();
     let lines = view.lines;
-    assert_eq!(lines.len(), 4, "{lines:?}");
-    assert!(lines[2].contains("thẻ CCCD"), "{lines:?}");
-    // The complaint is a card the kiosk runs itself, not a line.
-    assert_eq!(view.methods.len(), 1);
-    assert_eq!(view.methods[0].id, "complaint");
-    assert!(view.methods[0].enabled);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[1].contains("thẻ CCCD"), "{lines:?}");
+    // The password reset and the complaint are cards the kiosk runs
+    // itself, not lines.
+    let ids: Vec<&str> = view.methods.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["forgot", "complaint"]);
+    // Offline the reset cannot ask the portal, and says what to do instead.
+    assert!(!view.methods[0].enabled);
+    assert!(view.methods[0].reason.contains("mất kết nối"));
+    assert!(view.methods[1].enabled);
+    rig.c.on_choose("forgot");
+    assert_eq!(rig.c.view().page, Page::Exists);
+}
+
+#[test]
+fn a_forgotten_password_is_reset_with_the_portals_code_and_every_answer_is_shown() {
+    use crate::flow::{ResetCode, ResetCompleted, ResetStarted};
+    let online = Status {
+        online: true,
+        ..ready()
+    };
+    let mut rig = Rig::new(online.clone());
+    let session = rig.mobile_form_submitted();
+    rig.answer(
+        session,
+        Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+    );
+    rig.answer(session, Event::HandoffIssued(None));
+    rig.effects();
+    rig.c.on_choose("forgot");
+    let effects = rig.effects();
+    assert!(
+        matches!(&effects[..], [(_, Effect::StartReset(_))]),
+        "{effects:?}"
+    );
+    let code = ResetCode {
+        reset_id: "r-1".into(),
+        masked_phone: "091****678".into(),
+        expires_at: rig.c.now() + time::Duration::minutes(5),
+        tries_left: 5,
+        resends_left: 2,
+        resend_after: Some(rig.c.now() + time::Duration::minutes(1)),
+    };
+    rig.answer(
+        session,
+        Event::ResetAnswered(ResetStarted::Sent(code.clone())),
+    );
+    let view = rig.c.view();
+    assert_eq!((view.page, view.step.as_str()), (Page::Otp, "Bước 1/2"));
+    assert!(view.message.contains("091****678"), "{}", view.message);
+    rig.type_in("otp", "123456");
+    rig.c.on_submit();
+    let view = rig.c.view();
+    assert_eq!(
+        (view.page, view.step.as_str()),
+        (Page::Password, "Bước 2/2")
+    );
+    rig.type_in("password", "Matkhau@2026");
+    rig.c.on_focus("confirm");
+    for key in "Matkhau@2026".chars() {
+        rig.c.on_key(&key.to_string());
+    }
+    rig.c.on_submit();
+    let effects = rig.effects();
+    let [(_, Effect::CompleteReset(draft))] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        (draft.reset_id.as_str(), draft.code.as_str()),
+        ("r-1", "123456")
+    );
+    // A wrong code: back to the code, with the portal's count.
+    rig.answer(
+        session,
+        Event::ResetCompleted(ResetCompleted::WrongCode { tries_left: 4 }),
+    );
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Otp);
+    assert!(view.fields[0].error.contains('4'), "{:?}", view.fields);
+    rig.type_in("otp", "654321");
+    rig.c.on_submit();
+    rig.type_in("password", "Matkhau@2026");
+    rig.c.on_focus("confirm");
+    for key in "Matkhau@2026".chars() {
+        rig.c.on_key(&key.to_string());
+    }
+    rig.c.on_submit();
+    rig.effects();
+    rig.answer(session, Event::ResetCompleted(ResetCompleted::Done));
+    let view = rig.c.view();
+    assert_eq!(view.title, "Đã đặt lại mật khẩu");
+    assert!(view.lines[0].contains("091****678"));
+    rig.c.on_submit();
+    assert!(!rig.c.has_session());
+
+    // An account without a phone: the counter; Quay lại from the code's
+    // page returns to the exists page.
+    let mut rig = Rig::new(online);
+    let session = rig.mobile_form_submitted();
+    rig.answer(
+        session,
+        Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+    );
+    rig.answer(session, Event::HandoffIssued(None));
+    rig.c.on_choose("forgot");
+    rig.answer(session, Event::ResetAnswered(ResetStarted::Sent(code)));
+    rig.c.on_back();
+    assert_eq!(rig.c.view().page, Page::Exists);
+    rig.c.on_choose("forgot");
+    rig.answer(session, Event::ResetAnswered(ResetStarted::NoPhone));
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Info);
+    assert!(view.message.contains("quầy giao dịch"), "{}", view.message);
 }
 
 #[test]

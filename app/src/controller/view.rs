@@ -261,9 +261,10 @@ impl Controller {
             }
             Stage::Flow(screen) => {
                 self.describe(screen, session, now, &mut view);
-                let step = match &session.complaint {
-                    Some(_) => super::complaint_view::step_of(screen),
-                    None => session
+                let step = match (&session.complaint, &session.reset) {
+                    (Some(_), _) => super::complaint_view::step_of(screen),
+                    (_, Some(_)) => super::recovery_view::step_of(screen),
+                    _ => session
                         .method
                         .and_then(|m| step_of(m, screen, self.policy.asks_password(m))),
                 };
@@ -460,10 +461,17 @@ impl Controller {
             | Screen::Counters
             | Screen::Lookup
             | Screen::LookupAnswer { .. } => self.describe_way_out(screen, session, view),
-            Screen::ComplaintReason | Screen::ComplaintContact | Screen::ComplaintFiled { .. } => {}
+            Screen::ComplaintReason
+            | Screen::ComplaintContact
+            | Screen::ComplaintFiled { .. }
+            | Screen::ResetDone { .. }
+            | Screen::ResetUnavailable(_) => {}
         }
         if session.complaint.is_some() {
             self.describe_complaint(screen, session, view);
+        }
+        if session.reset.is_some() {
+            self.describe_reset(screen, session, view);
         }
     }
 }

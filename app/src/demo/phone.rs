@@ -81,6 +81,19 @@ impl Demo {
     }
 
     /// The code in the last SMS, as the citizen reads it off the phone.
+    /// The code of the last password-reset SMS the portal sent (its
+    /// gateway, not the kiosk's modem, sends those).
+    pub fn last_reset_code(&self) -> Option<String> {
+        self.sms()
+            .iter()
+            .rev()
+            .find(|m| m.text.contains("dat lai mat khau"))?
+            .text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .map(str::to_string)
+    }
+
     pub fn last_code(&self, digits: usize) -> Option<String> {
         let last = self.sim.last_sent()?;
         last.decoded

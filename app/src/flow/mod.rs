@@ -24,6 +24,7 @@ mod lookup;
 mod methods;
 mod otp;
 mod outcomes;
+mod recovery;
 mod types;
 
 pub use card::fill_form;
@@ -34,6 +35,7 @@ pub use lookup::{Found, Lookup, LookupResult, LookupStatus};
 pub use methods::{Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken};
 pub use otp::{OtpChallenge, OtpError};
 pub use outcomes::*;
+pub use recovery::{Recovery, ResetCode, ResetCompleted, ResetDraft, ResetProblem, ResetStarted};
 pub use types::*;
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::flow::OtpError;
 use crate::flow::complaint::{ComplaintDraft, ComplaintReason};
 use crate::flow::lookup::LookupResult;
 use crate::flow::outcomes::*;
+use crate::flow::recovery::{ResetCompleted, ResetDraft, ResetProblem, ResetStarted};
 use crate::policy::Unavailable;
 
 /// What the citizen typed into a method's form, as typed. Wiped on drop.
@@ -344,6 +345,10 @@ pub enum Event {
     LookAgain,
     /// The reason a complaint gives, chosen from the list.
     ReasonChosen(ComplaintReason),
+    /// The portal's answer to "Quên mật khẩu" or a resend of its code.
+    ResetAnswered(ResetStarted),
+    /// The portal's answer to the code and the new password.
+    ResetCompleted(ResetCompleted),
     /// "Hủy": wipe everything and go home.
     Cancel,
     /// The citizen read the last screen and is done.
@@ -388,6 +393,8 @@ impl Event {
             Event::LookedUp { .. } => "looked_up",
             Event::LookAgain => "look_again",
             Event::ReasonChosen(_) => "reason_chosen",
+            Event::ResetAnswered(_) => "reset_answered",
+            Event::ResetCompleted(_) => "reset_completed",
             Event::Cancel => "cancel",
             Event::Finish => "finish",
         }
@@ -515,6 +522,12 @@ pub enum Screen {
     ComplaintReason,
     /// A complaint: the number to reach the person at.
     ComplaintContact,
+    /// The new password is the account's.
+    ResetDone {
+        masked_phone: String,
+    },
+    /// "Quên mật khẩu" cannot be done here now.
+    ResetUnavailable(ResetProblem),
     /// The complaint is queued under this reference.
     ComplaintFiled {
         reference: String,
@@ -592,6 +605,14 @@ pub enum Effect {
     /// Seal and queue a complaint in one transaction, then answer
     /// [`Event::Stored`] with its `KN-…` reference.
     FileComplaint(Box<ComplaintDraft>),
+    /// "Quên mật khẩu": ask the portal to send a code to the account's
+    /// phone; answers [`Event::ResetAnswered`].
+    StartReset(IdentityKey),
+    /// A fresh code for the reset; answers [`Event::ResetAnswered`].
+    ResendReset(String),
+    /// Hash the password, seal it with the code, send both; answers
+    /// [`Event::ResetCompleted`].
+    CompleteReset(Box<ResetDraft>),
     /// Ask the portal for a hand-off code for the account of this identity;
     /// answers [`Event::HandoffIssued`].
     RequestHandoff(IdentityKey),

@@ -218,6 +218,26 @@ impl LiveChecks {
         self.ask(self.client.lookup(reference))
     }
 
+    /// "Quên mật khẩu": a code to the phone of the account of `identity`;
+    /// `None` when the portal cannot be asked.
+    pub fn start_reset(&self, identity: &IdentityRef) -> Option<kiosk_sync::api::ResetAnswer> {
+        self.ask(self.client.start_reset(identity))
+    }
+
+    /// A fresh code for a reset under way.
+    pub fn resend_reset(&self, reset_id: &str) -> Option<kiosk_sync::api::ResetAnswer> {
+        self.ask(self.client.resend_reset(reset_id))
+    }
+
+    /// The sealed code and password; `None` when the portal cannot be
+    /// asked (nothing changed, or the person tries again).
+    pub fn complete_reset(
+        &self,
+        envelope: kiosk_sync::Envelope,
+    ) -> Option<kiosk_sync::api::ResetResult> {
+        self.ask(self.client.complete_reset(envelope))
+    }
+
     /// What the BHXH database says of this code, name and date of birth.
     pub fn bhxh(&self, code: &str, full_name: &str, date_of_birth: &str) -> Option<BhxhRecord> {
         let check = kiosk_sync::api::BhxhCheck {

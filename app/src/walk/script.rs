@@ -61,7 +61,27 @@ impl Walker {
         self.fill("phone", "0912345678");
         self.screen().invoke_submit();
         self.snap("mobile-account-exists", Page::Exists)?;
+        // Quên mật khẩu: the portal's code to the account's phone, then a
+        // new password.
+        self.screen().invoke_choose("forgot".into());
+        self.snap("reset-code", Page::Otp)?;
+        let code = self.demo.last_reset_code().unwrap_or_default();
+        self.type_keys(&code);
+        self.screen().invoke_submit();
+        self.snap("reset-password", Page::Password)?;
+        self.type_keys("Doimoi@2026⏎Doimoi@2026");
+        self.screen().invoke_submit();
+        self.snap("reset-done", Page::Info)?;
+        self.screen().invoke_submit();
+
         // Someone else made it: a complaint, the contact proven by SMS.
+        self.citizen_chooses("mobile_subscriber");
+        self.fill("full_name", "nguyeenx vawn an");
+        self.fill("personal_id", "051085001234");
+        self.fill("date_of_birth", "14031985");
+        self.fill("phone", "0912345678");
+        self.screen().invoke_submit();
+        self.snap("mobile-account-exists-again", Page::Exists)?;
         self.screen().invoke_choose("complaint".into());
         self.snap("complaint-reason", Page::Choice)?;
         self.screen().invoke_choose("identity_misused".into());

@@ -202,8 +202,16 @@ impl Judge<'_> {
                     None => {
                         // Every check ran on intake: nothing is left pending.
                         tx.execute(
-                            "INSERT INTO accounts (identity, level, pending, created_at, registration_id) VALUES (?1, ?2, '', ?3, ?4)",
-                            params![&*identity, opened, now, envelope.registration_id],
+                            "INSERT INTO accounts (identity, level, pending, created_at, registration_id, phone, password_hash)
+                             VALUES (?1, ?2, '', ?3, ?4, ?5, ?6)",
+                            params![
+                                &*identity,
+                                opened,
+                                now,
+                                envelope.registration_id,
+                                payload.as_ref().and_then(|p| p.phone.as_deref()),
+                                payload.as_ref().and_then(|p| p.password_hash.as_deref()),
+                            ],
                         )?;
                         let account = tx.last_insert_rowid();
                         // The old numbers the chip proved find it from now on.

@@ -25,6 +25,7 @@ mod intake;
 mod lookup;
 pub mod mssp;
 mod policy;
+mod resets;
 pub mod server;
 mod signature;
 pub mod tls;
@@ -38,6 +39,9 @@ pub use feed::StatusChange;
 pub use fixtures::{BhxhRecord, Fixtures, SignatureUser, Subscriber, demo_fixtures};
 pub use fleet::KioskRow;
 pub use lookup::{HANDOFF_TTL_SECS, HandedOff, SentMessage};
+pub use resets::{
+    RESET_CODE_TTL_SECS, RESET_RESEND_INTERVAL_SECS, RESET_RESENDS, RESET_TRIES, RESETS_PER_DAY,
+};
 pub use signature::{PhoneAnswer, SIGNATURE_SESSION_RETENTION_SECS, SignatureSession};
 
 const SCHEMA: &str = r#"
@@ -74,7 +78,9 @@ CREATE TABLE IF NOT EXISTS accounts (
     level      INTEGER NOT NULL,
     pending    TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    registration_id TEXT NOT NULL
+    registration_id TEXT NOT NULL,
+    phone      TEXT,                   -- E.164, where "Quên mật khẩu" sends its code
+    password_hash TEXT                 -- Argon2id, PHC; none when a SIM or token is the login
 ) STRICT;
 -- Other numbers an account's holder is proven to have had: the old CMND
 -- that the chip of a CCCD card names in DG13.
@@ -117,6 +123,20 @@ CREATE TABLE IF NOT EXISTS handoffs (
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 ) STRICT;
+-- "Quên mật khẩu" at a kiosk: a code sent to the account's phone.
+CREATE TABLE IF NOT EXISTS password_resets (
+    id           TEXT PRIMARY KEY,
+    account_id   INTEGER NOT NULL REFERENCES accounts (id),
+    kiosk_id     INTEGER NOT NULL REFERENCES kiosks (id),
+    code_hash    BLOB NOT NULL,        -- SHA-256 of the id and the code
+    expires_at   INTEGER NOT NULL,
+    tries_left   INTEGER NOT NULL,
+    resends_left INTEGER NOT NULL,
+    last_sent_at INTEGER NOT NULL,
+    state        TEXT NOT NULL,        -- pending, done
+    created_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS password_resets_by_account ON password_resets (account_id, created_at);
 -- Complaints from people whose identity has an account they did not make:
 -- the staff's queue. The status flows back to the kiosk by the status feed.
 CREATE TABLE IF NOT EXISTS complaints (
@@ -277,6 +297,9 @@ kiosk_sync::opaque_debug!(
 /// Version 3: an enrolment ticket may replace a kiosk's key.
 /// Version 4: registrations keep their reference, method, level and date
 /// for the citizen's lookup (earlier ones have none: not found by it).
+/// Version 5: accounts keep the phone and the password hash their
+/// registration carried, for "Quên mật khẩu" (earlier ones have none:
+/// their holders are sent to a counter).
 fn migrate(conn: &Connection) -> Result<(), PortalError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < 2 {
@@ -309,6 +332,23 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
                  ALTER TABLE registrations ADD COLUMN method TEXT;
                  ALTER TABLE registrations ADD COLUMN level INTEGER;
                  ALTER TABLE registrations ADD COLUMN created_at INTEGER;
+                 COMMIT;",
+            )?;
+        }
+    }
+    if version < 5 {
+        let accounts: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if accounts.is_some_and(|sql| !sql.contains("password_hash")) {
+            conn.execute_batch(
+                "BEGIN IMMEDIATE;
+                 ALTER TABLE accounts ADD COLUMN phone TEXT;
+                 ALTER TABLE accounts ADD COLUMN password_hash TEXT;
                  COMMIT;",
             )?;
         }
@@ -351,7 +391,7 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
     Ok(())
 }
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 #[cfg(test)]
 mod tests;

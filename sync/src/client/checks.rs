@@ -29,6 +29,35 @@ impl PortalClient {
         Ok(answer.code)
     }
 
+    /// "Quên mật khẩu": asks the portal to send a code to the phone of
+    /// the account of `identity`.
+    pub async fn start_reset(
+        &self,
+        identity: &IdentityRef,
+    ) -> Result<api::ResetAnswer, ClientError> {
+        let question = api::ResetRequest {
+            identity: identity.clone(),
+        };
+        self.post_json("/v1/resets", &question).await
+    }
+
+    /// A fresh code for the reset `reset_id`.
+    pub async fn resend_reset(&self, reset_id: &str) -> Result<api::ResetAnswer, ClientError> {
+        let question = api::ResetResend {
+            reset_id: reset_id.into(),
+        };
+        self.post_json("/v1/resets/resend", &question).await
+    }
+
+    /// The code and the new password's hash, sealed in `envelope`.
+    pub async fn complete_reset(
+        &self,
+        envelope: crate::Envelope,
+    ) -> Result<api::ResetResult, ClientError> {
+        self.post_json("/v1/resets/complete", &api::ResetCompletion { envelope })
+            .await
+    }
+
     /// What became of the registration filed under `reference`, at any
     /// kiosk; `None` when the portal has none under it.
     pub async fn lookup(&self, reference: &str) -> Result<Option<api::LookedUp>, ClientError> {

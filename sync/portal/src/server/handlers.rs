@@ -277,6 +277,48 @@ fn no_session() -> ApiError {
     )
 }
 
+/// `POST /v1/resets`: a code to the account's phone.
+async fn start_reset(
+    State(shared): State<Arc<Shared>>,
+    signed: Signed,
+) -> Result<Json<api::ResetAnswer>, ApiError> {
+    let request: api::ResetRequest = json_body(&signed.body)?;
+    let key = signed.key;
+    Ok(Json(
+        shared
+            .db(move |p| p.start_reset(&key, &request.identity, now()))
+            .await?,
+    ))
+}
+
+/// `POST /v1/resets/resend`: a fresh code for a reset under way.
+async fn resend_reset(
+    State(shared): State<Arc<Shared>>,
+    signed: Signed,
+) -> Result<Json<api::ResetAnswer>, ApiError> {
+    let request: api::ResetResend = json_body(&signed.body)?;
+    let key = signed.key;
+    Ok(Json(
+        shared
+            .db(move |p| p.resend_reset(&key, &request.reset_id, now()))
+            .await?,
+    ))
+}
+
+/// `POST /v1/resets/complete`: the sealed code and password hash.
+async fn complete_reset(
+    State(shared): State<Arc<Shared>>,
+    signed: Signed,
+) -> Result<Json<api::ResetResult>, ApiError> {
+    let request: api::ResetCompletion = json_body(&signed.body)?;
+    let key = signed.key;
+    Ok(Json(
+        shared
+            .db(move |p| p.complete_reset(&key, &request.envelope, now()))
+            .await?,
+    ))
+}
+
 async fn start_signature(
     State(shared): State<Arc<Shared>>,
     signed: Signed,
@@ -422,6 +464,9 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<Shared>>)> {
             "/v1/handoffs",
             post(live_check::<api::HandoffRequest>),
         ),
+        (Method::POST, "/v1/resets", post(start_reset)),
+        (Method::POST, "/v1/resets/resend", post(resend_reset)),
+        (Method::POST, "/v1/resets/complete", post(complete_reset)),
         (Method::GET, "/v1/health", get(health)),
         (Method::GET, "/v1/openapi.json", get(openapi)),
     ]
