@@ -227,7 +227,14 @@ pub fn portal_bodies(data: &[u8]) {
     body::<api::LookupAnswer>(data);
     body::<api::UploadResponse>(data);
     body::<api::StatusResponse>(data);
+    body::<api::ResetRequest>(data);
+    body::<api::ResetResend>(data);
+    body::<api::ResetAnswer>(data);
+    body::<api::ResetCompletion>(data);
+    body::<api::ResetResult>(data);
     body::<kiosk_sync::RegistrationPayload>(data);
+    body::<kiosk_sync::ComplaintPayload>(data);
+    body::<kiosk_sync::ResetPayload>(data);
     let kept = api::recordable_reason(&text(data));
     assert!(kept.chars().count() <= 160, "{kept}");
     let mut digits = 0;
