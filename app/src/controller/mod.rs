@@ -315,22 +315,7 @@ impl Controller {
         match &session.stage {
             Stage::Flow(exists @ Screen::AccountExists { .. }) if id == "complaint" => {
                 let from = exists.clone();
-                let (Some(identity), Some(method), Some(subject)) = (
-                    session
-                        .registration
-                        .as_ref()
-                        .and_then(|r| r.existing_account())
-                        .cloned(),
-                    session.method,
-                    session.subject,
-                ) else {
-                    return;
-                };
-                let (complaint, effects) =
-                    flow::Complaint::start(Arc::clone(&self.policy), identity, method, subject);
-                tracing::debug!(session = ?session.id, "complaint started");
-                session.complaint = Some((complaint, from));
-                self.apply(effects);
+                self.start_complaint(from);
             }
             Stage::Flow(exists @ Screen::AccountExists { .. })
                 if id == "forgot" && self.status.online =>
@@ -356,6 +341,30 @@ impl Controller {
             }
             _ => {}
         }
+    }
+
+    /// A complaint about the account the registration found, from its
+    /// first page; Quay lại there returns to `from`.
+    fn start_complaint(&mut self, from: Screen) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let (Some(identity), Some(method), Some(subject)) = (
+            session
+                .registration
+                .as_ref()
+                .and_then(|r| r.existing_account())
+                .cloned(),
+            session.method,
+            session.subject,
+        ) else {
+            return;
+        };
+        let (complaint, effects) =
+            flow::Complaint::start(Arc::clone(&self.policy), identity, method, subject);
+        tracing::debug!(session = ?session.id, "complaint started");
+        session.complaint = Some((complaint, from));
+        self.apply(effects);
     }
 
     /// "Đọc thẻ CCCD gắn chip" on the form: the card's pages open.
@@ -442,21 +451,7 @@ impl Controller {
                 // Any later page: the reason again, the number as typed.
                 _ => {
                     session.otp.clear();
-                    let (Some(identity), Some(method), Some(subject)) = (
-                        session
-                            .registration
-                            .as_ref()
-                            .and_then(|r| r.existing_account())
-                            .cloned(),
-                        session.method,
-                        session.subject,
-                    ) else {
-                        return;
-                    };
-                    let (complaint, effects) =
-                        flow::Complaint::start(Arc::clone(&self.policy), identity, method, subject);
-                    session.complaint = Some((complaint, from));
-                    self.apply(effects);
+                    self.start_complaint(from);
                 }
             }
             return;

@@ -54,12 +54,7 @@ impl Walker {
         self.screen().invoke_submit();
 
         // The same citizen again: the manual's three ways out.
-        self.citizen_chooses("mobile_subscriber");
-        self.fill("full_name", "nguyeenx vawn an");
-        self.fill("personal_id", "051085001234");
-        self.fill("date_of_birth", "14031985");
-        self.fill("phone", "0912345678");
-        self.screen().invoke_submit();
+        self.same_citizen_again();
         self.snap("mobile-account-exists", Page::Exists)?;
         // Quên mật khẩu: the portal's code to the account's phone, then a
         // new password.
@@ -75,12 +70,7 @@ impl Walker {
         self.screen().invoke_submit();
 
         // Someone else made it: a complaint, the contact proven by SMS.
-        self.citizen_chooses("mobile_subscriber");
-        self.fill("full_name", "nguyeenx vawn an");
-        self.fill("personal_id", "051085001234");
-        self.fill("date_of_birth", "14031985");
-        self.fill("phone", "0912345678");
-        self.screen().invoke_submit();
+        self.same_citizen_again();
         self.snap("mobile-account-exists-again", Page::Exists)?;
         self.screen().invoke_choose("complaint".into());
         self.snap("complaint-reason", Page::Choice)?;
@@ -216,5 +206,18 @@ impl Walker {
         self.advance(u64::from(rules.idle_warning_seconds));
         self.binding.controller().borrow_mut().on_tick();
         self.snap("idle-timeout-home", Page::Home)
+    }
+}
+
+impl Walker {
+    /// The first citizen registers by mobile again, and is told that the
+    /// account exists.
+    fn same_citizen_again(&mut self) {
+        self.citizen_chooses("mobile_subscriber");
+        self.fill("full_name", "nguyeenx vawn an");
+        self.fill("personal_id", "051085001234");
+        self.fill("date_of_birth", "14031985");
+        self.fill("phone", "0912345678");
+        self.screen().invoke_submit();
     }
 }
