@@ -45,6 +45,7 @@ pub mod logging;
 pub mod policy;
 pub mod register;
 pub mod selftest;
+pub mod service;
 pub mod store;
 pub mod token;
 pub mod uplink;

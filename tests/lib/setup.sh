@@ -4,7 +4,7 @@
 # Debian packages the build and the tests need. Each issue that brings a peer
 # (pcscd, SoftHSM2, a modem on a pty) adds its package here.
 KIOSK_APT_PACKAGES=(gcc libc6-dev pkg-config python3-gammu softhsm2 opensc openssl fontconfig fonts-dejavu-core
-    libpcsclite-dev pcscd vsmartcard-vpcd)
+    libpcsclite-dev pcscd vsmartcard-vpcd systemd)
 
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

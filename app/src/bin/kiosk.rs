@@ -336,6 +336,8 @@ fn window(args: &Args) -> Result<(), Box<dyn Error>> {
     let timer = slint::Timer::default();
     let weak = ui.as_weak();
     let mut ticks = 0u32;
+    // systemd hears from this timer: a UI thread that hangs stops the pings.
+    let mut watch = kiosk::service::ServiceWatch::from_env();
     timer.start(
         slint::TimerMode::Repeated,
         Duration::from_millis(200),
@@ -352,6 +354,7 @@ fn window(args: &Args) -> Result<(), Box<dyn Error>> {
                     c.refresh_status();
                 }
                 c.on_tick();
+                kiosk::service::send(&watch.tick(std::time::Instant::now(), c.health()));
             }
             let size = ui.window().size();
             ui.global::<KioskScreen>()
@@ -360,6 +363,5 @@ fn window(args: &Args) -> Result<(), Box<dyn Error>> {
             binding.refresh(&ui);
         },
     );
-    tracing::info!("kiosk ready");
     Ok(ui.run()?)
 }

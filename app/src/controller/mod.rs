@@ -77,6 +77,8 @@ pub struct Controller {
     last_touch: Duration,
     /// Chosen by the citizen; every visit starts in Vietnamese.
     lang: Lang,
+    /// The monotonic clock when the worker last answered a status.
+    status_answered: Option<Duration>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -106,6 +108,7 @@ impl Controller {
             next_session: SessionId::FIRST,
             last_touch: anchor.1,
             lang: Lang::Vi,
+            status_answered: None,
         }
     }
 
@@ -134,6 +137,19 @@ impl Controller {
     /// Whether a session is open (something of a citizen is in memory).
     pub fn has_session(&self) -> bool {
         self.session.is_some()
+    }
+
+    /// Whether the kiosk is alive, for the service manager's watchdog: the
+    /// worker (and so the store) answered a status lately, and whether the
+    /// store takes registrations.
+    pub fn health(&self) -> crate::service::Health {
+        let now = self.clock.monotonic();
+        crate::service::Health {
+            worker_answering: self
+                .status_answered
+                .is_some_and(|at| now.saturating_sub(at) < crate::service::WORKER_STALE_AFTER),
+            store_ready: self.status.storage == Storage::Ready,
+        }
     }
 
     /// Whether the worker is working for the current session.
@@ -649,6 +665,7 @@ impl Controller {
     /// Fresh status: the status bar shows it, and a flow waiting for a
     /// token or a card hears that it came.
     fn take_status(&mut self, status: Status) {
+        self.status_answered = Some(self.clock.monotonic());
         let (tokens, card, events) = (
             status.tokens_present,
             status.card_present,

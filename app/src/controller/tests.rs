@@ -849,3 +849,19 @@ fn a_complaint_leads_from_the_exists_page_to_its_reference_and_back_returns_ther
     rig.c.on_submit();
     assert!(!rig.c.has_session());
 }
+
+#[test]
+fn the_kiosk_is_healthy_only_while_the_worker_answers_its_status() {
+    let mut rig = Rig::new(ready());
+    assert!(rig.c.health().worker_answering, "answered at start");
+    assert!(rig.c.health().store_ready);
+    // Asked every second; silent for the stale limit, it counts as stuck.
+    rig.advance(crate::service::WORKER_STALE_AFTER.as_secs() + 1);
+    assert!(!rig.c.health().worker_answering);
+    rig.status(Status {
+        storage: Storage::Full,
+        ..ready()
+    });
+    assert!(rig.c.health().worker_answering);
+    assert!(!rig.c.health().store_ready);
+}
