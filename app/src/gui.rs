@@ -5,7 +5,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use kiosk_ui::{FieldItem, KioskKeys, KioskScreen, KioskStatus, KioskWindow, MethodItem, RuleItem};
+use kiosk_ui::{
+    FieldItem, KioskKeys, KioskScreen, KioskStatus, KioskWindow, MethodItem, Page, RuleItem,
+};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use crate::controller::{Controller, View};
@@ -100,6 +102,25 @@ pub fn show(ui: &KioskWindow, view: &View, clock: &str) {
 }
 
 use crate::domain::clock::clock_text;
+
+/// The screen the appliance shows when the kiosk has failed too often to
+/// be restarted (`kiosk --maintenance`, started by systemd's `OnFailure=`):
+/// nothing to touch, where to go instead, and for the technician where to
+/// look. Both languages at once: there is no switch to press.
+pub fn show_maintenance(ui: &KioskWindow) {
+    let k = ui.global::<KioskScreen>();
+    k.set_title("Máy tạm ngừng hoạt động để bảo trì".into());
+    k.set_message(
+        "Vui lòng dùng máy khác hoặc đến quầy giao dịch gần nhất. Hồ sơ đã nộp tại máy này vẫn được lưu an toàn và sẽ được gửi khi máy hoạt động lại."
+            .into(),
+    );
+    k.set_lines(model(vec![
+        "Out of service for maintenance. Please use another kiosk or a service counter; registrations made here are kept safe."
+            .into(),
+        "Kỹ thuật viên / Technician: journalctl -u kiosk -b; kioskctl status".into(),
+    ]));
+    k.set_page(Page::Maintenance);
+}
 
 /// The window's link to the controller: what was last shown, so a redraw
 /// with nothing new (the timer ticks several times a second) rebuilds no

@@ -61,6 +61,10 @@ struct Args {
     /// cold-start figure of the benchmark.
     #[arg(long, value_name = "PNG")]
     first_frame: Option<PathBuf>,
+    /// Show only the out-of-service screen (what systemd starts when the
+    /// kiosk has failed too often to be restarted).
+    #[arg(long)]
+    maintenance: bool,
 }
 
 fn main() -> ExitCode {
@@ -113,9 +117,15 @@ fn main() -> ExitCode {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         demo = args.demo,
+        maintenance = args.maintenance,
         "kiosk starting"
     );
-    match window(&args) {
+    let shown = if args.maintenance {
+        maintenance_window()
+    } else {
+        window(&args)
+    };
+    match shown {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the kiosk stopped");
@@ -306,6 +316,27 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         ),
         background,
     ))
+}
+
+/// The out-of-service screen, alone: no store, no devices, no network.
+/// systemd still watches it: its UI thread pings the watchdog.
+fn maintenance_window() -> Result<(), Box<dyn Error>> {
+    let ui = KioskWindow::new().map_err(|e| e.to_string())?;
+    gui::show_maintenance(&ui);
+    let mut watch = kiosk::service::ServiceWatch::from_env();
+    let timer = slint::Timer::default();
+    timer.start(
+        slint::TimerMode::Repeated,
+        Duration::from_millis(500),
+        move || {
+            let alive = kiosk::service::Health {
+                worker_answering: true,
+                store_ready: false,
+            };
+            kiosk::service::send(&watch.tick(std::time::Instant::now(), alive));
+        },
+    );
+    Ok(ui.run()?)
 }
 
 /// Whatever else runs at each tick of the window's timer.

@@ -42,7 +42,12 @@ pub(crate) fn queue_list(kiosk: &Kiosk) -> Result<(), CtlError> {
             created,
             r.method,
             r.subject,
-            r.level,
+            // A complaint (KN-…) opens no account: it has no level.
+            if is_complaint(&r.reference) {
+                "-".to_string()
+            } else {
+                r.level.to_string()
+            },
             r.status,
             r.attempts,
             if r.pending.is_empty() {
@@ -52,8 +57,20 @@ pub(crate) fn queue_list(kiosk: &Kiosk) -> Result<(), CtlError> {
             }
         );
     }
-    println!("{} registration(s)", rows.len());
+    let complaints = rows.iter().filter(|r| is_complaint(&r.reference)).count();
+    if complaints == 0 {
+        println!("{} registration(s)", rows.len());
+    } else {
+        println!(
+            "{} registration(s), {complaints} complaint(s)",
+            rows.len() - complaints
+        );
+    }
     Ok(())
+}
+
+fn is_complaint(reference: &str) -> bool {
+    reference.starts_with(kiosk_sync::COMPLAINT_PREFIX)
 }
 
 pub(crate) fn status(kiosk: &Kiosk) -> Result<(), CtlError> {
