@@ -99,6 +99,26 @@ impl Walker {
         self.picture(name, expected)
     }
 
+    /// Waits (up to 30 s) until the kiosk's relay has delivered its queue
+    /// to the demo portal: an account exists there only then (before, the
+    /// same person is told their registration waits here), and what the
+    /// portal must answer at once (a password reset) is offered.
+    fn wait_until_delivered(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let controller = self.binding.controller();
+        let delivered = |c: &std::cell::RefCell<crate::controller::Controller>| {
+            let status = c.borrow().view().status;
+            status.online && status.queue_depth == 0
+        };
+        while !delivered(controller) && std::time::Instant::now() < deadline {
+            controller
+                .borrow_mut()
+                .wait_for_status(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.binding.refresh(&self.ui);
+    }
+
     /// Draws the screen as it is, while the kiosk waits on someone (the
     /// citizen's phone): nothing to settle.
     fn picture(&mut self, name: &str, expected: Page) -> Result<(), WalkError> {

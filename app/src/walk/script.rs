@@ -53,7 +53,9 @@ impl Walker {
         self.snap("counters", Page::Info)?;
         self.screen().invoke_submit();
 
-        // The same citizen again: the manual's three ways out.
+        // The same citizen again, once the first registration reached the
+        // portal: the manual's three ways out.
+        self.wait_until_delivered();
         self.same_citizen_again();
         self.snap("mobile-account-exists", Page::Exists)?;
         // Quên mật khẩu: the portal's code to the account's phone, then a
