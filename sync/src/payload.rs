@@ -30,7 +30,12 @@ pub fn normalise_reference(typed: &str) -> Option<String> {
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
         .collect();
-    if plain.len() == 10 && plain[..2].eq_ignore_ascii_case(COMPLAINT_PREFIX) {
+    // By bytes only where they are ASCII: a typed "ạ" is three of them.
+    let complaint = plain.len() == 10
+        && plain
+            .get(..2)
+            .is_some_and(|head| head.eq_ignore_ascii_case(COMPLAINT_PREFIX));
+    if complaint {
         normalise_code(typed, COMPLAINT_PREFIX)
     } else {
         normalise_code(typed, "DK")
@@ -280,6 +285,9 @@ mod tests {
             normalise_reference("KN7K2M9X").as_deref(),
             Some("DK-KN7K-2M9X")
         );
+        // Ten bytes that begin inside a letter are no panic (found by the
+        // `identifiers` fuzz target).
+        assert_eq!(normalise_reference("ạBCDEFGH"), None);
         // Letters that look like digits are those digits.
         assert_eq!(
             normalise_reference("DK-OIL0-0000").as_deref(),
