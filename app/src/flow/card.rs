@@ -13,6 +13,7 @@ use super::form::Validator;
 use super::methods::Ctx;
 use super::methods::MethodFlow;
 use super::outcomes::*;
+use super::screen::*;
 use super::types::*;
 use crate::domain::PersonalId;
 use crate::domain::chip::{self, ChipIdentity};

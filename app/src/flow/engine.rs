@@ -9,6 +9,7 @@ use super::card::{CardStep, fill_form};
 use super::methods::{Ctx, MethodFlow, Step};
 use super::otp::OtpChallenge;
 use super::outcomes::*;
+use super::screen::*;
 use super::types::*;
 use super::{Bhxh, MobileSubscriber, SimSignature, UsbToken};
 use crate::domain::{

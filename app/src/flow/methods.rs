@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::engine::Identified;
 use super::form::Validator;
 use super::outcomes::*;
+use super::screen::*;
 use super::types::*;
 use crate::domain::{Method, PhoneNumber, SubjectKind};
 use crate::policy::Policy;

@@ -25,6 +25,7 @@ mod methods;
 mod otp;
 mod outcomes;
 mod recovery;
+mod screen;
 mod types;
 
 pub use card::fill_form;
@@ -36,6 +37,7 @@ pub use methods::{Bhxh, MethodFlow, MobileSubscriber, SimSignature, UsbToken};
 pub use otp::{OtpChallenge, OtpError};
 pub use outcomes::*;
 pub use recovery::{Recovery, ResetCode, ResetCompleted, ResetDraft, ResetProblem, ResetStarted};
+pub use screen::*;
 pub use types::*;
 
 #[cfg(test)]

@@ -58,11 +58,19 @@ pub enum ResetProblem {
 }
 
 /// What the worker sends, sealed: the code typed and the new password.
-#[derive(Debug)]
+/// `Debug` shows only the reset's id.
 pub struct ResetDraft {
     pub reset_id: String,
     pub code: Zeroizing<String>,
     pub password: Password,
+}
+
+impl std::fmt::Debug for ResetDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResetDraft")
+            .field("reset_id", &self.reset_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -257,4 +265,22 @@ fn unavailable(problem: ResetProblem) -> (Step, Vec<Effect>) {
         Step::Done,
         vec![Effect::Show(Screen::ResetUnavailable(problem))],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_draft_never_prints_its_code() {
+        let rules = Policy::built_in().password.clone();
+        let draft = ResetDraft {
+            reset_id: "r-1".into(),
+            code: Zeroizing::new("482913".into()),
+            password: Password::new("Matkhau@2026", "Matkhau@2026", &rules).unwrap(),
+        };
+        let shown = format!("{:?}", Effect::CompleteReset(Box::new(draft)));
+        assert!(shown.contains("r-1"), "{shown}");
+        assert!(!shown.contains("482913") && !shown.contains("Matkhau"), "{shown}");
+    }
 }
