@@ -281,6 +281,9 @@ mod tests {
         };
         let shown = format!("{:?}", Effect::CompleteReset(Box::new(draft)));
         assert!(shown.contains("r-1"), "{shown}");
-        assert!(!shown.contains("482913") && !shown.contains("Matkhau"), "{shown}");
+        assert!(
+            !shown.contains("482913") && !shown.contains("Matkhau"),
+            "{shown}"
+        );
     }
 }
