@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{Method, PhoneNumber, SubjectKind};
 use crate::flow::otp::OtpChallenge;
+use crate::flow::types::settle;
 use crate::flow::{
     Effect, Event, Failure, Field, FieldError, FlowError, IdentityKey, Screen, SmsText,
     StoreProblem,
@@ -154,21 +155,9 @@ impl Complaint {
         rng: &mut R,
     ) -> Result<Vec<Effect>, FlowError> {
         let step = std::mem::replace(&mut self.step, Step::Ended);
-        let name = step.name();
-        let event_name = event.name();
-        match self.transition(step, now, event, rng) {
-            Ok((step, effects)) => {
-                self.step = step;
-                Ok(effects)
-            }
-            Err(step) => {
-                self.step = step;
-                Err(FlowError::InvalidTransition {
-                    step: name,
-                    event: event_name,
-                })
-            }
-        }
+        let (name, event_name) = (step.name(), event.name());
+        let moved = self.transition(step, now, event, rng);
+        settle(&mut self.step, name, event_name, moved)
     }
 
     #[allow(clippy::result_large_err)]

@@ -156,22 +156,10 @@ impl<M: MethodFlow> Registration<M> {
         event: Event,
         rng: &mut R,
     ) -> Result<Vec<Effect>, FlowError> {
-        let step = self.step();
-        let event_name = event.name();
+        let (step, event_name) = (self.step(), event.name());
         let stage = std::mem::replace(&mut self.stage, Stage::Ended);
-        match self.transition(stage, now, event, rng) {
-            Ok((stage, effects)) => {
-                self.stage = stage;
-                Ok(effects)
-            }
-            Err(stage) => {
-                self.stage = stage;
-                Err(FlowError::InvalidTransition {
-                    step,
-                    event: event_name,
-                })
-            }
-        }
+        let moved = self.transition(stage, now, event, rng);
+        settle(&mut self.stage, step, event_name, moved)
     }
 
     /// `Err` hands the untouched stage back for an invalid event; it is a

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::domain::{Password, PasswordError, PasswordRule};
+use crate::flow::types::settle;
 use crate::flow::{
     Effect, Event, Failure, Field, FieldError, FlowError, IdentityKey, OtpError, Screen,
 };
@@ -123,21 +124,9 @@ impl Recovery {
 
     pub fn handle(&mut self, event: Event) -> Result<Vec<Effect>, FlowError> {
         let step = std::mem::replace(&mut self.step, Step::Ended);
-        let name = step.name();
-        let event_name = event.name();
-        match self.transition(step, event) {
-            Ok((step, effects)) => {
-                self.step = step;
-                Ok(effects)
-            }
-            Err(step) => {
-                self.step = step;
-                Err(FlowError::InvalidTransition {
-                    step: name,
-                    event: event_name,
-                })
-            }
-        }
+        let (name, event_name) = (step.name(), event.name());
+        let moved = self.transition(step, event);
+        settle(&mut self.step, name, event_name, moved)
     }
 
     #[allow(clippy::result_large_err)]

@@ -419,6 +419,28 @@ pub enum Effect {
     EndSession,
 }
 
+/// Puts a machine's next step in `slot`, or, when the event did not fit
+/// (`Err` hands the untouched step back), the old one, answering the error
+/// that names the step and the event. Every machine's `handle` ends here.
+#[allow(clippy::result_large_err)]
+pub(crate) fn settle<S>(
+    slot: &mut S,
+    step: &'static str,
+    event: &'static str,
+    moved: Result<(S, Vec<Effect>), S>,
+) -> Result<Vec<Effect>, FlowError> {
+    match moved {
+        Ok((next, effects)) => {
+            *slot = next;
+            Ok(effects)
+        }
+        Err(unchanged) => {
+            *slot = unchanged;
+            Err(FlowError::InvalidTransition { step, event })
+        }
+    }
+}
+
 /// An event that does not fit, or a method that may not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FlowError {
