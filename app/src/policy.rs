@@ -52,6 +52,13 @@ pub struct Counter {
     pub hours: String,
 }
 
+impl Counter {
+    /// One line on screen: name, address and hours.
+    pub fn line(&self) -> String {
+        format!("{}: {} ({})", self.name, self.address, self.hours)
+    }
+}
+
 /// How the kiosk talks to the portal and how long it keeps what it sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -68,7 +68,7 @@ impl Controller {
                             self.policy
                                 .counters
                                 .iter()
-                                .map(|c| format!("{}: {} ({})", c.name, c.address, c.hours)),
+                                .map(crate::policy::Counter::line),
                         );
                         view.lines.push(match handoff {
                             Handoff::Asking => t("Đang lấy mã hỗ trợ tại quầy…"),
@@ -190,7 +190,7 @@ impl Controller {
                         .policy
                         .counters
                         .iter()
-                        .map(|c| format!("{}: {} ({})", c.name, c.address, c.hours))
+                        .map(crate::policy::Counter::line)
                         .collect();
                 }
                 view.submit_label = t("Về trang đầu");
