@@ -19,6 +19,13 @@
 //! [card]          # the smartcard reader for the chip in CCCD cards
 //! csca = "/etc/kiosk/csca"   # Country Signing CA certificates, PEM or DER
 //!
+//! [counter]       # a post-office counter: the office's clerks sign in
+//! [[counter.clerks]]
+//! id = "BD-KS-0001"                 # staff code, what the audit records
+//! name = "Nguyễn Thị Lan"
+//! pin_hash = "$argon2id$v=19$…"     # kioskctl clerk hash-pin
+//! token_sha256 = "…"                # kioskctl clerk fingerprint CERT (optional)
+//!
 //! [password_hash]   # Argon2id cost; defaults follow OWASP's minimum
 //! memory_kib = 19456
 //! iterations = 2
@@ -76,6 +83,21 @@ pub struct Config {
     /// Which log events are kept, as `RUST_LOG` takes them (`"info"`,
     /// `"warn,kiosk::uplink=debug"`); `RUST_LOG` itself wins.
     pub log: Option<String>,
+    /// Present on a post-office counter: the clerks who may sign in.
+    pub counter: Option<CounterSection>,
+}
+
+/// The counter's clerks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterSection {
+    pub clerks: Vec<crate::counter::Clerk>,
+}
+
+impl CounterSection {
+    pub fn roster(&self) -> Result<crate::counter::Roster, String> {
+        crate::counter::Roster::new(self.clerks.clone()).map_err(|p| p.join("; "))
+    }
 }
 
 /// The PKCS#11 modules to load and the CAs to trust.
@@ -172,6 +194,7 @@ impl Default for Config {
             token: TokenSection::default(),
             card: CardSection::default(),
             log: None,
+            counter: None,
         }
     }
 }
@@ -205,6 +228,19 @@ impl Config {
                 path: path.to_path_buf(),
                 message,
             })?;
+        }
+        if let Some(counter) = &config.counter {
+            let roster = counter.roster().map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })?;
+            if roster.is_empty() {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message: "counter: no clerks listed (remove [counter] on a self-service kiosk)"
+                        .into(),
+                });
+            }
         }
         let cost = config.password_hash;
         if argon2::Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).is_err() {
@@ -273,6 +309,41 @@ mod tests {
                 .to_string()
                 .contains("exactly one")
         );
+    }
+
+    #[test]
+    fn a_counters_clerks_are_read_and_every_problem_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.toml");
+        let hash = crate::register::hash_password(
+            "246810",
+            PasswordHashCost {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+            },
+        )
+        .unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "[counter]\n[[counter.clerks]]\nid = \"BD-KS-0001\"\nname = \"Nguyễn Thị Lan\"\npin_hash = \"{}\"\n",
+                hash.as_str()
+            ),
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        assert!(!config.counter.unwrap().roster().unwrap().is_empty());
+        std::fs::write(
+            &path,
+            "[counter]\n[[counter.clerks]]\nid = \"BD-KS-0001\"\nname = \"Lan\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("needs pin_hash or token_sha256"), "{e}");
+        std::fs::write(&path, "[counter]\nclerks = []\n").unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("no clerks"), "{e}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`domain`]: validated identifiers, names, contacts and secrets.
 //! - [`policy`]: the rules as data, with the manual's defaults.
 //! - [`flow`]: one state machine per registration method; start here.
+//! - [`counter`]: the post-office counter's clerks and their sign-in.
 //! - [`register`]: the one place a finished registration is sealed and stored.
 //! - [`store`]: SQLite with the outbox and the hash-chained audit log.
 //! - [`uplink`]: the outbox relay on tokio, and the kiosk's enrolment.
@@ -34,6 +35,7 @@ pub mod atomic;
 pub mod card;
 pub mod config;
 pub mod controller;
+pub mod counter;
 pub mod courier;
 #[cfg(feature = "demo")]
 pub mod demo;

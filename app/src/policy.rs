@@ -39,6 +39,32 @@ pub struct Policy {
     /// The province's own list; none in the manual's defaults.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counters: Vec<Counter>,
+    /// The clerk's session where the kiosk stands on a counter. Absent
+    /// from older documents: the defaults apply.
+    #[serde(default)]
+    pub counter: CounterRules,
+}
+
+/// How long a clerk's session lasts and how many PINs they may get wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CounterRules {
+    /// The clerk's session locks after this long untouched at the
+    /// counter's own pages (a citizen's session has its own timeout).
+    pub clerk_idle_lock_seconds: u32,
+    /// Wrong PINs in a row before that clerk cannot sign in for a while.
+    pub clerk_pin_max_attempts: u8,
+    pub clerk_lockout_seconds: u32,
+}
+
+impl Default for CounterRules {
+    fn default() -> Self {
+        CounterRules {
+            clerk_idle_lock_seconds: 300,
+            clerk_pin_max_attempts: 5,
+            clerk_lockout_seconds: 900,
+        }
+    }
 }
 
 /// A service counter, as the exists page shows it.
@@ -286,9 +312,12 @@ impl Policy {
         if self.version == 0 {
             p.push("version must be 1 or more".into());
         }
-        for method in Method::ALL {
+        for method in Method::EVERY {
             let Some(m) = self.methods.get(method.as_str()) else {
-                p.push(format!("methods.{} is missing", method.as_str()));
+                // A policy written before the counter has no counter.
+                if method != Method::Counter {
+                    p.push(format!("methods.{} is missing", method.as_str()));
+                }
                 continue;
             };
             if m.enabled && m.subjects.is_empty() {
@@ -312,7 +341,15 @@ impl Policy {
                     method.as_str()
                 ));
             }
-            if m.chip_level.is_some() && !matches!(method, Method::MobileSubscriber | Method::Bhxh)
+            if method == Method::Counter {
+                if m.chip_level != Some(m.level) {
+                    p.push("methods.counter: the counter registers with the chip, so chip_level must equal level".into());
+                }
+                if m.subjects != [SubjectKind::Citizen] {
+                    p.push("methods.counter: the chip proves a citizen; subjects must be [\"citizen\"]".into());
+                }
+            } else if m.chip_level.is_some()
+                && !matches!(method, Method::MobileSubscriber | Method::Bhxh)
             {
                 p.push(format!(
                     "methods.{}: chip_level only for the methods whose form names a person",
@@ -369,6 +406,16 @@ impl Policy {
         }
         if self.counters.len() > 10 {
             p.push("counters: at most 10 (the exists page shows them all)".into());
+        }
+        let c = &self.counter;
+        if c.clerk_idle_lock_seconds < 30 || c.clerk_idle_lock_seconds > 8 * 3600 {
+            p.push("counter.clerk_idle_lock_seconds must be 30 to 28800".into());
+        }
+        if !(1..=10).contains(&c.clerk_pin_max_attempts) {
+            p.push("counter.clerk_pin_max_attempts must be 1 to 10".into());
+        }
+        if c.clerk_lockout_seconds < 60 {
+            p.push("counter.clerk_lockout_seconds must be 60 or more".into());
         }
         let s = &self.session;
         if s.idle_timeout_seconds < 30 {
@@ -435,9 +482,20 @@ impl Policy {
     }
 
     pub fn method(&self, method: Method) -> &MethodPolicy {
-        self.methods
-            .get(method.as_str())
-            .expect("validated policies have every known method")
+        static NO_COUNTER: MethodPolicy = MethodPolicy {
+            enabled: false,
+            subjects: Vec::new(),
+            level: Level::THREE,
+            needs_network: false,
+            chip_level: Some(Level::THREE),
+            password: None,
+        };
+        match self.methods.get(method.as_str()) {
+            Some(m) => m,
+            // A policy from before the counter: it offers none.
+            None if method == Method::Counter => &NO_COUNTER,
+            None => panic!("validated policies have every known method"),
+        }
     }
 
     /// Whether a registration by `method` ends by setting a password.
@@ -718,11 +776,23 @@ mod tests {
     #[test]
     fn unknown_methods_from_a_newer_portal_are_ignored() {
         let text = format!(
-            "{}\n[methods.counter]\nenabled = true\nsubjects = [\"citizen\"]\nlevel = 3\nneeds_network = false\n",
+            "{}\n[methods.vneid]\nenabled = true\nsubjects = [\"citizen\"]\nlevel = 2\nneeds_network = true\n",
             Policy::built_in_text()
         );
         let p = Policy::from_toml(&text).unwrap();
-        assert_eq!(p.methods_for(SubjectKind::Citizen, true).len(), 4);
+        // The counter is offered by policy, but only a clerk starts it:
+        // never in the citizen's own list.
+        assert_eq!(
+            p.check_offered(Method::Counter, SubjectKind::Citizen, false)
+                .map(|m| m.level),
+            Ok(Level::THREE)
+        );
+        let listed: Vec<Method> = p
+            .methods_for(SubjectKind::Citizen, true)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        assert_eq!(listed, Method::ALL);
     }
 
     #[test]

@@ -138,6 +138,16 @@ fn payload(
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
         proof: a.proof.clone(),
         chip: a.chip.clone(),
+        counter: draft
+            .clerk
+            .as_ref()
+            .map(|c| kiosk_sync::CounterAttestation {
+                clerk_id: c.clerk_id.clone(),
+                signed_in_by: c.signed_in_by.into(),
+                clerk_certificate_sha256: c.certificate_sha256.clone(),
+                // A counter draft reaches the store only past the face check.
+                face_confirmed: true,
+            }),
         password_hash: password_hash.map(str::to_string),
     }
 }
@@ -180,6 +190,7 @@ impl Completer<'_> {
                 identity_tag: self.keys.identity_tag(&draft.identity),
                 created_at,
                 envelope: &[],
+                clerk: draft.clerk.as_ref().map(|c| c.clerk_id.as_str()),
             },
         )?;
         tracing::info!(
@@ -230,6 +241,7 @@ impl Completer<'_> {
                 identity_tag: self.keys.identity_tag(&draft.identity),
                 created_at,
                 envelope: &[],
+                clerk: None,
             },
         )?;
         tracing::info!(%reference, reason = draft.reason.code(), "complaint stored");

@@ -385,3 +385,84 @@ fn export_writes_the_sealed_queue_and_sync_status_describes_it() {
     let bad = kioskctl(dir, &["export", "--to", "/nonexistent/dir/x.json"]);
     assert_eq!(bad.status.code(), Some(3));
 }
+
+#[test]
+fn a_clerks_pin_hash_and_token_fingerprint_are_what_the_counter_checks() {
+    use argon2::{Argon2, PasswordHash, PasswordVerifier as _};
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with_stdin(dir.path(), &["clerk", "hash-pin"], "246810\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let hash = String::from_utf8(out.stdout).unwrap();
+    let parsed = PasswordHash::new(hash.trim()).unwrap();
+    assert_eq!(parsed.algorithm.as_str(), "argon2id");
+    assert!(
+        Argon2::default()
+            .verify_password(b"246810", &parsed)
+            .is_ok()
+    );
+    assert!(
+        Argon2::default()
+            .verify_password(b"246811", &parsed)
+            .is_err()
+    );
+    // The PIN itself is printed nowhere.
+    assert!(!hash.contains("246810"));
+    let bad = run_with_stdin(dir.path(), &["clerk", "hash-pin"], "12\n");
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(text(&bad).contains("4 to 16"), "{}", text(&bad));
+
+    // A certificate made by openssl, as PEM and as DER: one fingerprint,
+    // the SHA-256 of its DER as openssl itself computes it.
+    let pem = dir.path().join("clerk.pem");
+    let der = dir.path().join("clerk.der");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-subj", "/CN=Clerk", "-days", "30", "-keyout"])
+        .arg(dir.path().join("clerk.key"))
+        .arg("-out")
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let converted = Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(&pem)
+        .arg("-out")
+        .arg(&der)
+        .output()
+        .unwrap();
+    assert!(converted.status.success());
+    let expected = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    let expected = String::from_utf8(expected.stdout)
+        .unwrap()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .trim()
+        .replace(':', "")
+        .to_lowercase();
+    for file in [&pem, &der] {
+        let out = kioskctl(
+            dir.path(),
+            &["clerk", "fingerprint", file.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), expected);
+    }
+}

@@ -12,12 +12,15 @@ use std::path::{Path, PathBuf};
 use kiosk_ui::i18n::{Lang, has_translation, placeholders};
 
 /// Vietnamese texts that are data, not wording.
-const DATA: [&str; 3] = [
+const DATA: [&str; 5] = [
     // The demo token's certificate and its CA (app/src/demo/mod.rs).
     "/C=VN/CN=Lê Thị Hồng/UID=CCCD:001190000777",
     "CA Thử Nghiệm Kiosk",
     // kioskctl selftest's synthetic applicant.
     "Kiểm Tra Thiết Bị",
+    // The demo counter's clerks (app/src/demo/mod.rs).
+    "Nguyễn Thị Lan",
+    "Lê Thị Hồng",
 ];
 
 fn is_vietnamese(text: &str) -> bool {

@@ -6,14 +6,15 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// The `schema` value of this version of the payload. Version 2 added
 /// [`RegistrationPayload::proof`], version 3 [`RegistrationPayload::chip`],
 /// version 4 let [`RegistrationPayload::password_hash`] be absent (a
-/// signature method whose SIM or token is the login); a portal reads all
-/// four.
-pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/4";
+/// signature method whose SIM or token is the login), version 5
+/// [`RegistrationPayload::counter`]; a portal reads all five.
+pub const PAYLOAD_SCHEMA: &str = "vn-dvc-kiosk/registration/5";
 /// Every version a portal reads, oldest first.
-pub const PAYLOAD_SCHEMAS: [&str; 4] = [
+pub const PAYLOAD_SCHEMAS: [&str; 5] = [
     "vn-dvc-kiosk/registration/1",
     "vn-dvc-kiosk/registration/2",
     "vn-dvc-kiosk/registration/3",
+    "vn-dvc-kiosk/registration/4",
     PAYLOAD_SCHEMA,
 ];
 
@@ -192,6 +193,22 @@ pub struct ChipEvidence {
     pub data_groups: Vec<ChipDataGroup>,
 }
 
+/// Who made a registration at a post-office counter: the clerk on duty,
+/// who read the citizen's chip and confirmed the face against the card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterAttestation {
+    /// The clerk's staff code from the office's list.
+    pub clerk_id: String,
+    /// `pin` or `token`.
+    pub signed_in_by: String,
+    /// SHA-256 (hex) of the clerk's token certificate, when signed in by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerk_certificate_sha256: Option<String>,
+    /// The clerk compared the person with the card and confirmed.
+    pub face_confirmed: bool,
+}
+
 /// A registration in clear: made on the kiosk only to be sealed at once,
 /// read on the portal after opening. Wiped from memory on drop; `Debug`
 /// shows no personal field.
@@ -205,7 +222,7 @@ pub struct RegistrationPayload {
     pub reference: String,
     /// Unix seconds.
     pub created_at: i64,
-    /// `mobile_subscriber`, `bhxh`, `sim_signature`, `usb_token`.
+    /// `mobile_subscriber`, `bhxh`, `sim_signature`, `usb_token`, `counter`.
     pub method: String,
     /// `citizen` or `business`.
     pub subject: String,
@@ -234,6 +251,9 @@ pub struct RegistrationPayload {
     /// The chip of the citizen's CCCD card, when it gave the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chip: Option<ChipEvidence>,
+    /// A counter registration's clerk (method `counter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<CounterAttestation>,
     /// Argon2id in PHC string format; absent when the method's SIM or
     /// token is the account's login and no password was set.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -65,6 +65,11 @@ struct Args {
     /// kiosk has failed too often to be restarted).
     #[arg(long)]
     maintenance: bool,
+    /// The demo kiosk on a post-office counter: it opens on the clerk's
+    /// sign-in (staff code BD-DEMO-0001, PIN 246810, or the demo USB
+    /// token). Off the demo, the configuration's `[counter]` decides.
+    #[arg(long, requires = "demo")]
+    counter: bool,
 }
 
 fn main() -> ExitCode {
@@ -160,6 +165,22 @@ mod demo_mode {
                         "kiosk: the walk at {width}x{height} in {} stopped: {e}",
                         lang.code()
                     );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        // A day at a post-office counter: landscape, both languages.
+        for lang in Lang::ALL {
+            let data = demo_dir.join(format!("counter-{}", lang.code()));
+            let _ = std::fs::remove_dir_all(&data);
+            match kiosk::walk::run_counter(out, &data, 1920, 1080, lang) {
+                Ok(walked) => {
+                    for shot in &walked.shots {
+                        println!("{}", shot.display());
+                    }
+                }
+                Err(e) => {
+                    eprintln!("kiosk: the counter walk in {} stopped: {e}", lang.code());
                     return ExitCode::FAILURE;
                 }
             }
@@ -308,14 +329,19 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         // status bar and keeps working without the chip.
         cards: Some(kiosk::card::CardService::start(config.card.csca.clone())),
     };
-    Ok((
-        Controller::new(
-            policy,
-            Box::new(Worker::spawn(backend)),
-            Box::new(SystemClock::new()),
-        ),
-        background,
-    ))
+    let rules = policy.counter.clone();
+    let mut controller = Controller::new(
+        policy,
+        Box::new(Worker::spawn(backend)),
+        Box::new(SystemClock::new()),
+    );
+    // On a post-office counter: the clerks sign in before anything else.
+    if let Some(counter) = &config.counter {
+        let roster = counter.roster()?;
+        tracing::info!("counter mode: the clerks sign in");
+        controller.set_desk(kiosk::counter::Desk::new(roster, rules));
+    }
+    Ok((controller, background))
 }
 
 /// The out-of-service screen, alone: no store, no devices, no network.
@@ -349,8 +375,11 @@ fn window(args: &Args) -> Result<(), Box<dyn Error>> {
     let (controller, _background) = if args.demo {
         #[cfg(feature = "demo")]
         {
-            let (demo, controller) =
+            let (demo, mut controller) =
                 kiosk::demo::Demo::start(&args.demo_dir, Box::new(SystemClock::new()))?;
+            if args.counter {
+                controller.set_desk(kiosk::demo::demo_desk(controller.policy())?);
+            }
             extra = Box::new(kiosk::demo::attach_phone(&ui, demo));
             (controller, None)
         }

@@ -48,7 +48,7 @@ impl Focus {
     pub(super) fn keyboard(self) -> KeyboardKind {
         match self {
             Focus::Field(Field::FullName) => KeyboardKind::Text,
-            Focus::Field(Field::Email | Field::Reference) => KeyboardKind::Email,
+            Focus::Field(Field::Email | Field::Reference | Field::ClerkId) => KeyboardKind::Email,
             Focus::Field(Field::Password) | Focus::Confirm => KeyboardKind::Password,
             Focus::Field(Field::DateOfBirth | Field::CardExpiry) => KeyboardKind::Date,
             Focus::Field(_) => KeyboardKind::Digits,
@@ -69,11 +69,12 @@ impl Focus {
             Focus::Field(Field::Password) | Focus::Confirm => 64,
             // DK-XXXX-XXXX, with room for spaces typed between groups.
             Focus::Field(Field::Reference) => 16,
+            Focus::Field(Field::ClerkId) => 32,
         }
     }
 }
 
-const FIELDS: [Field; 12] = [
+const FIELDS: [Field; 13] = [
     Field::FullName,
     Field::PersonalId,
     Field::DateOfBirth,
@@ -86,6 +87,7 @@ const FIELDS: [Field; 12] = [
     Field::Pin,
     Field::Password,
     Field::Reference,
+    Field::ClerkId,
 ];
 
 pub fn field_id(field: Field) -> &'static str {
@@ -102,6 +104,7 @@ pub fn field_id(field: Field) -> &'static str {
         Field::Pin => "pin",
         Field::Password => "password",
         Field::Reference => "reference",
+        Field::ClerkId => "clerk_id",
     }
 }
 

@@ -35,6 +35,7 @@ use crate::worker::{Answer, Job, Status};
 
 mod card_view;
 mod complaint_view;
+mod desk;
 mod input;
 mod outcome_view;
 mod recovery_view;
@@ -43,6 +44,9 @@ mod session;
 mod tests;
 mod view;
 
+pub use desk::{
+    EVENT_CLERK_LOCKED, EVENT_CLERK_REFUSED, EVENT_CLERK_SIGNED_IN, EVENT_FACE_CHECKED,
+};
 pub use input::{Focus, field_id};
 pub use session::SessionId;
 use session::{Session, Stage};
@@ -79,6 +83,8 @@ pub struct Controller {
     lang: Lang,
     /// The monotonic clock when the worker last answered a status.
     status_answered: Option<Duration>,
+    /// On a post-office counter: the clerks' sign-in and who is on duty.
+    desk: Option<crate::counter::Desk>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -109,6 +115,7 @@ impl Controller {
             last_touch: anchor.1,
             lang: Lang::Vi,
             status_answered: None,
+            desk: None,
         }
     }
 
@@ -159,6 +166,7 @@ impl Controller {
 
     fn touch(&mut self) {
         self.last_touch = self.clock.monotonic();
+        self.desk_touch();
     }
 
     // --- what the citizen touches ---
@@ -266,6 +274,14 @@ impl Controller {
             return;
         }
         let event = match &session.stage {
+            Stage::Flow(Screen::ClerkSignIn) => {
+                self.signin_submit();
+                return;
+            }
+            Stage::Flow(Screen::CounterToday { .. }) => {
+                self.leave();
+                return;
+            }
             Stage::Flow(Screen::Form | Screen::Lookup | Screen::ComplaintContact) => {
                 Event::Submit(session.form.clone())
             }
@@ -322,6 +338,9 @@ impl Controller {
     /// complaint's reasons.
     pub fn on_choose(&mut self, id: &str) {
         self.touch();
+        if self.session.as_ref().is_none_or(|s| s.in_flight == 0) && self.counter_choose(id) {
+            return;
+        }
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -387,6 +406,10 @@ impl Controller {
     pub fn on_use_card(&mut self) {
         self.touch();
         self.leave_field();
+        if self.session.as_ref().is_some_and(|s| s.signin) {
+            self.signin_by_token();
+            return;
+        }
         let takes_card = self.session.as_ref().is_some_and(|s| {
             s.in_flight == 0
                 && matches!(s.stage, Stage::Flow(Screen::Form))
@@ -430,6 +453,14 @@ impl Controller {
         };
         // Waiting on the citizen's phone is the one wait Back may leave: the
         // request is cancelled and its answer, if any, never comes.
+        if session.signin {
+            // From the token's pages back to the staff code and PIN.
+            if session.in_flight == 0 {
+                session.pin.clear();
+                self.apply(vec![Effect::Show(Screen::ClerkSignIn)]);
+            }
+            return;
+        }
         let on_phone = matches!(session.stage, Stage::Flow(Screen::WaitingForPhone { .. }));
         if session.in_flight > 0 && !on_phone {
             return;
@@ -478,6 +509,7 @@ impl Controller {
         };
         match &session.stage {
             Stage::Subject | Stage::Flow(Screen::Lookup | Screen::Counters) => self.end_session(),
+            Stage::Flow(Screen::CounterToday { .. }) => self.leave(),
             // Another number, with the last one still there to correct.
             Stage::Flow(Screen::LookupAnswer { .. }) => self.feed(Event::LookAgain),
             Stage::Method => {
@@ -581,6 +613,7 @@ impl Controller {
     /// session the citizen walked away from.
     pub fn on_tick(&mut self) {
         self.poll();
+        self.desk_tick();
         if self.session.is_some() && self.idle_left().is_some_and(|s| s == 0) && !self.is_storing()
         {
             self.cancel_flow();
@@ -651,6 +684,12 @@ impl Controller {
                     return;
                 }
                 session.in_flight = session.in_flight.saturating_sub(1);
+                if let Event::TodayListed(rows) = event {
+                    if matches!(session.stage, Stage::Flow(Screen::CounterToday { .. })) {
+                        session.stage = Stage::Flow(Screen::CounterToday { rows });
+                    }
+                    return;
+                }
                 // The queue grew, or the store may have just found itself
                 // full: the status bar and the home screen follow.
                 let stored = matches!(event, Event::Stored { .. } | Event::StoreFailed(_));
@@ -715,6 +754,10 @@ impl Controller {
         let Some(session) = self.session.as_mut() else {
             return;
         };
+        if session.signin {
+            self.signin_event(event);
+            return;
+        }
         if let Some((reset, _)) = session.reset.as_mut() {
             tracing::trace!(session = ?session.id, ?event, "reset event");
             match reset.handle(event) {
@@ -784,6 +827,19 @@ impl Controller {
                     session.errors = errors;
                 }
                 Effect::EndSession => self.leave(),
+                Effect::Store(mut draft) if draft.method == Method::Counter => {
+                    // The clerk on duty made it; without one it is not made.
+                    let Some(clerk) = self.desk.as_ref().and_then(|d| d.on_duty()) else {
+                        tracing::warn!("a counter registration with no clerk on duty");
+                        self.cancel_flow();
+                        self.leave();
+                        return;
+                    };
+                    draft.clerk = Some(clerk.stamp());
+                    session.in_flight += 1;
+                    self.effects
+                        .submit(Job::Effect(session.id, Effect::Store(draft)));
+                }
                 other => {
                     session.in_flight += 1;
                     self.effects.submit(Job::Effect(session.id, other));
@@ -804,13 +860,17 @@ impl Controller {
     fn leave(&mut self) {
         self.end_session();
         self.lang = Lang::Vi;
+        self.ensure_signin();
     }
 
     // --- what is shown ---
 
     /// Seconds left before the idle timeout, once the warning is due.
     pub fn idle_left(&self) -> Option<u32> {
-        self.session.as_ref()?;
+        // The counter's sign-in page waits for a clerk as long as it takes.
+        if self.session.as_ref()?.signin {
+            return None;
+        }
         let rules = &self.policy.session;
         let idle = i64::try_from(self.idle_seconds()).unwrap_or(i64::MAX);
         let left = i64::from(rules.idle_timeout_seconds).saturating_sub(idle);

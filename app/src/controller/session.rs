@@ -51,6 +51,10 @@ pub(super) struct Session {
     pub(super) pin: Zeroizing<String>,
     pub(super) password: Zeroizing<String>,
     pub(super) confirm: Zeroizing<String>,
+    /// A clerk's staff code, on the counter's sign-in page.
+    pub(super) clerk_id: Zeroizing<String>,
+    /// The counter's sign-in: this session is a clerk's, not a citizen's.
+    pub(super) signin: bool,
     pub(super) errors: Vec<FieldError>,
     /// Fields the chip filled: shown, not typed into.
     pub(super) locked: Vec<Field>,
@@ -96,6 +100,8 @@ impl Session {
             pin: Zeroizing::new(buffer()),
             password: Zeroizing::new(buffer()),
             confirm: Zeroizing::new(buffer()),
+            clerk_id: Zeroizing::new(buffer()),
+            signin: false,
             errors: Vec::new(),
             locked: Vec::new(),
             card_lifted: None,
@@ -118,6 +124,7 @@ impl Session {
             Focus::Field(Field::CardExpiry) => &mut self.form.card_expiry,
             Focus::Field(Field::CardCan) => &mut self.form.card_can,
             Focus::Field(Field::Reference) => &mut self.form.reference,
+            Focus::Field(Field::ClerkId) => &mut self.clerk_id,
             Focus::Field(Field::Otp) => &mut self.otp,
             Focus::Field(Field::Pin) => &mut self.pin,
             Focus::Field(Field::Password) => &mut self.password,
@@ -136,6 +143,7 @@ impl Session {
             Focus::Field(Field::CardExpiry) => &self.form.card_expiry,
             Focus::Field(Field::CardCan) => &self.form.card_can,
             Focus::Field(Field::Reference) => &self.form.reference,
+            Focus::Field(Field::ClerkId) => &self.clerk_id,
             Focus::Field(Field::Otp) => &self.otp,
             Focus::Field(Field::Pin) => &self.pin,
             Focus::Field(Field::Password) => &self.password,
@@ -171,6 +179,10 @@ impl Session {
             Stage::Flow(Screen::Lookup) => vec![(Focus::Field(Field::Reference), true)],
             Stage::Flow(Screen::ComplaintContact) => vec![(Focus::Field(Field::Phone), true)],
             Stage::Flow(Screen::EnterPin { .. }) => vec![(Focus::Field(Field::Pin), true)],
+            Stage::Flow(Screen::ClerkSignIn) => vec![
+                (Focus::Field(Field::ClerkId), true),
+                (Focus::Field(Field::Pin), true),
+            ],
             Stage::Flow(Screen::Password { .. }) => vec![
                 (Focus::Field(Field::Password), true),
                 (Focus::Confirm, true),

@@ -104,7 +104,7 @@ impl Rig {
             .drain(..)
             .filter_map(|job| match job {
                 Job::Effect(session, effect) => Some((session, effect)),
-                Job::Status => None,
+                Job::Status | Job::Audit { .. } => None,
             })
             .collect()
     }
@@ -864,4 +864,296 @@ fn the_kiosk_is_healthy_only_while_the_worker_answers_its_status() {
     });
     assert!(rig.c.health().worker_answering);
     assert!(!rig.c.health().store_ready);
+}
+
+// --- the post-office counter ---
+
+const CLERK: &str = "BD-KS-0001";
+const CLERK_PIN: &str = "246810";
+
+/// A kiosk on a counter with one clerk, PIN 246810; the card reader and
+/// the modem ready.
+fn counter_rig() -> Rig {
+    use crate::counter::{Clerk, Desk, Roster};
+    let mut rig = Rig::new(Status {
+        card_reader: true,
+        ..ready()
+    });
+    let cheap = crate::config::PasswordHashCost {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let roster = Roster::new(vec![Clerk {
+        id: CLERK.into(),
+        name: "Nguyễn Thị Lan".into(),
+        pin_hash: Some(
+            crate::register::hash_password(CLERK_PIN, cheap)
+                .unwrap()
+                .to_string(),
+        ),
+        token_sha256: None,
+    }])
+    .unwrap();
+    rig.c
+        .set_desk(Desk::new(roster, Policy::built_in().counter.clone()));
+    rig
+}
+
+impl Rig {
+    /// The clerk's audit notes handed to the worker since the last call.
+    fn audited(&self) -> Vec<(&'static str, String)> {
+        let mut jobs = self.script.jobs.borrow_mut();
+        let mut notes = Vec::new();
+        jobs.retain(|job| match job {
+            Job::Audit { event, detail } => {
+                notes.push((*event, detail.clone()));
+                false
+            }
+            _ => true,
+        });
+        notes
+    }
+
+    fn sign_in(&mut self, pin: &str) {
+        self.type_in("clerk_id", &CLERK.to_lowercase());
+        self.type_in("pin", pin);
+        self.c.on_submit();
+    }
+}
+
+#[test]
+fn a_counter_opens_on_the_clerks_sign_in_which_never_times_out() {
+    let mut rig = counter_rig();
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Form);
+    let ids: Vec<&str> = view.fields.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["clerk_id", "pin"]);
+    assert!(!view.submit_enabled, "nothing typed yet");
+    rig.type_in("clerk_id", "bd-ks");
+    rig.advance(3600);
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Form);
+    assert_eq!(view.idle_left, None);
+    assert_eq!(view.fields[0].value, "bd-ks", "what was typed waits");
+    // The citizen's pages are not there to be reached.
+    rig.c.on_choose("counter-register");
+    assert_eq!(rig.c.view().page, Page::Form);
+    assert!(rig.c.clerk_on_duty().is_none());
+}
+
+#[test]
+fn a_wrong_pin_is_said_and_noted_without_it_and_the_right_one_opens_the_counter() {
+    let mut rig = counter_rig();
+    rig.sign_in("111111");
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Form);
+    let pin = view.fields.iter().find(|f| f.id == "pin").unwrap();
+    assert!(pin.error.contains("Còn 4 lần"), "{}", pin.error);
+    assert_eq!(pin.value, "", "the wrong PIN is wiped");
+    let notes = rig.audited();
+    assert_eq!(
+        notes,
+        [(EVENT_CLERK_REFUSED, "by=pin reason=wrong".to_string())]
+    );
+    rig.type_in("pin", CLERK_PIN);
+    rig.c.on_submit();
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::CounterHome);
+    assert!(view.message.contains("Nguyễn Thị Lan (BD-KS-0001)"));
+    let cards: Vec<&str> = view.methods.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        cards,
+        [
+            "counter-register",
+            "counter-lookup",
+            "counter-today",
+            "counter-lock"
+        ]
+    );
+    assert_eq!(
+        rig.audited(),
+        [(EVENT_CLERK_SIGNED_IN, format!("clerk={CLERK} by=pin"))]
+    );
+    for (_, detail) in rig.audited() {
+        assert!(!detail.contains(CLERK_PIN));
+    }
+}
+
+#[test]
+fn the_counter_locks_on_request_and_after_the_clerks_idle_time() {
+    let mut rig = counter_rig();
+    rig.sign_in(CLERK_PIN);
+    rig.audited();
+    rig.c.on_choose("counter-lock");
+    assert_eq!(rig.c.view().page, Page::Form);
+    assert!(rig.c.clerk_on_duty().is_none());
+    assert_eq!(
+        rig.audited(),
+        [(EVENT_CLERK_LOCKED, format!("clerk={CLERK} reason=clerk"))]
+    );
+    rig.sign_in(CLERK_PIN);
+    let idle = Policy::built_in().counter.clerk_idle_lock_seconds;
+    rig.advance(u64::from(idle) - 1);
+    assert_eq!(rig.c.view().page, Page::CounterHome, "not yet");
+    rig.advance(1);
+    assert_eq!(rig.c.view().page, Page::Form);
+    assert!(
+        rig.audited()
+            .contains(&(EVENT_CLERK_LOCKED, format!("clerk={CLERK} reason=idle")))
+    );
+}
+
+/// The demo citizen's chip, proven genuine.
+fn chip_read() -> Box<crate::flow::ChipRead> {
+    use kiosk_hal::card::chip::Verified;
+    use kiosk_hal::card::lds::{Dg13, Mrz};
+    use kiosk_hal::card::sim::issue::{Citizen, dg1, dg13};
+    let c = Citizen::demo();
+    let verified = Verified {
+        mrz: Mrz::parse_dg1(&dg1(&c)).unwrap(),
+        dg13: Some(Dg13::parse(&dg13(&c)).unwrap()),
+        signer: "Document Signer".into(),
+        hash: kiosk_hal::card::pa::HashAlgorithm::Sha256,
+        checked: vec![1, 13],
+        active_auth: kiosk_hal::card::chip::ActiveAuth::NotOffered,
+    };
+    let identity =
+        crate::domain::chip::ChipIdentity::from_verified(&verified, Policy::built_in(), T0.date())
+            .unwrap();
+    Box::new(crate::flow::ChipRead {
+        identity,
+        evidence: kiosk_sync::ChipEvidence {
+            sod: "U09E".into(),
+            data_groups: vec![],
+        },
+    })
+}
+
+impl Rig {
+    /// Signed in, a counter registration started, the card read, the
+    /// phone typed: the clerk's face check.
+    fn counter_face_check(&mut self) -> SessionId {
+        self.sign_in(CLERK_PIN);
+        self.c.on_choose("counter-register");
+        assert_eq!(self.c.view().page, Page::CardKey, "straight to the card");
+        self.type_in("personal_id", "001203004567");
+        self.type_in("date_of_birth", "15032003");
+        self.type_in("card_expiry", "15032028");
+        self.effects();
+        self.c.on_submit();
+        self.status(Status {
+            card_reader: true,
+            card_present: true,
+            ..ready()
+        });
+        let effects = self.effects();
+        let Some((session, _)) = effects
+            .iter()
+            .find(|(_, e)| matches!(e, Effect::ReadCard(_)))
+        else {
+            panic!("the chip is read: {effects:?}");
+        };
+        let session = *session;
+        self.answer(
+            session,
+            Event::CardRead(crate::flow::CardOutcome::Read(chip_read())),
+        );
+        assert_eq!(self.c.view().page, Page::Form);
+        self.type_in("phone", "0966123456");
+        self.c.on_submit();
+        assert_eq!(self.c.view().page, Page::Choice);
+        session
+    }
+}
+
+#[test]
+fn a_counter_registration_is_the_citizens_to_type_and_carries_the_clerk() {
+    let mut rig = counter_rig();
+    let session = rig.counter_face_check();
+    let view = rig.c.view();
+    assert_eq!(view.step, "Bước 2/5");
+    assert!(view.methods[0].detail.contains("001203004567"));
+    rig.audited();
+    rig.effects();
+    rig.c.on_choose("face-ok");
+    assert_eq!(
+        rig.audited(),
+        [(
+            EVENT_FACE_CHECKED,
+            format!("clerk={CLERK} outcome=confirmed")
+        )]
+    );
+    assert!(matches!(
+        rig.effects()[..],
+        [(_, Effect::CheckDuplicate(_))]
+    ));
+    rig.answer(
+        session,
+        Event::DuplicateChecked(DuplicateOutcome::CheckedLocallyOnly),
+    );
+    let code = match &rig.effects()[..] {
+        [(_, Effect::SendOtp { text, .. })] => text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap()
+            .to_string(),
+        other => panic!("{other:?}"),
+    };
+    rig.answer(session, Event::OtpDelivered);
+    rig.type_in("otp", &code);
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Otp);
+    assert!(
+        view.message.contains("Mời công dân tự nhập"),
+        "{}",
+        view.message
+    );
+    assert_eq!(view.fields[0].value, "●●●●●●", "the clerk sees dots");
+    rig.c.on_submit();
+    assert_eq!(rig.c.view().page, Page::Password);
+    rig.type_in("password", "Matkhau@2026");
+    rig.type_in("confirm", "Matkhau@2026");
+    rig.c.on_submit();
+    let draft = match rig.effects().pop() {
+        Some((_, Effect::Store(draft))) => draft,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(draft.method, Method::Counter);
+    assert_eq!(draft.level.get(), 3);
+    let clerk = draft.clerk.as_ref().expect("the clerk on duty");
+    assert_eq!(
+        (clerk.clerk_id.as_str(), clerk.signed_in_by),
+        (CLERK, "pin")
+    );
+    assert!(draft.applicant.chip.is_some());
+}
+
+#[test]
+fn a_lock_before_the_registration_is_stored_drops_it_and_a_mismatch_stores_nothing() {
+    let mut rig = counter_rig();
+    rig.counter_face_check();
+    rig.c.on_choose("face-no");
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Failed);
+    assert!(
+        view.message.contains("không phải người có thẻ"),
+        "{}",
+        view.message
+    );
+    rig.c.on_submit();
+    assert_eq!(rig.c.view().page, Page::CounterHome);
+    // Half-way through the next one, the counter locks: the citizen's
+    // data goes with it; nothing was acknowledged, nothing is stored.
+    rig.c.on_choose("counter-register");
+    rig.type_in("card_can", "123456");
+    rig.c.on_counter_lock();
+    assert_eq!(rig.c.view().page, Page::Form);
+    assert!(
+        !rig.effects()
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::Store(_)))
+    );
+    let ids: Vec<String> = rig.c.view().fields.into_iter().map(|f| f.value).collect();
+    assert_eq!(ids, ["", ""]);
 }

@@ -121,6 +121,7 @@ fn field_label(
         Focus::Field(Field::Pin) => ("Mã PIN", ""),
         Focus::Field(Field::Password) => ("Mật khẩu", ""),
         Focus::Field(Field::Reference) => ("Mã hồ sơ", "DK-XXXX-XXXX"),
+        Focus::Field(Field::ClerkId) => ("Mã cán bộ", "Ví dụ BD-KS-0001"),
         Focus::Confirm => ("Nhập lại mật khẩu", ""),
     }
 }
@@ -177,6 +178,10 @@ impl Controller {
         };
         let lang = self.lang;
         let Some(session) = self.session.as_ref() else {
+            if self.clerk_on_duty().is_some() {
+                self.describe_counter_home(&mut view);
+                return view;
+            }
             view.submit_enabled = self.status.storage == Storage::Ready;
             if let Some(why) = out_of_service(self.status.storage) {
                 view.title = tr(lang, "Máy tạm ngừng nhận hồ sơ").into();
@@ -203,10 +208,12 @@ impl Controller {
                 let locked = session.is_locked(focus);
                 let hint = if locked { "Từ chip thẻ CCCD" } else { hint };
                 let value = session.value(focus);
+                // At the counter the citizen's code is theirs alone too.
+                let counter = session.method == Some(Method::Counter);
                 let secret = matches!(
                     focus,
                     Focus::Field(Field::Password | Field::Pin) | Focus::Confirm
-                );
+                ) || (counter && focus == Focus::Field(Field::Otp));
                 FieldView {
                     id: focus.id().into(),
                     label: tr(lang, label).into(),
@@ -261,6 +268,11 @@ impl Controller {
             }
             Stage::Flow(screen) => {
                 self.describe(screen, session, now, &mut view);
+                if session.method == Some(Method::Counter)
+                    && matches!(screen, Screen::EnterOtp { .. } | Screen::Password { .. })
+                {
+                    self.describe_citizen_turn(&mut view);
+                }
                 let step = match (&session.complaint, &session.reset) {
                     (Some(_), _) => super::complaint_view::step_of(screen),
                     (_, Some(_)) => super::recovery_view::step_of(screen),
@@ -466,6 +478,9 @@ impl Controller {
             | Screen::ComplaintFiled { .. }
             | Screen::ResetDone { .. }
             | Screen::ResetUnavailable(_) => {}
+            Screen::FaceCheck { .. } | Screen::ClerkSignIn | Screen::CounterToday { .. } => {
+                self.describe_counter(screen, session, view);
+            }
         }
         if session.complaint.is_some() {
             self.describe_complaint(screen, session, view);
@@ -516,6 +531,26 @@ fn step_of(method: Method, screen: &Screen, password: bool) -> Option<(u8, u8)> 
             |s| matches!(s, S::WaitingForPhone { .. }),
             |s| matches!(s, S::ConfirmDetails { .. }),
         ],
+        // The card, the clerk's check of the face, the citizen's code.
+        Method::Counter => vec![
+            |s| {
+                matches!(
+                    s,
+                    S::Form
+                        | S::CardKey { .. }
+                        | S::PlaceCard { .. }
+                        | S::ReadingCard
+                        | S::CardRefused(_)
+                )
+            },
+            |s| matches!(s, S::FaceCheck { .. }),
+            |s| {
+                matches!(
+                    s,
+                    S::SendingOtp { .. } | S::OtpNotSent { .. } | S::EnterOtp { .. }
+                )
+            },
+        ],
         // The token and its PIN, the certificate's details.
         Method::UsbToken => vec![
             |s| matches!(s, S::WaitingForToken | S::EnterPin { .. } | S::ProvingToken),
@@ -537,6 +572,7 @@ fn form_title(method: Method) -> &'static str {
         Method::Bhxh => "Đăng ký bằng mã số BHXH",
         Method::SimSignature => "Đăng ký bằng Sim ký số",
         Method::UsbToken => "Đăng ký bằng USB ký số",
+        Method::Counter => "Đăng ký tại quầy bằng thẻ CCCD gắn chip",
     }
 }
 
@@ -546,6 +582,7 @@ fn method_detail(method: Method, level: Option<u8>, lang: Lang) -> String {
         Method::Bhxh => "Đối chiếu với cơ sở dữ liệu Bảo hiểm xã hội",
         Method::SimSignature => "Xác nhận bằng Sim ký số trên điện thoại",
         Method::UsbToken => "Cắm USB ký số và nhập mã PIN",
+        Method::Counter => "Cán bộ đọc chip thẻ CCCD và đối chiếu khuôn mặt",
     };
     let how = tr(lang, how).to_string();
     match level {

@@ -184,6 +184,16 @@ impl Demo {
             .map(|s| (s.id, s.phone, s.display_text))
     }
 
+    /// The clerk and level the demo portal recorded for a registration
+    /// it accepted from a counter.
+    pub fn counter_registration(&self, reference: &str) -> Option<(String, u8)> {
+        self.portal
+            .portal()
+            .counter_registration(reference)
+            .ok()
+            .flatten()
+    }
+
     /// The demo phone's holder answers a mobile-signature request.
     pub fn answer_signature(&self, id: &str, answer: PhoneAnswer) -> Result<(), String> {
         self.portal
@@ -237,6 +247,45 @@ fn demo_anchors(data_dir: &Path, mssp: &Mssp) -> Result<TrustAnchors, String> {
 /// The demo's USB signing token and its PIN.
 pub const DEMO_TOKEN_PIN: &str = "123456";
 
+/// The demo counter's clerk who signs in with a staff code and PIN.
+pub const DEMO_CLERK_ID: &str = "BD-DEMO-0001";
+pub const DEMO_CLERK_PIN: &str = "246810";
+/// The demo counter's clerk who signs in with the demo USB token.
+pub const DEMO_TOKEN_CLERK_ID: &str = "BD-DEMO-0002";
+
+/// The demo post office's counter: a clerk with a PIN, and (where the
+/// demo token exists) a clerk whose token is the demo USB token.
+pub fn demo_desk(policy: &crate::policy::Policy) -> Result<crate::counter::Desk, String> {
+    use crate::counter::{Clerk, Desk, Roster, certificate_sha256};
+    let pin_hash = crate::register::hash_password(DEMO_CLERK_PIN, PasswordHashCost::default())
+        .map_err(|e| e.to_string())?;
+    let mut clerks = vec![Clerk {
+        id: DEMO_CLERK_ID.into(),
+        name: "Nguyễn Thị Lan".into(),
+        pin_hash: Some(pin_hash.to_string()),
+        token_sha256: None,
+    }];
+    if let Some(certificate) = demo_token_certificate() {
+        clerks.push(Clerk {
+            id: DEMO_TOKEN_CLERK_ID.into(),
+            name: "Lê Thị Hồng".into(),
+            pin_hash: None,
+            token_sha256: Some(certificate_sha256(&certificate)),
+        });
+    }
+    let roster = Roster::new(clerks).map_err(|p| p.join("; "))?;
+    Ok(Desk::new(roster, policy.counter.clone()))
+}
+
+/// The demo USB token's certificate, once the token has been made.
+fn demo_token_certificate() -> Option<Vec<u8>> {
+    let conf = std::path::PathBuf::from(std::env::var_os("SOFTHSM2_CONF")?);
+    let home = conf.parent()?.join("demo-token");
+    std::fs::read(home.join("ca").join(DEMO_TOKEN_LABEL).join("cert.der")).ok()
+}
+
+const DEMO_TOKEN_LABEL: &str = "DEMO-USB";
+
 /// A SoftHSM token "in the reader" with a demo certificate (Lê Thị Hồng,
 /// CCCD 001190000777) from a demo CA the kiosk trusts, when SoftHSM2 is
 /// installed and `SOFTHSM2_CONF` is set (`app/run` and `tests/run` set it).
@@ -251,7 +300,7 @@ fn demo_token(data_dir: &Path, portal: &Shared) -> Result<Option<TokenService>, 
     use kiosk_hal::token::testpki::{
         KeyType, TestCa, TokenSpec, ensure_softhsm_conf, softhsm_module,
     };
-    const LABEL: &str = "DEMO-USB";
+    const LABEL: &str = DEMO_TOKEN_LABEL;
     let (Some(_), Some(module)) = (std::env::var_os("SOFTHSM2_CONF"), softhsm_module()) else {
         return Ok(None);
     };

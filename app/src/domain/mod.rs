@@ -60,14 +60,27 @@ pub enum Method {
     SimSignature,
     /// USB ký số: a certificate on a PKCS#11 token signs.
     UsbToken,
+    /// Tại quầy giao dịch: a clerk on duty reads the chip of the citizen's
+    /// CCCD card and checks their face against it; never in the citizen's
+    /// own list of methods.
+    Counter,
 }
 
 impl Method {
+    /// The methods a citizen chooses from themselves, in the manual's order.
     pub const ALL: [Method; 4] = [
         Method::MobileSubscriber,
         Method::Bhxh,
         Method::SimSignature,
         Method::UsbToken,
+    ];
+    /// Every method, the counter's included.
+    pub const EVERY: [Method; 5] = [
+        Method::MobileSubscriber,
+        Method::Bhxh,
+        Method::SimSignature,
+        Method::UsbToken,
+        Method::Counter,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -76,11 +89,12 @@ impl Method {
             Method::Bhxh => "bhxh",
             Method::SimSignature => "sim_signature",
             Method::UsbToken => "usb_token",
+            Method::Counter => "counter",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Method::ALL.into_iter().find(|m| m.as_str() == text)
+        Method::EVERY.into_iter().find(|m| m.as_str() == text)
     }
 
     /// Whether the applicant proves themselves with a signing certificate
@@ -96,6 +110,7 @@ impl Method {
             Method::Bhxh => "Bảo hiểm xã hội",
             Method::SimSignature => "Sim ký số",
             Method::UsbToken => "USB ký số",
+            Method::Counter => "Tại quầy giao dịch",
         }
     }
 }

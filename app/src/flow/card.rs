@@ -172,6 +172,7 @@ impl<M: MethodFlow> Registration<M> {
                     subject: self.subject,
                     now,
                     pending: &mut self.pending,
+                    chip: None,
                 };
                 match card_key(&ctx, &typed, can) {
                     Ok(key) => (Stage::Card(state, C::Place(key)), place(false)),

@@ -11,7 +11,7 @@ use super::otp::OtpChallenge;
 use super::outcomes::*;
 use super::screen::*;
 use super::types::*;
-use super::{Bhxh, MobileSubscriber, SimSignature, UsbToken};
+use super::{Bhxh, Counter, MobileSubscriber, SimSignature, UsbToken};
 use crate::domain::{
     Level, Method, Password, PasswordError, PasswordRule, PersonalId, SubjectKind,
 };
@@ -339,6 +339,7 @@ impl<M: MethodFlow> Registration<M> {
             subject: self.subject,
             now,
             pending: &mut self.pending,
+            chip: self.chip.as_deref().map(|c| &c.identity),
         };
         match M::handle(state, &mut ctx, event, rng) {
             Step::Stay(state, effects) => Ok((Stage::Method(state), effects)),
@@ -427,6 +428,7 @@ impl<M: MethodFlow> Registration<M> {
             identity: who.key,
             applicant: who.applicant,
             password,
+            clerk: None,
         };
         (
             Stage::Storing,
@@ -503,6 +505,7 @@ pub enum AnyRegistration {
     Bhxh(Registration<Bhxh>),
     SimSignature(Registration<SimSignature>),
     UsbToken(Registration<UsbToken>),
+    Counter(Registration<Counter>),
 }
 
 /// Starts a registration by `method` for `subject`, if policy offers it.
@@ -529,6 +532,10 @@ pub fn start(
             let (r, e) = Registration::start(policy, subject, online)?;
             (AnyRegistration::UsbToken(r), e)
         }
+        Method::Counter => {
+            let (r, e) = Registration::start(policy, subject, online)?;
+            (AnyRegistration::Counter(r), e)
+        }
     })
 }
 
@@ -540,6 +547,7 @@ macro_rules! each {
             AnyRegistration::Bhxh($r) => $call,
             AnyRegistration::SimSignature($r) => $call,
             AnyRegistration::UsbToken($r) => $call,
+            AnyRegistration::Counter($r) => $call,
         }
     };
 }

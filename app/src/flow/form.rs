@@ -18,7 +18,8 @@ use crate::policy::Policy;
 pub fn required_fields(method: Method, subject: SubjectKind) -> Vec<(Field, bool)> {
     let business = subject == SubjectKind::Business;
     match method {
-        Method::MobileSubscriber => vec![
+        // At the counter the chip fills the first three.
+        Method::MobileSubscriber | Method::Counter => vec![
             (Field::FullName, true),
             (Field::PersonalId, true),
             (Field::DateOfBirth, true),
@@ -142,7 +143,7 @@ pub fn check_field(
             }
             true
         }
-        Field::Otp | Field::Pin | Field::Password | Field::Reference => true,
+        Field::Otp | Field::Pin | Field::Password | Field::Reference | Field::ClerkId => true,
     };
     v.errors.pop()
 }

@@ -18,6 +18,8 @@ pub struct Ctx<'a> {
     pub subject: SubjectKind,
     pub now: OffsetDateTime,
     pub pending: &'a mut Vec<PendingCheck>,
+    /// What the chip of the CCCD card proved in this registration, if read.
+    pub chip: Option<&'a crate::domain::chip::ChipIdentity>,
 }
 
 /// A method's answer to one event.

@@ -18,6 +18,7 @@
 
 mod card;
 mod complaint;
+mod counter;
 mod engine;
 mod form;
 mod lookup;
@@ -30,6 +31,7 @@ mod types;
 
 pub use card::fill_form;
 pub use complaint::{Complaint, ComplaintDraft, ComplaintReason};
+pub use counter::Counter;
 pub use engine::{AnyRegistration, Registration, start};
 pub use form::{check_field, required_fields};
 pub use lookup::{Found, Lookup, LookupResult, LookupStatus};

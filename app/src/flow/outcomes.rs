@@ -32,6 +32,8 @@ pub enum Failure {
     OutOfService,
     /// The BHXH record names someone other than the card's holder.
     ChipMismatch,
+    /// At a counter: the clerk found the person is not the card's holder.
+    FaceMismatch,
 }
 
 /// Why a registration was not stored.
@@ -69,6 +71,9 @@ impl Failure {
             ),
             Failure::ChipMismatch => Text::new(
                 "Mã số BHXH không thuộc người có thẻ CCCD vừa đọc, không đăng ký được tài khoản.",
+            ),
+            Failure::FaceMismatch => Text::new(
+                "Cán bộ xác nhận người đăng ký không phải người có thẻ CCCD vừa đọc; không đăng ký được tài khoản. Chưa có thông tin nào được ghi nhận.",
             ),
             Failure::OutOfService => Text::new(
                 "Máy tạm ngừng nhận hồ sơ nên chưa lưu được hồ sơ của bạn; chưa có thông tin nào được ghi nhận. Các hồ sơ đã nhận trước đó vẫn được giữ an toàn. Vui lòng đăng ký ở máy khác hoặc quay lại sau.",

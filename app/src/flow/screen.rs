@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::outcomes::*;
-use super::types::Applicant;
+use super::types::{Applicant, TodayRow};
 use crate::domain::{Level, PasswordRule};
 use crate::flow::lookup::LookupResult;
 use crate::flow::recovery::ResetProblem;
@@ -173,6 +173,20 @@ pub enum Screen {
     ReadingCard,
     /// The chip could not give an identity to use; the form is still there.
     CardRefused(CardProblem),
+    /// At a counter: what the chip says, for the clerk to compare the
+    /// person with the card and confirm.
+    FaceCheck {
+        full_name: String,
+        number: String,
+        date_of_birth: String,
+        expires: String,
+    },
+    /// A clerk's staff code and PIN (or their token) at a locked counter.
+    ClerkSignIn,
+    /// The counter's registrations made today.
+    CounterToday {
+        rows: Vec<TodayRow>,
+    },
     ConfirmDetails {
         email_required: bool,
         /// What the certificate says, for the citizen to check.

@@ -1294,3 +1294,118 @@ fn whether_a_signature_method_asks_a_password_is_policy() {
     );
     assert!(Policy::from_toml(&text).is_err());
 }
+
+#[test]
+fn at_the_counter_nothing_goes_on_without_the_chip() {
+    let mut run = Run::start(Method::Counter, SubjectKind::Citizen, false);
+    assert_eq!(run.screen(), &Screen::Form);
+    assert!(run.reg.takes_card(), "the counter's form takes the card");
+    // A form typed in full is still refused: the person is the chip's.
+    run.send(Event::Submit(citizen_form()));
+    assert_eq!(run.field_errors(), [Field::PersonalId]);
+    assert_eq!(run.reg.step(), "form");
+    // The clerk's confirmation means nothing before the card is read.
+    run.refuse(Event::FaceConfirmed);
+}
+
+/// A counter registration with the demo card read and the phone typed:
+/// the clerk's face check shows.
+fn at_face_check() -> Run {
+    let mut run = Run::start(Method::Counter, SubjectKind::Citizen, false);
+    read_card(&mut run);
+    run.send(Event::CardRead(CardOutcome::Read(chip_read())));
+    run.send(Event::Submit(form(&[("phone", "0966123456")])));
+    run
+}
+
+#[test]
+fn the_clerk_sees_the_chips_identity_and_must_confirm_the_face() {
+    let mut run = at_face_check();
+    match run.screen() {
+        Screen::FaceCheck {
+            full_name,
+            number,
+            date_of_birth,
+            ..
+        } => {
+            assert_eq!(full_name, "Nguyễn Thị Thu Hà");
+            assert_eq!(number, "001203004567");
+            assert_eq!(date_of_birth, "15/03/2003");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.reg.step(), "face_check");
+    // No duplicate check, no SMS before the clerk's deliberate touch.
+    assert!(
+        !run.last
+            .iter()
+            .any(|e| matches!(e, Effect::CheckDuplicate(_) | Effect::SendOtp { .. }))
+    );
+    run.refuse(Event::OtpDelivered);
+    run.send(Event::FaceConfirmed);
+    let Effect::CheckDuplicate(keys) = &run.last[1] else {
+        panic!("{:?}", run.last)
+    };
+    assert_eq!(keys[0].canonical().to_string(), "cccd:001203004567");
+}
+
+#[test]
+fn a_face_that_is_not_the_cards_ends_the_registration_with_nothing_kept() {
+    let mut run = at_face_check();
+    run.send(Event::FaceMismatch);
+    assert_eq!(run.screen(), &Screen::Failed(Failure::FaceMismatch));
+    assert!(!run.last.iter().any(|e| matches!(e, Effect::Store(_))));
+    run.send(Event::Finish);
+    assert_eq!(run.reg.step(), "ended");
+}
+
+#[test]
+fn a_counter_registration_offline_is_level_three_with_the_chip_and_the_citizens_password() {
+    let mut run = at_face_check();
+    run.send(Event::FaceConfirmed);
+    run.send(Event::DuplicateChecked(
+        DuplicateOutcome::CheckedLocallyOnly,
+    ));
+    // No carrier check: the chip proved the person, the OTP the phone.
+    let code = run.sms_code();
+    run.send(Event::OtpDelivered);
+    run.otp(&code);
+    assert!(matches!(run.screen(), Screen::Password { .. }));
+    run.password("Matkhau@2026", "Matkhau@2026");
+    let draft = run.draft();
+    assert_eq!(draft.method, Method::Counter);
+    assert_eq!(draft.level, Level::THREE, "the policy's counter level");
+    assert_eq!(draft.pending, [PendingCheck::GlobalDuplicate]);
+    assert!(draft.applicant.chip.is_some());
+    assert!(draft.password.is_some());
+    // The clerk is stamped by the counter's runtime, not by the flow.
+    assert_eq!(draft.clerk, None);
+    assert_eq!(
+        draft.applicant.phone.as_ref().unwrap().e164(),
+        "+84966123456"
+    );
+}
+
+#[test]
+fn a_policy_without_the_counter_offers_none_and_a_counter_needs_the_chip() {
+    let text = Policy::built_in_text();
+    let start = text.find("[methods.counter]").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let without = format!("{}{}", &text[..start], &text[end + 2..]);
+    let policy = Policy::from_toml(&without).unwrap();
+    assert_eq!(
+        policy.check_offered(Method::Counter, SubjectKind::Citizen, true),
+        Err(Unavailable::DisabledByPolicy)
+    );
+    let no_chip = text.replacen(
+        "level = 3\nneeds_network = false\nchip_level = 3",
+        "level = 3\nneeds_network = false",
+        1,
+    );
+    assert_ne!(no_chip, text);
+    let e = Policy::from_toml(&no_chip).unwrap_err().to_string();
+    assert!(
+        e.contains("methods.counter: the counter registers with the chip"),
+        "{e}"
+    );
+}

@@ -59,6 +59,8 @@ pub enum Field {
     Password,
     /// A reference number, on the lookup page.
     Reference,
+    /// A clerk's staff code, on the counter's sign-in page.
+    ClerkId,
 }
 
 /// A message to show next to a field.
@@ -222,6 +224,35 @@ pub struct Draft {
     /// `None` where the policy asks no password (the signature methods,
     /// as the manual has them).
     pub password: Option<Password>,
+    /// At a counter: the clerk on duty who checked the person against the
+    /// card. Set by the counter's runtime, never by the citizen.
+    pub clerk: Option<ClerkStamp>,
+}
+
+/// One registration of today at the counter: no personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TodayRow {
+    pub reference: String,
+    pub method: String,
+    pub level: u8,
+    /// `queued`, `delivered`, `activated`, `duplicate`, `rejected`.
+    pub status: String,
+    /// Delivery attempts that failed so far (a queued one).
+    pub attempts: i64,
+    /// Checks the portal still runs before activating.
+    pub pending: Vec<String>,
+}
+
+/// The clerk a counter registration is made by, as the portal records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClerkStamp {
+    /// The clerk's staff code from the office's list (`BD-HN-0001`): not
+    /// personal data of the citizen.
+    pub clerk_id: String,
+    /// How the clerk signed in: `pin` or `token`.
+    pub signed_in_by: &'static str,
+    /// The SHA-256 of the clerk's token certificate, when signed in by it.
+    pub certificate_sha256: Option<String>,
 }
 
 /// Something that happened: the citizen acted, or a runtime answered.
@@ -283,6 +314,13 @@ pub enum Event {
     ResetAnswered(ResetStarted),
     /// The portal's answer to the code and the new password.
     ResetCompleted(ResetCompleted),
+    /// At a counter: the clerk compared the person with the card and
+    /// confirms they are its holder.
+    FaceConfirmed,
+    /// At a counter: the person is not the card's holder.
+    FaceMismatch,
+    /// The counter's registrations today, newest first.
+    TodayListed(Vec<TodayRow>),
     /// "Hủy": wipe everything and go home.
     Cancel,
     /// The citizen read the last screen and is done.
@@ -329,6 +367,9 @@ impl Event {
             Event::ReasonChosen(_) => "reason_chosen",
             Event::ResetAnswered(_) => "reset_answered",
             Event::ResetCompleted(_) => "reset_completed",
+            Event::FaceConfirmed => "face_confirmed",
+            Event::FaceMismatch => "face_mismatch",
+            Event::TodayListed(_) => "today_listed",
             Event::Cancel => "cancel",
             Event::Finish => "finish",
         }
@@ -415,6 +456,9 @@ pub enum Effect {
     /// Look a reference up in the kiosk's records, and at the portal when
     /// online; answers [`Event::LookedUp`].
     LookUp(String),
+    /// The counter's registrations made since this Unix time (today),
+    /// metadata only; answers [`Event::TodayListed`].
+    ListToday(i64),
     /// Wipe the session from memory and screen; back to the home screen.
     EndSession,
 }

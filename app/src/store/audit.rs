@@ -141,6 +141,16 @@ impl Store {
         Ok(())
     }
 
+    /// Every audit entry, oldest first: sequence, time, event, detail
+    /// (nothing personal is ever written to it).
+    pub fn audit_entries(&self) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, at, event, detail FROM audit ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Walks the audit chain and cross-checks it against the registrations
     /// and the outbox.
     pub fn verify_audit(&self, audit_key: &[u8; 32]) -> Result<AuditReport, AuditError> {

@@ -172,6 +172,8 @@ pub struct NewRegistration<'a> {
     pub identity_tag: [u8; 32],
     pub created_at: i64,
     pub envelope: &'a [u8],
+    /// At a counter: the clerk's staff code, for the audit entry.
+    pub clerk: Option<&'a str>,
 }
 
 /// One line of `kioskctl queue list`: metadata only.
@@ -364,13 +366,16 @@ impl Store {
             "INSERT INTO outbox (registration_id, next_attempt_at) VALUES (?1, ?2)",
             params![reg.id, reg.created_at],
         )?;
-        let detail = format!(
+        let mut detail = format!(
             "method={} subject={} level={} pending={}",
             reg.method.as_str(),
             reg.subject.as_str(),
             reg.level,
             pending.join(",")
         );
+        if let Some(clerk) = reg.clerk {
+            detail.push_str(&format!(" clerk={clerk}"));
+        }
         append_audit_in(
             &tx,
             audit_key,

@@ -16,6 +16,7 @@ fn reg<'a>(id: &'a str, reference: &'a str, tag: u8) -> NewRegistration<'a> {
         identity_tag: [tag; 32],
         created_at: 1_764_300_000,
         envelope: b"{sealed}",
+        clerk: None,
     }
 }
 

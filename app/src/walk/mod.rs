@@ -22,6 +22,7 @@ use slint::ComponentHandle;
 
 use crate::demo::Demo;
 
+mod counter;
 mod day;
 mod script;
 use crate::gui;
@@ -382,6 +383,23 @@ pub fn run(
 ) -> Result<Walked, WalkError> {
     let mut walker = Walker::start(out, data_dir, width, height, lang)?;
     walker.walk()?;
+    Ok(Walked {
+        shots: walker.shots,
+        typed: walker.typed.into_inner(),
+    })
+}
+
+/// A day at a post-office counter on the demo kiosk at `width`×`height`
+/// in `lang`, writing PNGs into `out`.
+pub fn run_counter(
+    out: &Path,
+    data_dir: &Path,
+    width: u32,
+    height: u32,
+    lang: Lang,
+) -> Result<Walked, WalkError> {
+    let mut walker = Walker::start(out, data_dir, width, height, lang)?;
+    walker.counter_day()?;
     Ok(Walked {
         shots: walker.shots,
         typed: walker.typed.into_inner(),

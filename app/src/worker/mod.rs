@@ -25,7 +25,8 @@ use crate::domain::PersonalId;
 use crate::domain::clock::ClockWatch;
 use crate::flow::{
     BhxhOutcome, CardOutcome, CardProblem, DeliveryFailure, DuplicateOutcome, Effect, Event,
-    IdentityKey, SignatureOutcome, SignatureProblem, StoreProblem, SubscriberOutcome, TokenOutcome,
+    IdentityKey, SignatureOutcome, SignatureProblem, StoreProblem, SubscriberOutcome, TodayRow,
+    TokenOutcome,
 };
 use crate::keys::Keyring;
 use crate::policy::Policy;
@@ -78,6 +79,9 @@ pub enum Job {
     Effect(SessionId, Effect),
     /// Refresh [`Status`]; no session's.
     Status,
+    /// Note what the counter's clerk did in the audit chain (`clerk.*`,
+    /// `counter.*`): the staff code and the outcome, nothing of a citizen.
+    Audit { event: &'static str, detail: String },
 }
 
 /// What comes back.
@@ -281,6 +285,36 @@ impl Backend {
         }
     }
 
+    /// The registrations made here since `since` (Unix seconds), newest
+    /// first: what the counter's supervisor view lists.
+    fn today(&self, since: i64) -> Vec<TodayRow> {
+        match self.store.queue() {
+            Ok(rows) => rows
+                .into_iter()
+                .rev()
+                .filter(|r| r.created_at >= since)
+                .map(|r| TodayRow {
+                    reference: r.reference,
+                    method: r.method,
+                    level: r.level,
+                    status: r.status,
+                    attempts: r.attempts,
+                    pending: r.pending,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "today's registrations could not be read");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Notes something the counter's clerk did in the audit chain.
+    pub fn audit_desk(&mut self, event: &str, detail: &str) {
+        let now = (self.clock)();
+        self.audit(now, event, detail);
+    }
+
     /// Carries out one effect; `None` for effects with no answer (or whose
     /// answer comes later: use [`Backend::run_with`] to receive it).
     pub fn run(&mut self, effect: Effect) -> Option<Event> {
@@ -304,6 +338,7 @@ impl Backend {
                 result: self.look_up(&reference),
                 reference,
             },
+            Effect::ListToday(since) => Event::TodayListed(self.today(since)),
             Effect::CheckBhxh {
                 code,
                 full_name,
@@ -476,6 +511,10 @@ impl Worker {
                     }
                     let answer = match job {
                         Job::Status => Some(Answer::Status(backend.status())),
+                        Job::Audit { event, detail } => {
+                            backend.audit_desk(event, &detail);
+                            None
+                        }
                         Job::Effect(session, effect) => {
                             tracing::trace!(?session, ?effect, "effect");
                             let outbox = outbox.clone();

@@ -62,6 +62,9 @@ pub(crate) fn built_in_methods() -> HashMap<String, MethodRule> {
             rule(&["citizen", "business"], 3, None),
         ),
         ("usb_token".into(), rule(&["citizen", "business"], 3, None)),
+        // At a post-office counter: the chip is the identity, the clerk
+        // checked the face.
+        ("counter".into(), rule(&["citizen"], 3, Some(3))),
     ])
 }
 
@@ -453,8 +456,33 @@ pub(crate) fn decide(
             }
             claimed
         }
+        "counter" => {
+            // The chip is checked below like any chip; the counter's own
+            // proof is the clerk who compared the person with the card.
+            if p.chip.is_none() {
+                return Ok(Reject(
+                    "a counter registration without the ID card's chip".into(),
+                ));
+            }
+            match &p.counter {
+                Some(c) if valid_clerk_id(&c.clerk_id) && c.face_confirmed => {}
+                Some(c) if !c.face_confirmed => {
+                    return Ok(Reject("the clerk did not confirm the face".into()));
+                }
+                _ => return Ok(Reject("a counter registration names no clerk".into())),
+            }
+            if p.phone.is_none() {
+                return Ok(Reject("no mobile number".into()));
+            }
+            claimed
+        }
         _ => return Ok(Reject("unknown registration method".into())),
     };
+    if p.method != "counter" && p.counter.is_some() {
+        return Ok(Reject(
+            "a clerk is named by a registration not made at a counter".into(),
+        ));
+    }
     let (identity, level, also) = match &p.chip {
         None => (identity, rule.level, Vec::new()),
         Some(evidence) => {
@@ -491,6 +519,15 @@ pub(crate) fn decide(
         level,
         also,
     })
+}
+
+/// A staff code as the kiosks' configuration allows it: 2 to 32 of A-Z,
+/// 0-9 and `-`.
+pub(crate) fn valid_clerk_id(id: &str) -> bool {
+    (2..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Passive authentication of the chip's files as the kiosk read them,

@@ -233,8 +233,8 @@ impl Judge<'_> {
             .and_then(|p| kiosk_sync::normalise_reference(&p.reference))
             .filter(|r| payload.as_ref().is_some_and(|p| &p.reference == r));
         tx.execute(
-            "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id, reference, method, level, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, reason, account_id, reference, method, level, created_at, clerk_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 envelope.registration_id,
                 kiosk,
@@ -246,6 +246,11 @@ impl Judge<'_> {
                 payload.as_ref().map(|p| p.method.as_str()),
                 level,
                 payload.as_ref().map(|p| p.created_at),
+                payload
+                    .as_ref()
+                    .and_then(|p| p.counter.as_ref())
+                    .map(|c| c.clerk_id.as_str())
+                    .filter(|id| crate::evidence::valid_clerk_id(id)),
             ],
         )?;
         // The reference portal runs every check on intake, so each outcome

@@ -102,6 +102,7 @@ CREATE TABLE IF NOT EXISTS registrations (
     method          TEXT,
     level           INTEGER,
     created_at      INTEGER,           -- made at the kiosk
+    clerk_id        TEXT,              -- at a post-office counter: the clerk's staff code
     PRIMARY KEY (kiosk_id, registration_id)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS registrations_by_reference ON registrations (reference);
@@ -300,6 +301,7 @@ kiosk_sync::opaque_debug!(
 /// Version 5: accounts keep the phone and the password hash their
 /// registration carried, for "Quên mật khẩu" (earlier ones have none:
 /// their holders are sent to a counter).
+/// Version 6: registrations made at a post-office counter keep the clerk.
 fn migrate(conn: &Connection) -> Result<(), PortalError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < 2 {
@@ -353,6 +355,18 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
             )?;
         }
     }
+    if version < 6 {
+        let registrations: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'registrations'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if registrations.is_some_and(|sql| sql.contains("reference") && !sql.contains("clerk_id")) {
+            conn.execute_batch("ALTER TABLE registrations ADD COLUMN clerk_id TEXT;")?;
+        }
+    }
     if version >= 1 {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         return Ok(());
@@ -379,6 +393,7 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
                  method          TEXT,
                  level           INTEGER,
                  created_at      INTEGER,
+                 clerk_id        TEXT,
                  PRIMARY KEY (kiosk_id, registration_id)
              ) STRICT;
              INSERT INTO registrations (kiosk_id, registration_id, received_at, outcome, reason, account_id)
@@ -391,7 +406,7 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
     Ok(())
 }
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 #[cfg(test)]
 mod tests;

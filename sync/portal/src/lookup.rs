@@ -153,6 +153,23 @@ impl Portal {
             .optional()?)
     }
 
+    /// The clerk a registration was made by at a post-office counter, and
+    /// its level: `None` for a reference not accepted from a counter.
+    pub fn counter_registration(
+        &self,
+        reference: &str,
+    ) -> Result<Option<(String, u8)>, PortalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT clerk_id, level FROM registrations
+                 WHERE reference = ?1 AND method = 'counter' AND outcome = 'accepted' AND clerk_id IS NOT NULL",
+                [reference],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     /// The registration filed under `reference` (as typed; normalised
     /// here), as anyone holding the reference may see it.
     pub fn lookup(&self, reference: &str) -> Result<Option<LookedUp>, PortalError> {

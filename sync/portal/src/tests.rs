@@ -46,6 +46,7 @@ fn payload_of(id: &str, person: &str) -> RegistrationPayload {
         certificate: None,
         proof: None,
         chip: None,
+        counter: None,
         password_hash: Some("$argon2id$…".into()),
     }
 }

@@ -96,6 +96,7 @@ impl Rig {
             certificate: None,
             proof: None,
             chip: None,
+            counter: None,
             password_hash: Some("$argon2id$v=19$…".into()),
         };
         seal(

@@ -69,6 +69,7 @@ fn mobile(person: &str, phone: &str) -> RegistrationPayload {
         certificate: None,
         proof: None,
         chip: None,
+        counter: None,
         password_hash: Some("$argon2id$v=19$…".into()),
     }
 }
@@ -171,7 +172,7 @@ fn methods_the_policy_does_not_offer_and_checks_nobody_runs_open_nothing() {
     });
     assert!(rejected(&w.deliver(business), "not offered"));
     let invented = edit(mobile("051085001234", "+84912345678"), |p| {
-        p.method = "counter".into();
+        p.method = "vneid".into();
     });
     assert!(rejected(
         &w.deliver(invented),
@@ -542,4 +543,82 @@ fn after_the_chip_the_old_cmnd_finds_the_account_it_opened() {
     });
     assert_eq!(w.deliver(typed), ItemOutcome::Duplicate);
     assert_eq!(w.levels(), vec![2]);
+}
+
+#[test]
+fn a_counter_registration_opens_level_three_only_with_a_verified_chip_and_a_named_clerk() {
+    use kiosk_hal::card::lds::File;
+    use kiosk_hal::card::sim::issue::{Citizen, Pki};
+    let mut w = world();
+    let pkis = tempfile::tempdir().unwrap();
+    let trusted = Pki::create(&pkis.path().join("vn"), "Test VN", 365).unwrap();
+    w.portal.trust_cscas(&trusted.csca_dir()).unwrap();
+    let c = Citizen::demo();
+    let clerk = |id: &str, face: bool| kiosk_sync::CounterAttestation {
+        clerk_id: id.into(),
+        signed_in_by: "pin".into(),
+        clerk_certificate_sha256: None,
+        face_confirmed: face,
+    };
+    let at_counter = |chip: Option<kiosk_sync::ChipEvidence>, counter, reference: &str| {
+        edit(mobile(&c.cccd, "+84966123456"), |p| {
+            p.method = "counter".into();
+            p.reference = reference.into();
+            p.full_name = Some(c.full_name.clone());
+            p.date_of_birth = Some("2003-03-15".into());
+            p.level = 3;
+            p.pending = vec!["global_duplicate".into()];
+            p.chip = chip;
+            p.counter = counter;
+        })
+    };
+    let genuine = || Some(chip_of(&trusted, &c, |_| {}));
+    for (p, words) in [
+        (
+            at_counter(None, Some(clerk("BD-KS-0001", true)), "DK-AAAA-AAAA"),
+            "without the ID card's chip",
+        ),
+        (
+            at_counter(genuine(), None, "DK-AAAA-AAAB"),
+            "names no clerk",
+        ),
+        (
+            at_counter(genuine(), Some(clerk("bd ks 1", true)), "DK-AAAA-AAAC"),
+            "names no clerk",
+        ),
+        (
+            at_counter(genuine(), Some(clerk("BD-KS-0001", false)), "DK-AAAA-AAAD"),
+            "did not confirm the face",
+        ),
+        (
+            at_counter(
+                Some(chip_of(&trusted, &c, |d| d.tamper(File::Dg(13)))),
+                Some(clerk("BD-KS-0001", true)),
+                "DK-AAAA-AAAE",
+            ),
+            "step: hashes",
+        ),
+        // A clerk claimed by a registration the citizen made alone.
+        (
+            edit(mobile(&c.cccd, "+84966123456"), |p| {
+                p.counter = Some(clerk("BD-KS-0001", true));
+            }),
+            "not made at a counter",
+        ),
+    ] {
+        let out = w.deliver(p);
+        assert!(rejected(&out, words), "{words}: {out:?}");
+    }
+    assert!(w.levels().is_empty());
+    let out = w.deliver(at_counter(
+        genuine(),
+        Some(clerk("BD-KS-0001", true)),
+        "DK-7K2M-9XQ4",
+    ));
+    assert_eq!(out, ItemOutcome::Accepted);
+    assert_eq!(w.levels(), vec![3]);
+    assert_eq!(
+        w.portal.counter_registration("DK-7K2M-9XQ4").unwrap(),
+        Some(("BD-KS-0001".to_string(), 3))
+    );
 }

@@ -88,6 +88,7 @@ fn envelope(n: usize, kiosk: &DeviceKey, sealing: &PortalPublicKey) -> Envelope 
         certificate: None,
         proof: None,
         chip: None,
+        counter: None,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
     };
     seal(

@@ -125,6 +125,11 @@ enum Command {
         #[arg(long)]
         pin: Option<String>,
     },
+    /// A post-office counter's clerks: what `[[counter.clerks]]` needs.
+    Clerk {
+        #[command(subcommand)]
+        command: ClerkCommand,
+    },
     /// Print the device's Ed25519 public key (created on first use).
     DeviceKey,
     /// One-screen summary: configuration, policy, keys, queue, audit.
@@ -246,9 +251,22 @@ enum StoreCommand {
 }
 
 #[derive(Subcommand)]
+enum ClerkCommand {
+    /// Read a clerk's PIN (4 to 16 letters or digits) from standard input
+    /// and print its Argon2id hash for `pin_hash`.
+    HashPin,
+    /// Print the SHA-256 of a clerk's token certificate (PEM or DER) for
+    /// `token_sha256`.
+    Fingerprint { certificate: PathBuf },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Verify the chain and cross-check it against registrations and outbox.
     Verify,
+    /// Print every entry: time, event, detail (staff codes and outcomes,
+    /// never a citizen's data).
+    List,
 }
 
 /// An error worth a message and an exit status (named apart from the
@@ -378,6 +396,48 @@ fn run(cli: &Cli) -> Result<(), CtlError> {
                 "audit log OK: {} entries, {} registrations, chain and outbox consistent",
                 report.entries, report.registrations
             );
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::List,
+        } => {
+            let entries = Kiosk::load(cli)?
+                .store()?
+                .audit_entries()
+                .map_err(|e| invalid(format!("audit log: {e}")))?;
+            for (seq, at, event, detail) in entries {
+                let when = time::OffsetDateTime::from_unix_timestamp(at)
+                    .map(|t| t.to_offset(kiosk::domain::clock::VIETNAM).to_string())
+                    .unwrap_or_else(|_| at.to_string());
+                println!("{seq:>6}  {when}  {event:<24} {detail}");
+            }
+            Ok(())
+        }
+        Command::Clerk {
+            command: ClerkCommand::HashPin,
+        } => {
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| invalid(format!("standard input: {e}")))?;
+            let pin = kiosk::domain::Pin::new(line.trim_end_matches(['\r', '\n']))
+                .ok_or_else(|| invalid("a PIN is 4 to 16 letters or digits"))?;
+            let hash = kiosk::register::hash_password(
+                pin.expose(),
+                kiosk::config::PasswordHashCost::default(),
+            )
+            .map_err(|e| invalid(e.to_string()))?;
+            println!("{}", hash.as_str());
+            Ok(())
+        }
+        Command::Clerk {
+            command: ClerkCommand::Fingerprint { certificate },
+        } => {
+            let shown = certificate.display().to_string();
+            let bytes = std::fs::read(certificate).map_err(|e| invalid(format!("{shown}: {e}")))?;
+            let cert = kiosk_hal::token::cert::CertInfo::parse_pem_or_der(&bytes)
+                .map_err(|e| invalid(format!("{shown}: {e}")))?;
+            println!("{}", kiosk::counter::certificate_sha256(&cert.der));
             Ok(())
         }
         Command::DeviceKey => {

@@ -327,6 +327,7 @@ fn registration(kiosk: &DeviceKey, portal: &PortalPublicKey) -> kiosk_sync::Enve
         certificate: None,
         proof: None,
         chip: None,
+        counter: None,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g".into()),
     };
     let bytes = serde_json::to_vec(&payload).expect("a payload serialises");
