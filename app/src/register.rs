@@ -138,17 +138,19 @@ fn payload(
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
         proof: a.proof.clone(),
         chip: a.chip.clone(),
-        counter: draft
-            .clerk
-            .as_ref()
-            .map(|c| kiosk_sync::CounterAttestation {
-                clerk_id: c.clerk_id.clone(),
-                signed_in_by: c.signed_in_by.into(),
-                clerk_certificate_sha256: c.certificate_sha256.clone(),
-                // A counter draft reaches the store only past the face check.
-                face_confirmed: true,
-            }),
+        counter: draft.clerk.as_ref().map(attestation),
         password_hash: password_hash.map(str::to_string),
+    }
+}
+
+/// The clerk as the sealed payload names them. A counter's draft (a
+/// registration, a complaint) reaches the store only past the face check.
+fn attestation(c: &crate::flow::ClerkStamp) -> kiosk_sync::CounterAttestation {
+    kiosk_sync::CounterAttestation {
+        clerk_id: c.clerk_id.clone(),
+        signed_in_by: c.signed_in_by.into(),
+        clerk_certificate_sha256: c.certificate_sha256.clone(),
+        face_confirmed: true,
     }
 }
 
@@ -227,6 +229,8 @@ impl Completer<'_> {
             subject: draft.subject.as_str().into(),
             contact_phone: draft.contact.e164().into(),
             reason: draft.reason.code().into(),
+            chip: draft.chip.as_ref().map(|c| c.evidence.clone()),
+            counter: draft.clerk.as_ref().map(attestation),
         });
         self.seal_and_store(
             store,
@@ -241,7 +245,7 @@ impl Completer<'_> {
                 identity_tag: self.keys.identity_tag(&draft.identity),
                 created_at,
                 envelope: &[],
-                clerk: None,
+                clerk: draft.clerk.as_ref().map(|c| c.clerk_id.as_str()),
             },
         )?;
         tracing::info!(%reference, reason = draft.reason.code(), "complaint stored");

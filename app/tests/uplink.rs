@@ -757,6 +757,8 @@ fn a_complaint_made_offline_reaches_the_staffs_queue_once_and_its_settlement_com
         subject: SubjectKind::Citizen,
         contact: PhoneNumber::parse("0987654321", &policy.identifiers).unwrap(),
         reason: ComplaintReason::IdentityMisused,
+        chip: None,
+        clerk: None,
     };
     let Some(Event::Stored { reference }) = offline.run(Effect::FileComplaint(Box::new(draft)))
     else {

@@ -46,8 +46,11 @@ pub fn normalise_reference(typed: &str) -> Option<String> {
 /// What a complaint's reference number starts with: *khiếu nại*.
 pub const COMPLAINT_PREFIX: &str = "KN";
 
-/// The `schema` value of a complaint's payload.
-pub const COMPLAINT_SCHEMA: &str = "vn-dvc-kiosk/complaint/1";
+/// The `schema` value of a complaint's payload. Version 2 added the chip
+/// and the clerk of a complaint made at a post-office counter.
+pub const COMPLAINT_SCHEMA: &str = "vn-dvc-kiosk/complaint/2";
+/// Every version of a complaint a portal reads, oldest first.
+pub const COMPLAINT_SCHEMAS: [&str; 2] = ["vn-dvc-kiosk/complaint/1", COMPLAINT_SCHEMA];
 
 /// A complaint in clear: a person says the account the portal holds for
 /// their identity is not theirs. Sealed and queued like a registration,
@@ -74,6 +77,13 @@ pub struct ComplaintPayload {
     pub contact_phone: String,
     /// One of [`COMPLAINT_REASONS`].
     pub reason: String,
+    /// At a counter: the chip of the person's CCCD card, which proves the
+    /// identity complained about is theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chip: Option<ChipEvidence>,
+    /// At a counter: the clerk who read the card and checked the face.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<CounterAttestation>,
 }
 
 /// The `schema` value of a password reset's sealed payload.

@@ -827,6 +827,25 @@ impl Controller {
                     session.errors = errors;
                 }
                 Effect::EndSession => self.leave(),
+                Effect::FileComplaint(mut draft) if draft.method == Method::Counter => {
+                    // At a counter the chip proved the person; the clerk
+                    // checked the face before any of it.
+                    let Some(clerk) = self.desk.as_ref().and_then(|d| d.on_duty()) else {
+                        tracing::warn!("a counter complaint with no clerk on duty");
+                        self.cancel_flow();
+                        self.leave();
+                        return;
+                    };
+                    draft.clerk = Some(clerk.stamp());
+                    draft.chip = session
+                        .registration
+                        .as_ref()
+                        .and_then(|r| r.chip())
+                        .map(|c| Box::new(c.clone()));
+                    session.in_flight += 1;
+                    self.effects
+                        .submit(Job::Effect(session.id, Effect::FileComplaint(draft)));
+                }
                 Effect::Store(mut draft) if draft.method == Method::Counter => {
                     // The clerk on duty made it; without one it is not made.
                     let Some(clerk) = self.desk.as_ref().and_then(|d| d.on_duty()) else {

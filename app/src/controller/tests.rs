@@ -1157,3 +1157,56 @@ fn a_lock_before_the_registration_is_stored_drops_it_and_a_mismatch_stores_nothi
     let ids: Vec<String> = rig.c.view().fields.into_iter().map(|f| f.value).collect();
     assert_eq!(ids, ["", ""]);
 }
+
+impl Rig {
+    /// A counter registration whose person already has an account: the
+    /// exists page, at the counter.
+    fn counter_account_exists(&mut self) -> SessionId {
+        let session = self.counter_face_check();
+        self.c.on_choose("face-ok");
+        self.effects();
+        self.answer(
+            session,
+            Event::DuplicateChecked(DuplicateOutcome::AccountExists),
+        );
+        self.answer(session, Event::HandoffIssued(None));
+        assert_eq!(self.c.view().page, Page::Exists);
+        self.effects();
+        session
+    }
+}
+
+#[test]
+fn a_complaint_at_the_counter_carries_the_chip_and_the_clerk() {
+    let mut rig = counter_rig();
+    let session = rig.counter_account_exists();
+    rig.c.on_choose("complaint");
+    rig.c.on_choose("identity_misused");
+    assert_eq!(rig.c.view().fields[0].value, "0966123456");
+    rig.c.on_submit();
+    let code: String = match &rig.effects()[..] {
+        [(_, Effect::SendOtp { text, .. })] => text
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    rig.answer(session, Event::OtpDelivered);
+    rig.type_in("otp", &code);
+    rig.c.on_submit();
+    let effects = rig.effects();
+    let [(_, Effect::FileComplaint(draft))] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(draft.method, Method::Counter);
+    assert_eq!(draft.clerk.as_ref().unwrap().clerk_id, CLERK);
+    let chip = draft.chip.as_ref().expect("the chip's proof goes with it");
+    assert_eq!(chip.identity.cccd.as_str(), "001203004567");
+    // Printed, the draft shows neither the chip's data nor the number.
+    let shown = format!("{draft:?}");
+    assert!(
+        !shown.contains("001203004567") && !shown.contains("U09E"),
+        "{shown}"
+    );
+}

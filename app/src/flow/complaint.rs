@@ -79,6 +79,10 @@ pub struct ComplaintDraft {
     /// Proven by the code sent to it.
     pub contact: PhoneNumber,
     pub reason: ComplaintReason,
+    /// At a counter: the chip that proved the person is the identity's
+    /// holder (prints masked), and the clerk. Set by the counter's runtime.
+    pub chip: Option<Box<crate::flow::ChipRead>>,
+    pub clerk: Option<crate::flow::ClerkStamp>,
 }
 
 #[derive(Debug)]
@@ -185,6 +189,8 @@ impl Complaint {
                             subject: self.subject,
                             contact,
                             reason,
+                            chip: None,
+                            clerk: None,
                         });
                         let (challenge, code) = OtpChallenge::issue(&self.policy.otp, now, rng);
                         self.deliver(draft, challenge, &code)

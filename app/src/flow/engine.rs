@@ -576,6 +576,11 @@ impl AnyRegistration {
         each!(self, r => r.existing_account())
     }
 
+    /// What the chip proved in this registration, if it was read.
+    pub fn chip(&self) -> Option<&ChipRead> {
+        each!(self, r => r.chip.as_deref())
+    }
+
     /// See [`Registration::take_chip`].
     pub fn take_chip(&mut self) -> Option<Box<ChipRead>> {
         each!(self, r => r.take_chip())

@@ -11,7 +11,9 @@ use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 
 use kiosk_sync::relay::ItemOutcome;
-use kiosk_sync::{COMPLAINT_REASONS, COMPLAINT_SCHEMA, ComplaintPayload, Envelope, IdentityRef};
+use kiosk_sync::{COMPLAINT_REASONS, COMPLAINT_SCHEMAS, ComplaintPayload, Envelope, IdentityRef};
+
+use crate::evidence::{Trust, chip_identities, valid_clerk_id};
 
 use crate::{Portal, PortalError};
 
@@ -29,6 +31,9 @@ pub struct ComplaintRow {
     /// closed by staff, or never have existed when the kiosk was offline).
     pub account_exists: bool,
     pub method: String,
+    /// At a post-office counter: the clerk who took it, the person's
+    /// identity proven by the chip of their card (verified here).
+    pub clerk_id: Option<String>,
 }
 
 kiosk_sync::opaque_debug!(ComplaintRow);
@@ -42,7 +47,8 @@ struct Schema<'a> {
 
 /// Whether `plain` is a complaint's payload.
 pub(crate) fn is_complaint(plain: &[u8]) -> bool {
-    serde_json::from_slice::<Schema<'_>>(plain).is_ok_and(|s| s.schema == COMPLAINT_SCHEMA)
+    serde_json::from_slice::<Schema<'_>>(plain)
+        .is_ok_and(|s| COMPLAINT_SCHEMAS.contains(&s.schema.as_ref()))
 }
 
 /// What is wrong with a complaint, in fixed words (they travel back to the
@@ -64,6 +70,14 @@ fn check(payload: &ComplaintPayload, envelope: &Envelope) -> Result<IdentityRef,
     if !(9..=10).contains(&phone.len()) || !phone.bytes().all(|b| b.is_ascii_digit()) {
         return Err("the contact phone is not a Vietnamese number");
     }
+    match (&payload.counter, &payload.chip) {
+        (None, _) => {}
+        (Some(_), None) => return Err("a counter complaint without the ID card's chip"),
+        (Some(c), Some(_)) if !valid_clerk_id(&c.clerk_id) || !c.face_confirmed => {
+            return Err("a counter complaint names no clerk who checked the face");
+        }
+        (Some(_), Some(_)) => {}
+    }
     IdentityRef::from_str(&payload.identity).map_err(|_| "the complaint names no valid identity")
 }
 
@@ -71,14 +85,38 @@ fn check(payload: &ComplaintPayload, envelope: &Envelope) -> Result<IdentityRef,
 /// answers what was recorded.
 pub(crate) fn receive(
     tx: &rusqlite::Transaction<'_>,
+    trust: &Trust,
     kiosk: i64,
     envelope: &Envelope,
     plain: &[u8],
     now: i64,
 ) -> Result<ItemOutcome, PortalError> {
     let checked = match serde_json::from_slice::<ComplaintPayload>(plain) {
-        Ok(payload) => check(&payload, envelope).map(|identity| (payload, identity)),
-        Err(_) => Err("the payload does not follow the complaint schema"),
+        Ok(payload) => check(&payload, envelope)
+            .map_err(String::from)
+            .map(|identity| (payload, identity)),
+        Err(_) => Err("the payload does not follow the complaint schema".to_string()),
+    };
+    // At a counter the chip proves the identity is the person's: verified
+    // here against the portal's own CSCA list, as a registration's.
+    let checked = match checked {
+        Ok((payload, identity)) => match &payload.chip {
+            None => Ok((payload, identity)),
+            Some(_) if trust.cscas.is_empty() => {
+                return Ok(ItemOutcome::Held(
+                    "the portal has no CSCA list to verify the ID card's chip".into(),
+                ));
+            }
+            Some(evidence) => match chip_identities(evidence, &trust.cscas, now) {
+                Err(step) => Err(format!("the ID card's chip does not verify (step: {step})")),
+                Ok(ids) if !ids.contains(&identity) => Err(
+                    "the ID card's chip names someone other than the identity complained about"
+                        .to_string(),
+                ),
+                Ok(_) => Ok((payload, identity)),
+            },
+        },
+        Err(reason) => Err(reason),
     };
     let (payload, identity) = match checked {
         Ok(checked) => checked,
@@ -92,9 +130,10 @@ pub(crate) fn receive(
                 "INSERT INTO status_feed (kiosk_id, registration_id, status, at) VALUES (?1, ?2, 'rejected', ?3)",
                 params![kiosk, envelope.registration_id, now],
             )?;
-            return Ok(ItemOutcome::Rejected(reason.to_string()));
+            return Ok(ItemOutcome::Rejected(reason));
         }
     };
+    let clerk = payload.counter.as_ref().map(|c| c.clerk_id.as_str());
     let account: Option<i64> = tx
         .query_row(
             "SELECT id FROM accounts WHERE identity = ?1
@@ -104,8 +143,8 @@ pub(crate) fn receive(
         )
         .optional()?;
     tx.execute(
-        "INSERT INTO complaints (reference, kiosk_id, registration_id, identity, account_id, contact_phone, reason, method, status, created_at, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9, ?10)
+        "INSERT INTO complaints (reference, kiosk_id, registration_id, identity, account_id, contact_phone, reason, method, status, created_at, received_at, clerk_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9, ?10, ?11)
          ON CONFLICT (reference) DO NOTHING",
         params![
             payload.reference,
@@ -117,12 +156,13 @@ pub(crate) fn receive(
             payload.reason,
             payload.method,
             payload.created_at,
-            now
+            now,
+            clerk
         ],
     )?;
     tx.execute(
-        "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, account_id, reference, method, created_at)
-         VALUES (?1, ?2, ?3, 'accepted', ?4, ?5, ?6, ?7)",
+        "INSERT INTO registrations (registration_id, kiosk_id, received_at, outcome, account_id, reference, method, created_at, clerk_id)
+         VALUES (?1, ?2, ?3, 'accepted', ?4, ?5, ?6, ?7, ?8)",
         params![
             envelope.registration_id,
             kiosk,
@@ -130,7 +170,8 @@ pub(crate) fn receive(
             account,
             payload.reference,
             payload.method,
-            payload.created_at
+            payload.created_at,
+            clerk
         ],
     )?;
     tx.execute(
@@ -152,7 +193,7 @@ impl Portal {
     /// Every complaint, newest first, for the staff's queue.
     pub fn complaints(&self) -> Result<Vec<ComplaintRow>, PortalError> {
         let mut stmt = self.conn.prepare(
-            "SELECT reference, received_at, reason, status, identity, account_id IS NOT NULL, method
+            "SELECT reference, received_at, reason, status, identity, account_id IS NOT NULL, method, clerk_id
              FROM complaints ORDER BY received_at DESC, reference",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -167,6 +208,7 @@ impl Portal {
                 identity_masked: format!("{kind}:…{tail}"),
                 account_exists: r.get(5)?,
                 method: r.get(6)?,
+                clerk_id: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

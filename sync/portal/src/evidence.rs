@@ -110,7 +110,7 @@ pub(crate) struct Trust {
     crl_problems: Vec<String>,
     signature_cas: TrustAnchors,
     /// The Country Signing CAs whose Document Signers sign CCCD chips.
-    cscas: TrustAnchors,
+    pub(crate) cscas: TrustAnchors,
 }
 
 fn stamp(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
@@ -533,7 +533,7 @@ pub(crate) fn valid_clerk_id(id: &str) -> bool {
 /// Passive authentication of the chip's files as the kiosk read them,
 /// against the portal's own CSCA list: the card's number first, then the
 /// old CMND its DG13 names. `Err` names the step that failed.
-fn chip_identities(
+pub(crate) fn chip_identities(
     evidence: &kiosk_sync::ChipEvidence,
     cscas: &TrustAnchors,
     now: i64,

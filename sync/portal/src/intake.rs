@@ -156,7 +156,7 @@ impl Judge<'_> {
             return Ok(ItemOutcome::Held(HELD_PORTAL_KEY.into()));
         };
         if crate::complaints::is_complaint(&plain) {
-            return crate::complaints::receive(tx, kiosk, envelope, &plain, now);
+            return crate::complaints::receive(tx, self.trust, kiosk, envelope, &plain, now);
         }
         // Fixed wording: a parser's message may quote the values it read,
         // and the reason travels back to the kiosk's records.

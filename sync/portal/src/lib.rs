@@ -152,7 +152,8 @@ CREATE TABLE IF NOT EXISTS complaints (
     status          TEXT NOT NULL,      -- received, resolved
     created_at      INTEGER NOT NULL,
     received_at     INTEGER NOT NULL,
-    resolved_at     INTEGER
+    resolved_at     INTEGER,
+    clerk_id        TEXT                -- at a counter: the identity proven by the chip, this clerk
 ) STRICT;
 -- Signatures that proved a certificate's holder was there: each proves
 -- one registration, not a second one it was copied into.
@@ -301,7 +302,8 @@ kiosk_sync::opaque_debug!(
 /// Version 5: accounts keep the phone and the password hash their
 /// registration carried, for "Quên mật khẩu" (earlier ones have none:
 /// their holders are sent to a counter).
-/// Version 6: registrations made at a post-office counter keep the clerk.
+/// Version 6: registrations and complaints made at a post-office counter
+/// keep the clerk.
 fn migrate(conn: &Connection) -> Result<(), PortalError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < 2 {
@@ -365,6 +367,16 @@ fn migrate(conn: &Connection) -> Result<(), PortalError> {
             .optional()?;
         if registrations.is_some_and(|sql| sql.contains("reference") && !sql.contains("clerk_id")) {
             conn.execute_batch("ALTER TABLE registrations ADD COLUMN clerk_id TEXT;")?;
+        }
+        let complaints: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'complaints'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if complaints.is_some_and(|sql| !sql.contains("clerk_id")) {
+            conn.execute_batch("ALTER TABLE complaints ADD COLUMN clerk_id TEXT;")?;
         }
     }
     if version >= 1 {

@@ -889,6 +889,8 @@ fn complaint(id: &str, reason: &str, phone: &str) -> kiosk_sync::ComplaintPayloa
         subject: "citizen".into(),
         contact_phone: phone.into(),
         reason: reason.into(),
+        chip: None,
+        counter: None,
     }
 }
 

@@ -107,6 +107,22 @@ impl World {
         out.remove(0).1
     }
 
+    /// Seals and delivers any payload (a complaint) as registration `id`.
+    fn deliver_as(&mut self, id: &str, p: &impl serde::Serialize) -> ItemOutcome {
+        let envelope = seal(
+            &serde_json::to_vec(p).unwrap(),
+            EnvelopeHeader::new(id, 1),
+            &self.public,
+            &self.kiosk,
+        )
+        .unwrap();
+        let mut out = self
+            .portal
+            .receive(&self.kiosk.public_key(), &[envelope], now())
+            .unwrap();
+        out.remove(0).1
+    }
+
     fn levels(&self) -> Vec<i64> {
         self.portal
             .account_summary()
@@ -620,5 +636,91 @@ fn a_counter_registration_opens_level_three_only_with_a_verified_chip_and_a_name
     assert_eq!(
         w.portal.counter_registration("DK-7K2M-9XQ4").unwrap(),
         Some(("BD-KS-0001".to_string(), 3))
+    );
+}
+
+#[test]
+fn a_complaint_at_the_counter_is_marked_proven_by_the_chip_only_when_the_chip_names_that_identity()
+{
+    use kiosk_hal::card::lds::File;
+    use kiosk_hal::card::sim::issue::{Citizen, Pki};
+    let mut w = world();
+    let pkis = tempfile::tempdir().unwrap();
+    let trusted = Pki::create(&pkis.path().join("vn"), "Test VN", 365).unwrap();
+    w.portal.trust_cscas(&trusted.csca_dir()).unwrap();
+    let c = Citizen::demo();
+    let clerk = kiosk_sync::CounterAttestation {
+        clerk_id: "BD-KS-0001".into(),
+        signed_in_by: "token".into(),
+        clerk_certificate_sha256: Some("ab".repeat(32)),
+        face_confirmed: true,
+    };
+    let complaint = |id: &str, chip, counter| kiosk_sync::ComplaintPayload {
+        schema: kiosk_sync::COMPLAINT_SCHEMA.into(),
+        registration_id: id.into(),
+        reference: format!("KN-7K2M-9XQ{}", &id[1..]),
+        created_at: now(),
+        identity: format!("cccd:{}", c.cccd),
+        method: "counter".into(),
+        subject: "citizen".into(),
+        contact_phone: "+84966123456".into(),
+        reason: "identity_misused".into(),
+        chip,
+        counter,
+    };
+    let mut other = c.clone();
+    other.cccd = "001203004568".into();
+    for (id, chip, counter, words) in [
+        (
+            "c1",
+            None,
+            Some(clerk.clone()),
+            "without the ID card's chip",
+        ),
+        (
+            "c2",
+            Some(chip_of(&trusted, &other, |_| {})),
+            Some(clerk.clone()),
+            "someone other than the identity",
+        ),
+        (
+            "c3",
+            Some(chip_of(&trusted, &c, |d| d.tamper(File::Dg(1)))),
+            Some(clerk.clone()),
+            "step: hashes",
+        ),
+        (
+            "c4",
+            Some(chip_of(&trusted, &c, |_| {})),
+            Some(kiosk_sync::CounterAttestation {
+                face_confirmed: false,
+                ..clerk.clone()
+            }),
+            "no clerk who checked the face",
+        ),
+    ] {
+        let out = w.deliver_as(id, &complaint(id, chip, counter));
+        assert!(rejected(&out, words), "{words}: {out:?}");
+    }
+    assert!(w.portal.complaints().unwrap().is_empty());
+    let out = w.deliver_as(
+        "c5",
+        &complaint(
+            "c5",
+            Some(chip_of(&trusted, &c, |_| {})),
+            Some(clerk.clone()),
+        ),
+    );
+    assert_eq!(out, ItemOutcome::Accepted);
+    // One made at a kiosk alone is still taken, with no clerk.
+    let mut at_kiosk = complaint("c6", None, None);
+    at_kiosk.method = "mobile_subscriber".into();
+    assert_eq!(w.deliver_as("c6", &at_kiosk), ItemOutcome::Accepted);
+    let queue = w.portal.complaints().unwrap();
+    let clerks: Vec<Option<&str>> = queue.iter().map(|q| q.clerk_id.as_deref()).collect();
+    assert_eq!(queue.len(), 2);
+    assert!(
+        clerks.contains(&Some("BD-KS-0001")) && clerks.contains(&None),
+        "{clerks:?}"
     );
 }

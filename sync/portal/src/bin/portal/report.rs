@@ -111,11 +111,15 @@ pub fn handoff(portal: &Portal, code: &str) -> Result<(), Failure> {
 /// The complaints queue, newest first.
 pub fn complaints(portal: &Portal) -> Result<(), Failure> {
     println!(
-        "reference     received (UTC)        status    reason            identity      account  method"
+        "reference     received (UTC)        status    reason            identity      account  method             proof"
     );
     for c in portal.complaints().map_err(environment)? {
+        let proof = match &c.clerk_id {
+            Some(clerk) => format!("identity proven by chip at counter ({clerk})"),
+            None => "contact proven by OTP at a kiosk".to_string(),
+        };
         println!(
-            "{:<13} {:<21} {:<9} {:<17} {:<13} {:<8} {}",
+            "{:<13} {:<21} {:<9} {:<17} {:<13} {:<8} {:<18} {proof}",
             c.reference,
             utc(c.received_at),
             c.status,
