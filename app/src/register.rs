@@ -7,15 +7,15 @@ use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use kiosk_sync::{
-    COMPLAINT_SCHEMA, ComplaintPayload, EnvelopeHeader, PAYLOAD_SCHEMA, PortalPublicKey,
-    RegistrationPayload, seal,
+    COMPLAINT_SCHEMA, COUNTER_RESET_SCHEMA, ComplaintPayload, CounterResetPayload, EnvelopeHeader,
+    PAYLOAD_SCHEMA, PortalPublicKey, RegistrationPayload, seal,
 };
 use rand::{Rng as _, RngExt as _};
 use time::OffsetDateTime;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::config::PasswordHashCost;
-use crate::flow::{ComplaintDraft, Draft, PendingCheck};
+use crate::flow::{ComplaintDraft, CounterResetDraft, Draft, PendingCheck};
 use crate::keys::Keyring;
 use crate::store::{NewRegistration, Store, StoreError};
 
@@ -27,6 +27,8 @@ pub enum CompleteError {
     Seal(#[from] kiosk_sync::EnvelopeError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("incomplete: {0}")]
+    Incomplete(&'static str),
 }
 
 /// What the citizen is given.
@@ -249,6 +251,58 @@ impl Completer<'_> {
             },
         )?;
         tracing::info!(%reference, reason = draft.reason.code(), "complaint stored");
+        Ok(Receipt {
+            registration_id: id,
+            reference,
+        })
+    }
+
+    /// Seals a password reset made at a counter and queues it like a
+    /// registration, under an `MK-…` reference: the new password's hash,
+    /// the chip's evidence and the clerk. Refused without the chip or the
+    /// clerk (only a counter makes one). On `Ok` it is on disk exactly once.
+    pub fn file_counter_reset(
+        &self,
+        store: &mut Store,
+        draft: &CounterResetDraft,
+        now: OffsetDateTime,
+    ) -> Result<Receipt, CompleteError> {
+        let (Some(chip), Some(clerk)) = (&draft.chip, &draft.clerk) else {
+            return Err(CompleteError::Incomplete(
+                "a counter reset needs the chip and the clerk",
+            ));
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let reference = free_reference(store, kiosk_sync::COUNTER_RESET_PREFIX)?;
+        let created_at = now.unix_timestamp();
+        let password_hash = hash_password(draft.password.expose(), self.cost)?;
+        let plaintext = plaintext(&CounterResetPayload {
+            schema: COUNTER_RESET_SCHEMA.into(),
+            registration_id: id.clone(),
+            reference: reference.clone(),
+            created_at,
+            identity: draft.identity.canonical().to_string(),
+            chip: chip.evidence.clone(),
+            counter: attestation(clerk),
+            password_hash: password_hash.to_string(),
+        });
+        self.seal_and_store(
+            store,
+            &plaintext,
+            NewRegistration {
+                id: &id,
+                reference: &reference,
+                method: crate::domain::Method::Counter,
+                subject: crate::domain::SubjectKind::Citizen,
+                level: 0,
+                pending: &[],
+                identity_tag: self.keys.identity_tag(&draft.identity),
+                created_at,
+                envelope: &[],
+                clerk: Some(&clerk.clerk_id),
+            },
+        )?;
+        tracing::info!(%reference, clerk = %clerk.clerk_id, "counter password reset stored");
         Ok(Receipt {
             registration_id: id,
             reference,

@@ -166,6 +166,10 @@ fn a_counter_day_walks_through_the_real_screens_in_landscape() {
         "counter-otp",
         "counter-password",
         "counter-done",
+        "counter-exists",
+        "counter-reset-password",
+        "counter-reset-queued",
+        "counter-complaint-filed",
         "counter-today",
         "counter-locked",
         "counter-token-pin",
@@ -181,16 +185,28 @@ fn a_counter_day_walks_through_the_real_screens_in_landscape() {
         assert!(colours(shot) > 50, "{} looks empty", shot.display());
     }
     let store = kiosk::store::Store::open(&data.join("kiosk.sqlite3")).unwrap();
-    let rows: Vec<(String, u8, String)> = store
+    let rows: Vec<(String, String, u8, String)> = store
         .queue()
         .unwrap()
         .into_iter()
-        .map(|r| (r.method, r.level, r.status))
+        .map(|r| (r.reference[..2].to_string(), r.method, r.level, r.status))
         .collect();
+    let row = |prefix: &str, level: u8, status: &str| {
+        (
+            prefix.to_string(),
+            "counter".to_string(),
+            level,
+            status.to_string(),
+        )
+    };
     assert_eq!(
         rows,
-        [("counter".to_string(), 3, "activated".to_string())],
-        "one registration at the counter, delivered and activated"
+        [
+            row("DK", 3, "activated"),
+            row("MK", 0, "activated"),
+            row("KN", 0, "received"),
+        ],
+        "a registration, a password reset and a complaint at the counter, each delivered"
     );
     // Every clerk action is in the audit chain, by staff code.
     let audit = std::process::Command::new(env!("CARGO_BIN_EXE_kioskctl"))

@@ -65,8 +65,9 @@ pub use envelope::{
 pub use export::{EXPORT_FORMAT, ExportFile};
 pub use identity::{IdentityKind, IdentityRef};
 pub use payload::{
-    COMPLAINT_PREFIX, COMPLAINT_REASONS, COMPLAINT_SCHEMA, COMPLAINT_SCHEMAS, ChipDataGroup,
-    ChipEvidence, ComplaintPayload, CounterAttestation, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS,
-    PossessionProof, REFERENCE_ALPHABET, RESET_SCHEMA, RegistrationPayload, ResetPayload,
-    TOKEN_PROOF_CONTEXT, normalise_code, normalise_reference,
+    COMPLAINT_PREFIX, COMPLAINT_REASONS, COMPLAINT_SCHEMA, COMPLAINT_SCHEMAS, COUNTER_RESET_PREFIX,
+    COUNTER_RESET_SCHEMA, ChipDataGroup, ChipEvidence, ComplaintPayload, CounterAttestation,
+    CounterResetPayload, PAYLOAD_SCHEMA, PAYLOAD_SCHEMAS, PossessionProof, REFERENCE_ALPHABET,
+    RESET_SCHEMA, RegistrationPayload, ResetPayload, TOKEN_PROOF_CONTEXT, normalise_code,
+    normalise_reference,
 };

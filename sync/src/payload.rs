@@ -24,22 +24,61 @@ pub const REFERENCE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// A reference number as typed (`dk 7k2m 9xq4`, `7K2M-9XQ4`, an O for a
 /// zero) in its one spelling, `DK-7K2M-9XQ4`; `None` when it cannot be one.
-/// A complaint's (`KN-…`) is read with its prefix; eight characters alone
-/// are a registration's.
+/// A complaint's (`KN-…`) and a counter password reset's (`MK-…`) are
+/// read with their prefix; eight characters alone are a registration's.
 pub fn normalise_reference(typed: &str) -> Option<String> {
     let plain: String = typed
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
         .collect();
     // By bytes only where they are ASCII: a typed "ạ" is three of them.
-    let complaint = plain.len() == 10
-        && plain
-            .get(..2)
-            .is_some_and(|head| head.eq_ignore_ascii_case(COMPLAINT_PREFIX));
-    if complaint {
-        normalise_code(typed, COMPLAINT_PREFIX)
-    } else {
-        normalise_code(typed, "DK")
+    let prefixed = [COMPLAINT_PREFIX, COUNTER_RESET_PREFIX]
+        .into_iter()
+        .find(|prefix| {
+            plain.len() == 10
+                && plain
+                    .get(..2)
+                    .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        });
+    normalise_code(typed, prefixed.unwrap_or("DK"))
+}
+
+/// What a password reset made at a post-office counter's reference number
+/// starts with: *mật khẩu*.
+pub const COUNTER_RESET_PREFIX: &str = "MK";
+
+/// The `schema` value of a counter password reset's sealed payload.
+pub const COUNTER_RESET_SCHEMA: &str = "vn-dvc-kiosk/counter-reset/1";
+
+/// A password reset made at a post-office counter: the chip of the
+/// person's card proves them, the clerk checked their face, and the new
+/// password (its Argon2id hash) replaces the account's. Sealed and queued
+/// like a registration, under an `MK-…` reference, so it works offline.
+/// Wiped on drop; `Debug` shows no personal field.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+pub struct CounterResetPayload {
+    pub schema: String,
+    /// Idempotency key; equals the envelope's `registration_id`.
+    pub registration_id: String,
+    /// `MK-XXXX-XXXX`, as the person was given it.
+    pub reference: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The account's identity on the wire (`cccd:…`): the chip's number.
+    pub identity: String,
+    pub chip: ChipEvidence,
+    pub counter: CounterAttestation,
+    /// Argon2id in PHC string format.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for CounterResetPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CounterResetPayload")
+            .field("registration_id", &self.registration_id)
+            .field("clerk", &self.counter.clerk_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -314,6 +353,11 @@ mod tests {
         assert_eq!(
             normalise_reference("KN7K2M9X").as_deref(),
             Some("DK-KN7K-2M9X")
+        );
+        // A counter reset's too.
+        assert_eq!(
+            normalise_reference("mk 7k2m 9xq4").as_deref(),
+            Some("MK-7K2M-9XQ4")
         );
         // Ten bytes that begin inside a letter are no panic (found by the
         // `identifiers` fuzz target).

@@ -368,6 +368,25 @@ impl Controller {
                     },
                 ];
             }
+            Screen::CounterResetQueued { reference } => {
+                view.page = Page::Done;
+                view.keyboard = KeyboardKind::None;
+                view.title = t("Đã nhận yêu cầu đặt lại mật khẩu");
+                view.reference = reference.clone();
+                view.message = t(
+                    "Mật khẩu mới có hiệu lực khi Cổng Dịch vụ công nhận yêu cầu này; Cổng nhắn tin báo đến số điện thoại của tài khoản.",
+                );
+                view.lines = vec![
+                    t("Giữ mã này để tra cứu tại máy đăng ký hoặc hỏi tại quầy."),
+                    t(if self.status.online {
+                        "Máy đang gửi yêu cầu về Cổng."
+                    } else {
+                        "Máy đang mất kết nối: yêu cầu được giữ an toàn và tự gửi khi có mạng."
+                    }),
+                ];
+                view.submit_label = t("Hoàn tất");
+                view.submit_enabled = true;
+            }
             Screen::CounterToday { rows } => {
                 view.page = Page::Info;
                 view.keyboard = KeyboardKind::None;
@@ -389,6 +408,16 @@ impl Controller {
             }
             _ => {}
         }
+    }
+
+    /// The new password's page of a reset at the counter.
+    pub(super) fn describe_counter_reset(&self, view: &mut View) {
+        let t = |vietnamese: &str| tr(self.lang, vietnamese).to_string();
+        view.title = t("Đặt mật khẩu mới");
+        view.message = t(
+            "Chip thẻ CCCD đã chứng minh người yêu cầu là chủ tài khoản. Mật khẩu mới thay mật khẩu cũ khi Cổng nhận yêu cầu.",
+        );
+        view.submit_label = t("Đặt lại mật khẩu");
     }
 
     /// The counter's OTP and password pages are the citizen's to type.
@@ -416,10 +445,18 @@ fn reason(e: &SignInError) -> &'static str {
 
 /// One line of today's list: the reference, method, level and where it is.
 fn today_line(r: &crate::flow::TodayRow, lang: kiosk_ui::i18n::Lang) -> String {
-    let method = Method::parse(&r.method)
-        .map(|m| tr(lang, m.label()).to_string())
-        .unwrap_or_else(|| r.method.clone());
+    let reset = r.reference.starts_with(kiosk_sync::COUNTER_RESET_PREFIX);
+    let method = if reset {
+        tr(lang, "Đặt lại mật khẩu").to_string()
+    } else if r.reference.starts_with(kiosk_sync::COMPLAINT_PREFIX) {
+        tr(lang, "Khiếu nại").to_string()
+    } else {
+        Method::parse(&r.method)
+            .map(|m| tr(lang, m.label()).to_string())
+            .unwrap_or_else(|| r.method.clone())
+    };
     let status = match r.status.as_str() {
+        "activated" if reset => Text::new("mật khẩu mới đã có hiệu lực"),
         "queued" if r.attempts > 0 => Text::with("chờ gửi, đã thử {} lần", [r.attempts]),
         "queued" => Text::new("chờ gửi"),
         "delivered" if !r.pending.is_empty() => Text::new("Cổng đã nhận, đang kiểm tra"),

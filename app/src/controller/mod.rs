@@ -323,6 +323,7 @@ impl Controller {
                 | Screen::LookupAnswer { .. }
                 | Screen::ComplaintFiled { .. }
                 | Screen::ResetDone { .. }
+                | Screen::CounterResetQueued { .. }
                 | Screen::ResetUnavailable(_),
             ) => Event::Finish,
             Stage::Flow(Screen::Counters) => {
@@ -351,6 +352,26 @@ impl Controller {
             Stage::Flow(exists @ Screen::AccountExists { .. }) if id == "complaint" => {
                 let from = exists.clone();
                 self.start_complaint(from);
+            }
+            // At a counter the chip proves the person: no code to the
+            // account's phone, and it is queued, so offline too.
+            Stage::Flow(exists @ Screen::AccountExists { .. })
+                if id == "forgot" && session.method == Some(Method::Counter) =>
+            {
+                let from = exists.clone();
+                let Some(identity) = session
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.existing_account())
+                    .cloned()
+                else {
+                    return;
+                };
+                let (reset, effects) =
+                    flow::CounterReset::start(Arc::clone(&self.policy), identity);
+                tracing::debug!(session = ?session.id, "counter password reset started");
+                session.counter_reset = Some((reset, from));
+                self.apply(effects);
             }
             Stage::Flow(exists @ Screen::AccountExists { .. })
                 if id == "forgot" && self.status.online =>
@@ -463,6 +484,23 @@ impl Controller {
         }
         let on_phone = matches!(session.stage, Stage::Flow(Screen::WaitingForPhone { .. }));
         if session.in_flight > 0 && !on_phone {
+            return;
+        }
+        if let Some((reset, from)) = session.counter_reset.take() {
+            match &session.stage {
+                Stage::Flow(Screen::CounterResetQueued { .. } | Screen::Failed(_)) => {
+                    session.counter_reset = Some((reset, from));
+                    self.feed(Event::Finish);
+                }
+                // The new password's page: the exists page again.
+                _ => {
+                    session.password.clear();
+                    session.confirm.clear();
+                    session.errors.clear();
+                    session.focus = None;
+                    session.stage = Stage::Flow(from);
+                }
+            }
             return;
         }
         if let Some((reset, from)) = session.reset.take() {
@@ -758,6 +796,14 @@ impl Controller {
             self.signin_event(event);
             return;
         }
+        if let Some((reset, _)) = session.counter_reset.as_mut() {
+            tracing::trace!(session = ?session.id, ?event, "counter reset event");
+            match reset.handle(event) {
+                Ok(effects) => self.apply(effects),
+                Err(e) => tracing::warn!(error = %e, "the counter reset refused an event"),
+            }
+            return;
+        }
         if let Some((reset, _)) = session.reset.as_mut() {
             tracing::trace!(session = ?session.id, ?event, "reset event");
             match reset.handle(event) {
@@ -827,6 +873,21 @@ impl Controller {
                     session.errors = errors;
                 }
                 Effect::EndSession => self.leave(),
+                Effect::FileCounterReset(mut draft) => {
+                    let clerk = self.desk.as_ref().and_then(|d| d.on_duty());
+                    let chip = session.registration.as_ref().and_then(|r| r.chip());
+                    let (Some(clerk), Some(chip)) = (clerk, chip) else {
+                        tracing::warn!("a counter reset with no clerk on duty or no chip");
+                        self.cancel_flow();
+                        self.leave();
+                        return;
+                    };
+                    draft.clerk = Some(clerk.stamp());
+                    draft.chip = Some(Box::new(chip.clone()));
+                    session.in_flight += 1;
+                    self.effects
+                        .submit(Job::Effect(session.id, Effect::FileCounterReset(draft)));
+                }
                 Effect::FileComplaint(mut draft) if draft.method == Method::Counter => {
                     // At a counter the chip proved the person; the clerk
                     // checked the face before any of it.

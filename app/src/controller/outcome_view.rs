@@ -31,6 +31,20 @@ impl Controller {
                 for way in ways_out {
                     // The kiosk resets the password itself when it can
                     // ask the portal: a card, not a line.
+                    if *way == WayOut::ForgotPassword
+                        && session.method == Some(crate::domain::Method::Counter)
+                    {
+                        view.methods.push(MethodView {
+                            id: "forgot".into(),
+                            title: t("Quên mật khẩu"),
+                            detail: t(
+                                "Chip thẻ CCCD đã chứng minh chủ tài khoản: công dân đặt mật khẩu mới ngay tại quầy, kể cả khi máy mất kết nối",
+                            ),
+                            enabled: true,
+                            reason: String::new(),
+                        });
+                        continue;
+                    }
                     if *way == WayOut::ForgotPassword {
                         let offline = !self.status.online;
                         view.methods.push(MethodView {
@@ -200,7 +214,7 @@ impl Controller {
                 view.page = Page::Lookup;
                 view.title = t("Tra cứu hồ sơ");
                 view.message = t(
-                    "Nhập mã hồ sơ in trên phiếu đăng ký, dạng DK-XXXX-XXXX. Chỉ cần gõ 8 ký tự sau “DK-”. Mã khiếu nại (KN-XXXX-XXXX) gõ cả “KN”.",
+                    "Nhập mã hồ sơ in trên phiếu đăng ký, dạng DK-XXXX-XXXX. Chỉ cần gõ 8 ký tự sau “DK-”. Mã khiếu nại (KN-XXXX-XXXX) và mã đặt lại mật khẩu (MK-XXXX-XXXX) gõ cả hai chữ đầu.",
                 );
                 view.submit_label = t("Tra cứu");
                 view.submit_enabled = !session.form.reference.trim().is_empty();
@@ -224,6 +238,26 @@ fn describe_lookup(reference: &str, result: &LookupResult, lang: Lang, view: &mu
     match result {
         LookupResult::Found(found) => {
             let complaint = reference.starts_with(kiosk_sync::COMPLAINT_PREFIX);
+            // A password reset made at a counter: queued, then in effect.
+            if reference.starts_with(kiosk_sync::COUNTER_RESET_PREFIX) {
+                let (title, message) = match found.status {
+                    LookupStatus::Queued => (
+                        "Yêu cầu đặt lại mật khẩu đang chờ gửi lên Cổng",
+                        "Yêu cầu đã được lưu an toàn tại máy và sẽ được gửi khi máy kết nối được Cổng Dịch vụ công. Mật khẩu cũ vẫn dùng được đến lúc đó.",
+                    ),
+                    LookupStatus::Rejected(_) => (
+                        "Cổng không đặt lại được mật khẩu",
+                        "Vui lòng quay lại quầy giao dịch cùng thẻ CCCD.",
+                    ),
+                    _ => (
+                        "Mật khẩu mới đã có hiệu lực",
+                        "Đăng nhập Cổng Dịch vụ công bằng mật khẩu mới.",
+                    ),
+                };
+                view.title = t(title);
+                view.message = t(message);
+                return;
+            }
             view.title = t(match found.status {
                 LookupStatus::Queued if complaint => "Khiếu nại đang chờ gửi lên Cổng",
                 LookupStatus::Delivered if complaint => "Cổng đã nhận khiếu nại, đang xem xét",

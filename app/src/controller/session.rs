@@ -7,7 +7,8 @@ use zeroize::Zeroizing;
 use super::input::{BUFFER, Focus};
 use crate::domain::{Method, SubjectKind};
 use crate::flow::{
-    AnyRegistration, Complaint, Field, FieldError, Form, Lookup, Recovery, Screen, required_fields,
+    AnyRegistration, Complaint, CounterReset, Field, FieldError, Form, Lookup, Recovery, Screen,
+    required_fields,
 };
 
 /// Which visit an effect and its answer belong to: each session gets the
@@ -46,6 +47,8 @@ pub(super) struct Session {
     pub(super) complaint: Option<(Complaint, Screen)>,
     /// "Quên mật khẩu" for that account, with the page it started from.
     pub(super) reset: Option<(Recovery, Screen)>,
+    /// The same at a counter, proven by the chip: with that page too.
+    pub(super) counter_reset: Option<(CounterReset, Screen)>,
     pub(super) form: Form,
     pub(super) otp: Zeroizing<String>,
     pub(super) pin: Zeroizing<String>,
@@ -85,6 +88,7 @@ impl Session {
             lookup: None,
             complaint: None,
             reset: None,
+            counter_reset: None,
             form: Form {
                 full_name: buffer(),
                 personal_id: buffer(),

@@ -1210,3 +1210,54 @@ fn a_complaint_at_the_counter_carries_the_chip_and_the_clerk() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_password_reset_at_the_counter_is_queued_offline_with_the_chip_and_the_clerk() {
+    let mut rig = counter_rig();
+    let session = rig.counter_account_exists();
+    let view = rig.c.view();
+    let forgot = view.methods.iter().find(|m| m.id == "forgot").unwrap();
+    assert!(forgot.enabled, "offline too, at a counter");
+    rig.c.on_choose("forgot");
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Password);
+    assert!(
+        view.message.contains("Mời công dân tự nhập"),
+        "{}",
+        view.message
+    );
+    assert_eq!(view.step, "");
+    // Back: the exists page again.
+    rig.c.on_back();
+    assert_eq!(rig.c.view().page, Page::Exists);
+    rig.c.on_choose("forgot");
+    rig.type_in("password", "MoiMoi@2026x");
+    rig.type_in("confirm", "MoiMoi@2026x");
+    rig.c.on_submit();
+    let draft = match rig.effects().pop() {
+        Some((_, Effect::FileCounterReset(draft))) => draft,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(draft.clerk.as_ref().unwrap().clerk_id, CLERK);
+    assert_eq!(
+        draft.chip.as_ref().unwrap().identity.cccd.as_str(),
+        "001203004567"
+    );
+    assert_eq!(draft.password.expose(), "MoiMoi@2026x");
+    rig.answer(
+        session,
+        Event::Stored {
+            reference: "MK-7K2M-9XQ4".into(),
+        },
+    );
+    let view = rig.c.view();
+    assert_eq!(view.page, Page::Done);
+    assert_eq!(view.reference, "MK-7K2M-9XQ4");
+    assert!(
+        view.lines.iter().any(|l| l.contains("mất kết nối")),
+        "{:?}",
+        view.lines
+    );
+    rig.c.on_submit();
+    assert_eq!(rig.c.view().page, Page::CounterHome);
+}

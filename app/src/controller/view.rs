@@ -274,6 +274,7 @@ impl Controller {
                     self.describe_citizen_turn(&mut view);
                 }
                 let step = match (&session.complaint, &session.reset) {
+                    _ if session.counter_reset.is_some() => None,
                     (Some(_), _) => super::complaint_view::step_of(screen),
                     (_, Some(_)) => super::recovery_view::step_of(screen),
                     _ => session
@@ -478,7 +479,10 @@ impl Controller {
             | Screen::ComplaintFiled { .. }
             | Screen::ResetDone { .. }
             | Screen::ResetUnavailable(_) => {}
-            Screen::FaceCheck { .. } | Screen::ClerkSignIn | Screen::CounterToday { .. } => {
+            Screen::FaceCheck { .. }
+            | Screen::ClerkSignIn
+            | Screen::CounterToday { .. }
+            | Screen::CounterResetQueued { .. } => {
                 self.describe_counter(screen, session, view);
             }
         }
@@ -487,6 +491,9 @@ impl Controller {
         }
         if session.reset.is_some() {
             self.describe_reset(screen, session, view);
+        }
+        if session.counter_reset.is_some() && matches!(screen, Screen::Password { .. }) {
+            self.describe_counter_reset(view);
         }
     }
 }

@@ -185,13 +185,25 @@ impl Demo {
     }
 
     /// The clerk and level the demo portal recorded for a registration
-    /// it accepted from a counter.
-    pub fn counter_registration(&self, reference: &str) -> Option<(String, u8)> {
+    /// (or a password reset: no level) it accepted from a counter.
+    pub fn counter_registration(&self, reference: &str) -> Option<(String, Option<u8>)> {
         self.portal
             .portal()
             .counter_registration(reference)
             .ok()
             .flatten()
+    }
+
+    /// The clerk the demo portal's complaints queue shows for a complaint,
+    /// `Some(None)` for one made without a clerk.
+    pub fn complaint_clerk(&self, reference: &str) -> Option<Option<String>> {
+        self.portal
+            .portal()
+            .complaints()
+            .ok()?
+            .into_iter()
+            .find(|c| c.reference == reference)
+            .map(|c| c.clerk_id)
     }
 
     /// The demo phone's holder answers a mobile-signature request.

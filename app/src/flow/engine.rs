@@ -12,9 +12,7 @@ use super::outcomes::*;
 use super::screen::*;
 use super::types::*;
 use super::{Bhxh, Counter, MobileSubscriber, SimSignature, UsbToken};
-use crate::domain::{
-    Level, Method, Password, PasswordError, PasswordRule, PersonalId, SubjectKind,
-};
+use crate::domain::{Level, Method, Password, PasswordRule, PersonalId, SubjectKind};
 use crate::policy::Policy;
 
 /// The applicant, once the method has established who they are.
@@ -288,20 +286,7 @@ impl<M: MethodFlow> Registration<M> {
             (S::Password(who), Event::PasswordSubmitted { first, confirm }) => {
                 match Password::new(&first, &confirm, &self.policy.password) {
                     Ok(password) => Ok(self.store(*who, Some(password))),
-                    Err(error) => {
-                        let failing = match &error {
-                            PasswordError::Rules(check) => check.failing.clone(),
-                            _ => Vec::new(),
-                        };
-                        let field_error = FieldError::new(Field::Password, error.message(), &error);
-                        Ok((
-                            S::Password(who),
-                            vec![
-                                Effect::FieldErrors(vec![field_error]),
-                                Effect::Show(Screen::Password { failing }),
-                            ],
-                        ))
-                    }
+                    Err(error) => Ok((S::Password(who), super::password_refused(&error))),
                 }
             }
 

@@ -19,6 +19,7 @@
 mod card;
 mod complaint;
 mod counter;
+mod counter_reset;
 mod engine;
 mod form;
 mod lookup;
@@ -32,6 +33,7 @@ mod types;
 pub use card::fill_form;
 pub use complaint::{Complaint, ComplaintDraft, ComplaintReason};
 pub use counter::Counter;
+pub use counter_reset::{CounterReset, CounterResetDraft};
 pub use engine::{AnyRegistration, Registration, start};
 pub use form::{check_field, required_fields};
 pub use lookup::{Found, Lookup, LookupResult, LookupStatus};
@@ -41,6 +43,23 @@ pub use outcomes::*;
 pub use recovery::{Recovery, ResetCode, ResetCompleted, ResetDraft, ResetProblem, ResetStarted};
 pub use screen::*;
 pub use types::*;
+
+/// The password page again, with why the new password was refused and
+/// which of the checklist's rules fail: every machine that sets one.
+fn password_refused(error: &crate::domain::PasswordError) -> Vec<Effect> {
+    let failing = match error {
+        crate::domain::PasswordError::Rules(check) => check.failing.clone(),
+        _ => Vec::new(),
+    };
+    vec![
+        Effect::FieldErrors(vec![FieldError::new(
+            Field::Password,
+            error.message(),
+            error,
+        )]),
+        Effect::Show(Screen::Password { failing }),
+    ]
+}
 
 #[cfg(test)]
 mod tests;

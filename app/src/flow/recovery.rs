@@ -10,11 +10,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::domain::{Password, PasswordError, PasswordRule};
+use crate::domain::{Password, PasswordRule};
 use crate::flow::types::settle;
-use crate::flow::{
-    Effect, Event, Failure, Field, FieldError, FlowError, IdentityKey, OtpError, Screen,
-};
+use crate::flow::{Effect, Event, Failure, FlowError, IdentityKey, OtpError, Screen};
 use crate::policy::Policy;
 
 /// A code the portal sent.
@@ -196,20 +194,7 @@ impl Recovery {
                             ],
                         )
                     }
-                    Err(error) => {
-                        let failing = match &error {
-                            PasswordError::Rules(check) => check.failing.clone(),
-                            _ => Vec::new(),
-                        };
-                        let field_error = FieldError::new(Field::Password, error.message(), &error);
-                        (
-                            Step::Password(code, typed),
-                            vec![
-                                Effect::FieldErrors(vec![field_error]),
-                                Effect::Show(Screen::Password { failing }),
-                            ],
-                        )
-                    }
+                    Err(error) => (Step::Password(code, typed), super::password_refused(&error)),
                 }
             }
             (Step::Completing(code), Event::ResetCompleted(answer)) => match answer {

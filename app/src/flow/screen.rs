@@ -181,6 +181,11 @@ pub enum Screen {
         date_of_birth: String,
         expires: String,
     },
+    /// At a counter: the new password is queued for the portal under this
+    /// reference.
+    CounterResetQueued {
+        reference: String,
+    },
     /// A clerk's staff code and PIN (or their token) at a locked counter.
     ClerkSignIn,
     /// The counter's registrations made today.

@@ -1409,3 +1409,44 @@ fn a_policy_without_the_counter_offers_none_and_a_counter_needs_the_chip() {
         "{e}"
     );
 }
+
+#[test]
+fn a_counter_reset_takes_a_password_that_passes_the_checklist_then_waits_for_its_store() {
+    let identity = IdentityKey::Person(policy_id("001203004567"));
+    let (mut reset, effects) = CounterReset::start(Arc::new(Policy::built_in().clone()), identity);
+    assert!(matches!(
+        effects[..],
+        [Effect::Show(Screen::Password { .. })]
+    ));
+    let submit = |first: &str, confirm: &str| Event::PasswordSubmitted {
+        first: Zeroizing::new(first.into()),
+        confirm: Zeroizing::new(confirm.into()),
+    };
+    let effects = reset.handle(submit("short", "short")).unwrap();
+    assert!(matches!(&effects[0], Effect::FieldErrors(e) if e[0].field == Field::Password));
+    assert_eq!(reset.step(), "password");
+    let effects = reset
+        .handle(submit("MoiMoi@2026x", "MoiMoi@2026x"))
+        .unwrap();
+    let Some(Effect::FileCounterReset(draft)) = effects.last() else {
+        panic!("{effects:?}");
+    };
+    assert!(
+        draft.chip.is_none() && draft.clerk.is_none(),
+        "the counter adds them"
+    );
+    assert!(!format!("{draft:?}").contains("MoiMoi"));
+    // Being written: Hủy waits for the reference.
+    assert!(reset.handle(Event::Cancel).is_err());
+    let effects = reset
+        .handle(Event::Stored {
+            reference: "MK-7K2M-9XQ4".into(),
+        })
+        .unwrap();
+    assert!(matches!(
+        &effects[..],
+        [Effect::Show(Screen::CounterResetQueued { reference })] if reference == "MK-7K2M-9XQ4"
+    ));
+    let effects = reset.handle(Event::Finish).unwrap();
+    assert!(matches!(effects[..], [Effect::EndSession]));
+}

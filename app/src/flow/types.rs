@@ -442,6 +442,9 @@ pub enum Effect {
     /// Seal and queue a complaint in one transaction, then answer
     /// [`Event::Stored`] with its `KN-…` reference.
     FileComplaint(Box<ComplaintDraft>),
+    /// At a counter: seal and queue a password reset the chip proved, then
+    /// answer [`Event::Stored`] with its `MK-…` reference.
+    FileCounterReset(Box<super::CounterResetDraft>),
     /// "Quên mật khẩu": ask the portal to send a code to the account's
     /// phone; answers [`Event::ResetAnswered`].
     StartReset(IdentityKey),

@@ -396,14 +396,15 @@ impl Store {
     /// What this kiosk knows of an identity: a registration still waiting
     /// here to be delivered (its reference), or one the portal has taken
     /// (an account, or its duplicate). Rejected registrations count for
-    /// nothing, and neither do complaints (`KN-…`): one says the account
+    /// nothing, and neither do complaints (`KN-…`) nor a counter's password
+    /// resets (`MK-…`, an account's, not a new one): a complaint says the account
     /// is not the person's, not that they have one.
     pub fn identity_here(&self, tag: &[u8; 32]) -> Result<Option<Known>, StoreError> {
         Ok(self
             .conn
             .query_row(
                 "SELECT status, reference FROM registrations
-                 WHERE identity_tag = ?1 AND status <> 'rejected' AND reference NOT LIKE 'KN-%'
+                 WHERE identity_tag = ?1 AND status <> 'rejected' AND reference NOT LIKE 'KN-%' AND reference NOT LIKE 'MK-%'
                  ORDER BY status = 'queued' DESC LIMIT 1",
                 [&tag[..]],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),

@@ -459,6 +459,15 @@ impl Backend {
                 self.audit(now, EVENT_PASSWORD_RESET, &format!("outcome={answer:?}"));
                 Event::ResetCompleted(answer)
             }
+            Effect::FileCounterReset(draft) => {
+                let completer = Completer {
+                    keys: &self.keys,
+                    portal: &self.portal,
+                    cost: self.cost,
+                };
+                let stored = completer.file_counter_reset(&mut self.store, &draft, now);
+                self.stored(stored, "a counter password reset")
+            }
             Effect::FileComplaint(draft) => {
                 let completer = Completer {
                     keys: &self.keys,

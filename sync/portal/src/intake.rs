@@ -155,6 +155,9 @@ impl Judge<'_> {
         let Ok(plain) = envelope.open(self.secret) else {
             return Ok(ItemOutcome::Held(HELD_PORTAL_KEY.into()));
         };
+        if crate::counter_resets::is_counter_reset(&plain) {
+            return crate::counter_resets::receive(tx, self.trust, kiosk, envelope, &plain, now);
+        }
         if crate::complaints::is_complaint(&plain) {
             return crate::complaints::receive(tx, self.trust, kiosk, envelope, &plain, now);
         }

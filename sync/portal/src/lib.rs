@@ -16,6 +16,7 @@ use kiosk_sync::PortalSecretKey;
 
 mod checks;
 mod complaints;
+mod counter_resets;
 mod enrolment;
 mod evidence;
 mod feed;

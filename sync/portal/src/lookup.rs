@@ -153,12 +153,13 @@ impl Portal {
             .optional()?)
     }
 
-    /// The clerk a registration was made by at a post-office counter, and
-    /// its level: `None` for a reference not accepted from a counter.
+    /// The clerk a registration (or a password reset, which has no level)
+    /// was made by at a post-office counter, and its level: `None` for a
+    /// reference not accepted from a counter.
     pub fn counter_registration(
         &self,
         reference: &str,
-    ) -> Result<Option<(String, u8)>, PortalError> {
+    ) -> Result<Option<(String, Option<u8>)>, PortalError> {
         Ok(self
             .conn
             .query_row(

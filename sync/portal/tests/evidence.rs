@@ -635,7 +635,7 @@ fn a_counter_registration_opens_level_three_only_with_a_verified_chip_and_a_name
     assert_eq!(w.levels(), vec![3]);
     assert_eq!(
         w.portal.counter_registration("DK-7K2M-9XQ4").unwrap(),
-        Some(("BD-KS-0001".to_string(), 3))
+        Some(("BD-KS-0001".to_string(), Some(3)))
     );
 }
 
@@ -722,5 +722,86 @@ fn a_complaint_at_the_counter_is_marked_proven_by_the_chip_only_when_the_chip_na
     assert!(
         clerks.contains(&Some("BD-KS-0001")) && clerks.contains(&None),
         "{clerks:?}"
+    );
+}
+
+#[test]
+fn a_password_reset_at_the_counter_sets_the_chip_holders_password_and_tells_their_phone() {
+    use kiosk_hal::card::sim::issue::{Citizen, Pki};
+    use std::str::FromStr;
+    let mut w = world();
+    let pkis = tempfile::tempdir().unwrap();
+    let trusted = Pki::create(&pkis.path().join("vn"), "Test VN", 365).unwrap();
+    let c = Citizen::demo();
+    let clerk = kiosk_sync::CounterAttestation {
+        clerk_id: "BD-KS-0001".into(),
+        signed_in_by: "pin".into(),
+        clerk_certificate_sha256: None,
+        face_confirmed: true,
+    };
+    let reset = |id: &str, chip, hash: &str| kiosk_sync::CounterResetPayload {
+        schema: kiosk_sync::COUNTER_RESET_SCHEMA.into(),
+        registration_id: id.into(),
+        reference: format!("MK-7K2M-9XQ{}", &id[1..]),
+        created_at: now(),
+        identity: format!("cccd:{}", c.cccd),
+        chip,
+        counter: clerk.clone(),
+        password_hash: hash.into(),
+    };
+    const NEW: &str = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA";
+    // Before the portal has a CSCA list the kiosk keeps it.
+    let out = w.deliver_as("m1", &reset("m1", chip_of(&trusted, &c, |_| {}), NEW));
+    assert!(
+        matches!(&out, ItemOutcome::Held(r) if r.contains("CSCA")),
+        "{out:?}"
+    );
+    w.portal.trust_cscas(&trusted.csca_dir()).unwrap();
+    // No account yet for the card's holder.
+    let out = w.deliver_as("m2", &reset("m2", chip_of(&trusted, &c, |_| {}), NEW));
+    assert!(rejected(&out, "no account"), "{out:?}");
+    // The account, opened by a mobile registration with the chip.
+    let opened = edit(mobile(&c.cccd, "+84966123456"), |p| {
+        p.full_name = Some(c.full_name.clone());
+        p.date_of_birth = Some("2003-03-15".into());
+        p.level = 2;
+        p.chip = Some(chip_of(&trusted, &c, |_| {}));
+    });
+    assert_eq!(w.deliver(opened), ItemOutcome::Accepted);
+    let identity = kiosk_sync::IdentityRef::from_str(&format!("cccd:{}", c.cccd)).unwrap();
+    let before = w.portal.password_hash_of(&identity).unwrap();
+    // Another person's genuine chip, a hash that is not Argon2id: refused.
+    let mut other = c.clone();
+    other.cccd = "001203004568".into();
+    let out = w.deliver_as("m3", &reset("m3", chip_of(&trusted, &other, |_| {}), NEW));
+    assert!(rejected(&out, "someone other"), "{out:?}");
+    let out = w.deliver_as("m4", &reset("m4", chip_of(&trusted, &c, |_| {}), "plain"));
+    assert!(rejected(&out, "Argon2id"), "{out:?}");
+    assert_eq!(w.portal.password_hash_of(&identity).unwrap(), before);
+    let seen = w.portal.messages_since(0).unwrap().len();
+    let out = w.deliver_as("m5", &reset("m5", chip_of(&trusted, &c, |_| {}), NEW));
+    assert_eq!(out, ItemOutcome::Accepted);
+    assert_eq!(
+        w.portal.password_hash_of(&identity).unwrap().as_deref(),
+        Some(NEW)
+    );
+    let told = w.portal.messages_since(0).unwrap();
+    assert_eq!(told.len(), seen + 1);
+    let last = told.last().unwrap();
+    assert_eq!(last.recipient, "+84966123456");
+    assert!(
+        last.text.contains("MK-7K2M-9XQ5") && last.text.contains("quầy"),
+        "{}",
+        last.text
+    );
+    // The same envelope again: taken once.
+    let out = w.deliver_as("m5", &reset("m5", chip_of(&trusted, &c, |_| {}), NEW));
+    assert_eq!(out, ItemOutcome::Accepted);
+    assert_eq!(w.portal.messages_since(0).unwrap().len(), seen + 1);
+    let looked = w.portal.lookup("MK-7K2M-9XQ5").unwrap();
+    assert!(looked.is_some(), "the reference is looked up");
+    assert_eq!(
+        w.portal.counter_registration("MK-7K2M-9XQ5").unwrap(),
+        Some(("BD-KS-0001".to_string(), None))
     );
 }

@@ -234,6 +234,7 @@ pub fn portal_bodies(data: &[u8]) {
     body::<api::ResetResult>(data);
     body::<kiosk_sync::RegistrationPayload>(data);
     body::<kiosk_sync::ComplaintPayload>(data);
+    body::<kiosk_sync::CounterResetPayload>(data);
     body::<kiosk_sync::ResetPayload>(data);
     let kept = api::recordable_reason(&text(data));
     assert!(kept.chars().count() <= 160, "{kept}");

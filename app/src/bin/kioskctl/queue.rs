@@ -42,8 +42,9 @@ pub(crate) fn queue_list(kiosk: &Kiosk) -> Result<(), CtlError> {
             created,
             r.method,
             r.subject,
-            // A complaint (KN-…) opens no account: it has no level.
-            if is_complaint(&r.reference) {
+            // A complaint (KN-…) or a counter's password reset (MK-…)
+            // opens no account: it has no level.
+            if is_complaint(&r.reference) || is_reset(&r.reference) {
                 "-".to_string()
             } else {
                 r.level.to_string()
@@ -58,19 +59,24 @@ pub(crate) fn queue_list(kiosk: &Kiosk) -> Result<(), CtlError> {
         );
     }
     let complaints = rows.iter().filter(|r| is_complaint(&r.reference)).count();
-    if complaints == 0 {
-        println!("{} registration(s)", rows.len());
-    } else {
-        println!(
-            "{} registration(s), {complaints} complaint(s)",
-            rows.len() - complaints
-        );
+    let resets = rows.iter().filter(|r| is_reset(&r.reference)).count();
+    let mut counted = format!("{} registration(s)", rows.len() - complaints - resets);
+    if complaints > 0 {
+        counted.push_str(&format!(", {complaints} complaint(s)"));
     }
+    if resets > 0 {
+        counted.push_str(&format!(", {resets} password reset(s) at the counter"));
+    }
+    println!("{counted}");
     Ok(())
 }
 
 fn is_complaint(reference: &str) -> bool {
     reference.starts_with(kiosk_sync::COMPLAINT_PREFIX)
+}
+
+fn is_reset(reference: &str) -> bool {
+    reference.starts_with(kiosk_sync::COUNTER_RESET_PREFIX)
 }
 
 pub(crate) fn status(kiosk: &Kiosk) -> Result<(), CtlError> {
