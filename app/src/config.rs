@@ -26,6 +26,10 @@
 //! pin_hash = "$argon2id$v=19$…"     # kioskctl clerk hash-pin
 //! token_sha256 = "…"                # kioskctl clerk fingerprint CERT (optional)
 //!
+//! [technician]    # five taps on the clock, then this PIN: the technician's page
+//! pin_hash = "$argon2id$v=19$…"     # kioskctl clerk hash-pin
+//! usb_dirs = ["/media"]             # where USB sticks are mounted (kiosk-enrol.toml)
+//!
 //! [password_hash]   # Argon2id cost; defaults follow OWASP's minimum
 //! memory_kib = 19456
 //! iterations = 2
@@ -85,6 +89,35 @@ pub struct Config {
     pub log: Option<String>,
     /// Present on a post-office counter: the clerks who may sign in.
     pub counter: Option<CounterSection>,
+    #[serde(default)]
+    pub technician: TechnicianSection,
+}
+
+/// The technician's pages: their PIN, and where a USB stick appears.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TechnicianSection {
+    /// Argon2id of the technician's PIN; without it the technician's pages
+    /// show only on a kiosk never enrolled.
+    pub pin_hash: Option<String>,
+    #[serde(default = "default_usb_dirs")]
+    pub usb_dirs: Vec<PathBuf>,
+}
+
+fn default_usb_dirs() -> Vec<PathBuf> {
+    ["/media", "/run/media", "/mnt"]
+        .into_iter()
+        .map(PathBuf::from)
+        .collect()
+}
+
+impl Default for TechnicianSection {
+    fn default() -> Self {
+        TechnicianSection {
+            pin_hash: None,
+            usb_dirs: default_usb_dirs(),
+        }
+    }
 }
 
 /// The counter's clerks.
@@ -195,6 +228,7 @@ impl Default for Config {
             card: CardSection::default(),
             log: None,
             counter: None,
+            technician: TechnicianSection::default(),
         }
     }
 }
@@ -241,6 +275,16 @@ impl Config {
                         .into(),
                 });
             }
+        }
+        if let Some(hash) = &config.technician.pin_hash
+            && !argon2::PasswordHash::new(hash).is_ok_and(|h| h.algorithm.as_str() == "argon2id")
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message:
+                    "technician.pin_hash is not an Argon2id PHC string (kioskctl clerk hash-pin)"
+                        .into(),
+            });
         }
         let cost = config.password_hash;
         if argon2::Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).is_err() {

@@ -196,6 +196,7 @@ pub fn bind(ui: &KioskWindow, controller: Rc<RefCell<Controller>>) -> Rc<Binding
     on!(KioskKeys.on_key, |c, key| c.on_key(&key));
     on!(KioskKeys.on_toggle_telex, |c| c.on_toggle_telex());
     on!(KioskStatus.on_toggle_language, |c| c.on_toggle_language());
+    on!(KioskStatus.on_technician_tap, |c| c.on_technician_tap());
     on!(KioskScreen.on_submit, |c| c.on_submit());
     on!(KioskScreen.on_resend, |c| c.on_resend());
     on!(KioskScreen.on_use_card, |c| c.on_use_card());

@@ -161,6 +161,17 @@ fn the_device_key_is_created_once_and_kept() {
     assert!(!text(&again).contains("created"));
     assert_eq!(first.stdout, again.stdout);
     assert_eq!(first.stdout.len(), 45, "base64 of 32 bytes and a newline");
+    // The setup page's fingerprint of the same key, on standard error.
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(String::from_utf8_lossy(&first.stdout).trim())
+        .unwrap();
+    let fingerprint = kiosk::controller::device_fingerprint(&key);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains(&format!("fingerprint {fingerprint}")),
+        "{}",
+        text(&again)
+    );
 }
 
 #[test]

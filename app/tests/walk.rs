@@ -225,3 +225,22 @@ fn a_counter_day_walks_through_the_real_screens_in_landscape() {
     }
     assert!(listed.contains("clerk=BD-DEMO-0001"), "{listed}");
 }
+
+#[test]
+fn a_new_kiosks_setup_is_drawn_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    for lang in Lang::ALL {
+        let shots = kiosk::walk::run_setup(
+            &dir.path().join("png"),
+            &dir.path().join(lang.code()),
+            1080,
+            1920,
+            lang,
+        )
+        .unwrap_or_else(|e| panic!("{lang:?}: {e}"));
+        assert_eq!(shots.len(), 3);
+        for shot in &shots {
+            assert!(colours(shot) > 50, "{} looks empty", shot.display());
+        }
+    }
+}

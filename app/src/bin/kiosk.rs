@@ -27,7 +27,7 @@ use kiosk::controller::Controller;
 use kiosk::domain::clock::SystemClock;
 use kiosk::gui;
 use kiosk::keys::Keyring;
-use kiosk::policy::ActivePolicy;
+use kiosk::policy::{ActivePolicy, Policy};
 use kiosk::store::{Store, StoreError};
 use kiosk::token::TokenService;
 use kiosk::uplink::{
@@ -169,6 +169,22 @@ mod demo_mode {
                 }
             }
         }
+        // A new kiosk's first boot: the technician's setup, portrait.
+        for lang in Lang::ALL {
+            let data = demo_dir.join(format!("setup-{}", lang.code()));
+            let _ = std::fs::remove_dir_all(&data);
+            match kiosk::walk::run_setup(out, &data, 1080, 1920, lang) {
+                Ok(shots) => {
+                    for shot in &shots {
+                        println!("{}", shot.display());
+                    }
+                }
+                Err(e) => {
+                    eprintln!("kiosk: the setup walk in {} stopped: {e}", lang.code());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         // A day at a post-office counter: landscape, both languages.
         for lang in Lang::ALL {
             let data = demo_dir.join(format!("counter-{}", lang.code()));
@@ -223,6 +239,28 @@ mod demo_mode {
 /// is enrolled, the relay to the portal running in the background.
 fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Box<dyn Error>> {
     let enrolment = Enrolment::load(&config.data_dir).map_err(|e| e.to_string())?;
+    let keys = Keyring::open_or_create(&config.keys_dir()).map_err(|e| e.to_string())?;
+    let technician = kiosk::controller::Technician::new(
+        kiosk::controller::device_fingerprint(&keys.device().public_key().to_bytes()),
+        config.data_dir.clone(),
+        config.technician.usb_dirs.clone(),
+        config.technician.pin_hash.clone(),
+        enrolment
+            .as_ref()
+            .map(|e| (e.kiosk_id, e.portal_url.clone())),
+    );
+    // Never enrolled and no key configured: nothing could be sealed. The
+    // kiosk opens on the technician's setup instead of the citizen's home.
+    if enrolment.is_none() && config.portal_public_key.is_none() {
+        tracing::warn!("not enrolled: showing the technician's setup");
+        let mut controller = Controller::new(
+            Arc::new(Policy::built_in().clone()),
+            Box::new(kiosk::worker::SetupWorker::spawn(keys)),
+            Box::new(SystemClock::new()),
+        );
+        controller.set_technician(technician);
+        return Ok((controller, None));
+    }
     // Enrolment gives the portal's key; until then, the configured one.
     let portal = enrolment
         .as_ref()
@@ -260,7 +298,6 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         ),
         None => None,
     };
-    let keys = Keyring::open_or_create(&config.keys_dir()).map_err(|e| e.to_string())?;
     let anchors = || {
         TrustAnchors::load(&config.token.trust_anchors).map_err(|e| {
             format!(
@@ -335,6 +372,7 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         Box::new(Worker::spawn(backend)),
         Box::new(SystemClock::new()),
     );
+    controller.set_technician(technician);
     // On a post-office counter: the clerks sign in before anything else.
     if let Some(counter) = &config.counter {
         let roster = counter.roster()?;
@@ -415,6 +453,12 @@ fn window(args: &Args) -> Result<(), Box<dyn Error>> {
                 }
                 c.on_tick();
                 kiosk::service::send(&watch.tick(std::time::Instant::now(), c.health()));
+                // Enrolled by the technician: out, and the service manager
+                // starts the kiosk again into the citizen's screens.
+                if c.restart_due() {
+                    tracing::info!("enrolled: restarting into the citizen's screens");
+                    let _ = slint::quit_event_loop();
+                }
             }
             let size = ui.window().size();
             ui.global::<KioskScreen>()

@@ -40,7 +40,7 @@ impl Controller {
     /// At a locked counter, the sign-in page is always there to type into.
     pub(super) fn ensure_signin(&mut self) {
         let locked = self.desk.as_ref().is_some_and(|d| d.on_duty().is_none());
-        if !locked || self.session.is_some() {
+        if !locked || self.session.is_some() || self.first_boot() {
             return;
         }
         let mut session = self.begin_visit("clerk_sign_in");

@@ -48,7 +48,14 @@ impl Focus {
     pub(super) fn keyboard(self) -> KeyboardKind {
         match self {
             Focus::Field(Field::FullName) => KeyboardKind::Text,
-            Focus::Field(Field::Email | Field::Reference | Field::ClerkId) => KeyboardKind::Email,
+            Focus::Field(
+                Field::Email
+                | Field::Reference
+                | Field::ClerkId
+                | Field::PortalUrl
+                | Field::EnrolCode
+                | Field::TlsPin,
+            ) => KeyboardKind::Email,
             Focus::Field(Field::Password) | Focus::Confirm => KeyboardKind::Password,
             Focus::Field(Field::DateOfBirth | Field::CardExpiry) => KeyboardKind::Date,
             Focus::Field(_) => KeyboardKind::Digits,
@@ -69,12 +76,15 @@ impl Focus {
             Focus::Field(Field::Password) | Focus::Confirm => 64,
             // DK-XXXX-XXXX, with room for spaces typed between groups.
             Focus::Field(Field::Reference) => 16,
-            Focus::Field(Field::ClerkId) => 32,
+            Focus::Field(Field::ClerkId | Field::EnrolCode) => 32,
+            Focus::Field(Field::PortalUrl) => 120,
+            // 64 hex digits, or 95 with openssl's colons.
+            Focus::Field(Field::TlsPin) => 95,
         }
     }
 }
 
-const FIELDS: [Field; 13] = [
+const FIELDS: [Field; 16] = [
     Field::FullName,
     Field::PersonalId,
     Field::DateOfBirth,
@@ -88,6 +98,9 @@ const FIELDS: [Field; 13] = [
     Field::Password,
     Field::Reference,
     Field::ClerkId,
+    Field::PortalUrl,
+    Field::EnrolCode,
+    Field::TlsPin,
 ];
 
 pub fn field_id(field: Field) -> &'static str {
@@ -105,6 +118,9 @@ pub fn field_id(field: Field) -> &'static str {
         Field::Password => "password",
         Field::Reference => "reference",
         Field::ClerkId => "clerk_id",
+        Field::PortalUrl => "portal_url",
+        Field::EnrolCode => "enrol_code",
+        Field::TlsPin => "tls_pin",
     }
 }
 

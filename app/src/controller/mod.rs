@@ -40,6 +40,7 @@ mod input;
 mod outcome_view;
 mod recovery_view;
 mod session;
+mod technician;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -50,6 +51,7 @@ pub use desk::{
 pub use input::{Focus, field_id};
 pub use session::SessionId;
 use session::{Session, Stage};
+pub use technician::{EVENT_ENROLLED, SETUP_FILE, Technician, device_fingerprint};
 pub use view::{FieldView, MethodView, RuleView, View};
 
 /// What the controller asks of the world: a worker that carries out
@@ -85,6 +87,9 @@ pub struct Controller {
     status_answered: Option<Duration>,
     /// On a post-office counter: the clerks' sign-in and who is on duty.
     desk: Option<crate::counter::Desk>,
+    /// The technician's pages: the setup of a kiosk never enrolled, and
+    /// behind the technician's PIN later.
+    technician: Option<Technician>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -116,6 +121,7 @@ impl Controller {
             lang: Lang::Vi,
             status_answered: None,
             desk: None,
+            technician: None,
         }
     }
 
@@ -274,6 +280,10 @@ impl Controller {
             return;
         }
         let event = match &session.stage {
+            Stage::Flow(Screen::Setup | Screen::TechnicianPin | Screen::Technician) => {
+                self.technician_submit();
+                return;
+            }
             Stage::Flow(Screen::ClerkSignIn) => {
                 self.signin_submit();
                 return;
@@ -339,6 +349,9 @@ impl Controller {
     /// complaint's reasons.
     pub fn on_choose(&mut self, id: &str) {
         self.touch();
+        if self.technician_choose(id) {
+            return;
+        }
         if self.session.as_ref().is_none_or(|s| s.in_flight == 0) && self.counter_choose(id) {
             return;
         }
@@ -431,6 +444,14 @@ impl Controller {
             self.signin_by_token();
             return;
         }
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| matches!(s.stage, Stage::Flow(Screen::Setup)))
+        {
+            self.setup_from_usb();
+            return;
+        }
         let takes_card = self.session.as_ref().is_some_and(|s| {
             s.in_flight == 0
                 && matches!(s.stage, Stage::Flow(Screen::Form))
@@ -474,6 +495,13 @@ impl Controller {
         };
         // Waiting on the citizen's phone is the one wait Back may leave: the
         // request is cancelled and its answer, if any, never comes.
+        if session.technician {
+            // Nothing to go back to; not while the portal is asked.
+            if session.in_flight == 0 {
+                self.leave();
+            }
+            return;
+        }
         if session.signin {
             // From the token's pages back to the staff code and PIN.
             if session.in_flight == 0 {
@@ -607,7 +635,7 @@ impl Controller {
     fn is_storing(&self) -> bool {
         matches!(
             self.session.as_ref().map(|s| &s.stage),
-            Some(Stage::Flow(Screen::Storing))
+            Some(Stage::Flow(Screen::Storing | Screen::Enrolling))
         )
     }
 
@@ -796,6 +824,10 @@ impl Controller {
             self.signin_event(event);
             return;
         }
+        if session.technician {
+            self.technician_event(event);
+            return;
+        }
         if let Some((reset, _)) = session.counter_reset.as_mut() {
             tracing::trace!(session = ?session.id, ?event, "counter reset event");
             match reset.handle(event) {
@@ -940,6 +972,7 @@ impl Controller {
     fn leave(&mut self) {
         self.end_session();
         self.lang = Lang::Vi;
+        self.ensure_setup();
         self.ensure_signin();
     }
 
@@ -947,8 +980,10 @@ impl Controller {
 
     /// Seconds left before the idle timeout, once the warning is due.
     pub fn idle_left(&self) -> Option<u32> {
-        // The counter's sign-in page waits for a clerk as long as it takes.
-        if self.session.as_ref()?.signin {
+        // The counter's sign-in page waits for a clerk as long as it
+        // takes, and a new kiosk's setup for its technician.
+        let session = self.session.as_ref()?;
+        if session.signin || (session.technician && self.first_boot()) {
             return None;
         }
         let rules = &self.policy.session;

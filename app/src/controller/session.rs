@@ -58,6 +58,11 @@ pub(super) struct Session {
     pub(super) clerk_id: Zeroizing<String>,
     /// The counter's sign-in: this session is a clerk's, not a citizen's.
     pub(super) signin: bool,
+    /// The technician's setup: the portal's address, the enrolment code,
+    /// the TLS pin.
+    pub(super) setup: [Zeroizing<String>; 3],
+    /// This session is the technician's (setup, PIN, their page).
+    pub(super) technician: bool,
     pub(super) errors: Vec<FieldError>,
     /// Fields the chip filled: shown, not typed into.
     pub(super) locked: Vec<Field>,
@@ -106,6 +111,8 @@ impl Session {
             confirm: Zeroizing::new(buffer()),
             clerk_id: Zeroizing::new(buffer()),
             signin: false,
+            setup: [(); 3].map(|()| Zeroizing::new(buffer())),
+            technician: false,
             errors: Vec::new(),
             locked: Vec::new(),
             card_lifted: None,
@@ -129,6 +136,9 @@ impl Session {
             Focus::Field(Field::CardCan) => &mut self.form.card_can,
             Focus::Field(Field::Reference) => &mut self.form.reference,
             Focus::Field(Field::ClerkId) => &mut self.clerk_id,
+            Focus::Field(Field::PortalUrl) => &mut self.setup[0],
+            Focus::Field(Field::EnrolCode) => &mut self.setup[1],
+            Focus::Field(Field::TlsPin) => &mut self.setup[2],
             Focus::Field(Field::Otp) => &mut self.otp,
             Focus::Field(Field::Pin) => &mut self.pin,
             Focus::Field(Field::Password) => &mut self.password,
@@ -148,6 +158,9 @@ impl Session {
             Focus::Field(Field::CardCan) => &self.form.card_can,
             Focus::Field(Field::Reference) => &self.form.reference,
             Focus::Field(Field::ClerkId) => &self.clerk_id,
+            Focus::Field(Field::PortalUrl) => &self.setup[0],
+            Focus::Field(Field::EnrolCode) => &self.setup[1],
+            Focus::Field(Field::TlsPin) => &self.setup[2],
             Focus::Field(Field::Otp) => &self.otp,
             Focus::Field(Field::Pin) => &self.pin,
             Focus::Field(Field::Password) => &self.password,
@@ -183,6 +196,12 @@ impl Session {
             Stage::Flow(Screen::Lookup) => vec![(Focus::Field(Field::Reference), true)],
             Stage::Flow(Screen::ComplaintContact) => vec![(Focus::Field(Field::Phone), true)],
             Stage::Flow(Screen::EnterPin { .. }) => vec![(Focus::Field(Field::Pin), true)],
+            Stage::Flow(Screen::Setup) => vec![
+                (Focus::Field(Field::PortalUrl), true),
+                (Focus::Field(Field::EnrolCode), true),
+                (Focus::Field(Field::TlsPin), false),
+            ],
+            Stage::Flow(Screen::TechnicianPin) => vec![(Focus::Field(Field::Pin), true)],
             Stage::Flow(Screen::ClerkSignIn) => vec![
                 (Focus::Field(Field::ClerkId), true),
                 (Focus::Field(Field::Pin), true),

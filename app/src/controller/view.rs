@@ -122,6 +122,14 @@ fn field_label(
         Focus::Field(Field::Password) => ("Mật khẩu", ""),
         Focus::Field(Field::Reference) => ("Mã hồ sơ", "DK-XXXX-XXXX"),
         Focus::Field(Field::ClerkId) => ("Mã cán bộ", "Ví dụ BD-KS-0001"),
+        Focus::Field(Field::PortalUrl) => ("Địa chỉ Cổng", "Ví dụ https://dichvucong.tinh.gov.vn"),
+        Focus::Field(Field::EnrolCode) => {
+            ("Mã đăng ký máy", "Mã dùng một lần do quản trị Cổng cấp")
+        }
+        Focus::Field(Field::TlsPin) => (
+            "Mã ghim chứng thư TLS",
+            "64 chữ số hex (SHA-256); cần khi dùng https",
+        ),
         Focus::Confirm => ("Nhập lại mật khẩu", ""),
     }
 }
@@ -479,6 +487,11 @@ impl Controller {
             | Screen::ComplaintFiled { .. }
             | Screen::ResetDone { .. }
             | Screen::ResetUnavailable(_) => {}
+            Screen::Setup
+            | Screen::Enrolling
+            | Screen::Enrolled { .. }
+            | Screen::TechnicianPin
+            | Screen::Technician => self.describe_technician(screen, session, view),
             Screen::FaceCheck { .. }
             | Screen::ClerkSignIn
             | Screen::CounterToday { .. }

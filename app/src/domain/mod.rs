@@ -15,7 +15,7 @@ mod secret;
 pub use contact::{ContactError, Email, PhoneNumber};
 pub use ids::{BhxhCode, Cccd, Cmnd, IdError, Mst, PersonalId, Sex, mask_middle, mst_check_digit};
 pub use person::{BusinessName, DateOfBirth, PersonError, PersonName, age_on};
-pub use secret::{OtpCode, Password, PasswordCheck, PasswordError, PasswordRule, Pin};
+pub use secret::{EnrolCode, OtpCode, Password, PasswordCheck, PasswordError, PasswordRule, Pin};
 
 use serde::{Deserialize, Serialize};
 

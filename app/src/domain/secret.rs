@@ -179,7 +179,25 @@ impl Pin {
     }
 }
 
-secret_debug!(Password, OtpCode, Pin);
+/// A kiosk's one-time enrolment code, from the portal's administrator:
+/// whoever holds it can enrol a device in the kiosk's place until it is
+/// used. Zeroized on drop.
+#[derive(Clone)]
+pub struct EnrolCode(Zeroizing<String>);
+
+impl EnrolCode {
+    /// The code as typed, without surrounding spaces; `None` when empty.
+    pub fn new(typed: &str) -> Option<Self> {
+        let code = typed.trim();
+        (!code.is_empty()).then(|| EnrolCode(Zeroizing::new(code.to_string())))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+secret_debug!(Password, OtpCode, Pin, EnrolCode);
 
 #[cfg(test)]
 mod tests {

@@ -143,7 +143,14 @@ pub fn check_field(
             }
             true
         }
-        Field::Otp | Field::Pin | Field::Password | Field::Reference | Field::ClerkId => true,
+        Field::Otp
+        | Field::Pin
+        | Field::Password
+        | Field::Reference
+        | Field::ClerkId
+        | Field::PortalUrl
+        | Field::EnrolCode
+        | Field::TlsPin => true,
     };
     v.errors.pop()
 }

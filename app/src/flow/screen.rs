@@ -186,6 +186,20 @@ pub enum Screen {
     CounterResetQueued {
         reference: String,
     },
+    /// The technician's setup: the device key's fingerprint, and the
+    /// portal's address, the enrolment code and the TLS pin to type (or
+    /// read from a USB stick).
+    Setup,
+    /// Enrolling with the portal.
+    Enrolling,
+    /// Enrolled: the kiosk restarts into the citizen's screens.
+    Enrolled {
+        kiosk_id: i64,
+    },
+    /// The technician's PIN, after five taps on the clock.
+    TechnicianPin,
+    /// What the technician sees of the kiosk, and the setup again.
+    Technician,
     /// A clerk's staff code and PIN (or their token) at a locked counter.
     ClerkSignIn,
     /// The counter's registrations made today.

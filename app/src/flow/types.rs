@@ -61,6 +61,11 @@ pub enum Field {
     Reference,
     /// A clerk's staff code, on the counter's sign-in page.
     ClerkId,
+    /// The technician's setup: the portal's address, the one-time
+    /// enrolment code, the pin of the portal's TLS certificate.
+    PortalUrl,
+    EnrolCode,
+    TlsPin,
 }
 
 /// A message to show next to a field.
@@ -321,6 +326,9 @@ pub enum Event {
     FaceMismatch,
     /// The counter's registrations today, newest first.
     TodayListed(Vec<TodayRow>),
+    /// The portal's answer to the enrolment: the kiosk's id, or why not
+    /// (the technician's words, English).
+    Enrolled(Result<i64, String>),
     /// "Hủy": wipe everything and go home.
     Cancel,
     /// The citizen read the last screen and is done.
@@ -370,6 +378,7 @@ impl Event {
             Event::FaceConfirmed => "face_confirmed",
             Event::FaceMismatch => "face_mismatch",
             Event::TodayListed(_) => "today_listed",
+            Event::Enrolled(_) => "enrolled",
             Event::Cancel => "cancel",
             Event::Finish => "finish",
         }
@@ -459,6 +468,14 @@ pub enum Effect {
     /// Look a reference up in the kiosk's records, and at the portal when
     /// online; answers [`Event::LookedUp`].
     LookUp(String),
+    /// Enrol the kiosk with the portal (the technician's setup), keeping the
+    /// enrolment in `data_dir`; answers [`Event::Enrolled`].
+    Enrol {
+        data_dir: std::path::PathBuf,
+        portal: String,
+        code: crate::domain::EnrolCode,
+        pin: Option<String>,
+    },
     /// The counter's registrations made since this Unix time (today),
     /// metadata only; answers [`Event::TodayListed`].
     ListToday(i64),

@@ -27,6 +27,50 @@ pub enum EnrolmentError {
     File { path: PathBuf, message: String },
     #[error("tls_pin must be 64 hexadecimal digits (the certificate's SHA-256)")]
     Pin,
+    #[error("the portal's address: {0}")]
+    Address(String),
+    #[error("the portal refused or could not be reached: {0}")]
+    Portal(String),
+}
+
+/// Enrols this kiosk with the portal at `portal` using the one-time `code`
+/// (blocking: its own runtime), and keeps the enrolment in `data_dir`. An
+/// https portal needs its certificate's `pin`.
+pub fn enrol(
+    keys: &crate::keys::Keyring,
+    data_dir: &Path,
+    portal: &str,
+    code: &str,
+    pin: Option<&str>,
+) -> Result<Enrolment, EnrolmentError> {
+    let mut config = ClientConfig::new(portal);
+    config.tls_pin = pin.map(parse_pin).transpose()?;
+    let key = kiosk_sync::DeviceKey::from_secret_bytes(&*keys.device().secret_bytes())
+        .map_err(|e| EnrolmentError::Portal(e.to_string()))?;
+    let client = kiosk_sync::client::PortalClient::new(&config, key)
+        .map_err(|e| EnrolmentError::Address(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| EnrolmentError::Portal(e.to_string()))?;
+    let answer = runtime
+        .block_on(client.enrol(code.trim()))
+        .map_err(|e| EnrolmentError::Portal(e.to_string()))?;
+    kiosk_sync::PortalPublicKey::from_base64(&answer.portal_public_key)
+        .map_err(|e| EnrolmentError::Portal(format!("the portal sent an invalid key: {e}")))?;
+    let enrolment = Enrolment {
+        portal_url: portal.to_string(),
+        tls_pin: pin.map(str::to_string),
+        kiosk_id: answer.kiosk_id,
+        portal_public_key: answer.portal_public_key,
+        policy_public_key: answer.policy_public_key,
+    };
+    std::fs::create_dir_all(data_dir).map_err(|e| EnrolmentError::File {
+        path: data_dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    enrolment.save(data_dir)?;
+    Ok(enrolment)
 }
 
 impl Enrolment {

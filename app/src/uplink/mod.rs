@@ -21,7 +21,7 @@ pub mod runtime;
 
 use std::path::PathBuf;
 
-pub use enrolment::{Enrolment, EnrolmentError, parse_pin};
+pub use enrolment::{Enrolment, EnrolmentError, enrol, parse_pin};
 pub use live::{BhxhRecord, LiveChecks};
 pub use policy_file::{load_portal_policy, portal_policy_path};
 pub use relay::{Round, StoredRelayState, Uplink, UplinkHandle, UplinkStatus, stored_state};

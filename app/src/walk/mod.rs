@@ -406,6 +406,77 @@ pub fn run_counter(
     })
 }
 
+/// The first boot of a kiosk never enrolled, in pictures: the technician's
+/// setup as it opens, then with a wrong address typed. No portal is
+/// asked: `kiosk-enrol.toml` and the enrolment itself are checked by
+/// `app/tests/setup.rs` against the reference portal.
+pub fn run_setup(
+    out: &Path,
+    data_dir: &Path,
+    width: u32,
+    height: u32,
+    lang: Lang,
+) -> Result<Vec<PathBuf>, WalkError> {
+    use crate::controller::{Controller, Technician, device_fingerprint};
+    std::fs::create_dir_all(out)
+        .map_err(|e| WalkError::Setup(format!("{}: {e}", out.display())))?;
+    let window = kiosk_ui::headless(width, height);
+    let keys = crate::keys::Keyring::open_or_create(&data_dir.join("keys"))
+        .map_err(|e| WalkError::Setup(e.to_string()))?;
+    let fingerprint = device_fingerprint(&keys.device().public_key().to_bytes());
+    let mut controller = Controller::new(
+        std::sync::Arc::new(crate::policy::Policy::built_in().clone()),
+        Box::new(crate::worker::SetupWorker::spawn(keys)),
+        Box::new(HastenedClock::default()),
+    );
+    controller.set_technician(Technician::new(
+        fingerprint,
+        data_dir.to_path_buf(),
+        vec![data_dir.join("usb")],
+        None,
+        None,
+    ));
+    let ui = KioskWindow::new().map_err(|e| WalkError::Setup(e.to_string()))?;
+    ui.global::<KioskScreen>().set_wide(width > height);
+    let binding = gui::bind(&ui, Rc::new(RefCell::new(controller)));
+    if lang != Lang::Vi {
+        ui.global::<KioskStatus>().invoke_toggle_language();
+    }
+    let mut shots = Vec::new();
+    let mut shot = |name: &str| -> Result<(), WalkError> {
+        binding.refresh(&ui);
+        let shown = ui.global::<KioskScreen>().get_page();
+        if shown != Page::Form {
+            return Err(WalkError::WrongPage {
+                step: name.into(),
+                expected: Page::Form,
+                shown,
+            });
+        }
+        let path = out.join(format!("{name}-{}-{width}x{height}.png", lang.code()));
+        let pixels = kiosk_ui::render(&window, &ui);
+        kiosk_ui::write_png(&path, width, height, &pixels)
+            .map_err(|e| WalkError::Setup(e.to_string()))?;
+        shots.push(path);
+        Ok(())
+    };
+    shot("setup")?;
+    let screen = ui.global::<KioskScreen>();
+    screen.invoke_focus("portal_url".into());
+    for key in "http://portal.tinh.gov.vn".chars() {
+        ui.global::<KioskKeys>().invoke_key(key.to_string().into());
+    }
+    screen.invoke_focus("enrol_code".into());
+    for key in "K7M2Q9".chars() {
+        ui.global::<KioskKeys>().invoke_key(key.to_string().into());
+    }
+    screen.invoke_submit();
+    shot("setup-wrong-address")?;
+    screen.invoke_use_card();
+    shot("setup-no-usb")?;
+    Ok(shots)
+}
+
 /// The same walk, every step checked, no picture drawn.
 pub fn run_without_pictures(
     data_dir: &Path,

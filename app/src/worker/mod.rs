@@ -35,7 +35,10 @@ use crate::store::{Known, Storage, Store, StoreError};
 use crate::token::TokenService;
 use crate::uplink::{BhxhRecord, LiveChecks, UplinkHandle};
 
+mod setup;
 mod ways_out;
+
+pub use setup::SetupWorker;
 use ways_out::reset_started;
 
 /// A modem as the worker sees it: something that sends SMS and reports
@@ -339,6 +342,12 @@ impl Backend {
                 reference,
             },
             Effect::ListToday(since) => Event::TodayListed(self.today(since)),
+            Effect::Enrol {
+                data_dir,
+                portal,
+                code,
+                pin,
+            } => Event::Enrolled(enrol(&self.keys, &data_dir, &portal, &code, pin.as_deref())),
             Effect::CheckBhxh {
                 code,
                 full_name,
@@ -572,6 +581,27 @@ impl Drop for Worker {
         self.jobs = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// The technician's enrolment with the portal, as the setup page hears it:
+/// the kiosk's id, or why not in the technician's words.
+pub fn enrol(
+    keys: &Keyring,
+    data_dir: &std::path::Path,
+    portal: &str,
+    code: &crate::domain::EnrolCode,
+    pin: Option<&str>,
+) -> Result<i64, String> {
+    match crate::uplink::enrol(keys, data_dir, portal, code.expose(), pin) {
+        Ok(enrolment) => {
+            tracing::info!(kiosk_id = enrolment.kiosk_id, "enrolled with the portal");
+            Ok(enrolment.kiosk_id)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "enrolment failed");
+            Err(e.to_string())
         }
     }
 }

@@ -446,6 +446,11 @@ fn run(cli: &Cli) -> Result<(), CtlError> {
                 eprintln!("created a new device key");
             }
             println!("{}", keys.device().public_key().to_base64());
+            // What the setup page shows, for the portal's administrator.
+            eprintln!(
+                "fingerprint {}",
+                kiosk::controller::device_fingerprint(&keys.device().public_key().to_bytes())
+            );
             Ok(())
         }
         Command::Modem { command, device } => modem(&Kiosk::load(cli)?, command, device.as_deref()),

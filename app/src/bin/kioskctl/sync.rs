@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use kiosk::uplink::{Enrolment, Uplink, parse_pin};
+use kiosk::uplink::{Enrolment, EnrolmentError, Uplink};
 use time::OffsetDateTime;
 
 use crate::{CtlError, Kiosk, environment, invalid, usage};
@@ -74,31 +74,15 @@ pub(crate) fn enrol(
     pin: Option<&str>,
 ) -> Result<(), CtlError> {
     let keys = kiosk.keys()?;
-    let mut config = kiosk_sync::client::ClientConfig::new(portal);
-    config.tls_pin = pin.map(parse_pin).transpose().map_err(usage)?;
-    let key = kiosk_sync::DeviceKey::from_secret_bytes(&*keys.device().secret_bytes())
-        .map_err(environment)?;
-    let client = kiosk_sync::client::PortalClient::new(&config, key).map_err(usage)?;
-    let answer = runtime()?
-        .block_on(client.enrol(code.trim()))
-        .map_err(|e| invalid(e.to_string()))?;
-    kiosk_sync::PortalPublicKey::from_base64(&answer.portal_public_key)
-        .map_err(|e| invalid(format!("the portal sent an invalid key: {e}")))?;
-    let enrolment = Enrolment {
-        portal_url: portal.to_string(),
-        tls_pin: pin.map(str::to_string),
-        kiosk_id: answer.kiosk_id,
-        portal_public_key: answer.portal_public_key,
-        policy_public_key: answer.policy_public_key,
-    };
-    std::fs::create_dir_all(&kiosk.config.data_dir)
-        .map_err(|e| environment(format!("{}: {e}", kiosk.config.data_dir.display())))?;
-    enrolment
-        .save(&kiosk.config.data_dir)
-        .map_err(environment)?;
+    let enrolment = kiosk::uplink::enrol(&keys, &kiosk.config.data_dir, portal, code, pin)
+        .map_err(|e| match e {
+            EnrolmentError::Pin | EnrolmentError::Address(_) => usage(e),
+            EnrolmentError::File { .. } => environment(e),
+            EnrolmentError::Portal(_) => invalid(e.to_string()),
+        })?;
     println!(
         "enrolled as kiosk {} with {portal}; registrations are sealed to the portal's key from now on",
-        answer.kiosk_id
+        enrolment.kiosk_id
     );
     Ok(())
 }
