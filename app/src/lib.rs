@@ -50,6 +50,7 @@ pub mod selftest;
 pub mod service;
 pub mod store;
 pub mod token;
+pub mod update;
 pub mod uplink;
 #[cfg(feature = "demo")]
 pub mod walk;

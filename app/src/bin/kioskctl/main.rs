@@ -125,6 +125,11 @@ enum Command {
         #[arg(long)]
         pin: Option<String>,
     },
+    /// Signed A/B updates of the appliance (see app/src/update.rs).
+    Update {
+        #[command(subcommand)]
+        command: UpdateCommand,
+    },
     /// A post-office counter's clerks: what `[[counter.clerks]]` needs.
     Clerk {
         #[command(subcommand)]
@@ -247,6 +252,45 @@ enum StoreCommand {
         /// Salvage even a database that checks out sound.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand, Clone)]
+enum UpdateCommand {
+    /// On the build host: a new update key pair, `update-key.secret` (keep
+    /// it off the kiosks) and `update-key.pub` (into the image).
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// On the build host: sign a bundle directory holding rootfs.img,
+    /// vmlinuz and initrd.img.
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        version: String,
+        bundle: PathBuf,
+    },
+    /// On the kiosk (root): verify a bundle and write it to the slot not
+    /// booted, with a boot entry tried once. With --from-stick, BUNDLE is
+    /// a USB stick's mount point holding `kiosk-update/`; a stick without
+    /// one, or with the version running or one that failed its try, is
+    /// left alone (exit 0 with nothing done, 3 once written).
+    Apply {
+        bundle: PathBuf,
+        #[arg(long)]
+        from_stick: bool,
+        #[arg(long, default_value = "/etc/kiosk-release")]
+        release: PathBuf,
+        #[arg(long, default_value = "/etc/kiosk/update-key.pub")]
+        key: PathBuf,
+        #[arg(long, default_value = "/dev/disk/by-partlabel")]
+        partitions: PathBuf,
+        #[arg(long, default_value = "/efi")]
+        esp: PathBuf,
+        #[arg(long, default_value = "/proc/cmdline")]
+        cmdline: PathBuf,
     },
 }
 
@@ -413,6 +457,7 @@ fn run(cli: &Cli) -> Result<(), CtlError> {
             }
             Ok(())
         }
+        Command::Update { command } => update(command.clone()),
         Command::Clerk {
             command: ClerkCommand::HashPin,
         } => {
@@ -474,3 +519,102 @@ fn run(cli: &Cli) -> Result<(), CtlError> {
         Command::Selftest => selftest(&Kiosk::load(cli)?),
     }
 }
+
+fn update(command: UpdateCommand) -> Result<(), CtlError> {
+    use kiosk::update;
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| invalid(format!("{}: {e}", path.display())))
+    };
+    match command {
+        UpdateCommand::Keygen { out } => {
+            let key = kiosk_sync::DeviceKey::generate();
+            std::fs::create_dir_all(&out)
+                .map_err(|e| environment(format!("{}: {e}", out.display())))?;
+            use base64::Engine as _;
+            let secret =
+                base64::engine::general_purpose::STANDARD.encode(&*key.secret_bytes());
+            kiosk::atomic::write(&out.join("update-key.secret"), secret.as_bytes(), 0o600)
+                .map_err(environment)?;
+            kiosk::atomic::write(
+                &out.join("update-key.pub"),
+                format!("{}\n", key.public_key().to_base64()).as_bytes(),
+                0o644,
+            )
+            .map_err(environment)?;
+            println!("{}", key.public_key().to_base64());
+            Ok(())
+        }
+        UpdateCommand::Sign {
+            key,
+            version,
+            bundle,
+        } => {
+            use base64::Engine as _;
+            let secret = base64::engine::general_purpose::STANDARD
+                .decode(read(&key)?.trim())
+                .map_err(|_| invalid("the update key is not base64"))?;
+            let key = kiosk_sync::DeviceKey::from_secret_bytes(&secret)
+                .map_err(|e| invalid(e.to_string()))?;
+            let manifest =
+                update::sign(&bundle, &version, &key).map_err(|e| invalid(e.to_string()))?;
+            println!("signed {} version {}", bundle.display(), manifest.version);
+            Ok(())
+        }
+        UpdateCommand::Apply {
+            bundle,
+            from_stick,
+            release,
+            key,
+            partitions,
+            esp,
+            cmdline,
+        } => {
+            let bundle = if from_stick {
+                let found = bundle.join("kiosk-update");
+                if !found.join("manifest.toml").is_file() {
+                    println!("no update on {}", bundle.display());
+                    return Ok(());
+                }
+                found
+            } else {
+                bundle
+            };
+            let key = kiosk_sync::DevicePublicKey::from_base64(read(&key)?.trim())
+                .map_err(|e| invalid(format!("update key: {e}")))?;
+            let started = std::time::Instant::now();
+            let manifest = update::verify(&bundle, &key).map_err(|e| invalid(e.to_string()))?;
+            let booted = update::Layout::booted_from(&read(&cmdline)?)
+                .map_err(|e| invalid(e.to_string()))?;
+            let layout = update::Layout {
+                partitions,
+                esp,
+                booted,
+            };
+            if from_stick {
+                let running = std::fs::read_to_string(&release)
+                    .ok()
+                    .and_then(|r| update::booted_version(&r));
+                if let Some(why) = update::skip_reason(&manifest, &layout, running.as_deref()) {
+                    println!("update left alone: {why}");
+                    return Ok(());
+                }
+            }
+            let slot = update::apply(&bundle, &manifest, &layout)
+                .map_err(|e| environment(e.to_string()))?;
+            println!(
+                "update {} written to slot {slot} in {:.1} s; it is tried once at the next boot and kept only if the kiosk reports ready",
+                manifest.version,
+                started.elapsed().as_secs_f64()
+            );
+            if from_stick {
+                // For the unit that started it: reboot into the trial.
+                return Err(CtlError {
+                    code: 3,
+                    message: "written: reboot to try it".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
