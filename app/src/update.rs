@@ -78,7 +78,11 @@ fn digest(path: &Path) -> Result<(String, u64), UpdateError> {
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    let hex = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok((hex, size))
 }
 
@@ -124,10 +128,15 @@ pub fn verify(bundle: &Path, key: &kiosk_sync::DevicePublicKey) -> Result<Manife
     let text = String::from_utf8(text).map_err(|e| UpdateError::Manifest(e.to_string()))?;
     let manifest: Manifest =
         toml::from_str(&text).map_err(|e| UpdateError::Manifest(e.message().to_string()))?;
-    if !manifest.version.chars().all(|c| c.is_ascii_alphanumeric() || ".-_~".contains(c))
+    if !manifest
+        .version
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-_~".contains(c))
         || manifest.version.is_empty()
     {
-        return Err(UpdateError::Manifest("version must be letters, digits and .-_~".into()));
+        return Err(UpdateError::Manifest(
+            "version must be letters, digits and .-_~".into(),
+        ));
     }
     for name in FILES {
         let entry = manifest
@@ -310,8 +319,15 @@ mod tests {
         ));
         // A manifest edited after signing.
         let text = std::fs::read_to_string(b.join("manifest.toml")).unwrap();
-        std::fs::write(b.join("manifest.toml"), text.replace("2026.12.05-1", "2099.1.1")).unwrap();
-        assert!(matches!(verify(&b, &key.public_key()), Err(UpdateError::BadSignature)));
+        std::fs::write(
+            b.join("manifest.toml"),
+            text.replace("2026.12.05-1", "2099.1.1"),
+        )
+        .unwrap();
+        assert!(matches!(
+            verify(&b, &key.public_key()),
+            Err(UpdateError::BadSignature)
+        ));
         std::fs::write(b.join("manifest.toml"), text).unwrap();
         // A file changed after signing: one byte of the kernel.
         let mut kernel = std::fs::read(b.join("vmlinuz")).unwrap();
@@ -346,7 +362,10 @@ mod tests {
         };
         assert_eq!(apply(&b, &manifest, &layout).unwrap(), 'b');
         let written = std::fs::read(parts.join("root-b")).unwrap();
-        assert_eq!(&written[..3 << 20 | 17], &std::fs::read(b.join("rootfs.img")).unwrap()[..]);
+        assert_eq!(
+            &written[..3 << 20 | 17],
+            &std::fs::read(b.join("rootfs.img")).unwrap()[..]
+        );
         assert_eq!(std::fs::read(parts.join("root-a")).unwrap(), b"booted root");
         assert_eq!(
             std::fs::read(esp.join("b/vmlinuz")).unwrap(),
@@ -359,9 +378,15 @@ mod tests {
         entries.sort();
         assert_eq!(entries, ["kiosk-a.conf", "kiosk-b+1.conf"]);
         let entry = std::fs::read_to_string(esp.join("loader/entries/kiosk-b+1.conf")).unwrap();
-        assert!(entry.contains("root=PARTLABEL=root-b ro kiosk.slot=b"), "{entry}");
+        assert!(
+            entry.contains("root=PARTLABEL=root-b ro kiosk.slot=b"),
+            "{entry}"
+        );
         assert!(entry.contains("version 2026.12.05-1"), "{entry}");
-        assert!(matches!(Layout::booted_from("ro quiet"), Err(UpdateError::UnknownSlot)));
+        assert!(matches!(
+            Layout::booted_from("ro quiet"),
+            Err(UpdateError::UnknownSlot)
+        ));
         // The same stick again after that update's try failed: left alone.
         assert_eq!(skip_reason(&manifest, &layout, Some("2026.12.01-1")), None);
         std::fs::rename(

@@ -477,3 +477,88 @@ fn a_clerks_pin_hash_and_token_fingerprint_are_what_the_counter_checks() {
         assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), expected);
     }
 }
+
+#[test]
+fn an_update_is_signed_on_the_build_host_and_applied_to_the_other_slot_once_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let keys = d.join("keys");
+    let out = kioskctl(d, &["update", "keygen", "--out", keys.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stick = d.join("stick");
+    let bundle = stick.join("kiosk-update");
+    std::fs::create_dir_all(&bundle).unwrap();
+    for (name, fill) in [("rootfs.img", 7u8), ("vmlinuz", 8), ("initrd.img", 9)] {
+        std::fs::write(bundle.join(name), vec![fill; 200_000]).unwrap();
+    }
+    let secret = keys.join("update-key.secret");
+    let out = kioskctl(
+        d,
+        &[
+            "update",
+            "sign",
+            "--key",
+            secret.to_str().unwrap(),
+            "--version",
+            "2026.12.05-2",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The machine: two slots, an ESP, booted from slot a at 2026.12.05-1.
+    let parts = d.join("parts");
+    let esp = d.join("efi");
+    std::fs::create_dir_all(&parts).unwrap();
+    std::fs::create_dir_all(esp.join("loader/entries")).unwrap();
+    std::fs::write(parts.join("root-a"), b"a").unwrap();
+    std::fs::write(parts.join("root-b"), b"").unwrap();
+    std::fs::write(d.join("cmdline"), "root=PARTLABEL=root-a ro kiosk.slot=a\n").unwrap();
+    std::fs::write(d.join("release"), "VERSION=\"2026.12.05-1\"\n").unwrap();
+    let (public, cmdline, release) = (
+        keys.join("update-key.pub"),
+        d.join("cmdline"),
+        d.join("release"),
+    );
+    let apply = |stick: &Path| {
+        let path = |p: &Path| p.to_str().unwrap().to_string();
+        let args = [
+            "update".into(),
+            "apply".into(),
+            "--from-stick".into(),
+            path(stick),
+            "--key".into(),
+            path(&public),
+            "--partitions".into(),
+            path(&parts),
+            "--esp".into(),
+            path(&esp),
+            "--cmdline".into(),
+            path(&cmdline),
+            "--release".into(),
+            path(&release),
+        ];
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        kioskctl(d, &refs)
+    };
+    // A stick with nothing on it: nothing done.
+    let empty = d.join("empty-stick");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = apply(&empty);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("no update"), "{}", text(&out));
+    // A byte of the image changed after signing: refused, nothing written.
+    let mut image = std::fs::read(bundle.join("rootfs.img")).unwrap();
+    image[5] ^= 1;
+    std::fs::write(bundle.join("rootfs.img"), &image).unwrap();
+    let out = apply(&stick);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("rootfs.img"), "{}", text(&out));
+    assert_eq!(std::fs::read(parts.join("root-b")).unwrap(), b"");
+    image[5] ^= 1;
+    std::fs::write(bundle.join("rootfs.img"), &image).unwrap();
+    // As signed: written to slot b, exit 3 (the unit reboots).
+    let out = apply(&stick);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(std::fs::read(parts.join("root-b")).unwrap(), image);
+    assert!(esp.join("loader/entries/kiosk-b+1.conf").is_file());
+}

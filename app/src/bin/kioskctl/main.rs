@@ -531,8 +531,10 @@ fn update(command: UpdateCommand) -> Result<(), CtlError> {
             std::fs::create_dir_all(&out)
                 .map_err(|e| environment(format!("{}: {e}", out.display())))?;
             use base64::Engine as _;
-            let secret =
-                base64::engine::general_purpose::STANDARD.encode(&*key.secret_bytes());
+            let bytes = key.secret_bytes();
+            let secret = zeroize::Zeroizing::new(
+                base64::engine::general_purpose::STANDARD.encode(bytes.as_slice()),
+            );
             kiosk::atomic::write(&out.join("update-key.secret"), secret.as_bytes(), 0o600)
                 .map_err(environment)?;
             kiosk::atomic::write(
@@ -617,4 +619,3 @@ fn update(command: UpdateCommand) -> Result<(), CtlError> {
         }
     }
 }
-
