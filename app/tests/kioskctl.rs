@@ -556,9 +556,9 @@ fn an_update_is_signed_on_the_build_host_and_applied_to_the_other_slot_once_veri
     assert_eq!(std::fs::read(parts.join("root-b")).unwrap(), b"");
     image[5] ^= 1;
     std::fs::write(bundle.join("rootfs.img"), &image).unwrap();
-    // As signed: written to slot b, exit 3 (the unit reboots).
+    // As signed: written to slot b, exit 4 (the unit reboots).
     let out = apply(&stick);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert_eq!(std::fs::read(parts.join("root-b")).unwrap(), image);
     assert!(esp.join("loader/entries/kiosk-b+1.conf").is_file());
 }

@@ -276,7 +276,7 @@ enum UpdateCommand {
     /// booted, with a boot entry tried once. With --from-stick, BUNDLE is
     /// a USB stick's mount point holding `kiosk-update/`; a stick without
     /// one, or with the version running or one that failed its try, is
-    /// left alone (exit 0 with nothing done, 3 once written).
+    /// left alone (exit 0 with nothing done, 4 once written).
     Apply {
         bundle: PathBuf,
         #[arg(long)]
@@ -611,7 +611,7 @@ fn update(command: UpdateCommand) -> Result<(), CtlError> {
             if from_stick {
                 // For the unit that started it: reboot into the trial.
                 return Err(CtlError {
-                    code: 3,
+                    code: 4,
                     message: "written: reboot to try it".into(),
                 });
             }
