@@ -497,7 +497,7 @@ impl Controller {
 /// The portal's address as typed: `https://` when no scheme is given;
 /// plain http only to this machine (the demo, a test portal).
 fn portal_address(typed: &str) -> Result<String, Text> {
-    let typed = typed.trim().trim_end_matches('/');
+    let typed = typed.trim();
     if typed.is_empty() {
         return Err(Text::new(
             "Nhập địa chỉ Cổng, ví dụ https://dichvucong.tinh.gov.vn",
@@ -508,19 +508,18 @@ fn portal_address(typed: &str) -> Result<String, Text> {
     } else {
         format!("https://{typed}")
     };
-    let host = address
-        .split_once("://")
-        .map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or(""))
-        .unwrap_or("");
-    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[");
+    let (scheme, rest) = address.split_once("://").unwrap_or(("", ""));
+    let rest = rest.trim_end_matches('/');
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    let loopback = matches!(host, "127.0.0.1" | "localhost");
     let ok_host = !host.is_empty()
         && host
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '[');
-    match address.split_once("://").map(|(scheme, _)| scheme) {
-        Some("https") if ok_host => Ok(address),
-        Some("http") if ok_host && loopback => Ok(address),
-        Some("http") if ok_host => Err(Text::new(
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    match scheme {
+        "https" if ok_host => Ok(format!("https://{rest}")),
+        "http" if ok_host && loopback => Ok(format!("http://{rest}")),
+        "http" if ok_host => Err(Text::new(
             "Cổng phải dùng https (http chỉ dùng khi thử trên chính máy này).",
         )),
         _ => Err(Text::new(
