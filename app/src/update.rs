@@ -267,7 +267,7 @@ pub fn apply(bundle: &Path, manifest: &Manifest, layout: &Layout) -> Result<char
         copy_durably(&bundle.join(name), &slot_dir.join(name))?;
     }
     let entry = format!(
-        "title Cổng DVC kiosk {version} (slot {target})\n\
+        "title Cong DVC kiosk {version} (slot {target})\n\
          version {version}\n\
          sort-key kiosk\n\
          linux /{target}/vmlinuz\n\

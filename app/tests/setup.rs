@@ -32,7 +32,7 @@ struct Rig {
     fingerprint: String,
 }
 
-fn rig(enrolled: Option<(i64, String)>) -> Rig {
+fn rig(enrolled: Option<(i64, String)>, setup_required: bool) -> Rig {
     let data = tempfile::tempdir().unwrap();
     let usb = tempfile::tempdir().unwrap();
     let keys = Keyring::open_or_create(&data.path().join("keys")).unwrap();
@@ -55,6 +55,7 @@ fn rig(enrolled: Option<(i64, String)>) -> Rig {
         vec![usb.path().to_path_buf()],
         Some(pin_hash.to_string()),
         enrolled,
+        setup_required,
     ));
     Rig {
         c,
@@ -128,7 +129,7 @@ fn write_setup(usb: &Path, portal: &str, code: &str) {
 #[test]
 fn a_new_kiosk_is_enrolled_from_its_setup_page_and_then_restarts() {
     let (_runtime, shared, server, _portal_dir) = portal();
-    let mut r = rig(None);
+    let mut r = rig(None, true);
     assert!(r.c.first_boot());
     let view = r.view();
     assert_eq!(view.page, Page::Form);
@@ -206,7 +207,12 @@ fn a_new_kiosk_is_enrolled_from_its_setup_page_and_then_restarts() {
 
 #[test]
 fn later_the_technicians_page_is_behind_five_taps_and_the_pin() {
-    let mut r = rig(Some((7, "https://dichvucong.tinh.gov.vn".into())));
+    // A kiosk given the portal's key in its configuration, never enrolled:
+    // it takes registrations; no setup stands in its way.
+    let r = rig(None, false);
+    assert!(!r.c.first_boot());
+    assert_eq!(r.view().page, Page::Home);
+    let mut r = rig(Some((7, "https://dichvucong.tinh.gov.vn".into())), false);
     assert!(!r.c.first_boot());
     assert_eq!(r.view().page, Page::Home);
     // Four taps, a pause, four more: nothing.

@@ -248,10 +248,12 @@ fn from_config(config: &Config) -> Result<(Controller, Option<AsyncRuntime>), Bo
         enrolment
             .as_ref()
             .map(|e| (e.kiosk_id, e.portal_url.clone())),
+        // Never enrolled and no key configured: nothing could be sealed.
+        enrolment.is_none() && config.portal_public_key.is_none(),
     );
-    // Never enrolled and no key configured: nothing could be sealed. The
-    // kiosk opens on the technician's setup instead of the citizen's home.
-    if enrolment.is_none() && config.portal_public_key.is_none() {
+    // The kiosk opens on the technician's setup instead of the citizen's
+    // home.
+    if technician.setup_required {
         tracing::warn!("not enrolled: showing the technician's setup");
         let mut controller = Controller::new(
             Arc::new(Policy::built_in().clone()),

@@ -49,6 +49,9 @@ pub struct Technician {
     pub pin_hash: Option<String>,
     /// The kiosk's id and the portal's address, once enrolled.
     pub enrolled: Option<(i64, String)>,
+    /// Nothing could be sealed yet: never enrolled and no portal key in
+    /// the configuration. Only the setup shows.
+    pub setup_required: bool,
     taps: Vec<Duration>,
     wrong: u8,
     locked_until: Option<Duration>,
@@ -62,6 +65,7 @@ impl Technician {
         usb_dirs: Vec<PathBuf>,
         pin_hash: Option<String>,
         enrolled: Option<(i64, String)>,
+        setup_required: bool,
     ) -> Technician {
         Technician {
             fingerprint,
@@ -69,6 +73,7 @@ impl Technician {
             usb_dirs,
             pin_hash,
             enrolled,
+            setup_required,
             taps: Vec::new(),
             wrong: 0,
             locked_until: None,
@@ -77,7 +82,7 @@ impl Technician {
     }
 
     fn first_boot(&self) -> bool {
-        self.enrolled.is_none()
+        self.setup_required
     }
 }
 

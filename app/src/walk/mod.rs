@@ -435,6 +435,7 @@ pub fn run_setup(
         vec![data_dir.join("usb")],
         None,
         None,
+        true,
     ));
     let ui = KioskWindow::new().map_err(|e| WalkError::Setup(e.to_string()))?;
     ui.global::<KioskScreen>().set_wide(width > height);
