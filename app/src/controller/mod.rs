@@ -521,13 +521,7 @@ impl Controller {
                     self.feed(Event::Finish);
                 }
                 // The new password's page: the exists page again.
-                _ => {
-                    session.password.clear();
-                    session.confirm.clear();
-                    session.errors.clear();
-                    session.focus = None;
-                    session.stage = Stage::Flow(from);
-                }
+                _ => session.return_to(from),
             }
             return;
         }
@@ -539,14 +533,7 @@ impl Controller {
                 }
                 // Any other page: the exists page again; the code the
                 // portal sent simply expires.
-                _ => {
-                    session.otp.clear();
-                    session.password.clear();
-                    session.confirm.clear();
-                    session.errors.clear();
-                    session.focus = None;
-                    session.stage = Stage::Flow(from);
-                }
+                _ => session.return_to(from),
             }
             return;
         }

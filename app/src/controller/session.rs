@@ -217,6 +217,17 @@ impl Session {
         }
     }
 
+    /// Back on `page` (the one a way out started from), with the codes
+    /// and passwords typed since wiped.
+    pub(super) fn return_to(&mut self, page: Screen) {
+        self.otp.clear();
+        self.password.clear();
+        self.confirm.clear();
+        self.errors.clear();
+        self.focus = None;
+        self.stage = Stage::Flow(page);
+    }
+
     /// The first input of the page that takes typing.
     pub(super) fn first_open_input(&self) -> Option<Focus> {
         self.inputs()

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use kiosk_sync::relay::ItemOutcome;
 use kiosk_sync::{COMPLAINT_REASONS, COMPLAINT_SCHEMAS, ComplaintPayload, Envelope, IdentityRef};
 
-use crate::evidence::{Trust, chip_identities, valid_clerk_id};
+use crate::evidence::{ChipProof, HELD_NO_CSCA, Trust, chip_proof, valid_clerk_id};
 
 use crate::{Portal, PortalError};
 
@@ -102,19 +102,14 @@ pub(crate) fn receive(
     let checked = match checked {
         Ok((payload, identity)) => match &payload.chip {
             None => Ok((payload, identity)),
-            Some(_) if trust.cscas.is_empty() => {
-                return Ok(ItemOutcome::Held(
-                    "the portal has no CSCA list to verify the ID card's chip".into(),
-                ));
+            Some(evidence) => {
+                let whose = "the identity complained about";
+                match chip_proof(evidence, &identity, whose, trust, now) {
+                    ChipProof::NoCscaList => return Ok(ItemOutcome::Held(HELD_NO_CSCA.into())),
+                    ChipProof::Refused(why) => Err(why),
+                    ChipProof::Proves(_) => Ok((payload, identity)),
+                }
             }
-            Some(evidence) => match chip_identities(evidence, &trust.cscas, now) {
-                Err(step) => Err(format!("the ID card's chip does not verify (step: {step})")),
-                Ok(ids) if !ids.contains(&identity) => Err(
-                    "the ID card's chip names someone other than the identity complained about"
-                        .to_string(),
-                ),
-                Ok(_) => Ok((payload, identity)),
-            },
         },
         Err(reason) => Err(reason),
     };

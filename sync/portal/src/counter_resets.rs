@@ -15,7 +15,7 @@ use kiosk_sync::relay::ItemOutcome;
 use kiosk_sync::{COUNTER_RESET_SCHEMA, CounterResetPayload, Envelope, IdentityRef};
 
 use crate::PortalError;
-use crate::evidence::{Trust, chip_identities, valid_clerk_id};
+use crate::evidence::{ChipProof, HELD_NO_CSCA, Trust, chip_proof, valid_clerk_id};
 
 /// Only the schema of a payload.
 #[derive(Deserialize)]
@@ -77,22 +77,14 @@ pub(crate) fn receive(
         Ok(identity) => identity,
         Err(reason) => return reject(tx, kiosk, envelope, Some(&payload), now, reason),
     };
-    if trust.cscas.is_empty() {
-        return Ok(ItemOutcome::Held(
-            "the portal has no CSCA list to verify the ID card's chip".into(),
-        ));
-    }
-    let ids = match chip_identities(&payload.chip, &trust.cscas, now) {
-        Ok(ids) => ids,
-        Err(step) => {
-            let reason = format!("the ID card's chip does not verify (step: {step})");
-            return reject(tx, kiosk, envelope, Some(&payload), now, &reason);
+    let whose = "the account's holder";
+    let ids = match chip_proof(&payload.chip, &identity, whose, trust, now) {
+        ChipProof::Proves(ids) => ids,
+        ChipProof::NoCscaList => return Ok(ItemOutcome::Held(HELD_NO_CSCA.into())),
+        ChipProof::Refused(why) => {
+            return reject(tx, kiosk, envelope, Some(&payload), now, &why);
         }
     };
-    if !ids.contains(&identity) {
-        let reason = "the ID card's chip names someone other than the account's holder";
-        return reject(tx, kiosk, envelope, Some(&payload), now, reason);
-    }
     // The account of any number the chip proves (the card's, the old CMND).
     let mut account: Option<(i64, Option<String>)> = None;
     for id in &ids {

@@ -490,9 +490,7 @@ pub(crate) fn decide(
                 return Ok(Reject("the method does not take the ID card's chip".into()));
             };
             if trust.cscas.is_empty() {
-                return Ok(Hold(
-                    "the portal has no CSCA list to verify the ID card's chip".into(),
-                ));
+                return Ok(Hold(HELD_NO_CSCA.into()));
             }
             match chip_identities(evidence, &trust.cscas, now) {
                 Err(step) => {
@@ -530,10 +528,47 @@ pub(crate) fn valid_clerk_id(id: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// What the chip sealed with a counter's complaint or password reset says
+/// of `identity`.
+pub(crate) enum ChipProof {
+    /// Genuine, and it names `identity`: every number it proves.
+    Proves(Vec<IdentityRef>),
+    /// The portal cannot verify any chip yet: the kiosk keeps it.
+    NoCscaList,
+    /// Why it proves nothing, in fixed words (they reach the kiosk).
+    Refused(String),
+}
+
+/// Verifies `evidence` against the portal's CSCA list and checks that it
+/// names `identity` (`whose` words the refusal: "the account's holder").
+pub(crate) fn chip_proof(
+    evidence: &kiosk_sync::ChipEvidence,
+    identity: &IdentityRef,
+    whose: &str,
+    trust: &Trust,
+    now: i64,
+) -> ChipProof {
+    if trust.cscas.is_empty() {
+        return ChipProof::NoCscaList;
+    }
+    match chip_identities(evidence, &trust.cscas, now) {
+        Err(step) => {
+            ChipProof::Refused(format!("the ID card's chip does not verify (step: {step})"))
+        }
+        Ok(ids) if !ids.contains(identity) => ChipProof::Refused(format!(
+            "the ID card's chip names someone other than {whose}"
+        )),
+        Ok(ids) => ChipProof::Proves(ids),
+    }
+}
+
+/// The hold when the portal has no CSCA list yet.
+pub(crate) const HELD_NO_CSCA: &str = "the portal has no CSCA list to verify the ID card's chip";
+
 /// Passive authentication of the chip's files as the kiosk read them,
 /// against the portal's own CSCA list: the card's number first, then the
 /// old CMND its DG13 names. `Err` names the step that failed.
-pub(crate) fn chip_identities(
+fn chip_identities(
     evidence: &kiosk_sync::ChipEvidence,
     cscas: &TrustAnchors,
     now: i64,
