@@ -256,6 +256,49 @@ impl Controller {
         ]
     }
 
+    /// `effect` with the clerk on duty (and, for a complaint or a reset,
+    /// what the chip proved) when it stores something made at the counter;
+    /// `None` when there is no clerk, or a reset has no chip. Any other
+    /// effect as it is.
+    pub(super) fn stamped(&self, effect: Effect) -> Option<Effect> {
+        let at_counter = match &effect {
+            Effect::Store(d) => d.method == Method::Counter,
+            Effect::FileComplaint(d) => d.method == Method::Counter,
+            Effect::FileCounterReset(_) => true,
+            _ => false,
+        };
+        if !at_counter {
+            return Some(effect);
+        }
+        let clerk = self.clerk_on_duty().map(crate::counter::OnDuty::stamp);
+        let chip = self
+            .session
+            .as_ref()
+            .and_then(|s| s.registration.as_ref())
+            .and_then(|r| r.chip())
+            .map(|c| Box::new(c.clone()));
+        if clerk.is_none() {
+            tracing::warn!("something made at the counter with no clerk on duty: not stored");
+        }
+        Some(match effect {
+            Effect::Store(mut draft) => {
+                draft.clerk = Some(clerk?);
+                Effect::Store(draft)
+            }
+            Effect::FileComplaint(mut draft) => {
+                draft.clerk = Some(clerk?);
+                draft.chip = chip;
+                Effect::FileComplaint(draft)
+            }
+            Effect::FileCounterReset(mut draft) => {
+                draft.clerk = Some(clerk?);
+                draft.chip = Some(chip?);
+                Effect::FileCounterReset(draft)
+            }
+            other => other,
+        })
+    }
+
     /// The counter's home, while a clerk is on duty and no one is served.
     pub(super) fn describe_counter_home(&self, view: &mut View) {
         let Some(clerk) = self.clerk_on_duty() else {

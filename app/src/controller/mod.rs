@@ -37,6 +37,7 @@ mod card_view;
 mod complaint_view;
 mod desk;
 mod input;
+mod method_view;
 mod outcome_view;
 mod recovery_view;
 mod session;
@@ -859,6 +860,13 @@ impl Controller {
 
     fn apply(&mut self, effects: Vec<Effect>) {
         for effect in effects {
+            // At a counter, what is stored carries the clerk (and the
+            // chip); without a clerk on duty it is not stored at all.
+            let Some(effect) = self.stamped(effect) else {
+                self.cancel_flow();
+                self.leave();
+                return;
+            };
             let Some(session) = self.session.as_mut() else {
                 return;
             };
@@ -892,53 +900,6 @@ impl Controller {
                     session.errors = errors;
                 }
                 Effect::EndSession => self.leave(),
-                Effect::FileCounterReset(mut draft) => {
-                    let clerk = self.desk.as_ref().and_then(|d| d.on_duty());
-                    let chip = session.registration.as_ref().and_then(|r| r.chip());
-                    let (Some(clerk), Some(chip)) = (clerk, chip) else {
-                        tracing::warn!("a counter reset with no clerk on duty or no chip");
-                        self.cancel_flow();
-                        self.leave();
-                        return;
-                    };
-                    draft.clerk = Some(clerk.stamp());
-                    draft.chip = Some(Box::new(chip.clone()));
-                    session.in_flight += 1;
-                    self.effects
-                        .submit(Job::Effect(session.id, Effect::FileCounterReset(draft)));
-                }
-                Effect::FileComplaint(mut draft) if draft.method == Method::Counter => {
-                    // At a counter the chip proved the person; the clerk
-                    // checked the face before any of it.
-                    let Some(clerk) = self.desk.as_ref().and_then(|d| d.on_duty()) else {
-                        tracing::warn!("a counter complaint with no clerk on duty");
-                        self.cancel_flow();
-                        self.leave();
-                        return;
-                    };
-                    draft.clerk = Some(clerk.stamp());
-                    draft.chip = session
-                        .registration
-                        .as_ref()
-                        .and_then(|r| r.chip())
-                        .map(|c| Box::new(c.clone()));
-                    session.in_flight += 1;
-                    self.effects
-                        .submit(Job::Effect(session.id, Effect::FileComplaint(draft)));
-                }
-                Effect::Store(mut draft) if draft.method == Method::Counter => {
-                    // The clerk on duty made it; without one it is not made.
-                    let Some(clerk) = self.desk.as_ref().and_then(|d| d.on_duty()) else {
-                        tracing::warn!("a counter registration with no clerk on duty");
-                        self.cancel_flow();
-                        self.leave();
-                        return;
-                    };
-                    draft.clerk = Some(clerk.stamp());
-                    session.in_flight += 1;
-                    self.effects
-                        .submit(Job::Effect(session.id, Effect::Store(draft)));
-                }
                 other => {
                     session.in_flight += 1;
                     self.effects.submit(Job::Effect(session.id, other));

@@ -3,7 +3,7 @@
 //! citizen reads is looked up here, so the view can be checked in both
 //! languages without a window.
 
-use kiosk_ui::i18n::{Lang, Text, fill, tr};
+use kiosk_ui::i18n::{Lang, Text, tr};
 use kiosk_ui::telex;
 use kiosk_ui::{KeyboardKind, Page};
 use time::OffsetDateTime;
@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::Controller;
 use super::card_view::describe_card;
 use super::input::Focus;
+use super::method_view::{form_title, method_detail, step_of};
 use super::session::{Session, Stage};
 use crate::domain::{Method, PasswordCheck, PasswordRule, SubjectKind};
 use crate::flow::{Field, Screen};
@@ -148,32 +149,6 @@ fn out_of_service(storage: Storage) -> Option<&'static str> {
 }
 
 impl Controller {
-    /// Why `method` cannot be chosen now (Vietnamese wording), if it cannot.
-    pub(super) fn method_unavailable(
-        &self,
-        method: Method,
-        subject: SubjectKind,
-    ) -> Option<&'static str> {
-        if let Err(why) = self
-            .policy
-            .check_offered(method, subject, self.status.online)
-        {
-            return Some(why.message());
-        }
-        let needs_modem = matches!(method, Method::MobileSubscriber | Method::Bhxh);
-        if needs_modem && !self.status.modem_ready {
-            return Some(
-                "Thiết bị gửi tin nhắn SMS chưa sẵn sàng, chưa gửi được mã OTP. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.",
-            );
-        }
-        if method == Method::UsbToken && !self.status.token_reader {
-            return Some(
-                "Máy này chưa sẵn sàng đọc USB ký số. Vui lòng chọn phương thức khác hoặc liên hệ cán bộ hỗ trợ.",
-            );
-        }
-        None
-    }
-
     /// The screen as it should look now.
     pub fn view(&self) -> View {
         let mut view = View {
@@ -516,97 +491,4 @@ pub(super) fn busy(view: &mut View, title: String, message: String) {
     view.title = title;
     view.message = message;
     view.keyboard = KeyboardKind::None;
-}
-
-/// Where `screen` stands in `method`'s steps, and how many there are: the
-/// pages the citizen acts on, from the first to the result, the password's
-/// only when the policy asks one. A wait between them, and the pages that
-/// end the visit early, are no step.
-fn step_of(method: Method, screen: &Screen, password: bool) -> Option<(u8, u8)> {
-    use Screen as S;
-    // The method's own pages, up to the password.
-    let mut steps: Vec<fn(&Screen) -> bool> = match method {
-        // Fill in (the card's pages are part of it), the code from the SMS.
-        Method::MobileSubscriber | Method::Bhxh => vec![
-            |s| {
-                matches!(
-                    s,
-                    S::Form
-                        | S::CardKey { .. }
-                        | S::PlaceCard { .. }
-                        | S::ReadingCard
-                        | S::CardRefused(_)
-                )
-            },
-            |s| {
-                matches!(
-                    s,
-                    S::SendingOtp { .. } | S::OtpNotSent { .. } | S::EnterOtp { .. }
-                )
-            },
-        ],
-        // The number, the phone's confirmation, the certificate's details.
-        Method::SimSignature => vec![
-            |s| matches!(s, S::Form),
-            |s| matches!(s, S::WaitingForPhone { .. }),
-            |s| matches!(s, S::ConfirmDetails { .. }),
-        ],
-        // The card, the clerk's check of the face, the citizen's code.
-        Method::Counter => vec![
-            |s| {
-                matches!(
-                    s,
-                    S::Form
-                        | S::CardKey { .. }
-                        | S::PlaceCard { .. }
-                        | S::ReadingCard
-                        | S::CardRefused(_)
-                )
-            },
-            |s| matches!(s, S::FaceCheck { .. }),
-            |s| {
-                matches!(
-                    s,
-                    S::SendingOtp { .. } | S::OtpNotSent { .. } | S::EnterOtp { .. }
-                )
-            },
-        ],
-        // The token and its PIN, the certificate's details.
-        Method::UsbToken => vec![
-            |s| matches!(s, S::WaitingForToken | S::EnterPin { .. } | S::ProvingToken),
-            |s| matches!(s, S::ConfirmDetails { .. }),
-        ],
-    };
-    if password {
-        steps.push(|s| matches!(s, S::Password { .. }));
-    }
-    steps.push(|s| matches!(s, S::Storing | S::Done { .. }));
-    let at = steps.iter().position(|is| is(screen))?;
-    Some((at as u8 + 1, steps.len() as u8))
-}
-
-/// The heading of a method's form.
-fn form_title(method: Method) -> &'static str {
-    match method {
-        Method::MobileSubscriber => "Đăng ký bằng thuê bao di động",
-        Method::Bhxh => "Đăng ký bằng mã số BHXH",
-        Method::SimSignature => "Đăng ký bằng Sim ký số",
-        Method::UsbToken => "Đăng ký bằng USB ký số",
-        Method::Counter => "Đăng ký tại quầy bằng thẻ CCCD gắn chip",
-    }
-}
-
-fn method_detail(method: Method, level: Option<u8>, lang: Lang) -> String {
-    let how = match method {
-        Method::MobileSubscriber => "Nhận mã OTP qua tin nhắn đến số điện thoại chính chủ",
-        Method::Bhxh => "Đối chiếu với cơ sở dữ liệu Bảo hiểm xã hội",
-        Method::SimSignature => "Xác nhận bằng Sim ký số trên điện thoại",
-        Method::UsbToken => "Cắm USB ký số và nhập mã PIN",
-        Method::Counter => "Cán bộ đọc chip thẻ CCCD và đối chiếu khuôn mặt",
-    };
-    let how = tr(lang, how).to_string();
-    match level {
-        Some(l) => fill(tr(lang, "Mức {} · {}"), &[l.to_string(), how]),
-        None => how,
-    }
 }

@@ -9,8 +9,6 @@
 //! citizen's registration.
 
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use kiosk_hal::card::reader::Readers;
 use kiosk_hal::modem::{Health, ModemService, SmsSender};
@@ -19,14 +17,12 @@ use kiosk_sync::api::{Ownership, Peripherals};
 use time::OffsetDateTime;
 
 use crate::config::PasswordHashCost;
-use crate::controller::{Effects, SessionId};
+use crate::controller::SessionId;
 use crate::courier::Courier;
 use crate::domain::PersonalId;
-use crate::domain::clock::ClockWatch;
 use crate::flow::{
     BhxhOutcome, CardOutcome, CardProblem, DeliveryFailure, DuplicateOutcome, Effect, Event,
-    IdentityKey, SignatureOutcome, SignatureProblem, StoreProblem, SubscriberOutcome, TodayRow,
-    TokenOutcome,
+    IdentityKey, SignatureOutcome, SignatureProblem, StoreProblem, SubscriberOutcome, TokenOutcome,
 };
 use crate::keys::Keyring;
 use crate::policy::Policy;
@@ -35,10 +31,13 @@ use crate::store::{Known, Storage, Store, StoreError};
 use crate::token::TokenService;
 use crate::uplink::{BhxhRecord, LiveChecks, UplinkHandle};
 
+mod desk;
 mod setup;
+mod thread;
 mod ways_out;
 
-pub use setup::SetupWorker;
+pub use setup::{SetupWorker, enrol};
+pub use thread::Worker;
 use ways_out::reset_started;
 
 /// A modem as the worker sees it: something that sends SMS and reports
@@ -288,36 +287,6 @@ impl Backend {
         }
     }
 
-    /// The registrations made here since `since` (Unix seconds), newest
-    /// first: what the counter's supervisor view lists.
-    fn today(&self, since: i64) -> Vec<TodayRow> {
-        match self.store.queue() {
-            Ok(rows) => rows
-                .into_iter()
-                .rev()
-                .filter(|r| r.created_at >= since)
-                .map(|r| TodayRow {
-                    reference: r.reference,
-                    method: r.method,
-                    level: r.level,
-                    status: r.status,
-                    attempts: r.attempts,
-                    pending: r.pending,
-                })
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "today's registrations could not be read");
-                Vec::new()
-            }
-        }
-    }
-
-    /// Notes something the counter's clerk did in the audit chain.
-    pub fn audit_desk(&mut self, event: &str, detail: &str) {
-        let now = (self.clock)();
-        self.audit(now, event, detail);
-    }
-
     /// Carries out one effect; `None` for effects with no answer (or whose
     /// answer comes later: use [`Backend::run_with`] to receive it).
     pub fn run(&mut self, effect: Effect) -> Option<Event> {
@@ -501,107 +470,5 @@ impl Backend {
                 return None;
             }
         })
-    }
-}
-
-/// The worker thread and its two channels.
-#[derive(Debug)]
-pub struct Worker {
-    jobs: Option<mpsc::Sender<Job>>,
-    answers: mpsc::Receiver<Answer>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Worker {
-    /// Starts the worker. Answers wait in a channel for the controller to
-    /// poll (the window does so on its timer).
-    pub fn spawn(mut backend: Backend) -> Worker {
-        let (jobs, inbox) = mpsc::channel::<Job>();
-        let (outbox, answers) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("kiosk-worker".into())
-            .spawn(move || {
-                let started = Instant::now();
-                let mut watch = ClockWatch::new((backend.clock)(), Duration::ZERO);
-                for job in inbox {
-                    if let Some(by) = watch.check((backend.clock)(), started.elapsed()) {
-                        backend.note_clock_change(by);
-                    }
-                    let answer = match job {
-                        Job::Status => Some(Answer::Status(backend.status())),
-                        Job::Audit { event, detail } => {
-                            backend.audit_desk(event, &detail);
-                            None
-                        }
-                        Job::Effect(session, effect) => {
-                            tracing::trace!(?session, ?effect, "effect");
-                            let outbox = outbox.clone();
-                            let later: Later = Box::new(move |event| {
-                                let _ = outbox.send(Answer::Event(session, event));
-                            });
-                            backend
-                                .run_with(effect, later)
-                                .map(|event| Answer::Event(session, event))
-                        }
-                    };
-                    if let Some(answer) = answer
-                        && outbox.send(answer).is_err()
-                    {
-                        break;
-                    }
-                }
-            })
-            .expect("spawning the worker thread");
-        Worker {
-            jobs: Some(jobs),
-            answers,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Effects for Worker {
-    fn submit(&self, job: Job) {
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(job);
-        }
-    }
-
-    fn try_answer(&self) -> Option<Answer> {
-        self.answers.try_recv().ok()
-    }
-
-    fn wait_answer(&self, timeout: Duration) -> Option<Answer> {
-        self.answers.recv_timeout(timeout).ok()
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.jobs = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The technician's enrolment with the portal, as the setup page hears it:
-/// the kiosk's id, or why not in the technician's words.
-pub fn enrol(
-    keys: &Keyring,
-    data_dir: &std::path::Path,
-    portal: &str,
-    code: &crate::domain::EnrolCode,
-    pin: Option<&str>,
-) -> Result<i64, String> {
-    match crate::uplink::enrol(keys, data_dir, portal, code.expose(), pin) {
-        Ok(enrolment) => {
-            tracing::info!(kiosk_id = enrolment.kiosk_id, "enrolled with the portal");
-            Ok(enrolment.kiosk_id)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "enrolment failed");
-            Err(e.to_string())
-        }
     }
 }

@@ -38,7 +38,7 @@ impl SetupWorker {
                             },
                         ) => Answer::Event(
                             session,
-                            Event::Enrolled(super::enrol(
+                            Event::Enrolled(enrol(
                                 &keys,
                                 &data_dir,
                                 &portal,
@@ -73,5 +73,26 @@ impl Effects for SetupWorker {
 
     fn wait_answer(&self, timeout: Duration) -> Option<Answer> {
         self.answers.recv_timeout(timeout).ok()
+    }
+}
+
+/// The technician's enrolment with the portal, as the setup page hears it:
+/// the kiosk's id, or why not in the technician's words.
+pub fn enrol(
+    keys: &Keyring,
+    data_dir: &std::path::Path,
+    portal: &str,
+    code: &crate::domain::EnrolCode,
+    pin: Option<&str>,
+) -> Result<i64, String> {
+    match crate::uplink::enrol(keys, data_dir, portal, code.expose(), pin) {
+        Ok(enrolment) => {
+            tracing::info!(kiosk_id = enrolment.kiosk_id, "enrolled with the portal");
+            Ok(enrolment.kiosk_id)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "enrolment failed");
+            Err(e.to_string())
+        }
     }
 }
